@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * callbox: the /dev/callbox device and the ioctl dispatcher.
+ *
+ * callbox runs functions of a freestanding guest in a KVM vCPU that the
+ * calling process created. The kernel owns the lifecycle of every call:
+ * each transition of a call's state happens here, under a spinlock, so
+ * there is always one true answer to "did the guest run, and is there a
+ * result?".
+ *
+ * Objects:
+ *   /dev/callbox (this file)    creates sandboxes
+ *   sandbox fd (sandbox.c)      one vCPU; runs calls on it
+ *   call (call.c)               the state of one call
+ *   run (run.c)                 enters the guest and decodes its exits
+ *
+ * Lock ordering (outermost first):
+ *   callbox_sandbox.run_lock    mutex, held while a call runs the vCPU
+ *     kvm_vcpu.mutex            taken by KVM_RUN inside the run
+ *   callbox_sandbox.lock        spinlock, guards call state only; nothing
+ *                               sleeps or calls into KVM under it
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/uaccess.h>
+
+#include "callbox.h"
+
+/*
+ * Copy the struct in once, check its size and trailing bytes, and hand the
+ * handler a kernel copy. The handler validates the fields and replies with
+ * callbox_ucmd_respond().
+ */
+long callbox_ioctl_dispatch(const struct callbox_ioctl_op *ops,
+			    size_t num_ops, void *obj, unsigned int cmd,
+			    unsigned long arg)
+{
+	union {
+		struct callbox_sandbox_create sandbox_create;
+		struct callbox_call_sync call_sync;
+	} buf;
+	const struct callbox_ioctl_op *op = NULL;
+	struct callbox_ucmd ucmd = {};
+	size_t i;
+	int ret;
+
+	for (i = 0; i < num_ops; i++) {
+		if (ops[i].ioctl_num == cmd) {
+			op = &ops[i];
+			break;
+		}
+	}
+	if (!op)
+		return -ENOTTY;
+	if (WARN_ON_ONCE(op->size > sizeof(buf)))
+		return -EINVAL;
+
+	ucmd.ubuffer = (void __user *)arg;
+	ret = get_user(ucmd.user_size, (u32 __user *)ucmd.ubuffer);
+	if (ret)
+		return ret;
+	if (ucmd.user_size < op->min_size)
+		return -EINVAL;
+
+	ucmd.cmd = &buf;
+	ret = copy_struct_from_user(ucmd.cmd, op->size, ucmd.ubuffer,
+				    ucmd.user_size);
+	if (ret)
+		return ret;
+
+	return op->execute(obj, &ucmd);
+}
+
+/*
+ * Copy the handler's reply back. Only the bytes of the struct this kernel
+ * knows, and which copy_struct_from_user() fully initialised, go out.
+ */
+int callbox_ucmd_respond(struct callbox_ucmd *ucmd, size_t cmd_len)
+{
+	if (copy_to_user(ucmd->ubuffer, ucmd->cmd,
+			 min_t(size_t, ucmd->user_size, cmd_len)))
+		return -EFAULT;
+	return 0;
+}
+
+static const struct callbox_ioctl_op callbox_dev_ops[] = {
+	{
+		.ioctl_num = CALLBOX_SANDBOX_CREATE,
+		.size = sizeof(struct callbox_sandbox_create),
+		.min_size = offsetofend(struct callbox_sandbox_create,
+					__reserved),
+		.execute = callbox_sandbox_create,
+	},
+};
+
+static long callbox_dev_ioctl(struct file *file, unsigned int cmd,
+			      unsigned long arg)
+{
+	return callbox_ioctl_dispatch(callbox_dev_ops,
+				      ARRAY_SIZE(callbox_dev_ops), NULL, cmd,
+				      arg);
+}
+
+static const struct file_operations callbox_dev_fops = {
+	.owner = THIS_MODULE,
+	.unlocked_ioctl = callbox_dev_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+/*
+ * World-accessible like /dev/kvm: a sandbox only runs a vCPU that the
+ * caller already owns, so the device grants no new privilege.
+ */
+static struct miscdevice callbox_misc = {
+	.minor = MISC_DYNAMIC_MINOR,
+	.name = "callbox",
+	.fops = &callbox_dev_fops,
+	.mode = 0666,
+};
+
+static int __init callbox_init(void)
+{
+	static_assert(sizeof(struct callbox_sandbox_create) == 24);
+	static_assert(sizeof(struct callbox_call_sync) == 48);
+
+	return misc_register(&callbox_misc);
+}
+
+static void __exit callbox_exit(void)
+{
+	misc_deregister(&callbox_misc);
+}
+
+module_init(callbox_init);
+module_exit(callbox_exit);
+
+MODULE_DESCRIPTION("callbox: kernel-owned calls into KVM micro-VMs");
+/* GPL: callbox uses KVM's GPL-only exports (file_is_kvm). */
+MODULE_LICENSE("GPL");
