@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: (GPL-2.0 OR MIT)
+/*
+ * Example guest: hostile behaviours, one per function, for tests of how the
+ * host contains a misbehaving guest. ok() is a healthy function in the same
+ * image, so a test can check that a sandbox still works when it should.
+ */
+#include <callbox/guest.h>
+
+/* Page-table entry bits, as in lib/layout.c. */
+#define PTE_P		(1ull << 0)
+#define PTE_RW		(1ull << 1)
+#define PTE_PS		(1ull << 7)
+#define PTE_ADDR_MASK	0x000ffffffffff000ull
+
+/*
+ * A guest-physical address with no memory behind it when guest memory is
+ * smaller than 1 GiB: the base of the last 2 MiB page the page directory
+ * can map.
+ */
+#define MMIO_ADDR	0x3fe00000ull
+#define PD_SHIFT	21
+
+/*
+ * Page 0 is not mapped and there is no IDT, so the #PF escalates to a
+ * triple fault. The asm hides the NULL from GCC, which would otherwise
+ * replace a known NULL dereference with ud2.
+ */
+static int64_t null_deref(const int64_t *args)
+{
+	const volatile uint32_t *p = NULL;
+
+	(void)args;
+	asm volatile("" : "+r"(p));
+	return *p;
+}
+CALLBOX_EXPORT(null_deref, 0);
+
+/* #UD, and again no IDT: triple fault. */
+static int64_t ud2(const int64_t *args)
+{
+	(void)args;
+	asm volatile("ud2");
+	__builtin_unreachable();
+}
+CALLBOX_EXPORT(ud2, 0);
+
+/* OUT to a port outside callbox's range (COM1's). */
+static int64_t bad_port(const int64_t *args)
+{
+	(void)args;
+	callbox_outl(0x3f8, 0x41);
+	return -1;
+}
+CALLBOX_EXPORT(bad_port, 0);
+
+/* IN from a callbox port: callbox defines no port a guest may read. */
+static int64_t port_in(const int64_t *args)
+{
+	(void)args;
+	return callbox_inl(CALLBOX_PORT_DONE);
+}
+CALLBOX_EXPORT(port_in, 0);
+
+/*
+ * Write to a guest-physical address that has no memory, which KVM reports
+ * as an MMIO exit. The host maps nothing beyond guest memory, so first map
+ * it: walk the identity map from CR3 (PML4[0] -> PDPT[0] -> PD) and install
+ * a 2 MiB page for MMIO_ADDR. If that PD entry is already present, the
+ * address is ordinary memory (a 1 GiB guest): return -1 instead of writing
+ * over it.
+ */
+static int64_t mmio(const int64_t *args)
+{
+	uint64_t cr3, *pml4, *pdpt, *pd;
+	uint64_t *pde;
+
+	(void)args;
+	asm volatile("mov %%cr3, %0" : "=r"(cr3));
+	pml4 = (uint64_t *)(uintptr_t)(cr3 & PTE_ADDR_MASK);
+	pdpt = (uint64_t *)(uintptr_t)(pml4[0] & PTE_ADDR_MASK);
+	pd = (uint64_t *)(uintptr_t)(pdpt[0] & PTE_ADDR_MASK);
+	pde = &pd[MMIO_ADDR >> PD_SHIFT];
+	if (*pde & PTE_P)
+		return -1;
+
+	*pde = MMIO_ADDR | PTE_PS | PTE_RW | PTE_P;
+	asm volatile("invlpg (%0)" : : "r"(MMIO_ADDR) : "memory");
+	*(volatile uint32_t *)(uintptr_t)MMIO_ADDR = 0xdeadbeef;
+	return -1;
+}
+CALLBOX_EXPORT(mmio, 0);
+
+/*
+ * Halt with interrupts off: nothing can wake the vCPU, and without an
+ * in-kernel irqchip KVM hands the HLT to the host. Looped in case the host
+ * resumes it anyway.
+ */
+static int64_t halt(const int64_t *args)
+{
+	(void)args;
+	for (;;)
+		asm volatile("cli; hlt" : : : "memory");
+	return 0;	/* not reached */
+}
+CALLBOX_EXPORT(halt, 0);
+
+static int64_t abort42(const int64_t *args)
+{
+	(void)args;
+	callbox_abort(42);
+}
+CALLBOX_EXPORT(abort42, 0);
+
+static int64_t ok(const int64_t *args)
+{
+	(void)args;
+	return 7;
+}
+CALLBOX_EXPORT(ok, 0);

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: (GPL-2.0 OR MIT)
+/*
+ * The guest runtime: boot checks, then the request loop that serves the
+ * host's calls one at a time.
+ *
+ * The guest and the host take turns: while the guest runs the host is
+ * inside KVM_RUN and does not touch the mailbox; the guest hands the turn
+ * back by writing a status to CALLBOX_PORT_DONE, and gets it again when
+ * that out instruction "returns", which is when the host has written the
+ * next request and entered the vCPU for the next call. So a request is
+ * read right after the out, and a status is written at the top of the loop.
+ */
+#include <callbox/guest.h>
+
+/* Make the compiler forget what it knew of memory: the host changes it. */
+static inline void barrier(void)
+{
+	asm volatile("" : : : "memory");
+}
+
+/*
+ * Every access goes through a volatile pointer, so each read of the
+ * mailbox really is a read of guest memory after the host's last write,
+ * never a value the compiler kept from before the out.
+ */
+static volatile struct callbox_mailbox *const mailbox =
+	(volatile struct callbox_mailbox *)CALLBOX_GPA_MAILBOX;
+
+void callbox_runtime_main(void) __attribute__((noreturn));
+
+void callbox_abort(uint32_t code)
+{
+	callbox_outl(CALLBOX_PORT_ABORT, code);
+	for (;;)
+		asm volatile("cli; hlt" : : : "memory");
+}
+
+/*
+ * Checks done once, for the init call. Their outcome is final: a guest
+ * whose ABI does not match the host's, or whose own init failed, must not
+ * run functions, so the loop keeps reporting the same status.
+ */
+static uint32_t callbox_boot(void)
+{
+	if (mailbox->magic != CALLBOX_ABI_MAGIC ||
+	    mailbox->version != CALLBOX_ABI_VERSION)
+		return CALLBOX_STATUS_BAD_ABI;
+
+	if (callbox_guest_init && callbox_guest_init() != 0)
+		return CALLBOX_STATUS_INIT_FAILED;
+
+	return CALLBOX_STATUS_OK;
+}
+
+static const struct callbox_export *callbox_find(const char *name)
+{
+	const struct callbox_export *e;
+
+	for (e = __start_callbox_exports; e < __stop_callbox_exports; e++)
+		if (!strcmp(e->name, name))
+			return e;
+	return NULL;
+}
+
+/*
+ * Serve one request. The request is copied out of the mailbox before it is
+ * checked, so what is checked is what is used, and the function gets a
+ * private argument array it may not scribble on the mailbox through.
+ * The result is written only on success; on failure the host must not
+ * read it.
+ */
+static uint32_t callbox_dispatch(void)
+{
+	char name[CALLBOX_FUNCTION_NAME_MAX];
+	int64_t args[CALLBOX_MAX_ARGS] = { 0 };
+	const struct callbox_export *e;
+	uint32_t argc, i;
+	int64_t result;
+
+	for (i = 0; i < CALLBOX_FUNCTION_NAME_MAX; i++) {
+		name[i] = mailbox->function[i];
+		if (!name[i])
+			break;
+	}
+	if (i == CALLBOX_FUNCTION_NAME_MAX)
+		return CALLBOX_STATUS_BAD_REQUEST;
+
+	e = callbox_find(name);
+	if (!e)
+		return CALLBOX_STATUS_NO_FUNCTION;
+
+	argc = mailbox->argc;
+	if (argc != e->nargs || argc > CALLBOX_MAX_ARGS)
+		return CALLBOX_STATUS_BAD_ARGC;
+
+	for (i = 0; i < argc; i++)
+		args[i] = mailbox->args[i];
+
+	result = e->fn(args);
+	mailbox->result = result;
+	return CALLBOX_STATUS_OK;
+}
+
+/**
+ * callbox_runtime_main() - the guest's main loop, called by _start
+ *
+ * The first DONE ends the init call with the boot status; each later DONE
+ * ends the call whose request was read after the previous one.
+ */
+void callbox_runtime_main(void)
+{
+	uint32_t boot = callbox_boot();
+	uint32_t status = boot;
+
+	for (;;) {
+		barrier();
+		callbox_outl(CALLBOX_PORT_DONE, status);
+		barrier();
+
+		if (boot != CALLBOX_STATUS_OK)
+			status = boot;
+		else
+			status = callbox_dispatch();
+	}
+}
