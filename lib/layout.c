@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: (GPL-2.0 OR MIT)
+/*
+ * The host-owned low memory of a guest: GDT, page tables and mailbox, at the
+ * addresses fixed by guest/include/callbox/abi.h.
+ *
+ * Paging maps guest-physical memory 1:1 (virtual == physical) with one PML4,
+ * PDPT and PD, which covers the first 1 GiB, the most a guest may have. The
+ * first 2 MiB go through a page table of 4 KiB pages so that page 0 can be
+ * left unmapped and a NULL dereference faults; the rest uses 2 MiB pages.
+ * Nothing at or above mem_size is mapped, so a stray access there faults
+ * rather than reaching MMIO.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <callbox/abi.h>
+
+#include "layout.h"
+
+/* Page-table entry bits (Intel SDM vol. 3, 4.5). */
+#define PTE_PRESENT	(1ull << 0)
+#define PTE_WRITE	(1ull << 1)
+#define PTE_LARGE	(1ull << 7)	/* PS: in a PD entry, a 2 MiB page */
+
+#define PTE_TABLE	(PTE_PRESENT | PTE_WRITE)	/* to a lower table */
+
+#define PAGE_SIZE	0x1000ull
+#define LARGE_PAGE_SIZE	(2ull << 20)
+#define PT_ENTRIES	512
+
+/* GDT descriptor access byte and flags (Intel SDM vol. 3, 3.4.5). */
+#define SEG_ACCESSED	(1u << 0)	/* set now, so the CPU never writes it */
+#define SEG_RW		(1u << 1)	/* code: readable; data: writable */
+#define SEG_CODE	(1u << 3)
+#define SEG_S		(1u << 4)	/* code or data, not system */
+#define SEG_PRESENT	(1u << 7)
+
+#define SEG_FLAG_L	(1u << 1)	/* 64-bit code */
+#define SEG_FLAG_DB	(1u << 2)	/* 32-bit default operand size */
+#define SEG_FLAG_G	(1u << 3)	/* limit in 4 KiB units */
+
+#define GDT_ENTRIES	3
+
+/* What the code below relies on. */
+_Static_assert(CALLBOX_MEM_ALIGN == LARGE_PAGE_SIZE,
+	       "memory is mapped in whole 2 MiB pages");
+_Static_assert(CALLBOX_MEM_MAX <= PT_ENTRIES * LARGE_PAGE_SIZE,
+	       "one page directory maps all of memory");
+_Static_assert(CALLBOX_GPA_MAILBOX + sizeof(struct callbox_mailbox) <=
+	       CALLBOX_GPA_IMAGE_MIN && CALLBOX_GPA_IMAGE_MIN <= CALLBOX_MEM_MIN,
+	       "host-owned memory fits below the image, in the smallest guest");
+
+static void put64(void *mem, uint64_t gpa, uint64_t val)
+{
+	memcpy((unsigned char *)mem + gpa, &val, sizeof(val));
+}
+
+static void put32(void *mem, uint64_t gpa, uint32_t val)
+{
+	memcpy((unsigned char *)mem + gpa, &val, sizeof(val));
+}
+
+/*
+ * A flat segment: base 0, limit 4 GiB. In 64-bit mode base and limit are
+ * ignored, but a conventional flat descriptor keeps the GDT meaningful to
+ * anyone reading it and matches what the vCPU's hidden segment state says.
+ */
+static uint64_t gdt_flat(unsigned int access, unsigned int flags)
+{
+	const uint64_t limit = 0xfffff;
+
+	return (limit & 0xffff) |
+	       (uint64_t)access << 40 |
+	       ((limit >> 16) & 0xf) << 48 |
+	       (uint64_t)flags << 52;
+}
+
+static int __attribute__((format(printf, 3, 4)))
+layout_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+int callbox_layout_check(uint64_t mem_size, char *err, size_t errlen)
+{
+	if (errlen)
+		err[0] = '\0';
+
+	if (mem_size < CALLBOX_MEM_MIN)
+		return layout_fail(err, errlen,
+				   "memory size %" PRIu64 " bytes is below the minimum of %llu MiB",
+				   mem_size, CALLBOX_MEM_MIN >> 20);
+	if (mem_size > CALLBOX_MEM_MAX)
+		return layout_fail(err, errlen,
+				   "memory size %" PRIu64 " bytes is above the maximum of %llu MiB",
+				   mem_size, CALLBOX_MEM_MAX >> 20);
+	if (mem_size % CALLBOX_MEM_ALIGN)
+		return layout_fail(err, errlen,
+				   "memory size %" PRIu64 " bytes is not a multiple of %llu MiB",
+				   mem_size, CALLBOX_MEM_ALIGN >> 20);
+	return 0;
+}
+
+void callbox_layout_build(void *mem, uint64_t mem_size)
+{
+	const uint64_t gdt[GDT_ENTRIES] = {
+		0,
+		gdt_flat(SEG_PRESENT | SEG_S | SEG_CODE | SEG_RW | SEG_ACCESSED,
+			 SEG_FLAG_G | SEG_FLAG_L),
+		gdt_flat(SEG_PRESENT | SEG_S | SEG_RW | SEG_ACCESSED,
+			 SEG_FLAG_G | SEG_FLAG_DB),
+	};
+	uint64_t i;
+
+	memset(mem, 0, CALLBOX_GPA_IMAGE_MIN);
+
+	for (i = 0; i < GDT_ENTRIES; i++)
+		put64(mem, CALLBOX_GPA_GDT + i * 8, gdt[i]);
+
+	put64(mem, CALLBOX_GPA_PML4, CALLBOX_GPA_PDPT | PTE_TABLE);
+	put64(mem, CALLBOX_GPA_PDPT, CALLBOX_GPA_PD | PTE_TABLE);
+	put64(mem, CALLBOX_GPA_PD, CALLBOX_GPA_PT | PTE_TABLE);
+
+	/* Entry 0 stays zero: page 0 is not present. */
+	for (i = 1; i < PT_ENTRIES; i++)
+		put64(mem, CALLBOX_GPA_PT + i * 8,
+		      i * PAGE_SIZE | PTE_PRESENT | PTE_WRITE);
+
+	for (i = 1; i < mem_size / LARGE_PAGE_SIZE; i++)
+		put64(mem, CALLBOX_GPA_PD + i * 8,
+		      i * LARGE_PAGE_SIZE | PTE_LARGE | PTE_PRESENT | PTE_WRITE);
+
+	put32(mem, CALLBOX_GPA_MAILBOX +
+		   offsetof(struct callbox_mailbox, magic), CALLBOX_ABI_MAGIC);
+	put32(mem, CALLBOX_GPA_MAILBOX +
+		   offsetof(struct callbox_mailbox, version),
+	      CALLBOX_ABI_VERSION);
+	put64(mem, CALLBOX_GPA_MAILBOX +
+		   offsetof(struct callbox_mailbox, mem_size), mem_size);
+}

@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: (GPL-2.0 OR MIT)
+/*
+ * libcallbox: create a KVM VM with one vCPU in 64-bit long mode, set up
+ * for the memory layout of callbox/abi.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/kvm.h>
+
+#include <callbox/abi.h>
+
+#include "vm.h"
+
+#define X86_CR0_PE	(1ull << 0)
+#define X86_CR0_MP	(1ull << 1)
+#define X86_CR0_ET	(1ull << 4)
+#define X86_CR0_NE	(1ull << 5)
+#define X86_CR0_WP	(1ull << 16)
+#define X86_CR0_PG	(1ull << 31)
+#define X86_CR4_PAE	(1ull << 5)
+#define X86_CR4_OSFXSR	(1ull << 9)
+#define X86_CR4_OSXMMEXCPT (1ull << 10)
+#define X86_EFER_LME	(1ull << 8)
+#define X86_EFER_LMA	(1ull << 10)
+#define X86_RFLAGS_FIXED (1ull << 1)
+
+/* Where KVM may put its real-mode TSS on Intel; unused in long mode. */
+#define CALLBOX_TSS_ADDR 0xfffbd000ul
+
+static int vm_fail(char *err, size_t errlen, int ret, const char *what)
+{
+	snprintf(err, errlen, "%s: %s", what, strerror(-ret));
+	return ret;
+}
+
+static int vm_ioctl(int fd, unsigned long req, void *arg)
+{
+	int ret = ioctl(fd, req, arg);
+
+	return ret < 0 ? -errno : ret;
+}
+
+/* The guest's CPUID is what KVM supports: it needs at least long mode. */
+static int vm_set_cpuid(struct callbox_vm *vm, char *err, size_t errlen)
+{
+	struct kvm_cpuid2 *cpuid;
+	int nent = 64;
+	int ret;
+
+	for (;;) {
+		cpuid = calloc(1, sizeof(*cpuid) +
+				  nent * sizeof(struct kvm_cpuid_entry2));
+		if (!cpuid)
+			return vm_fail(err, errlen, -ENOMEM, "cpuid");
+		cpuid->nent = nent;
+		ret = vm_ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid);
+		if (ret != -E2BIG || nent >= 4096)
+			break;
+		free(cpuid);
+		nent *= 2;
+	}
+	if (ret < 0) {
+		free(cpuid);
+		return vm_fail(err, errlen, ret, "KVM_GET_SUPPORTED_CPUID");
+	}
+	ret = vm_ioctl(vm->vcpu_fd, KVM_SET_CPUID2, cpuid);
+	free(cpuid);
+	if (ret < 0)
+		return vm_fail(err, errlen, ret, "KVM_SET_CPUID2");
+	return 0;
+}
+
+static void vm_segment(struct kvm_segment *seg, uint16_t selector,
+		       uint8_t type, uint8_t l, uint8_t db)
+{
+	*seg = (struct kvm_segment) {
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = selector,
+		.type = type,
+		.present = 1,
+		.dpl = 0,
+		.db = db,
+		.s = 1,
+		.l = l,
+		.g = 1,
+	};
+}
+
+int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
+			 size_t errlen)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	int ret;
+
+	ret = vm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs);
+	if (ret < 0)
+		return vm_fail(err, errlen, ret, "KVM_GET_SREGS");
+
+	/* Type 11: execute/read, accessed; type 3: read/write, accessed. */
+	vm_segment(&sregs.cs, CALLBOX_SEL_CODE, 11, 1, 0);
+	vm_segment(&sregs.ds, CALLBOX_SEL_DATA, 3, 0, 1);
+	sregs.es = sregs.ds;
+	sregs.fs = sregs.ds;
+	sregs.gs = sregs.ds;
+	sregs.ss = sregs.ds;
+	sregs.gdt.base = CALLBOX_GPA_GDT;
+	sregs.gdt.limit = 3 * 8 - 1;
+	sregs.cr0 = X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE |
+		    X86_CR0_WP | X86_CR0_PG;
+	sregs.cr3 = CALLBOX_GPA_PML4;
+	sregs.cr4 = X86_CR4_PAE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
+	sregs.efer = X86_EFER_LME | X86_EFER_LMA;
+
+	ret = vm_ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs);
+	if (ret < 0)
+		return vm_fail(err, errlen, ret, "KVM_SET_SREGS (long mode)");
+
+	memset(&regs, 0, sizeof(regs));
+	regs.rip = entry;
+	regs.rsp = vm->mem_size;
+	regs.rflags = X86_RFLAGS_FIXED;
+	ret = vm_ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs);
+	if (ret < 0)
+		return vm_fail(err, errlen, ret, "KVM_SET_REGS");
+	return 0;
+}
+
+int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, char *err,
+		      size_t errlen)
+{
+	struct kvm_userspace_memory_region region;
+	int ret;
+
+	*vm = (struct callbox_vm) {
+		.kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1,
+	};
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0) {
+		ret = vm_fail(err, errlen, -errno, "open /dev/kvm");
+		goto out_destroy;
+	}
+	ret = vm_ioctl(vm->kvm_fd, KVM_GET_API_VERSION, NULL);
+	if (ret != KVM_API_VERSION) {
+		snprintf(err, errlen, "KVM API version %d, expected %d", ret,
+			 KVM_API_VERSION);
+		ret = -EPROTO;
+		goto out_destroy;
+	}
+
+	ret = vm_ioctl(vm->kvm_fd, KVM_CREATE_VM, (void *)0);
+	if (ret < 0) {
+		vm_fail(err, errlen, ret, "KVM_CREATE_VM");
+		goto out_destroy;
+	}
+	vm->vm_fd = ret;
+
+	vm->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->mem == MAP_FAILED) {
+		vm->mem = NULL;
+		ret = vm_fail(err, errlen, -errno, "mmap guest memory");
+		goto out_destroy;
+	}
+	vm->mem_size = mem_size;
+
+	region = (struct kvm_userspace_memory_region) {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = mem_size,
+		.userspace_addr = (uintptr_t)vm->mem,
+	};
+	ret = vm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
+	if (ret < 0) {
+		vm_fail(err, errlen, ret, "KVM_SET_USER_MEMORY_REGION");
+		goto out_destroy;
+	}
+
+	/* Needed by Intel hosts without unrestricted guest; a no-op on AMD. */
+	ret = vm_ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (void *)CALLBOX_TSS_ADDR);
+	if (ret < 0) {
+		vm_fail(err, errlen, ret, "KVM_SET_TSS_ADDR");
+		goto out_destroy;
+	}
+
+	ret = vm_ioctl(vm->vm_fd, KVM_CREATE_VCPU, (void *)0);
+	if (ret < 0) {
+		vm_fail(err, errlen, ret, "KVM_CREATE_VCPU");
+		goto out_destroy;
+	}
+	vm->vcpu_fd = ret;
+
+	ret = vm_set_cpuid(vm, err, errlen);
+	if (ret < 0)
+		goto out_destroy;
+	return 0;
+
+out_destroy:
+	callbox_vm_destroy(vm);
+	return ret;
+}
+
+void callbox_vm_destroy(struct callbox_vm *vm)
+{
+	if (vm->vcpu_fd >= 0)
+		close(vm->vcpu_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	if (vm->mem)
+		munmap(vm->mem, vm->mem_size);
+	*vm = (struct callbox_vm) {
+		.kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1,
+	};
+}

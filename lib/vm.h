@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
+/* libcallbox internal: a KVM VM with one 64-bit vCPU. */
+#ifndef CALLBOX_VM_H
+#define CALLBOX_VM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/**
+ * struct callbox_vm - the KVM objects behind a sandbox
+ * @kvm_fd: /dev/kvm
+ * @vm_fd: the VM
+ * @vcpu_fd: its only vCPU
+ * @mem: guest memory, mapped at guest-physical 0
+ * @mem_size: its size
+ */
+struct callbox_vm {
+	int kvm_fd;
+	int vm_fd;
+	int vcpu_fd;
+	void *mem;
+	uint64_t mem_size;
+};
+
+/* Create the VM, its memory and its vCPU. -errno and a message on error. */
+int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, char *err,
+		      size_t errlen);
+
+/*
+ * Put the vCPU in 64-bit long mode at @entry with the stack at the top of
+ * memory. Guest memory must already hold the GDT and page tables.
+ */
+int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
+			 size_t errlen);
+
+/* Close everything; safe on a partly created or destroyed VM. */
+void callbox_vm_destroy(struct callbox_vm *vm);
+
+#endif /* CALLBOX_VM_H */

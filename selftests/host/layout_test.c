@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Tests of callbox_layout_check() and callbox_layout_build() (lib/layout.c).
+ *
+ * The page tables are checked by translating addresses the way the CPU
+ * does in 4-level paging, starting from CR3 = CALLBOX_GPA_PML4, rather than
+ * by comparing entries against the values the code meant to write.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <callbox/abi.h>
+
+/*
+ * The 6.1 harness, and the TEST() wrappers it expands to in this file, have
+ * unused parameters, which -Wextra -Werror would reject.
+ */
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#include "kselftest_harness.h"
+
+#include "layout.h"
+
+#define POISON		0xa5
+/* Poisoned and checked: the whole of small guests, the start of big ones. */
+#define POISON_MAX	(8ull << 20)
+
+/* The architectural bits the walker looks at (Intel SDM vol. 3, 4.5). */
+#define X86_PTE_P		(1ull << 0)
+#define X86_PTE_RW		(1ull << 1)
+#define X86_PTE_PS		(1ull << 7)
+#define X86_PTE_NX		(1ull << 63)
+#define X86_PTE_ADDR		0x000ffffffffff000ull
+
+enum walk_result {
+	WALK_OK,
+	WALK_NOT_PRESENT,
+	WALK_BAD,	/* a table outside memory, or an entry we never write */
+};
+
+/*
+ * Translate @va as the CPU would with CR3 = CALLBOX_GPA_PML4; returns an
+ * enum walk_result, as an int to compare with its constants. Besides
+ * translating, insist on what the layout promises: every level present
+ * and writable, no NX, page sizes 4 KiB or 2 MiB only, tables in memory.
+ */
+static int walk(const unsigned char *mem, uint64_t mem_size, uint64_t va,
+		uint64_t *pa)
+{
+	static const unsigned int shift[] = { 39, 30, 21, 12 };
+	uint64_t table = CALLBOX_GPA_PML4, entry, gpa, page;
+	unsigned int level;
+
+	for (level = 0; level < 4; level++) {
+		gpa = table + ((va >> shift[level]) & 511) * 8;
+		if (gpa + 8 > mem_size)
+			return WALK_BAD;
+		memcpy(&entry, mem + gpa, sizeof(entry));
+
+		if (!(entry & X86_PTE_P))
+			return WALK_NOT_PRESENT;
+		if (!(entry & X86_PTE_RW) || (entry & X86_PTE_NX))
+			return WALK_BAD;
+
+		if (level < 3 && (entry & X86_PTE_PS)) {
+			/* Only a PD entry may map a (2 MiB) page here. */
+			if (level != 2)
+				return WALK_BAD;
+			page = 1ull << shift[level];
+			if ((entry & X86_PTE_ADDR) & (page - 1))
+				return WALK_BAD;
+			*pa = (entry & X86_PTE_ADDR) | (va & (page - 1));
+			return WALK_OK;
+		}
+		table = entry & X86_PTE_ADDR;
+	}
+	*pa = table | (va & 0xfff);
+	return WALK_OK;
+}
+
+static uint64_t get64(const unsigned char *mem, uint64_t gpa)
+{
+	uint64_t val;
+
+	memcpy(&val, mem + gpa, sizeof(val));
+	return val;
+}
+
+FIXTURE(layout) {
+	unsigned char *mem;
+	uint64_t mem_size;
+	uint64_t poisoned;
+};
+
+FIXTURE_VARIANT(layout) {
+	uint64_t mem_size;
+};
+
+FIXTURE_VARIANT_ADD(layout, mem_2m) {
+	.mem_size = 2ull << 20,
+};
+
+FIXTURE_VARIANT_ADD(layout, mem_4m) {
+	.mem_size = 4ull << 20,
+};
+
+FIXTURE_VARIANT_ADD(layout, mem_6m) {
+	.mem_size = 6ull << 20,
+};
+
+FIXTURE_VARIANT_ADD(layout, mem_1g) {
+	.mem_size = 1ull << 30,
+};
+
+FIXTURE_SETUP(layout)
+{
+	char err[256];
+
+	self->mem_size = variant->mem_size;
+	ASSERT_EQ(0, callbox_layout_check(self->mem_size, err, sizeof(err)));
+
+	/* mmap, so that 1 GiB costs only the pages actually touched. */
+	self->mem = mmap(NULL, self->mem_size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, self->mem);
+
+	self->poisoned = self->mem_size < POISON_MAX ? self->mem_size :
+						       POISON_MAX;
+	memset(self->mem, POISON, self->poisoned);
+
+	callbox_layout_build(self->mem, self->mem_size);
+}
+
+FIXTURE_TEARDOWN(layout)
+{
+	munmap(self->mem, self->mem_size);
+}
+
+TEST_F(layout, null_page_unmapped)
+{
+	uint64_t pa, va;
+
+	for (va = 0; va < 0x1000; va += 8)
+		ASSERT_EQ(WALK_NOT_PRESENT, walk(self->mem, self->mem_size, va,
+						 &pa));
+}
+
+TEST_F(layout, identity_map)
+{
+	static const uint64_t probes[] = {
+		0x1000, 0x1fff, CALLBOX_GPA_MAILBOX, CALLBOX_GPA_IMAGE_MIN,
+		0x1fffff, 0x200000,
+	};
+	uint64_t pa, va;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
+		if (probes[i] >= self->mem_size)
+			continue;
+		ASSERT_EQ(WALK_OK, walk(self->mem, self->mem_size, probes[i],
+					&pa));
+		ASSERT_EQ(probes[i], pa);
+	}
+
+	ASSERT_EQ(WALK_OK, walk(self->mem, self->mem_size,
+				self->mem_size - 1, &pa));
+	ASSERT_EQ(self->mem_size - 1, pa);
+
+	/* Every page but page 0, at both ends. */
+	for (va = 0x1000; va < self->mem_size; va += 0x1000) {
+		ASSERT_EQ(WALK_OK, walk(self->mem, self->mem_size, va, &pa)) {
+			TH_LOG("va 0x%llx", (unsigned long long)va);
+		}
+		ASSERT_EQ(va, pa);
+		ASSERT_EQ(WALK_OK, walk(self->mem, self->mem_size,
+					va + 0xfff, &pa));
+		ASSERT_EQ(va + 0xfff, pa);
+	}
+}
+
+TEST_F(layout, nothing_beyond_memory)
+{
+	static const uint64_t far[] = {
+		1ull << 30, 2ull << 30, 1ull << 39, 0x7ffffffff000ull,
+	};
+	uint64_t pa, va;
+	unsigned int i;
+
+	ASSERT_EQ(WALK_NOT_PRESENT, walk(self->mem, self->mem_size,
+					 self->mem_size, &pa));
+	for (va = self->mem_size; va < (1ull << 30); va += 0x1000)
+		ASSERT_EQ(WALK_NOT_PRESENT, walk(self->mem, self->mem_size,
+						 va, &pa)) {
+			TH_LOG("va 0x%llx", (unsigned long long)va);
+		}
+	for (i = 0; i < sizeof(far) / sizeof(far[0]); i++)
+		ASSERT_EQ(WALK_NOT_PRESENT, walk(self->mem, self->mem_size,
+						 far[i], &pa));
+}
+
+TEST_F(layout, gdt)
+{
+	uint64_t gpa;
+
+	ASSERT_EQ(0ull, get64(self->mem, CALLBOX_GPA_GDT));
+	ASSERT_EQ(0x00af9b000000ffffull,
+		  get64(self->mem, CALLBOX_GPA_GDT + CALLBOX_SEL_CODE));
+	ASSERT_EQ(0x00cf93000000ffffull,
+		  get64(self->mem, CALLBOX_GPA_GDT + CALLBOX_SEL_DATA));
+
+	/* Nothing else in the GDT's page that a larger GDTR would pick up. */
+	for (gpa = CALLBOX_GPA_GDT + 3 * 8; gpa < CALLBOX_GPA_PML4; gpa++)
+		ASSERT_EQ(0, self->mem[gpa]);
+}
+
+TEST_F(layout, mailbox)
+{
+	struct callbox_mailbox mb, zero;
+
+	memcpy(&mb, self->mem + CALLBOX_GPA_MAILBOX, sizeof(mb));
+	ASSERT_EQ(CALLBOX_ABI_MAGIC, mb.magic);
+	ASSERT_EQ(CALLBOX_ABI_VERSION, mb.version);
+	ASSERT_EQ(self->mem_size, mb.mem_size);
+
+	/* No request yet: everything else is zero. */
+	memset(&zero, 0, sizeof(zero));
+	zero.magic = mb.magic;
+	zero.version = mb.version;
+	zero.mem_size = mb.mem_size;
+	ASSERT_EQ(0, memcmp(&zero, &mb, sizeof(mb)));
+}
+
+/* Below the image, only the structures the layout defines are non-zero. */
+TEST_F(layout, low_memory_zeroed)
+{
+	static const struct {
+		uint64_t start, end;
+	} used[] = {
+		{ CALLBOX_GPA_GDT, CALLBOX_GPA_GDT + 3 * 8 },
+		{ CALLBOX_GPA_PML4, CALLBOX_GPA_PT + 0x1000 },
+		{ CALLBOX_GPA_MAILBOX, CALLBOX_GPA_MAILBOX + 16 },
+	};
+	uint64_t gpa;
+	unsigned int i;
+	bool in_use;
+
+	for (gpa = 0; gpa < CALLBOX_GPA_IMAGE_MIN; gpa++) {
+		in_use = false;
+		for (i = 0; i < sizeof(used) / sizeof(used[0]); i++)
+			if (gpa >= used[i].start && gpa < used[i].end)
+				in_use = true;
+		if (!in_use)
+			ASSERT_EQ(0, self->mem[gpa]) {
+				TH_LOG("gpa 0x%llx", (unsigned long long)gpa);
+			}
+	}
+}
+
+TEST_F(layout, image_untouched)
+{
+	uint64_t gpa;
+
+	for (gpa = CALLBOX_GPA_IMAGE_MIN; gpa < self->poisoned; gpa++)
+		ASSERT_EQ(POISON, self->mem[gpa]) {
+			TH_LOG("gpa 0x%llx", (unsigned long long)gpa);
+		}
+}
+
+TEST(check_accepts)
+{
+	static const uint64_t good[] = {
+		2ull << 20, 4ull << 20, 6ull << 20, 1ull << 30,
+	};
+	char err[256];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		memset(err, 'x', sizeof(err));
+		ASSERT_EQ(0, callbox_layout_check(good[i], err, sizeof(err)));
+		ASSERT_EQ('\0', err[0]);
+	}
+}
+
+TEST(check_rejects)
+{
+	static const uint64_t bad[] = {
+		0, 1ull << 20, 3ull << 20, (2ull << 20) + 0x1000,
+		(1ull << 30) + (2ull << 20), 2ull << 30, UINT64_MAX,
+	};
+	char err[256];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ASSERT_EQ(-EINVAL, callbox_layout_check(bad[i], err,
+							sizeof(err)));
+		TH_LOG("err: %s", err);
+		ASSERT_NE('\0', err[0]);
+	}
+
+	/* No room for a message is fine too. */
+	ASSERT_EQ(-EINVAL, callbox_layout_check(0, NULL, 0));
+}
+
+TEST_HARNESS_MAIN
