@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Calls: the CALLBOX_CALL_SYNC ABI on a raw guest, then real guests built
+ * with the guest SDK through libcallbox: results, many calls, and every
+ * way a guest can end a call badly.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/time.h>
+
+#include <callbox/callbox.h>
+
+#include "callbox_util.h"
+
+/* ---- the kernel ABI, on a raw guest ---- */
+
+FIXTURE(raw) {
+	int dev_fd;
+	struct raw_guest guest;
+	int sandbox_fd;
+};
+
+FIXTURE_SETUP(raw)
+{
+	self->dev_fd = open_or_skip(_metadata, "/dev/callbox");
+	raw_guest_create_ok(&self->guest, raw_guest_counter,
+			    sizeof(raw_guest_counter));
+	self->sandbox_fd = sandbox_create(self->dev_fd, self->guest.vm.vm_fd,
+					  self->guest.vm.vcpu_fd);
+}
+
+FIXTURE_TEARDOWN(raw)
+{
+	close(self->sandbox_fd);
+	raw_guest_destroy(&self->guest);
+	close(self->dev_fd);
+}
+
+TEST_F(raw, call_exits_with_status)
+{
+	struct callbox_call_sync c;
+	int i;
+
+	for (i = 1; i <= 3; i++) {
+		ASSERT_EQ(0, _call_sync(self->sandbox_fd, &c));
+		EXPECT_EQ(CALLBOX_STATE_EXITED, c.out_state);
+		EXPECT_EQ(CALLBOX_ABORT_NONE, c.out_reason);
+		EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c.out_flags);
+		EXPECT_EQ((uint32_t)i, c.out_status);
+		EXPECT_EQ((uint64_t)i, c.out_id);
+		EXPECT_EQ(0, c.out_detail);
+		EXPECT_EQ(KVM_EXIT_IO, c.out_exit_reason);
+		EXPECT_EQ(0, c.__reserved);
+	}
+}
+
+TEST_F(raw, call_abi)
+{
+	struct callbox_call_sync c = { .size = sizeof(c) };
+	struct {
+		struct callbox_call_sync c;
+		uint64_t zeros;
+	} longer = { .c = { .size = sizeof(longer) } };
+
+	check_ioctl_abi(_metadata, self->sandbox_fd, CALLBOX_CALL_SYNC, &c,
+			sizeof(c), offsetof(struct callbox_call_sync, flags),
+			offsetof(struct callbox_call_sync, __reserved));
+
+	/* None of the rejected probes ran a call: the first call is id 1. */
+	ASSERT_EQ(0, ioctl(self->sandbox_fd, CALLBOX_CALL_SYNC, &longer));
+	EXPECT_EQ(1, longer.c.out_id);
+	EXPECT_EQ(1, longer.c.out_status);
+	EXPECT_EQ(0, longer.zeros);
+}
+
+/* The sandbox holds the vCPU: the KVM fds may be closed after binding. */
+TEST_F(raw, kvm_fds_closed)
+{
+	struct callbox_call_sync c;
+
+	raw_vm_destroy(&self->guest.vm);
+	ASSERT_EQ(0, _call_sync(self->sandbox_fd, &c));
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.out_state);
+	EXPECT_EQ(1, c.out_status);
+}
+
+/* Guest memory unmapped behind KVM's back: the call aborts, no oops. */
+TEST_F(raw, guest_memory_unmapped)
+{
+	struct callbox_call_sync c;
+
+	ASSERT_EQ(0, munmap(self->guest.mem, RAW_GUEST_MEM_SIZE));
+	ASSERT_EQ(0, _call_sync(self->sandbox_fd, &c));
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, c.out_state);
+	EXPECT_NE(CALLBOX_ABORT_NONE, c.out_reason);
+	/* The guest may have run before the fault: the sandbox is gone. */
+	call_sync_err(ENOTRECOVERABLE, self->sandbox_fd);
+	self->guest.mem = MAP_FAILED;
+}
+
+struct racer {
+	int sandbox_fd;
+	int calls;
+	uint64_t *ids;
+	int failures;
+};
+
+static void *racer_thread(void *arg)
+{
+	struct racer *r = arg;
+	struct callbox_call_sync c;
+	int i;
+
+	for (i = 0; i < r->calls; i++) {
+		if (_call_sync(r->sandbox_fd, &c) ||
+		    c.out_state != CALLBOX_STATE_EXITED ||
+		    c.out_status != c.out_id)
+			r->failures++;
+		r->ids[i] = c.out_id;
+	}
+	return NULL;
+}
+
+/*
+ * Two threads call one sandbox: calls run one at a time, every id is
+ * used once, and the guest's own count agrees with the kernel's id.
+ */
+TEST_F_TIMEOUT(raw, two_threads, 120)
+{
+	enum { CALLS = 2000 };
+	static uint64_t ids[2][CALLS];
+	static uint8_t seen[2 * CALLS + 1];
+	struct racer r[2];
+	pthread_t t[2];
+	int i, j;
+
+	for (i = 0; i < 2; i++) {
+		r[i] = (struct racer) { self->sandbox_fd, CALLS, ids[i], 0 };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, racer_thread, &r[i]));
+	}
+	for (i = 0; i < 2; i++) {
+		ASSERT_EQ(0, pthread_join(t[i], NULL));
+		EXPECT_EQ(0, r[i].failures);
+	}
+	for (i = 0; i < 2; i++) {
+		for (j = 0; j < CALLS; j++) {
+			ASSERT_LT(0, ids[i][j]);
+			ASSERT_GE(2 * CALLS, ids[i][j]);
+			EXPECT_EQ(0, seen[ids[i][j]]);
+			seen[ids[i][j]] = 1;
+		}
+	}
+}
+
+/* ---- real guests through libcallbox ---- */
+
+static struct callbox_sandbox *load(struct __test_metadata *_metadata,
+				    const char *guest)
+{
+	struct callbox_sandbox *sb;
+	char path[128];
+	int ret;
+
+	snprintf(path, sizeof(path), GUEST_DIR "/%s.elf", guest);
+	sb = callbox_sandbox_new(NULL);
+	ASSERT_NE(NULL, sb);
+	ret = callbox_sandbox_load(sb, path);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("load %s: %s", path, callbox_last_error(sb));
+	}
+	return sb;
+}
+
+static int64_t call2(struct callbox_sandbox *sb, const char *fn, int64_t a,
+		     int64_t b, int *ret)
+{
+	int64_t args[2] = { a, b }, result = 0;
+
+	*ret = callbox_call_int(sb, fn, args, 2, &result);
+	return result;
+}
+
+TEST(guest_returns_values)
+{
+	struct callbox_sandbox *sb = load(_metadata, "arith");
+	int64_t six[6] = { 1, 2, 3, 4, 5, 6 }, r;
+	int ret;
+
+	EXPECT_EQ(5, call2(sb, "add", 2, 3, &ret));
+	EXPECT_EQ(0, ret);
+	EXPECT_EQ(-7, call2(sb, "sub", 3, 10, &ret));
+	EXPECT_EQ(0, ret);
+	EXPECT_EQ(INT64_MIN, call2(sb, "mul", INT64_MIN / 2, 2, &ret));
+	EXPECT_EQ(0, ret);
+	EXPECT_EQ(0, callbox_call_int(sb, "sum6", six, 6, &r));
+	EXPECT_EQ(21, r);
+	r = 10;
+	EXPECT_EQ(0, callbox_call_int(sb, "fib", &r, 1, &r));
+	EXPECT_EQ(55, r);
+	EXPECT_EQ(0, callbox_call_int(sb, "noop", NULL, 0, NULL));
+	callbox_sandbox_free(sb);
+}
+
+TEST(guest_request_errors)
+{
+	struct callbox_sandbox *sb = load(_metadata, "arith");
+	char long_name[100];
+	int ret;
+
+	call2(sb, "no_such_function", 1, 2, &ret);
+	EXPECT_EQ(-ENOENT, ret);
+	EXPECT_NE(NULL, strstr(callbox_last_error(sb), "no_such_function"));
+	EXPECT_EQ(-EINVAL, callbox_call_int(sb, "add", NULL, 0, NULL));
+	EXPECT_EQ(-EINVAL, callbox_call_int(sb, "add", NULL, 7, NULL));
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	EXPECT_EQ(-EINVAL, callbox_call_int(sb, long_name, NULL, 0, NULL));
+
+	/* Errors the guest reported did not hurt it. */
+	EXPECT_EQ(3, call2(sb, "add", 1, 2, &ret));
+	EXPECT_EQ(0, ret);
+	callbox_sandbox_free(sb);
+}
+
+/* Tests that wait on a guest get more than the default 30 s under TCG. */
+FIXTURE(slow) {};
+FIXTURE_SETUP(slow) {}
+FIXTURE_TEARDOWN(slow) {}
+
+TEST_F_TIMEOUT(slow, ten_thousand_calls, 300)
+{
+	struct callbox_sandbox *sb = load(_metadata, "arith");
+	uint64_t first_id;
+	int64_t i;
+	int ret;
+
+	first_id = callbox_last_call(sb)->out_id;
+	for (i = 0; i < 10000; i++) {
+		ASSERT_EQ(i + 1000, call2(sb, "add", i, 1000, &ret));
+		ASSERT_EQ(0, ret);
+	}
+	EXPECT_EQ(first_id + 10000, callbox_last_call(sb)->out_id);
+	callbox_sandbox_free(sb);
+}
+
+TEST(many_sandboxes)
+{
+	enum { N = 16 };
+	struct callbox_sandbox *sb[N];
+	int i, round, ret;
+
+	for (i = 0; i < N; i++)
+		sb[i] = load(_metadata, "arith");
+	for (round = 0; round < 10; round++) {
+		for (i = 0; i < N; i++) {
+			ASSERT_EQ(i * round, call2(sb[i], "mul", i, round,
+						   &ret));
+			ASSERT_EQ(0, ret);
+		}
+	}
+	for (i = 0; i < N; i++)
+		callbox_sandbox_free(sb[i]);
+}
+
+/* One way for a guest to end a call badly, and what the host must see. */
+FIXTURE(bad_guest) {
+	struct callbox_sandbox *sb;
+};
+
+FIXTURE_VARIANT(bad_guest) {
+	const char *function;
+	int ret;
+	uint32_t reason;
+	uint64_t detail;
+};
+
+FIXTURE_VARIANT_ADD(bad_guest, null_deref) {
+	"null_deref", -EIO, CALLBOX_ABORT_SHUTDOWN, 0,
+};
+
+FIXTURE_VARIANT_ADD(bad_guest, ud2) {
+	"ud2", -EIO, CALLBOX_ABORT_SHUTDOWN, 0,
+};
+
+FIXTURE_VARIANT_ADD(bad_guest, bad_port) {
+	"bad_port", -EIO, CALLBOX_ABORT_BAD_PORT, 0x3f8,
+};
+
+FIXTURE_VARIANT_ADD(bad_guest, port_in) {
+	"port_in", -EIO, CALLBOX_ABORT_BAD_PORT, CALLBOX_PORT_DONE,
+};
+
+FIXTURE_VARIANT_ADD(bad_guest, mmio) {
+	"mmio", -EIO, CALLBOX_ABORT_MMIO, 0x3fe00000,
+};
+
+FIXTURE_VARIANT_ADD(bad_guest, halt) {
+	"halt", -EIO, CALLBOX_ABORT_HALT, 0,
+};
+
+FIXTURE_VARIANT_ADD(bad_guest, abort42) {
+	"abort42", -ECONNABORTED, CALLBOX_ABORT_GUEST_ABORT, 42,
+};
+
+FIXTURE_SETUP(bad_guest)
+{
+	self->sb = load(_metadata, "fault");
+}
+
+FIXTURE_TEARDOWN(bad_guest)
+{
+	callbox_sandbox_free(self->sb);
+}
+
+TEST_F(bad_guest, aborts_and_poisons)
+{
+	const struct callbox_call_sync *c;
+	struct callbox_sandbox *fresh;
+	int64_t r = 0;
+
+	/* A healthy call first, in the same guest. */
+	ASSERT_EQ(0, callbox_call_int(self->sb, "ok", NULL, 0, &r));
+	ASSERT_EQ(7, r);
+
+	EXPECT_EQ(variant->ret,
+		  callbox_call_int(self->sb, variant->function, NULL, 0, &r));
+	c = callbox_last_call(self->sb);
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, c->out_state);
+	EXPECT_EQ(variant->reason, c->out_reason);
+	EXPECT_EQ(variant->detail, c->out_detail);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c->out_flags);
+	EXPECT_EQ(0, c->out_status);
+	EXPECT_NE(0, strlen(callbox_last_error(self->sb)));
+	TH_LOG("%s: %s", variant->function, callbox_last_error(self->sb));
+
+	/* The guest stopped mid-call: its sandbox refuses further calls. */
+	EXPECT_EQ(-ENOTRECOVERABLE,
+		  callbox_call_int(self->sb, "ok", NULL, 0, &r));
+
+	/* A fresh sandbox of the same guest works. */
+	fresh = load(_metadata, "fault");
+	EXPECT_EQ(0, callbox_call_int(fresh, "ok", NULL, 0, &r));
+	EXPECT_EQ(7, r);
+	callbox_sandbox_free(fresh);
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+/* A signal stops a guest that would spin forever. */
+TEST_F_TIMEOUT(slow, signal_interrupts_spin, 60)
+{
+	struct callbox_sandbox *sb = load(_metadata, "spin");
+	struct itimerval it = { .it_value = { .tv_usec = 200000 } };
+	struct sigaction sa = { .sa_handler = on_alarm };
+	const struct callbox_call_sync *c;
+
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
+	EXPECT_EQ(-EINTR, callbox_call_int(sb, "spin", NULL, 0, NULL));
+	c = callbox_last_call(sb);
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, c->out_state);
+	EXPECT_EQ(CALLBOX_ABORT_INTERRUPTED, c->out_reason);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c->out_flags);
+	callbox_sandbox_free(sb);
+}
+
+TEST(load_errors)
+{
+	struct callbox_config cfg;
+	struct callbox_sandbox *sb;
+
+	sb = callbox_sandbox_new(NULL);
+	ASSERT_NE(NULL, sb);
+	EXPECT_EQ(-ENOENT, callbox_sandbox_load(sb, "/nonexistent.elf"));
+	EXPECT_EQ(-ENOEXEC, callbox_sandbox_load(sb, "/proc/self/status"));
+	EXPECT_EQ(-EBADF, callbox_call_int(sb, "add", NULL, 0, NULL));
+	callbox_sandbox_free(sb);
+
+	callbox_config_init(&cfg);
+	cfg.mem_size = 3 << 20;
+	sb = callbox_sandbox_new(&cfg);
+	ASSERT_NE(NULL, sb);
+	EXPECT_EQ(-EINVAL, callbox_sandbox_load(sb, GUEST_DIR "/arith.elf"));
+	EXPECT_NE(NULL, strstr(callbox_last_error(sb), "config"));
+	callbox_sandbox_free(sb);
+
+	/* Loading twice into one sandbox. */
+	sb = load(_metadata, "arith");
+	EXPECT_EQ(-EALREADY, callbox_sandbox_load(sb, GUEST_DIR "/arith.elf"));
+	callbox_sandbox_free(sb);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,51 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The `callbox` CLI against the example guests, in the test VM. Prints
+# kselftest-style TAP and the same "# Totals:" line as the C suites.
+CALLBOX=${CALLBOX:-/bin/callbox}
+GUESTS=${GUESTS:-/guests}
+n=0
+pass=0
+fail=0
+out=/tmp/cli_test.out
+
+# check DESC EXPECTED_STATUS PATTERN -- CMD...: run CMD, compare its exit
+# status and grep its stdout+stderr for PATTERN (an ERE).
+check() {
+	desc=$1 want=$2 pattern=$3
+	shift 4
+	n=$((n + 1))
+	"$@" >"$out" 2>&1
+	got=$?
+	if [ "$got" -eq "$want" ] && grep -Eq -- "$pattern" "$out"; then
+		pass=$((pass + 1))
+		echo "ok $n $desc"
+	else
+		fail=$((fail + 1))
+		echo "not ok $n $desc (exit $got, wanted $want and /$pattern/)"
+		sed 's/^/#   /' "$out"
+	fi
+}
+
+echo "TAP version 13"
+check "add prints the sum" 0 '^5$' -- $CALLBOX run $GUESTS/arith.elf add 2 3
+check "negative and hex arguments" 0 '^-240$' -- $CALLBOX run $GUESTS/arith.elf mul -0x10 15
+check "fib" 0 '^6765$' -- $CALLBOX run $GUESTS/arith.elf fib 20
+check "--mem is honoured" 0 '^3$' -- $CALLBOX run --mem 64M $GUESTS/arith.elf add 1 2
+check "unknown function" 1 "no function named 'nope'" -- $CALLBOX run $GUESTS/arith.elf nope
+check "wrong argument count" 1 'wrong number of arguments' -- $CALLBOX run $GUESTS/arith.elf add 1
+check "guest fault is reported" 1 'triple fault' -- $CALLBOX run $GUESTS/fault.elf null_deref
+check "guest abort code is reported" 1 'aborted with code 42' -- $CALLBOX run $GUESTS/fault.elf abort42
+check "bad port is reported" 1 'I/O port 0x3f8' -- $CALLBOX run $GUESTS/fault.elf bad_port
+check "missing guest file" 1 'No such file' -- $CALLBOX run /nonexistent.elf add 1 2
+check "not an ELF" 1 'ELF' -- $CALLBOX run /proc/self/cmdline add 1 2
+check "bad memory size" 1 'config' -- $CALLBOX run --mem 3M $GUESTS/arith.elf add 1 2
+check "unparsable argument" 2 'not a 64-bit integer' -- $CALLBOX run $GUESTS/arith.elf add 1 x
+check "missing arguments" 2 'Usage' -- $CALLBOX run
+check "--help" 0 'Usage: callbox run' -- $CALLBOX --help
+check "unknown command" 2 "unknown command 'frobnicate'" -- $CALLBOX frobnicate
+
+echo "1..$n"
+echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
+[ "$fail" -eq 0 ]

@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A raw KVM guest with no library involved, for the kernel ABI tests and
+ * for the benchmark's KVM_RUN floor. Functions return 0 or -errno.
+ */
+#ifndef CALLBOX_RAW_GUEST_H
+#define CALLBOX_RAW_GUEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/kvm.h>
+
+/* A bare KVM VM with one vCPU. */
+struct raw_vm {
+	int kvm_fd;
+	int vm_fd;
+	int vcpu_fd;
+};
+
+static inline int raw_vm_create(struct raw_vm *vm)
+{
+	*vm = (struct raw_vm) { -1, -1, -1 };
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return -errno;
+	vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->vm_fd < 0)
+		return -errno;
+	vm->vcpu_fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, 0);
+	if (vm->vcpu_fd < 0)
+		return -errno;
+	return 0;
+}
+
+static inline void raw_vm_destroy(struct raw_vm *vm)
+{
+	if (vm->vcpu_fd >= 0)
+		close(vm->vcpu_fd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	*vm = (struct raw_vm) { -1, -1, -1 };
+}
+
+/*
+ * Real mode, code at 0x1000 that counts calls. Each CALLBOX_PORT_DONE
+ * reports the number of the call:
+ *
+ *	xor  eax, eax
+ *   1:	mov  dx, CALLBOX_PORT_DONE
+ *	inc  eax
+ *	out  dx, eax
+ *	jmp  1b
+ */
+#define RAW_GUEST_MEM_SIZE	0x10000
+#define RAW_GUEST_CODE		0x1000
+
+static const uint8_t raw_guest_counter[] = {
+	0x66, 0x31, 0xc0,		/* xor eax, eax */
+	0xba, 0x00, 0xcb,		/* mov dx, 0xcb00 */
+	0x66, 0x40,			/* inc eax */
+	0x66, 0xef,			/* out dx, eax */
+	0xeb, 0xf7,			/* jmp to mov dx */
+};
+
+struct raw_guest {
+	struct raw_vm vm;
+	void *mem;
+};
+
+static inline int raw_guest_create(struct raw_guest *g, const uint8_t *code,
+				   size_t code_len)
+{
+	struct kvm_userspace_memory_region region = {
+		.memory_size = RAW_GUEST_MEM_SIZE,
+	};
+	struct kvm_regs regs = {
+		.rip = RAW_GUEST_CODE,
+		.rflags = 2,
+	};
+	struct kvm_sregs sregs;
+	int ret;
+
+	g->mem = MAP_FAILED;
+	ret = raw_vm_create(&g->vm);
+	if (ret)
+		return ret;
+	g->mem = mmap(NULL, RAW_GUEST_MEM_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (g->mem == MAP_FAILED)
+		return -errno;
+	memcpy((uint8_t *)g->mem + RAW_GUEST_CODE, code, code_len);
+	region.userspace_addr = (uintptr_t)g->mem;
+	if (ioctl(g->vm.vm_fd, KVM_SET_USER_MEMORY_REGION, &region) ||
+	    ioctl(g->vm.vcpu_fd, KVM_GET_SREGS, &sregs))
+		return -errno;
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	if (ioctl(g->vm.vcpu_fd, KVM_SET_SREGS, &sregs) ||
+	    ioctl(g->vm.vcpu_fd, KVM_SET_REGS, &regs))
+		return -errno;
+	return 0;
+}
+
+static inline void raw_guest_destroy(struct raw_guest *g)
+{
+	raw_vm_destroy(&g->vm);
+	if (g->mem != MAP_FAILED)
+		munmap(g->mem, RAW_GUEST_MEM_SIZE);
+	g->mem = MAP_FAILED;
+}
+
+#endif /* CALLBOX_RAW_GUEST_H */
