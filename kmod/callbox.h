@@ -5,14 +5,20 @@
 #ifndef _CALLBOX_H
 #define _CALLBOX_H
 
+#include <linux/hrtimer.h>
+#include <linux/kref.h>
+#include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
+#include <linux/task_work.h>
 #include <linux/types.h>
+#include <linux/wait.h>
 #include <linux/callbox.h>
 
 struct file;
 struct kvm_vcpu;
 struct mm_struct;
+struct task_struct;
 
 /**
  * struct callbox_ucmd - one ioctl in flight
@@ -45,20 +51,37 @@ long callbox_ioctl_dispatch(const struct callbox_ioctl_op *ops,
 			    unsigned long arg);
 int callbox_ucmd_respond(struct callbox_ucmd *ucmd, size_t cmd_len);
 
+struct callbox_sandbox;
+
 /**
- * struct callbox_call - the kernel's record of one call
+ * struct callbox_call - one call (call.c)
+ * @kref: held by the sandbox's list until the call is consumed, by a
+ *	thread working on it, and by a queued kick
+ * @sb: the sandbox; the call holds a reference on it
+ * @node: on &callbox_sandbox.calls until consumed
+ * @queue_node: on &callbox_sandbox.queue while QUEUED
+ * @deadline_timer: fires at the call's deadline, if it has one
+ * @kick_work: task work that forces the runner out of KVM_RUN
  * @id: unique within the sandbox, increasing, never reused
  * @state: an &enum callbox_call_state
  * @reason: an &enum callbox_abort_reason, set when @state is ABORTED
- * @flags: &enum callbox_call_out_flags
- * @status: the value the guest wrote to CALLBOX_PORT_DONE
+ * @flags: &enum callbox_call_info_flags
+ * @status: the value of the guest's last DONE or HOSTCALL
  * @detail: reason-specific detail, see &enum callbox_abort_reason
  * @exit_reason: KVM exit reason of the call's last exit
+ * @cancel_reason: the cancellation that won (CANCELLED, DEADLINE,
+ *	SANDBOX_CLOSED), 0 if none; fixed once set
+ * @kick_queued: @kick_work has been queued; it is queued at most once
  *
- * Written only under &callbox_sandbox.lock, through
- * callbox_call_transition_locked() for @state.
+ * All fields after @id are guarded by &callbox_sandbox.lock.
  */
 struct callbox_call {
+	struct kref kref;
+	struct callbox_sandbox *sb;
+	struct list_head node;
+	struct list_head queue_node;
+	struct hrtimer deadline_timer;
+	struct callback_head kick_work;
 	u64 id;
 	u32 state;
 	u32 reason;
@@ -66,42 +89,73 @@ struct callbox_call {
 	u32 status;
 	u64 detail;
 	u32 exit_reason;
+	u32 cancel_reason;
+	bool kick_queued;
 };
 
 /**
- * struct callbox_sandbox - a sandbox: one vCPU that callbox runs calls on
+ * struct callbox_sandbox - one vCPU that callbox runs calls on (sandbox.c)
+ * @kref: held by the sandbox file and by every call
  * @vcpu_file: reference on the vCPU's file; keeps the vCPU and its VM alive
  * @vcpu: the vCPU behind @vcpu_file
  * @mm: the address space that created the sandbox (mmgrab'ed); the vCPU
  *	can only run there
- * @run_lock: held while a call runs, so calls run one at a time
- * @lock: guards @next_call_id, @poisoned and @call
+ * @owner_files: the file table of the creator; closing the sandbox fd
+ *	there shuts the sandbox down (compared, never dereferenced)
+ * @run_lock: held while a thread runs a call, so calls run one at a time
+ * @lock: guards everything below, and the calls' state
+ * @wq: woken when a call ends, is queued, or gets a pending cancellation,
+ *	and on shutdown
+ * @calls: every call not yet consumed, oldest first
+ * @queue: QUEUED calls, in submission order
+ * @nr_calls: length of @calls
+ * @nr_ended: calls on @calls that have ended (for poll)
  * @next_call_id: the id the next call gets
- * @poisoned: a call aborted after guest code ran, so guest memory and
- *	registers are in an unknown state; further calls are refused
- * @call: the current, or else the last, call
+ * @current_call: the call ENTERED or in HOSTCALL, if any
+ * @runner: the thread inside KVM_RUN for @current_call, or NULL
+ * @poisoned: a call aborted in the middle of guest code, so guest memory
+ *	and registers are in an unknown state; runs are refused until reset
+ * @shutdown: the sandbox was closed; nothing new may start
  */
 struct callbox_sandbox {
+	struct kref kref;
 	struct file *vcpu_file;
 	struct kvm_vcpu *vcpu;
 	struct mm_struct *mm;
+	void *owner_files;
 	struct mutex run_lock;	/* one call runs at a time */
-	spinlock_t lock;	/* call state; never held across KVM_RUN */
+	spinlock_t lock;	/* irq-safe: the deadline timer takes it */
+	wait_queue_head_t wq;
+	struct list_head calls;
+	struct list_head queue;
+	u32 nr_calls;
+	u32 nr_ended;
 	u64 next_call_id;
+	struct callbox_call *current_call;
+	struct task_struct *runner;
 	bool poisoned;
-	struct callbox_call call;
+	bool shutdown;
 };
 
 int callbox_sandbox_create(void *unused, struct callbox_ucmd *ucmd);
+void callbox_sandbox_put(struct callbox_sandbox *sb);
 
-void callbox_call_init_locked(struct callbox_sandbox *sb,
-			      struct callbox_call *call);
-void callbox_call_transition_locked(struct callbox_sandbox *sb,
-				    struct callbox_call *call, u32 new_state);
-void callbox_call_abort_locked(struct callbox_sandbox *sb,
-			       struct callbox_call *call, u32 reason,
-			       u64 detail);
+struct callbox_call *callbox_call_alloc(struct callbox_sandbox *sb);
+void callbox_call_get(struct callbox_call *call);
+void callbox_call_put(struct callbox_call *call);
+void callbox_call_add_locked(struct callbox_call *call, u64 deadline_ns);
+struct callbox_call *callbox_call_find_locked(struct callbox_sandbox *sb,
+					      u64 id);
+int callbox_call_lookup_error_locked(struct callbox_sandbox *sb, u64 id);
+bool callbox_call_ended(const struct callbox_call *call);
+void callbox_call_transition_locked(struct callbox_call *call, u32 new_state);
+void callbox_call_abort_locked(struct callbox_call *call, u32 reason,
+			       u64 detail, bool clean_stop);
+int callbox_call_cancel_locked(struct callbox_call *call, u32 reason);
+void callbox_call_fill_info_locked(const struct callbox_call *call,
+				   struct callbox_call_info *info);
+void callbox_call_consume(struct callbox_call *call);
 
-void callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call);
+int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call);
 
 #endif /* _CALLBOX_H */

@@ -11,14 +11,19 @@
  * Objects:
  *   /dev/callbox (this file)    creates sandboxes
  *   sandbox fd (sandbox.c)      one vCPU; runs calls on it
- *   call (call.c)               the state of one call
+ *   call (call.c)               one call: state machine, cancellation,
+ *                               deadline timer, kick
  *   run (run.c)                 enters the guest and decodes its exits
  *
  * Lock ordering (outermost first):
- *   callbox_sandbox.run_lock    mutex, held while a call runs the vCPU
+ *   callbox_sandbox.run_lock    mutex, held while a thread runs a call
  *     kvm_vcpu.mutex            taken by KVM_RUN inside the run
- *   callbox_sandbox.lock        spinlock, guards call state only; nothing
- *                               sleeps or calls into KVM under it
+ *   callbox_sandbox.lock        irq-safe spinlock (the deadline hrtimer
+ *                               takes it); guards the calls' state and
+ *                               the sandbox's lists. Nothing sleeps or
+ *                               calls into KVM under it; task_work_add()
+ *                               (the kick) and wake_up() are called under
+ *                               it and take only scheduler/waitqueue locks.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -41,6 +46,12 @@ long callbox_ioctl_dispatch(const struct callbox_ioctl_op *ops,
 	union {
 		struct callbox_sandbox_create sandbox_create;
 		struct callbox_call_sync call_sync;
+		struct callbox_call_submit call_submit;
+		struct callbox_call_run call_run;
+		struct callbox_call_wait call_wait;
+		struct callbox_call_get call_get;
+		struct callbox_call_cancel call_cancel;
+		struct callbox_sandbox_reset sandbox_reset;
 	} buf;
 	const struct callbox_ioctl_op *op = NULL;
 	struct callbox_ucmd ucmd = {};
@@ -125,7 +136,14 @@ static struct miscdevice callbox_misc = {
 static int __init callbox_init(void)
 {
 	static_assert(sizeof(struct callbox_sandbox_create) == 24);
-	static_assert(sizeof(struct callbox_call_sync) == 48);
+	static_assert(sizeof(struct callbox_call_info) == 40);
+	static_assert(sizeof(struct callbox_call_sync) == 56);
+	static_assert(sizeof(struct callbox_call_submit) == 24);
+	static_assert(sizeof(struct callbox_call_run) == 56);
+	static_assert(sizeof(struct callbox_call_wait) == 64);
+	static_assert(sizeof(struct callbox_call_get) == 56);
+	static_assert(sizeof(struct callbox_call_cancel) == 16);
+	static_assert(sizeof(struct callbox_sandbox_reset) == 8);
 
 	return misc_register(&callbox_misc);
 }

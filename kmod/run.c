@@ -11,27 +11,35 @@
  */
 #include <linux/fs.h>
 #include <linux/kvm_host.h>
+#include <linux/sched/signal.h>
 
 #include "callbox.h"
 
 /* What a KVM exit means for the call that was running. */
+enum callbox_exit_kind {
+	CALLBOX_EXIT_DONE,		/* the guest finished the call */
+	CALLBOX_EXIT_HOSTCALL,		/* the guest wants a host function */
+	CALLBOX_EXIT_INTERRUPTED,	/* KVM_RUN returned -EINTR */
+	CALLBOX_EXIT_ABORT,		/* anything else ends the call */
+};
+
 struct callbox_exit {
-	u32 state;		/* EXITED or ABORTED */
-	u32 reason;		/* if ABORTED */
-	u32 status;		/* if EXITED */
-	u64 detail;
+	enum callbox_exit_kind kind;
+	u32 value;		/* DONE, HOSTCALL: what the guest wrote */
+	u32 reason;		/* ABORT */
+	u64 detail;		/* ABORT */
 };
 
 static struct callbox_exit callbox_abort(u32 reason, u64 detail)
 {
 	return (struct callbox_exit) {
-		.state = CALLBOX_STATE_ABORTED,
+		.kind = CALLBOX_EXIT_ABORT,
 		.reason = reason,
 		.detail = detail,
 	};
 }
 
-/* An I/O exit: only a 4-byte OUT to DONE or ABORT is part of the ABI. */
+/* An I/O exit: only a 4-byte OUT to one of our ports is part of the ABI. */
 static struct callbox_exit callbox_run_decode_io(struct kvm_vcpu *vcpu)
 {
 	struct kvm_run *run = vcpu->run;
@@ -42,9 +50,10 @@ static struct callbox_exit callbox_run_decode_io(struct kvm_vcpu *vcpu)
 	u64 data_offset = READ_ONCE(run->io.data_offset);
 	u32 value;
 
-	if (direction != KVM_EXIT_IO_OUT || size != sizeof(u32) ||
-	    count != 1 || (port != CALLBOX_PORT_DONE &&
-			   port != CALLBOX_PORT_ABORT))
+	if (direction != KVM_EXIT_IO_OUT || size != sizeof(u32) || count != 1)
+		return callbox_abort(CALLBOX_ABORT_BAD_PORT, port);
+	if (port != CALLBOX_PORT_DONE && port != CALLBOX_PORT_ABORT &&
+	    port != CALLBOX_PORT_HOSTCALL)
 		return callbox_abort(CALLBOX_ABORT_BAD_PORT, port);
 
 	/*
@@ -56,13 +65,20 @@ static struct callbox_exit callbox_run_decode_io(struct kvm_vcpu *vcpu)
 		return callbox_abort(CALLBOX_ABORT_BAD_PORT, port);
 	value = READ_ONCE(*(u32 *)vcpu->arch.pio_data);
 
-	if (port == CALLBOX_PORT_ABORT)
+	switch (port) {
+	case CALLBOX_PORT_ABORT:
 		return callbox_abort(CALLBOX_ABORT_GUEST_ABORT, value);
-
-	return (struct callbox_exit) {
-		.state = CALLBOX_STATE_EXITED,
-		.status = value,
-	};
+	case CALLBOX_PORT_HOSTCALL:
+		return (struct callbox_exit) {
+			.kind = CALLBOX_EXIT_HOSTCALL,
+			.value = value,
+		};
+	default:
+		return (struct callbox_exit) {
+			.kind = CALLBOX_EXIT_DONE,
+			.value = value,
+		};
+	}
 }
 
 static struct callbox_exit callbox_run_decode(struct kvm_vcpu *vcpu,
@@ -70,13 +86,10 @@ static struct callbox_exit callbox_run_decode(struct kvm_vcpu *vcpu,
 {
 	struct kvm_run *run = vcpu->run;
 
-	/*
-	 * -EINTR: a signal, task work or immediate_exit stopped KVM_RUN.
-	 * The pending work can only be handled on the way back to
-	 * userspace, so the call cannot simply be resumed in here.
-	 */
 	if (run_ret == -EINTR)
-		return callbox_abort(CALLBOX_ABORT_INTERRUPTED, 0);
+		return (struct callbox_exit) {
+			.kind = CALLBOX_EXIT_INTERRUPTED,
+		};
 	if (run_ret < 0)
 		return callbox_abort(CALLBOX_ABORT_RUN_FAILED, (u64)run_ret);
 
@@ -102,37 +115,137 @@ static struct callbox_exit callbox_run_decode(struct kvm_vcpu *vcpu,
 	}
 }
 
-/**
- * callbox_run_call() - run a QUEUED call to a terminal state
- * @sb: the sandbox, with @sb->run_lock held
- * @call: the call
- *
- * Every exit of the current ABI ends the call, so one KVM_RUN is one call.
+/*
+ * Enter @call, under the lock: start it if QUEUED, continue it if it is
+ * the current call (HOSTCALL, or ENTERED after an interruption). A pending
+ * cancellation ends a current call here, before the guest runs again.
+ * Returns true if the guest is to be entered.
  */
-void callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call)
+static bool callbox_run_enter_locked(struct callbox_sandbox *sb,
+				     struct callbox_call *call, int *ret)
+{
+	lockdep_assert_held(&sb->lock);
+
+	*ret = 0;
+	switch (call->state) {
+	case CALLBOX_STATE_QUEUED:
+		if (sb->poisoned) {
+			*ret = -ENOTRECOVERABLE;
+			return false;
+		}
+		if (sb->current_call) {
+			*ret = -EBUSY;
+			return false;
+		}
+		callbox_call_transition_locked(call, CALLBOX_STATE_ENTERED);
+		break;
+	case CALLBOX_STATE_HOSTCALL:
+	case CALLBOX_STATE_ENTERED:
+		if (WARN_ON_ONCE(sb->current_call != call)) {
+			*ret = -EBUSY;
+			return false;
+		}
+		if (call->cancel_reason) {
+			callbox_call_abort_locked(call, call->cancel_reason, 0,
+						  false);
+			return false;
+		}
+		if (call->state == CALLBOX_STATE_HOSTCALL)
+			callbox_call_transition_locked(call,
+						       CALLBOX_STATE_ENTERED);
+		break;
+	default:
+		/* Ended already (cancelled while queued, say): nothing to do. */
+		return false;
+	}
+	sb->runner = current;
+	return true;
+}
+
+/* Decide the call's fate from one exit, under the lock. */
+static int callbox_run_exit_locked(struct callbox_sandbox *sb,
+				   struct callbox_call *call,
+				   const struct callbox_exit *exit,
+				   u32 exit_reason)
+{
+	lockdep_assert_held(&sb->lock);
+
+	sb->runner = NULL;
+	call->exit_reason = exit_reason;
+
+	/* A cancellation decided while the guest ran wins over its exit. */
+	if (call->cancel_reason) {
+		callbox_call_abort_locked(call, call->cancel_reason, 0,
+					  exit->kind == CALLBOX_EXIT_DONE);
+		return 0;
+	}
+
+	switch (exit->kind) {
+	case CALLBOX_EXIT_DONE:
+		callbox_call_transition_locked(call, CALLBOX_STATE_EXITED);
+		call->status = exit->value;
+		return 0;
+	case CALLBOX_EXIT_HOSTCALL:
+		callbox_call_transition_locked(call, CALLBOX_STATE_HOSTCALL);
+		call->status = exit->value;
+		return 0;
+	case CALLBOX_EXIT_INTERRUPTED:
+		if (fatal_signal_pending(current)) {
+			callbox_call_abort_locked(call, CALLBOX_ABORT_KILLED, 0,
+						  false);
+			return 0;
+		}
+		/*
+		 * A signal or other work for this thread: let it run in
+		 * userspace, then restart the ioctl, which continues the
+		 * call where it stopped (ERESTARTNOINTR restarts even after
+		 * a handler without SA_RESTART).
+		 */
+		return -ERESTARTNOINTR;
+	default:
+		callbox_call_abort_locked(call, exit->reason, exit->detail,
+					  false);
+		return 0;
+	}
+}
+
+/**
+ * callbox_run_call() - run a call until it ends or needs userspace
+ * @sb: the sandbox, with @sb->run_lock held
+ * @call: the call, referenced by the caller
+ *
+ * Every exit of the ABI either ends the call or hands it to userspace
+ * (HOSTCALL, interruption), so one KVM_RUN serves one ioctl. Returning to
+ * userspace after every call is also what consumes a kick's task work
+ * before the thread can start another call.
+ *
+ * Return: 0 when the call ended or reached HOSTCALL (or had ended before),
+ * -ERESTARTNOINTR if the thread must return to userspace first,
+ * -ENOTRECOVERABLE or -EBUSY if the call could not start.
+ */
+int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call)
 {
 	struct file *vcpu_file = sb->vcpu_file;
 	struct callbox_exit exit;
 	u32 exit_reason;
-	long ret;
+	long run_ret;
+	int ret;
 
 	lockdep_assert_held(&sb->run_lock);
 
-	spin_lock(&sb->lock);
-	callbox_call_transition_locked(sb, call, CALLBOX_STATE_ENTERED);
-	spin_unlock(&sb->lock);
-
-	ret = vcpu_file->f_op->unlocked_ioctl(vcpu_file, KVM_RUN, 0);
-	exit_reason = READ_ONCE(sb->vcpu->run->exit_reason);
-	exit = callbox_run_decode(sb->vcpu, ret, exit_reason);
-
-	spin_lock(&sb->lock);
-	call->exit_reason = exit_reason;
-	if (exit.state == CALLBOX_STATE_EXITED) {
-		callbox_call_transition_locked(sb, call, CALLBOX_STATE_EXITED);
-		call->status = exit.status;
-	} else {
-		callbox_call_abort_locked(sb, call, exit.reason, exit.detail);
+	spin_lock_irq(&sb->lock);
+	if (!callbox_run_enter_locked(sb, call, &ret)) {
+		spin_unlock_irq(&sb->lock);
+		return ret;
 	}
-	spin_unlock(&sb->lock);
+	spin_unlock_irq(&sb->lock);
+
+	run_ret = vcpu_file->f_op->unlocked_ioctl(vcpu_file, KVM_RUN, 0);
+	exit_reason = READ_ONCE(sb->vcpu->run->exit_reason);
+	exit = callbox_run_decode(sb->vcpu, run_ret, exit_reason);
+
+	spin_lock_irq(&sb->lock);
+	ret = callbox_run_exit_locked(sb, call, &exit, exit_reason);
+	spin_unlock_irq(&sb->lock);
+	return ret;
 }

@@ -215,8 +215,9 @@ static int elf_check_entry(const Elf64_Ehdr *eh, const Elf64_Phdr *ph,
 
 int callbox_elf_load(const void *file, size_t file_size, void *mem,
 		     uint64_t mem_size, uint64_t min_addr, uint64_t *entry,
-		     char *err, size_t errlen)
+		     uint64_t *image_end, char *err, size_t errlen)
 {
+	uint64_t end = 0;
 	Elf64_Phdr ph[ELF_MAX_PHNUM];
 	unsigned int i, j, nload = 0;
 	const Elf64_Phdr *p;
@@ -271,9 +272,13 @@ int callbox_elf_load(const void *file, size_t file_size, void *mem,
 		memcpy(dst, (const unsigned char *)file + p->p_offset,
 		       p->p_filesz);
 		memset(dst + p->p_filesz, 0, p->p_memsz - p->p_filesz);
+		if (p->p_vaddr + p->p_memsz > end)
+			end = p->p_vaddr + p->p_memsz;
 	}
 
 	*entry = eh.e_entry;
+	if (image_end)
+		*image_end = end;
 	return 0;
 }
 

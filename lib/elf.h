@@ -17,6 +17,7 @@
  * @mem_size: its size
  * @min_addr: the lowest address a segment may occupy; below it is the host's
  * @entry: output: the entry point, on success
+ * @image_end: output, may be NULL: the end of the highest segment in memory
  * @err: output: a one-line reason on failure, always NUL-terminated (may be
  *	NULL if @errlen is 0)
  * @errlen: the size of @err
@@ -30,7 +31,7 @@
  */
 int callbox_elf_load(const void *file, size_t file_size, void *mem,
 		     uint64_t mem_size, uint64_t min_addr, uint64_t *entry,
-		     char *err, size_t errlen);
+		     uint64_t *image_end, char *err, size_t errlen);
 
 /**
  * callbox_read_file() - read a whole regular file into a new buffer

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <callbox/callbox.h>
@@ -32,12 +33,100 @@ int callbox_sandbox_create_fd(int dev_fd, int vm_fd, int vcpu_fd)
 	return cmd.out_sandbox_fd;
 }
 
-int callbox_call_sync_fd(int sandbox_fd, struct callbox_call_sync *out)
+int callbox_call_sync_fd(int sandbox_fd, uint64_t deadline_ns,
+			 struct callbox_call_info *out)
 {
-	*out = (struct callbox_call_sync) { .size = sizeof(*out) };
-	if (ioctl(sandbox_fd, CALLBOX_CALL_SYNC, out))
+	struct callbox_call_sync cmd = {
+		.size = sizeof(cmd),
+		.deadline_ns = deadline_ns,
+	};
+
+	if (ioctl(sandbox_fd, CALLBOX_CALL_SYNC, &cmd))
 		return -errno;
+	*out = cmd.out;
 	return 0;
+}
+
+int callbox_call_submit_fd(int sandbox_fd, uint64_t deadline_ns, uint64_t *id)
+{
+	struct callbox_call_submit cmd = {
+		.size = sizeof(cmd),
+		.deadline_ns = deadline_ns,
+	};
+
+	if (ioctl(sandbox_fd, CALLBOX_CALL_SUBMIT, &cmd))
+		return -errno;
+	*id = cmd.out_id;
+	return 0;
+}
+
+int callbox_call_run_fd(int sandbox_fd, uint64_t id, uint32_t flags,
+			struct callbox_call_info *out)
+{
+	struct callbox_call_run cmd = {
+		.size = sizeof(cmd),
+		.flags = flags,
+		.id = id,
+	};
+
+	if (ioctl(sandbox_fd, CALLBOX_CALL_RUN, &cmd))
+		return -errno;
+	*out = cmd.out;
+	return 0;
+}
+
+int callbox_call_wait_fd(int sandbox_fd, uint64_t id, uint64_t deadline_ns,
+			 struct callbox_call_info *out)
+{
+	struct callbox_call_wait cmd = {
+		.size = sizeof(cmd),
+		.id = id,
+		.deadline_ns = deadline_ns,
+	};
+
+	if (ioctl(sandbox_fd, CALLBOX_CALL_WAIT, &cmd))
+		return -errno;
+	*out = cmd.out;
+	return 0;
+}
+
+int callbox_call_get_fd(int sandbox_fd, uint64_t id,
+			struct callbox_call_info *out)
+{
+	struct callbox_call_get cmd = {
+		.size = sizeof(cmd),
+		.id = id,
+	};
+
+	if (ioctl(sandbox_fd, CALLBOX_CALL_GET, &cmd))
+		return -errno;
+	*out = cmd.out;
+	return 0;
+}
+
+int callbox_call_cancel_fd(int sandbox_fd, uint64_t id)
+{
+	struct callbox_call_cancel cmd = {
+		.size = sizeof(cmd),
+		.id = id,
+	};
+
+	return ioctl(sandbox_fd, CALLBOX_CALL_CANCEL, &cmd) ? -errno : 0;
+}
+
+int callbox_sandbox_reset_fd(int sandbox_fd)
+{
+	struct callbox_sandbox_reset cmd = { .size = sizeof(cmd) };
+
+	return ioctl(sandbox_fd, CALLBOX_SANDBOX_RESET, &cmd) ? -errno : 0;
+}
+
+uint64_t callbox_deadline_after(uint64_t ns)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec + ns;
 }
 
 static const char *callbox_exit_name(uint32_t exit_reason)
@@ -56,23 +145,33 @@ static const char *callbox_exit_name(uint32_t exit_reason)
 	return "?";
 }
 
-void callbox_describe_call(const struct callbox_call_sync *c, char *buf,
+void callbox_describe_call(const struct callbox_call_info *c, char *buf,
 			   size_t len)
 {
-	uint64_t d = c->out_detail;
+	uint64_t d = c->detail;
 
-	if (c->out_state == CALLBOX_STATE_EXITED) {
-		snprintf(buf, len, "exited with status %" PRIu32,
-			 c->out_status);
+	switch (c->state) {
+	case CALLBOX_STATE_EXITED:
+		snprintf(buf, len, "exited with status %" PRIu32, c->status);
+		return;
+	case CALLBOX_STATE_QUEUED:
+		snprintf(buf, len, "queued");
+		return;
+	case CALLBOX_STATE_ENTERED:
+		snprintf(buf, len, "running in the guest");
+		return;
+	case CALLBOX_STATE_HOSTCALL:
+		snprintf(buf, len, "waiting on host function %" PRIu32,
+			 c->status);
+		return;
+	case CALLBOX_STATE_ABORTED:
+		break;
+	default:
+		snprintf(buf, len, "in unknown state %" PRIu32, c->state);
 		return;
 	}
-	if (c->out_state != CALLBOX_STATE_ABORTED) {
-		snprintf(buf, len, "in unexpected state %" PRIu32,
-			 c->out_state);
-		return;
-	}
 
-	switch (c->out_reason) {
+	switch (c->reason) {
 	case CALLBOX_ABORT_GUEST_ABORT:
 		snprintf(buf, len, "guest aborted with code %" PRIu64, d);
 		break;
@@ -105,12 +204,23 @@ void callbox_describe_call(const struct callbox_call_sync *c, char *buf,
 		break;
 	case CALLBOX_ABORT_UNEXPECTED_EXIT:
 		snprintf(buf, len, "unexpected KVM exit %" PRIu32 " (%s)",
-			 c->out_exit_reason,
-			 callbox_exit_name(c->out_exit_reason));
+			 c->exit_reason, callbox_exit_name(c->exit_reason));
 		break;
-	case CALLBOX_ABORT_INTERRUPTED:
-		snprintf(buf, len,
-			 "interrupted by a signal while the guest was running");
+	case CALLBOX_ABORT_KILLED:
+		snprintf(buf, len, "the thread running the guest was killed");
+		break;
+	case CALLBOX_ABORT_CANCELLED:
+		snprintf(buf, len, "cancelled (%s)",
+			 c->flags & CALLBOX_CALL_GUEST_RAN ?
+			 "the guest had started" : "the guest never ran");
+		break;
+	case CALLBOX_ABORT_DEADLINE:
+		snprintf(buf, len, "deadline passed (%s)",
+			 c->flags & CALLBOX_CALL_GUEST_RAN ?
+			 "the guest had started" : "the guest never ran");
+		break;
+	case CALLBOX_ABORT_SANDBOX_CLOSED:
+		snprintf(buf, len, "the sandbox was closed");
 		break;
 	case CALLBOX_ABORT_RUN_FAILED:
 		snprintf(buf, len, "KVM_RUN failed: %s",
@@ -118,7 +228,7 @@ void callbox_describe_call(const struct callbox_call_sync *c, char *buf,
 		break;
 	default:
 		snprintf(buf, len, "aborted for unknown reason %" PRIu32,
-			 c->out_reason);
+			 c->reason);
 		break;
 	}
 }

@@ -147,4 +147,6 @@ void callbox_layout_build(void *mem, uint64_t mem_size)
 	      CALLBOX_ABI_VERSION);
 	put64(mem, CALLBOX_GPA_MAILBOX +
 		   offsetof(struct callbox_mailbox, mem_size), mem_size);
+	put32(mem, CALLBOX_GPA_MAILBOX +
+		   offsetof(struct callbox_mailbox, nr_slots), CALLBOX_MAX_SLOTS);
 }

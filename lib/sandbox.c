@@ -2,14 +2,28 @@
 /*
  * libcallbox: the host SDK's sandbox. A micro-VM with one guest loaded,
  * whose calls run through callbox.ko.
+ *
+ * The kernel owns every call's state; this file never guesses it. It only
+ * keeps what the kernel does not know: which mailbox slot holds each
+ * call's request and result (callbox/abi.h), and which submitted calls a
+ * runner has not picked up yet. A result is read from its slot only after
+ * the kernel said EXITED, and a slot is reused only after its call was
+ * consumed, so no result can be read that its own call did not write.
+ *
+ * Locks: @lock guards the slot and record tables and is never held across
+ * an ioctl that can block. @run_lock is held by the one thread that runs a
+ * call (it writes mailbox->slot, then enters the guest) and across reset.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <linux/kvm.h>
 
 #include <callbox/abi.h>
 #include <callbox/callbox.h>
@@ -18,11 +32,33 @@
 #include "layout.h"
 #include "vm.h"
 
+/* A call submitted through the library, until it is consumed. */
+struct sandbox_record {
+	uint64_t id;		/* 0: free */
+	uint32_t slot;
+	bool started;		/* a runner has picked it up */
+};
+
 struct callbox_sandbox {
 	struct callbox_config cfg;
 	struct callbox_vm vm;
 	int sandbox_fd;
-	struct callbox_call_sync last_call;
+	uint64_t entry;
+	void *boot_image;	/* guest memory below image_end, as loaded */
+	uint64_t image_end;
+	callbox_host_fn host_fn;
+	void *host_opaque;
+
+	pthread_mutex_t lock;
+	pthread_cond_t submitted;
+	uint64_t slots_used;	/* bit i: slot i belongs to a call */
+	struct sandbox_record records[CALLBOX_MAX_SLOTS];
+	bool stopping;
+
+	pthread_mutex_t run_lock;
+	uint64_t hostcall_id;	/* the call in HOSTCALL, for host functions */
+
+	struct callbox_call_info last_call;
 	char last_error[512];
 };
 
@@ -46,6 +82,7 @@ void callbox_config_init(struct callbox_config *cfg)
 struct callbox_sandbox *callbox_sandbox_new(const struct callbox_config *cfg)
 {
 	struct callbox_sandbox *sb = calloc(1, sizeof(*sb));
+	pthread_condattr_t attr;
 
 	if (!sb)
 		return NULL;
@@ -56,7 +93,32 @@ struct callbox_sandbox *callbox_sandbox_new(const struct callbox_config *cfg)
 	sb->vm = (struct callbox_vm) { .kvm_fd = -1, .vm_fd = -1,
 				       .vcpu_fd = -1 };
 	sb->sandbox_fd = -1;
+	pthread_mutex_init(&sb->lock, NULL);
+	pthread_mutex_init(&sb->run_lock, NULL);
+	/* Deadlines are CLOCK_MONOTONIC, like the kernel's. */
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&sb->submitted, &attr);
+	pthread_condattr_destroy(&attr);
 	return sb;
+}
+
+void callbox_sandbox_set_host_fn(struct callbox_sandbox *sb,
+				 callbox_host_fn fn, void *opaque)
+{
+	sb->host_fn = fn;
+	sb->host_opaque = opaque;
+}
+
+int callbox_sandbox_fd(const struct callbox_sandbox *sb)
+{
+	return sb->sandbox_fd;
+}
+
+static struct callbox_mailbox *sandbox_mailbox(struct callbox_sandbox *sb)
+{
+	return (struct callbox_mailbox *)((char *)sb->vm.mem +
+					  CALLBOX_GPA_MAILBOX);
 }
 
 static int sandbox_check_config(struct callbox_sandbox *sb)
@@ -78,58 +140,226 @@ static int sandbox_check_config(struct callbox_sandbox *sb)
 	return 0;
 }
 
-static struct callbox_mailbox *sandbox_mailbox(struct callbox_sandbox *sb)
+/* ---- slots and records, under sb->lock ---- */
+
+static int sandbox_slot_alloc_locked(struct callbox_sandbox *sb)
 {
-	return (struct callbox_mailbox *)((char *)sb->vm.mem +
-					  CALLBOX_GPA_MAILBOX);
+	int i;
+
+	for (i = 0; i < CALLBOX_MAX_SLOTS; i++) {
+		if (!(sb->slots_used & (1ull << i))) {
+			sb->slots_used |= 1ull << i;
+			return i;
+		}
+	}
+	return -EAGAIN;
 }
 
-/*
- * Run one call through the kernel. Returns 0 with the guest's status in
- * *status when the call EXITED; otherwise -errno and last_error says why.
- */
-static int sandbox_run(struct callbox_sandbox *sb, const char *what,
-		       uint32_t *status)
+static void sandbox_slot_free_locked(struct callbox_sandbox *sb, int slot)
 {
-	struct callbox_call_sync *c = &sb->last_call;
+	sb->slots_used &= ~(1ull << slot);
+}
+
+static struct sandbox_record *
+sandbox_record_find_locked(struct callbox_sandbox *sb, uint64_t id)
+{
+	int i;
+
+	for (i = 0; i < CALLBOX_MAX_SLOTS; i++) {
+		if (sb->records[i].id == id)
+			return &sb->records[i];
+	}
+	return NULL;
+}
+
+/* The oldest submitted call no runner has picked up yet. */
+static struct sandbox_record *
+sandbox_record_next_locked(struct callbox_sandbox *sb)
+{
+	struct sandbox_record *next = NULL;
+	int i;
+
+	for (i = 0; i < CALLBOX_MAX_SLOTS; i++) {
+		struct sandbox_record *r = &sb->records[i];
+
+		if (r->id && !r->started && (!next || r->id < next->id))
+			next = r;
+	}
+	return next;
+}
+
+/* Write a request into a fresh slot. Returns the slot or -errno. */
+static int sandbox_request(struct callbox_sandbox *sb, const char *function,
+			   const int64_t *args, unsigned int nargs)
+{
+	struct callbox_slot *slot;
+	size_t len;
+	int i;
+
+	if (sb->sandbox_fd < 0)
+		return sandbox_fail(sb, -EBADF, "no guest loaded");
+	len = strlen(function);
+	if (len >= CALLBOX_FUNCTION_NAME_MAX)
+		return sandbox_fail(sb, -EINVAL,
+				    "function name '%.32s...' is longer than %d bytes",
+				    function, CALLBOX_FUNCTION_NAME_MAX - 1);
+	if (nargs > CALLBOX_MAX_ARGS)
+		return sandbox_fail(sb, -EINVAL,
+				    "%s: %u arguments, at most %d are supported",
+				    function, nargs, CALLBOX_MAX_ARGS);
+
+	pthread_mutex_lock(&sb->lock);
+	i = sandbox_slot_alloc_locked(sb);
+	pthread_mutex_unlock(&sb->lock);
+	if (i < 0)
+		return sandbox_fail(sb, i, "%s: %d calls are outstanding already",
+				    function, CALLBOX_MAX_SLOTS);
+
+	slot = &sandbox_mailbox(sb)->slots[i];
+	memset(slot, 0, sizeof(*slot));
+	memcpy(slot->function, function, len);
+	slot->argc = nargs;
+	if (nargs)
+		memcpy(slot->args, args, nargs * sizeof(args[0]));
+	return i;
+}
+
+/* ---- outcomes ---- */
+
+/*
+ * Turn a call's final outcome into 0 or -errno, with a message. The
+ * result is read from the slot only when the kernel says EXITED.
+ */
+static int sandbox_outcome(struct callbox_sandbox *sb, const char *what,
+			   const struct callbox_call_info *c, int slot,
+			   int64_t *result)
+{
 	char outcome[256];
-	int ret;
 
-	ret = callbox_call_sync_fd(sb->sandbox_fd, c);
-	if (ret == -ENOTRECOVERABLE)
-		return sandbox_fail(sb, ret,
-				    "%s: an earlier call aborted inside the guest, so its state is unknown; create a new sandbox",
-				    what);
-	if (ret)
-		return sandbox_fail(sb, ret, "%s: CALLBOX_CALL_SYNC: %s", what,
-				    strerror(-ret));
-
-	if (c->out_state == CALLBOX_STATE_EXITED) {
-		*status = c->out_status;
-		return 0;
+	if (c->state == CALLBOX_STATE_EXITED) {
+		switch (c->status) {
+		case CALLBOX_STATUS_OK:
+			if (result && slot >= 0)
+				*result = sandbox_mailbox(sb)->slots[slot].result;
+			return 0;
+		case CALLBOX_STATUS_NO_FUNCTION:
+			return sandbox_fail(sb, -ENOENT,
+					    "the guest has no function named '%s'",
+					    what);
+		case CALLBOX_STATUS_BAD_ARGC:
+			return sandbox_fail(sb, -EINVAL,
+					    "%s: wrong number of arguments", what);
+		default:
+			return sandbox_fail(sb, -EPROTO,
+					    "%s: the guest answered with status %" PRIu32,
+					    what, c->status);
+		}
 	}
 
 	callbox_describe_call(c, outcome, sizeof(outcome));
-	switch (c->out_reason) {
+	switch (c->reason) {
+	case CALLBOX_ABORT_CANCELLED:
+		return sandbox_fail(sb, -ECANCELED, "%s: call %" PRIu64 " %s",
+				    what, (uint64_t)c->id, outcome);
+	case CALLBOX_ABORT_DEADLINE:
+		return sandbox_fail(sb, -ETIMEDOUT, "%s: call %" PRIu64 " %s",
+				    what, (uint64_t)c->id, outcome);
+	case CALLBOX_ABORT_SANDBOX_CLOSED:
+		return sandbox_fail(sb, -ESHUTDOWN, "%s: call %" PRIu64 ": %s",
+				    what, (uint64_t)c->id, outcome);
 	case CALLBOX_ABORT_GUEST_ABORT:
-		ret = -ECONNABORTED;
-		break;
-	case CALLBOX_ABORT_INTERRUPTED:
-		ret = -EINTR;
-		break;
+		return sandbox_fail(sb, -ECONNABORTED,
+				    "%s: call %" PRIu64 " aborted: %s", what,
+				    (uint64_t)c->id, outcome);
+	case CALLBOX_ABORT_KILLED:
+		return sandbox_fail(sb, -EINTR, "%s: call %" PRIu64 ": %s",
+				    what, (uint64_t)c->id, outcome);
 	default:
-		ret = -EIO;
-		break;
+		return sandbox_fail(sb, -EIO, "%s: call %" PRIu64 " aborted: %s",
+				    what, (uint64_t)c->id, outcome);
 	}
-	return sandbox_fail(sb, ret, "%s: call %" PRIu64 " aborted: %s", what,
-			    (uint64_t)c->out_id, outcome);
+}
+
+static int sandbox_run_error(struct callbox_sandbox *sb, const char *what,
+			     int ret)
+{
+	if (ret == -ENOTRECOVERABLE)
+		return sandbox_fail(sb, ret,
+				    "%s: an earlier call stopped inside the guest, so its state is unknown; reset the sandbox",
+				    what);
+	return sandbox_fail(sb, ret, "%s: %s", what, strerror(-ret));
+}
+
+/*
+ * Serve host calls until the call ends: @c holds a HOSTCALL outcome on
+ * entry while the guest waits. Called with run_lock held.
+ */
+static int sandbox_serve_host_calls(struct callbox_sandbox *sb, int slot,
+				    struct callbox_call_info *c)
+{
+	struct callbox_slot *s = &sandbox_mailbox(sb)->slots[slot];
+	int64_t ret_val;
+	int ret;
+
+	while (c->state == CALLBOX_STATE_HOSTCALL) {
+		sb->hostcall_id = c->id;
+		ret_val = sb->host_fn ? sb->host_fn(sb, c->status, s->host_arg,
+						    sb->host_opaque) : -1;
+		sb->hostcall_id = 0;
+		s->host_result = ret_val;
+		ret = callbox_call_run_fd(sb->sandbox_fd, c->id, 0, c);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+bool callbox_host_call_cancelled(struct callbox_sandbox *sb)
+{
+	struct callbox_call_info c;
+
+	if (!sb->hostcall_id ||
+	    callbox_call_get_fd(sb->sandbox_fd, sb->hostcall_id, &c))
+		return false;
+	return c.flags & CALLBOX_CALL_CANCEL_PENDING;
+}
+
+/* ---- loading and the init call ---- */
+
+/*
+ * Run the guest's init (the first call after boot) to its end. It goes
+ * through SUBMIT + RUN + WAIT so that it works with calls queued too.
+ */
+static int sandbox_init_call(struct callbox_sandbox *sb)
+{
+	struct callbox_call_info *c = &sb->last_call;
+	uint64_t id;
+	int ret;
+
+	ret = callbox_call_submit_fd(sb->sandbox_fd, 0, &id);
+	if (!ret)
+		ret = callbox_call_run_fd(sb->sandbox_fd, id, 0, c);
+	if (!ret)
+		ret = callbox_call_wait_fd(sb->sandbox_fd, id, 0, c);
+	if (ret)
+		return sandbox_run_error(sb, "guest init", ret);
+
+	if (c->state != CALLBOX_STATE_EXITED)
+		return sandbox_outcome(sb, "guest init", c, -1, NULL);
+	if (c->status == CALLBOX_STATUS_BAD_ABI)
+		return sandbox_fail(sb, -EPROTO,
+				    "guest init: the guest was built for another callbox ABI (host speaks version %u)",
+				    CALLBOX_ABI_VERSION);
+	if (c->status != CALLBOX_STATUS_OK)
+		return sandbox_fail(sb, -EPROTO,
+				    "guest init failed with status %" PRIu32,
+				    c->status);
+	return 0;
 }
 
 static int sandbox_boot(struct callbox_sandbox *sb, const char *guest_path)
 {
 	char err[256];
-	uint64_t entry;
-	uint32_t status;
 	size_t size;
 	void *image;
 	int dev_fd;
@@ -147,12 +377,19 @@ static int sandbox_boot(struct callbox_sandbox *sb, const char *guest_path)
 
 	callbox_layout_build(sb->vm.mem, sb->vm.mem_size);
 	ret = callbox_elf_load(image, size, sb->vm.mem, sb->vm.mem_size,
-			       CALLBOX_GPA_IMAGE_MIN, &entry, err, sizeof(err));
+			       CALLBOX_GPA_IMAGE_MIN, &sb->entry, &sb->image_end,
+			       err, sizeof(err));
 	free(image);
 	if (ret)
 		return sandbox_fail(sb, ret, "%s: %s", guest_path, err);
 
-	ret = callbox_vm_boot_regs(&sb->vm, entry, err, sizeof(err));
+	/* What callbox_sandbox_reset() restores. */
+	sb->boot_image = malloc(sb->image_end);
+	if (!sb->boot_image)
+		return sandbox_fail(sb, -ENOMEM, "out of memory");
+	memcpy(sb->boot_image, sb->vm.mem, sb->image_end);
+
+	ret = callbox_vm_boot_regs(&sb->vm, sb->entry, err, sizeof(err));
 	if (ret)
 		return sandbox_fail(sb, ret, "setting up the vCPU: %s", err);
 
@@ -168,19 +405,7 @@ static int sandbox_boot(struct callbox_sandbox *sb, const char *guest_path)
 				    strerror(-ret));
 	sb->sandbox_fd = ret;
 
-	/* The guest's init is the first call; it ends with DONE too. */
-	ret = sandbox_run(sb, "guest init", &status);
-	if (ret)
-		return ret;
-	if (status == CALLBOX_STATUS_BAD_ABI)
-		return sandbox_fail(sb, -EPROTO,
-				    "guest init: the guest was built for another callbox ABI (host speaks version %u)",
-				    CALLBOX_ABI_VERSION);
-	if (status != CALLBOX_STATUS_OK)
-		return sandbox_fail(sb, -EPROTO,
-				    "guest init failed with status %" PRIu32,
-				    status);
-	return 0;
+	return sandbox_init_call(sb);
 }
 
 int callbox_sandbox_load(struct callbox_sandbox *sb, const char *guest_path)
@@ -200,67 +425,228 @@ int callbox_sandbox_load(struct callbox_sandbox *sb, const char *guest_path)
 		if (sb->sandbox_fd >= 0)
 			close(sb->sandbox_fd);
 		sb->sandbox_fd = -1;
+		free(sb->boot_image);
+		sb->boot_image = NULL;
 		callbox_vm_destroy(&sb->vm);
 	}
 	return ret;
 }
 
+int callbox_sandbox_reset(struct callbox_sandbox *sb)
+{
+	const size_t hdr_end = CALLBOX_GPA_MAILBOX +
+			       offsetof(struct callbox_mailbox, slots);
+	const size_t slots_end = CALLBOX_GPA_MAILBOX +
+				 sizeof(struct callbox_mailbox);
+	char *mem = sb->vm.mem;
+	char err[256];
+	int ret;
+
+	if (sb->sandbox_fd < 0)
+		return sandbox_fail(sb, -EBADF, "no guest loaded");
+
+	pthread_mutex_lock(&sb->run_lock);
+	ret = callbox_vm_flush_exit(&sb->vm, err, sizeof(err));
+	if (ret) {
+		sandbox_fail(sb, ret, "reset: %s", err);
+		goto out_unlock;
+	}
+
+	/*
+	 * Memory as it was at load, except the slots: they hold requests of
+	 * queued calls and results not yet collected.
+	 */
+	memcpy(mem, sb->boot_image, hdr_end);
+	memcpy(mem + slots_end, (char *)sb->boot_image + slots_end,
+	       sb->image_end - slots_end);
+	memset(mem + sb->image_end, 0, sb->vm.mem_size - sb->image_end);
+
+	ret = callbox_vm_boot_regs(&sb->vm, sb->entry, err, sizeof(err));
+	if (ret) {
+		sandbox_fail(sb, ret, "reset: %s", err);
+		goto out_unlock;
+	}
+	ret = callbox_sandbox_reset_fd(sb->sandbox_fd);
+	if (ret) {
+		sandbox_fail(sb, ret, "CALLBOX_SANDBOX_RESET: %s",
+			     strerror(-ret));
+		goto out_unlock;
+	}
+	ret = sandbox_init_call(sb);
+
+out_unlock:
+	pthread_mutex_unlock(&sb->run_lock);
+	return ret;
+}
+
+/* ---- calls ---- */
+
 int callbox_call_int(struct callbox_sandbox *sb, const char *function,
 		     const int64_t *args, unsigned int nargs, int64_t *result)
 {
-	struct callbox_mailbox *mb;
-	uint32_t status;
-	size_t len;
-	int ret;
+	struct callbox_call_info *c = &sb->last_call;
+	uint64_t deadline = 0;
+	bool consumed;
+	int slot, ret;
 
 	sb->last_error[0] = '\0';
-	if (sb->sandbox_fd < 0)
-		return sandbox_fail(sb, -EBADF, "no guest loaded");
-	len = strlen(function);
-	if (len >= CALLBOX_FUNCTION_NAME_MAX)
-		return sandbox_fail(sb, -EINVAL,
-				    "function name '%.32s...' is longer than %d bytes",
-				    function, CALLBOX_FUNCTION_NAME_MAX - 1);
-	if (nargs > CALLBOX_MAX_ARGS)
-		return sandbox_fail(sb, -EINVAL,
-				    "%s: %u arguments, at most %d are supported",
-				    function, nargs, CALLBOX_MAX_ARGS);
+	slot = sandbox_request(sb, function, args, nargs);
+	if (slot < 0)
+		return slot;
+	if (sb->cfg.call_timeout_ns)
+		deadline = callbox_deadline_after(sb->cfg.call_timeout_ns);
 
-	mb = sandbox_mailbox(sb);
-	memset(mb->function, 0, sizeof(mb->function));
-	memcpy(mb->function, function, len);
-	mb->argc = nargs;
-	memset(mb->args, 0, sizeof(mb->args));
-	if (nargs)
-		memcpy(mb->args, args, nargs * sizeof(args[0]));
-	mb->result = 0;
+	pthread_mutex_lock(&sb->run_lock);
+	sandbox_mailbox(sb)->slot = slot;
+	ret = callbox_call_sync_fd(sb->sandbox_fd, deadline, c);
+	/* A terminal CALL_SYNC consumed the call; after host calls, WAIT. */
+	consumed = !ret && c->state != CALLBOX_STATE_HOSTCALL;
+	if (!ret && !consumed) {
+		ret = sandbox_serve_host_calls(sb, slot, c);
+		if (!ret)
+			ret = callbox_call_wait_fd(sb->sandbox_fd, c->id, 0, c);
+	}
+	pthread_mutex_unlock(&sb->run_lock);
 
-	ret = sandbox_run(sb, function, &status);
+	if (ret)
+		ret = sandbox_run_error(sb, function, ret);
+	else
+		ret = sandbox_outcome(sb, function, c, slot, result);
+
+	pthread_mutex_lock(&sb->lock);
+	sandbox_slot_free_locked(sb, slot);
+	pthread_mutex_unlock(&sb->lock);
+	return ret;
+}
+
+int callbox_call_submit(struct callbox_sandbox *sb, const char *function,
+			const int64_t *args, unsigned int nargs,
+			uint64_t deadline_ns, uint64_t *id)
+{
+	struct sandbox_record *r;
+	int slot, ret;
+
+	slot = sandbox_request(sb, function, args, nargs);
+	if (slot < 0)
+		return slot;
+
+	/* Under the lock, so runners see records in id order. */
+	pthread_mutex_lock(&sb->lock);
+	ret = callbox_call_submit_fd(sb->sandbox_fd, deadline_ns, id);
+	if (ret) {
+		sandbox_slot_free_locked(sb, slot);
+	} else {
+		r = sandbox_record_find_locked(sb, 0);
+		*r = (struct sandbox_record) { .id = *id, .slot = slot };
+		pthread_cond_broadcast(&sb->submitted);
+	}
+	pthread_mutex_unlock(&sb->lock);
+	return ret;
+}
+
+void callbox_run_stop(struct callbox_sandbox *sb)
+{
+	pthread_mutex_lock(&sb->lock);
+	sb->stopping = true;
+	pthread_cond_broadcast(&sb->submitted);
+	pthread_mutex_unlock(&sb->lock);
+}
+
+int callbox_run_next(struct callbox_sandbox *sb, uint64_t deadline_ns)
+{
+	struct timespec until = {
+		.tv_sec = deadline_ns / 1000000000ull,
+		.tv_nsec = deadline_ns % 1000000000ull,
+	};
+	struct callbox_call_info c;
+	struct sandbox_record *r;
+	uint64_t id;
+	int slot, ret = 0;
+
+	pthread_mutex_lock(&sb->lock);
+	while (!sb->stopping && !(r = sandbox_record_next_locked(sb)) && !ret)
+		ret = deadline_ns ?
+		      -pthread_cond_timedwait(&sb->submitted, &sb->lock, &until) :
+		      -pthread_cond_wait(&sb->submitted, &sb->lock);
+	if (sb->stopping) {
+		pthread_mutex_unlock(&sb->lock);
+		return -ESHUTDOWN;
+	}
+	if (ret) {
+		pthread_mutex_unlock(&sb->lock);
+		return ret;
+	}
+	r->started = true;
+	id = r->id;
+	slot = r->slot;
+	pthread_mutex_unlock(&sb->lock);
+
+	pthread_mutex_lock(&sb->run_lock);
+	sandbox_mailbox(sb)->slot = slot;
+	ret = callbox_call_run_fd(sb->sandbox_fd, id, 0, &c);
+	if (!ret)
+		ret = sandbox_serve_host_calls(sb, slot, &c);
+	pthread_mutex_unlock(&sb->run_lock);
+
+	switch (ret) {
+	case -ENOTRECOVERABLE:
+		/* Not run: it stays queued for after the reset. */
+		pthread_mutex_lock(&sb->lock);
+		r = sandbox_record_find_locked(sb, id);
+		if (r)
+			r->started = false;
+		pthread_mutex_unlock(&sb->lock);
+		return ret;
+	case -ESRCH:
+		/* Cancelled and consumed before its turn: nothing to run. */
+		return 0;
+	default:
+		return ret;
+	}
+}
+
+int callbox_call_wait(struct callbox_sandbox *sb, uint64_t id,
+		      uint64_t deadline_ns, int64_t *result,
+		      struct callbox_call_info *info)
+{
+	struct callbox_call_info c;
+	struct sandbox_record *r;
+	int slot = -1, ret;
+
+	ret = callbox_call_wait_fd(sb->sandbox_fd, id, deadline_ns, &c);
 	if (ret)
 		return ret;
+	if (info)
+		*info = c;
 
-	switch (status) {
-	case CALLBOX_STATUS_OK:
-		if (result)
-			*result = mb->result;
-		return 0;
-	case CALLBOX_STATUS_NO_FUNCTION:
-		return sandbox_fail(sb, -ENOENT,
-				    "the guest has no function named '%s'",
-				    function);
-	case CALLBOX_STATUS_BAD_ARGC:
-		return sandbox_fail(sb, -EINVAL,
-				    "%s: wrong number of arguments (%u given)",
-				    function, nargs);
-	case CALLBOX_STATUS_BAD_REQUEST:
-		return sandbox_fail(sb, -EPROTO,
-				    "%s: the guest rejected the request as malformed",
-				    function);
-	default:
-		return sandbox_fail(sb, -EPROTO,
-				    "%s: the guest answered with unknown status %" PRIu32,
-				    function, status);
+	/* The kernel consumed the call: its slot is ours to read and free. */
+	pthread_mutex_lock(&sb->lock);
+	r = sandbox_record_find_locked(sb, id);
+	if (r) {
+		slot = r->slot;
+		*r = (struct sandbox_record) { 0 };
 	}
+	pthread_mutex_unlock(&sb->lock);
+
+	ret = sandbox_outcome(sb, "call", &c, slot, result);
+
+	if (slot >= 0) {
+		pthread_mutex_lock(&sb->lock);
+		sandbox_slot_free_locked(sb, slot);
+		pthread_mutex_unlock(&sb->lock);
+	}
+	return ret;
+}
+
+int callbox_call_cancel(struct callbox_sandbox *sb, uint64_t id)
+{
+	return callbox_call_cancel_fd(sb->sandbox_fd, id);
+}
+
+int callbox_call_get(struct callbox_sandbox *sb, uint64_t id,
+		     struct callbox_call_info *info)
+{
+	return callbox_call_get_fd(sb->sandbox_fd, id, info);
 }
 
 const char *callbox_last_error(const struct callbox_sandbox *sb)
@@ -268,7 +654,7 @@ const char *callbox_last_error(const struct callbox_sandbox *sb)
 	return sb->last_error;
 }
 
-const struct callbox_call_sync *
+const struct callbox_call_info *
 callbox_last_call(const struct callbox_sandbox *sb)
 {
 	return &sb->last_call;
@@ -281,5 +667,9 @@ void callbox_sandbox_free(struct callbox_sandbox *sb)
 	if (sb->sandbox_fd >= 0)
 		close(sb->sandbox_fd);
 	callbox_vm_destroy(&sb->vm);
+	free(sb->boot_image);
+	pthread_cond_destroy(&sb->submitted);
+	pthread_mutex_destroy(&sb->run_lock);
+	pthread_mutex_destroy(&sb->lock);
 	free(sb);
 }

@@ -98,6 +98,7 @@ int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 {
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
+	struct kvm_fpu fpu;
 	int ret;
 
 	ret = vm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs);
@@ -122,6 +123,14 @@ int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 	ret = vm_ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs);
 	if (ret < 0)
 		return vm_fail(err, errlen, ret, "KVM_SET_SREGS (long mode)");
+
+	/* x87 and SSE as after FNINIT and reset: a guest may have changed them. */
+	memset(&fpu, 0, sizeof(fpu));
+	fpu.fcw = 0x37f;
+	fpu.mxcsr = 0x1f80;
+	ret = vm_ioctl(vm->vcpu_fd, KVM_SET_FPU, &fpu);
+	if (ret < 0)
+		return vm_fail(err, errlen, ret, "KVM_SET_FPU");
 
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = entry;
@@ -198,6 +207,20 @@ int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, char *err,
 	}
 	vm->vcpu_fd = ret;
 
+	ret = vm_ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL);
+	if (ret < 0) {
+		vm_fail(err, errlen, ret, "KVM_GET_VCPU_MMAP_SIZE");
+		goto out_destroy;
+	}
+	vm->run_size = ret;
+	vm->run = mmap(NULL, vm->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       vm->vcpu_fd, 0);
+	if (vm->run == MAP_FAILED) {
+		vm->run = NULL;
+		ret = vm_fail(err, errlen, -errno, "mmap kvm_run");
+		goto out_destroy;
+	}
+
 	ret = vm_set_cpuid(vm, err, errlen);
 	if (ret < 0)
 		goto out_destroy;
@@ -208,8 +231,22 @@ out_destroy:
 	return ret;
 }
 
+int callbox_vm_flush_exit(struct callbox_vm *vm, char *err, size_t errlen)
+{
+	int ret;
+
+	vm->run->immediate_exit = 1;
+	ret = vm_ioctl(vm->vcpu_fd, KVM_RUN, NULL);
+	vm->run->immediate_exit = 0;
+	if (ret < 0 && ret != -EINTR)
+		return vm_fail(err, errlen, ret, "KVM_RUN (immediate exit)");
+	return 0;
+}
+
 void callbox_vm_destroy(struct callbox_vm *vm)
 {
+	if (vm->run)
+		munmap(vm->run, vm->run_size);
 	if (vm->vcpu_fd >= 0)
 		close(vm->vcpu_fd);
 	if (vm->vm_fd >= 0)

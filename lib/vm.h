@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct kvm_run;
+
 /**
  * struct callbox_vm - the KVM objects behind a sandbox
  * @kvm_fd: /dev/kvm
@@ -13,6 +15,8 @@
  * @vcpu_fd: its only vCPU
  * @mem: guest memory, mapped at guest-physical 0
  * @mem_size: its size
+ * @run: the vCPU's kvm_run page, mapped
+ * @run_size: its mapping's size
  */
 struct callbox_vm {
 	int kvm_fd;
@@ -20,6 +24,8 @@ struct callbox_vm {
 	int vcpu_fd;
 	void *mem;
 	uint64_t mem_size;
+	struct kvm_run *run;
+	size_t run_size;
 };
 
 /* Create the VM, its memory and its vCPU. -errno and a message on error. */
@@ -32,6 +38,13 @@ int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, char *err,
  */
 int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 			 size_t errlen);
+
+/*
+ * Let KVM finish the I/O or MMIO exit the vCPU last stopped at, without
+ * entering the guest (KVM_RUN with immediate_exit), so that nothing of it
+ * is replayed onto registers restored afterwards.
+ */
+int callbox_vm_flush_exit(struct callbox_vm *vm, char *err, size_t errlen);
 
 /* Close everything; safe on a partly created or destroyed VM. */
 void callbox_vm_destroy(struct callbox_vm *vm);

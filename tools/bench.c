@@ -68,14 +68,13 @@ static void floor_call(int vcpu_fd, struct kvm_run *run)
 
 static void sync_call(int sandbox_fd)
 {
-	struct callbox_call_sync c;
-	int ret = callbox_call_sync_fd(sandbox_fd, &c);
+	struct callbox_call_info c;
+	int ret = callbox_call_sync_fd(sandbox_fd, 0, &c);
 
 	if (ret)
 		die("CALLBOX_CALL_SYNC", -ret);
-	if (c.out_state != CALLBOX_STATE_EXITED) {
-		fprintf(stderr, "bench: call aborted (reason %u)\n",
-			c.out_reason);
+	if (c.state != CALLBOX_STATE_EXITED) {
+		fprintf(stderr, "bench: call aborted (reason %u)\n", c.reason);
 		exit(1);
 	}
 }

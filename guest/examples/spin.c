@@ -14,3 +14,14 @@ static int64_t spin(const int64_t *args)
 	return 0;	/* not reached */
 }
 CALLBOX_EXPORT(spin, 0);
+
+/* Busy for a while, then return: a call long enough to be interrupted. */
+static int64_t spin_for(const int64_t *args)
+{
+	volatile int64_t i;
+
+	for (i = 0; i < args[0]; i++)
+		asm volatile("pause");
+	return args[0];
+}
+CALLBOX_EXPORT(spin_for, 1);

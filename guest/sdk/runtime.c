@@ -52,6 +52,18 @@ static uint32_t callbox_boot(void)
 	return CALLBOX_STATUS_OK;
 }
 
+/* The slot of the call being served; a host call uses it too. */
+static volatile struct callbox_slot *callbox_current_slot;
+
+int64_t callbox_host_call(uint32_t function, int64_t arg)
+{
+	volatile struct callbox_slot *slot = callbox_current_slot;
+
+	slot->host_arg = arg;
+	callbox_outl(CALLBOX_PORT_HOSTCALL, function);
+	return slot->host_result;
+}
+
 static const struct callbox_export *callbox_find(const char *name)
 {
 	const struct callbox_export *e;
@@ -73,12 +85,20 @@ static uint32_t callbox_dispatch(void)
 {
 	char name[CALLBOX_FUNCTION_NAME_MAX];
 	int64_t args[CALLBOX_MAX_ARGS] = { 0 };
+	volatile struct callbox_slot *slot;
 	const struct callbox_export *e;
-	uint32_t argc, i;
+	uint32_t argc, i, index;
 	int64_t result;
 
+	/* Read the slot number once: the host may not change it under us. */
+	index = mailbox->slot;
+	if (index >= CALLBOX_MAX_SLOTS)
+		return CALLBOX_STATUS_BAD_REQUEST;
+	slot = &mailbox->slots[index];
+	callbox_current_slot = slot;
+
 	for (i = 0; i < CALLBOX_FUNCTION_NAME_MAX; i++) {
-		name[i] = mailbox->function[i];
+		name[i] = slot->function[i];
 		if (!name[i])
 			break;
 	}
@@ -89,15 +109,15 @@ static uint32_t callbox_dispatch(void)
 	if (!e)
 		return CALLBOX_STATUS_NO_FUNCTION;
 
-	argc = mailbox->argc;
+	argc = slot->argc;
 	if (argc != e->nargs || argc > CALLBOX_MAX_ARGS)
 		return CALLBOX_STATUS_BAD_ARGC;
 
 	for (i = 0; i < argc; i++)
-		args[i] = mailbox->args[i];
+		args[i] = slot->args[i];
 
 	result = e->fn(args);
-	mailbox->result = result;
+	slot->result = result;
 	return CALLBOX_STATUS_OK;
 }
 

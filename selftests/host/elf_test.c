@@ -132,8 +132,8 @@ static int load_bytes(FIXTURE_DATA(elf) *self, const void *bytes, size_t len)
 	if (len)
 		memcpy(copy, bytes, len);
 	ret = callbox_elf_load(copy, len, self->mem, MEM_SIZE,
-			       CALLBOX_GPA_IMAGE_MIN, &self->entry, self->err,
-			       sizeof(self->err));
+			       CALLBOX_GPA_IMAGE_MIN, &self->entry, NULL,
+			       self->err, sizeof(self->err));
 	free(copy);
 	return ret;
 }
@@ -450,13 +450,13 @@ TEST_F(elf, small_err_buffer)
 	memset(err, 'x', sizeof(err));
 	ret = callbox_elf_load(&self->img, sizeof(self->img), self->mem,
 			       MEM_SIZE, CALLBOX_GPA_IMAGE_MIN, &self->entry,
-			       err, sizeof(err));
+			       NULL, err, sizeof(err));
 	ASSERT_EQ(-ENOEXEC, ret);
 	ASSERT_EQ(sizeof(err) - 1, strlen(err));
 
 	ret = callbox_elf_load(&self->img, sizeof(self->img), self->mem,
 			       MEM_SIZE, CALLBOX_GPA_IMAGE_MIN, &self->entry,
-			       NULL, 0);
+			       NULL, NULL, 0);
 	ASSERT_EQ(-ENOEXEC, ret);
 }
 
@@ -485,7 +485,7 @@ TEST(example_guests)
 		const unsigned char *bytes;
 		const Elf64_Phdr *ph;
 		Elf64_Ehdr eh;
-		uint64_t entry = ENTRY_UNSET;
+		uint64_t entry = ENTRY_UNSET, image_end = 0;
 		bool checked = false;
 		size_t size;
 		void *file;
@@ -502,10 +502,14 @@ TEST(example_guests)
 		memset(mem, POISON, mem_size);
 		ASSERT_EQ(0, callbox_elf_load(file, size, mem, mem_size,
 					      CALLBOX_GPA_IMAGE_MIN, &entry,
-					      err, sizeof(err))) {
+					      &image_end, err, sizeof(err))) {
 			TH_LOG("%s: %s", path, err);
 		}
 		ASSERT_EQ(eh.e_entry, entry);
+		ASSERT_LT(entry, image_end);
+		ASSERT_GE(mem_size, image_end);
+		/* Nothing was written above the image end. */
+		ASSERT_TRUE(mem_untouched(mem, image_end, mem_size));
 		ASSERT_TRUE(mem_untouched(mem, 0, CALLBOX_GPA_IMAGE_MIN));
 
 		/* The loaded code at the entry point is the file's. */
@@ -571,7 +575,7 @@ TEST(read_file)
 
 	/* Reading does not judge; loading does. */
 	ASSERT_EQ(-ENOEXEC, callbox_elf_load(buf, size, NULL, 0, 0, &entry,
-					     err, sizeof(err)));
+					     NULL, err, sizeof(err)));
 	TH_LOG("err: %s", err);
 	free(buf);
 }

@@ -224,12 +224,14 @@ TEST_F(layout, mailbox)
 	ASSERT_EQ(CALLBOX_ABI_MAGIC, mb.magic);
 	ASSERT_EQ(CALLBOX_ABI_VERSION, mb.version);
 	ASSERT_EQ(self->mem_size, mb.mem_size);
+	ASSERT_EQ(CALLBOX_MAX_SLOTS, mb.nr_slots);
 
 	/* No request yet: everything else is zero. */
 	memset(&zero, 0, sizeof(zero));
 	zero.magic = mb.magic;
 	zero.version = mb.version;
 	zero.mem_size = mb.mem_size;
+	zero.nr_slots = mb.nr_slots;
 	ASSERT_EQ(0, memcmp(&zero, &mb, sizeof(mb)));
 }
 
@@ -242,6 +244,8 @@ TEST_F(layout, low_memory_zeroed)
 		{ CALLBOX_GPA_GDT, CALLBOX_GPA_GDT + 3 * 8 },
 		{ CALLBOX_GPA_PML4, CALLBOX_GPA_PT + 0x1000 },
 		{ CALLBOX_GPA_MAILBOX, CALLBOX_GPA_MAILBOX + 16 },
+		{ CALLBOX_GPA_MAILBOX + offsetof(struct callbox_mailbox, nr_slots),
+		  CALLBOX_GPA_MAILBOX + offsetof(struct callbox_mailbox, nr_slots) + 4 },
 	};
 	uint64_t gpa;
 	unsigned int i;

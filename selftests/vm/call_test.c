@@ -39,18 +39,18 @@ FIXTURE_TEARDOWN(raw)
 
 TEST_F(raw, call_exits_with_status)
 {
-	struct callbox_call_sync c;
+	struct callbox_call_info c;
 	int i;
 
 	for (i = 1; i <= 3; i++) {
 		ASSERT_EQ(0, _call_sync(self->sandbox_fd, &c));
-		EXPECT_EQ(CALLBOX_STATE_EXITED, c.out_state);
-		EXPECT_EQ(CALLBOX_ABORT_NONE, c.out_reason);
-		EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c.out_flags);
-		EXPECT_EQ((uint32_t)i, c.out_status);
-		EXPECT_EQ((uint64_t)i, c.out_id);
-		EXPECT_EQ(0, c.out_detail);
-		EXPECT_EQ(KVM_EXIT_IO, c.out_exit_reason);
+		EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+		EXPECT_EQ(CALLBOX_ABORT_NONE, c.reason);
+		EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c.flags);
+		EXPECT_EQ((uint32_t)i, c.status);
+		EXPECT_EQ((uint64_t)i, c.id);
+		EXPECT_EQ(0, c.detail);
+		EXPECT_EQ(KVM_EXIT_IO, c.exit_reason);
 		EXPECT_EQ(0, c.__reserved);
 	}
 }
@@ -62,38 +62,46 @@ TEST_F(raw, call_abi)
 		struct callbox_call_sync c;
 		uint64_t zeros;
 	} longer = { .c = { .size = sizeof(longer) } };
+	struct callbox_call_sync bad_deadline = {
+		.size = sizeof(bad_deadline),
+		.deadline_ns = 1ull << 63,
+	};
 
 	check_ioctl_abi(_metadata, self->sandbox_fd, CALLBOX_CALL_SYNC, &c,
-			sizeof(c), offsetof(struct callbox_call_sync, flags),
-			offsetof(struct callbox_call_sync, __reserved));
+			sizeof(c), offsetof(struct callbox_call_sync, flags), 0);
+
+	/* A deadline past KTIME_MAX is no time at all. */
+	EXPECT_EQ(-1, ioctl(self->sandbox_fd, CALLBOX_CALL_SYNC,
+			    &bad_deadline));
+	EXPECT_EQ(EINVAL, errno);
 
 	/* None of the rejected probes ran a call: the first call is id 1. */
 	ASSERT_EQ(0, ioctl(self->sandbox_fd, CALLBOX_CALL_SYNC, &longer));
-	EXPECT_EQ(1, longer.c.out_id);
-	EXPECT_EQ(1, longer.c.out_status);
+	EXPECT_EQ(1, longer.c.out.id);
+	EXPECT_EQ(1, longer.c.out.status);
 	EXPECT_EQ(0, longer.zeros);
 }
 
 /* The sandbox holds the vCPU: the KVM fds may be closed after binding. */
 TEST_F(raw, kvm_fds_closed)
 {
-	struct callbox_call_sync c;
+	struct callbox_call_info c;
 
 	raw_vm_destroy(&self->guest.vm);
 	ASSERT_EQ(0, _call_sync(self->sandbox_fd, &c));
-	EXPECT_EQ(CALLBOX_STATE_EXITED, c.out_state);
-	EXPECT_EQ(1, c.out_status);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+	EXPECT_EQ(1, c.status);
 }
 
 /* Guest memory unmapped behind KVM's back: the call aborts, no oops. */
 TEST_F(raw, guest_memory_unmapped)
 {
-	struct callbox_call_sync c;
+	struct callbox_call_info c;
 
 	ASSERT_EQ(0, munmap(self->guest.mem, RAW_GUEST_MEM_SIZE));
 	ASSERT_EQ(0, _call_sync(self->sandbox_fd, &c));
-	EXPECT_EQ(CALLBOX_STATE_ABORTED, c.out_state);
-	EXPECT_NE(CALLBOX_ABORT_NONE, c.out_reason);
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, c.state);
+	EXPECT_NE(CALLBOX_ABORT_NONE, c.reason);
 	/* The guest may have run before the fault: the sandbox is gone. */
 	call_sync_err(ENOTRECOVERABLE, self->sandbox_fd);
 	self->guest.mem = MAP_FAILED;
@@ -109,15 +117,14 @@ struct racer {
 static void *racer_thread(void *arg)
 {
 	struct racer *r = arg;
-	struct callbox_call_sync c;
+	struct callbox_call_info c;
 	int i;
 
 	for (i = 0; i < r->calls; i++) {
 		if (_call_sync(r->sandbox_fd, &c) ||
-		    c.out_state != CALLBOX_STATE_EXITED ||
-		    c.out_status != c.out_id)
+		    c.state != CALLBOX_STATE_EXITED || c.status != c.id)
 			r->failures++;
-		r->ids[i] = c.out_id;
+		r->ids[i] = c.id;
 	}
 	return NULL;
 }
@@ -235,12 +242,12 @@ TEST_F_TIMEOUT(slow, ten_thousand_calls, 300)
 	int64_t i;
 	int ret;
 
-	first_id = callbox_last_call(sb)->out_id;
+	first_id = callbox_last_call(sb)->id;
 	for (i = 0; i < 10000; i++) {
 		ASSERT_EQ(i + 1000, call2(sb, "add", i, 1000, &ret));
 		ASSERT_EQ(0, ret);
 	}
-	EXPECT_EQ(first_id + 10000, callbox_last_call(sb)->out_id);
+	EXPECT_EQ(first_id + 10000, callbox_last_call(sb)->id);
 	callbox_sandbox_free(sb);
 }
 
@@ -315,7 +322,7 @@ FIXTURE_TEARDOWN(bad_guest)
 
 TEST_F(bad_guest, aborts_and_poisons)
 {
-	const struct callbox_call_sync *c;
+	const struct callbox_call_info *c;
 	struct callbox_sandbox *fresh;
 	int64_t r = 0;
 
@@ -326,11 +333,11 @@ TEST_F(bad_guest, aborts_and_poisons)
 	EXPECT_EQ(variant->ret,
 		  callbox_call_int(self->sb, variant->function, NULL, 0, &r));
 	c = callbox_last_call(self->sb);
-	EXPECT_EQ(CALLBOX_STATE_ABORTED, c->out_state);
-	EXPECT_EQ(variant->reason, c->out_reason);
-	EXPECT_EQ(variant->detail, c->out_detail);
-	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c->out_flags);
-	EXPECT_EQ(0, c->out_status);
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, c->state);
+	EXPECT_EQ(variant->reason, c->reason);
+	EXPECT_EQ(variant->detail, c->detail);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c->flags);
+	EXPECT_EQ(0, c->status);
 	EXPECT_NE(0, strlen(callbox_last_error(self->sb)));
 	TH_LOG("%s: %s", variant->function, callbox_last_error(self->sb));
 
@@ -345,26 +352,80 @@ TEST_F(bad_guest, aborts_and_poisons)
 	callbox_sandbox_free(fresh);
 }
 
+static volatile int alarms;
+
 static void on_alarm(int sig)
 {
 	(void)sig;
+	alarms++;
 }
 
-/* A signal stops a guest that would spin forever. */
-TEST_F_TIMEOUT(slow, signal_interrupts_spin, 60)
+/*
+ * Signals do not abort calls: a call interrupted by one continues after
+ * the handler, and ends with its real result.
+ */
+TEST_F_TIMEOUT(slow, signals_do_not_abort, 120)
 {
 	struct callbox_sandbox *sb = load(_metadata, "spin");
-	struct itimerval it = { .it_value = { .tv_usec = 200000 } };
+	struct itimerval it = {
+		.it_value = { .tv_usec = 1000 },
+		.it_interval = { .tv_usec = 1000 },
+	};
 	struct sigaction sa = { .sa_handler = on_alarm };
-	const struct callbox_call_sync *c;
+	int64_t n = 3000000, r = 0;
+	int ret;
 
 	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	alarms = 0;
 	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
-	EXPECT_EQ(-EINTR, callbox_call_int(sb, "spin", NULL, 0, NULL));
+	ret = callbox_call_int(sb, "spin_for", &n, 1, &r);
+	it = (struct itimerval) {};
+	setitimer(ITIMER_REAL, &it, NULL);
+	EXPECT_EQ(0, ret) {
+		TH_LOG("%s", callbox_last_error(sb));
+	}
+	EXPECT_EQ(n, r);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, callbox_last_call(sb)->state);
+	/* The call must really have been interrupted for this to count. */
+	EXPECT_LT(0, alarms);
+	TH_LOG("%d signals during the call", alarms);
+	callbox_sandbox_free(sb);
+}
+
+/*
+ * The call timeout stops a guest that would spin forever, in the kernel;
+ * the sandbox is then poisoned until reset, and works after it.
+ */
+TEST_F_TIMEOUT(slow, timeout_stops_spin_then_reset, 60)
+{
+	struct callbox_config cfg;
+	struct callbox_sandbox *sb;
+	const struct callbox_call_info *c;
+	int64_t n = 10, r = 0;
+	char path[] = GUEST_DIR "/spin.elf";
+
+	callbox_config_init(&cfg);
+	cfg.call_timeout_ns = 200 * 1000 * 1000;
+	sb = callbox_sandbox_new(&cfg);
+	ASSERT_NE(NULL, sb);
+	ASSERT_EQ(0, callbox_sandbox_load(sb, path)) {
+		TH_LOG("%s", callbox_last_error(sb));
+	}
+
+	EXPECT_EQ(-ETIMEDOUT, callbox_call_int(sb, "spin", NULL, 0, NULL));
 	c = callbox_last_call(sb);
-	EXPECT_EQ(CALLBOX_STATE_ABORTED, c->out_state);
-	EXPECT_EQ(CALLBOX_ABORT_INTERRUPTED, c->out_reason);
-	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c->out_flags);
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, c->state);
+	EXPECT_EQ(CALLBOX_ABORT_DEADLINE, c->reason);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c->flags);
+	TH_LOG("%s", callbox_last_error(sb));
+
+	EXPECT_EQ(-ENOTRECOVERABLE,
+		  callbox_call_int(sb, "spin_for", &n, 1, &r));
+	ASSERT_EQ(0, callbox_sandbox_reset(sb)) {
+		TH_LOG("%s", callbox_last_error(sb));
+	}
+	EXPECT_EQ(0, callbox_call_int(sb, "spin_for", &n, 1, &r));
+	EXPECT_EQ(10, r);
 	callbox_sandbox_free(sb);
 }
 

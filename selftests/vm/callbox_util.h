@@ -84,23 +84,25 @@ static inline int _sandbox_create(int dev_fd, int vm_fd, int vcpu_fd)
 #define sandbox_create_err(_errno, dev_fd, vm_fd, vcpu_fd) \
 	EXPECT_EQ(-(_errno), _sandbox_create(dev_fd, vm_fd, vcpu_fd))
 
-static inline int _call_sync(int sandbox_fd, struct callbox_call_sync *out)
+static inline int _call_sync(int sandbox_fd, struct callbox_call_info *out)
 {
-	*out = (struct callbox_call_sync) { .size = sizeof(*out) };
-	if (ioctl(sandbox_fd, CALLBOX_CALL_SYNC, out))
-		return -errno;
-	return 0;
+	struct callbox_call_sync cmd = { .size = sizeof(cmd) };
+	int ret = ioctl(sandbox_fd, CALLBOX_CALL_SYNC, &cmd) ? -errno : 0;
+
+	*out = cmd.out;
+	return ret;
 }
 
 #define call_sync_err(_errno, sandbox_fd)                               \
 	({                                                              \
-		struct callbox_call_sync __c;                           \
+		struct callbox_call_info __c;                           \
 		EXPECT_EQ(-(_errno), _call_sync(sandbox_fd, &__c));     \
 	})
 
 /*
  * The ioctl ABI checks every command gets: @buf is a valid struct of
  * @size bytes for ioctl @cmd on @fd; each probe hits one error path.
+ * @reserved_off is 0 for a struct without a reserved field.
  */
 static inline void check_ioctl_abi(struct __test_metadata *_metadata,
 				   int fd, unsigned long cmd, void *buf,
@@ -135,10 +137,12 @@ static inline void check_ioctl_abi(struct __test_metadata *_metadata,
 	EXPECT_EQ(EINVAL, errno);
 
 	/* Non-zero reserved field. */
-	memcpy(big, buf, size);
-	*(uint32_t *)(big + reserved_off) = 1;
-	EXPECT_EQ(-1, ioctl(fd, cmd, big));
-	EXPECT_EQ(EINVAL, errno);
+	if (reserved_off) {
+		memcpy(big, buf, size);
+		*(uint32_t *)(big + reserved_off) = 1;
+		EXPECT_EQ(-1, ioctl(fd, cmd, big));
+		EXPECT_EQ(EINVAL, errno);
+	}
 
 	/* Bad pointer. */
 	EXPECT_EQ(-1, ioctl(fd, cmd, (void *)8));

@@ -204,7 +204,7 @@ TEST_F(sandbox, used_after_fork)
 {
 	int fd = sandbox_create(self->dev_fd, self->vm.vm_fd,
 				self->vm.vcpu_fd);
-	struct callbox_call_sync call;
+	struct callbox_call_info call;
 	pid_t pid;
 	int status;
 

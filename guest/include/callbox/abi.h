@@ -17,7 +17,7 @@
 #include <stdint.h>
 
 #define CALLBOX_ABI_MAGIC	0x584f4243u	/* "CBOX" little-endian */
-#define CALLBOX_ABI_VERSION	1u
+#define CALLBOX_ABI_VERSION	2u
 
 /*
  * Guest-physical memory starts at 0 and is identity-mapped (virtual ==
@@ -31,7 +31,7 @@
 #define CALLBOX_GPA_PDPT	0x3000ull
 #define CALLBOX_GPA_PD		0x4000ull
 #define CALLBOX_GPA_PT		0x5000ull	/* 4 KiB pages of the first 2 MiB */
-#define CALLBOX_GPA_MAILBOX	0x8000ull
+#define CALLBOX_GPA_MAILBOX	0x8000ull	/* struct callbox_mailbox, 3 pages */
 #define CALLBOX_GPA_IMAGE_MIN	0x100000ull
 
 /* Memory size: a multiple of 2 MiB in [CALLBOX_MEM_MIN, CALLBOX_MEM_MAX]. */
@@ -60,23 +60,51 @@ enum callbox_guest_status {
 };
 
 /*
- * The mailbox, at CALLBOX_GPA_MAILBOX, one page.
+ * One call's request and result. Every call the host has not consumed yet
+ * owns a slot, so a result stays where the guest wrote it until the host
+ * has read it, however many calls run in between.
  *
- * Boot: the host fills @magic, @version and @mem_size before the first run.
- * Call: the host writes @function (NUL-terminated), @argc and @args, then
- * runs the call; the guest writes @result and ends the call with DONE.
+ * @function, @argc, @args: the request (host -> guest)
+ * @result: the return value (guest -> host), valid once the call EXITED
+ * @host_arg, @host_result: a host call in progress: the guest writes
+ *	@host_arg, then writes the host function's number to
+ *	CALLBOX_PORT_HOSTCALL; the host writes @host_result before it
+ *	continues the call
  */
-struct callbox_mailbox {
-	uint32_t magic;
-	uint32_t version;
-	uint64_t mem_size;
+struct callbox_slot {
 	char function[CALLBOX_FUNCTION_NAME_MAX];
 	uint32_t argc;
 	uint32_t reserved;
 	int64_t args[CALLBOX_MAX_ARGS];
 	int64_t result;
+	int64_t host_arg;
+	int64_t host_result;
 };
 
-_Static_assert(sizeof(struct callbox_mailbox) == 144, "mailbox layout");
+#define CALLBOX_MAX_SLOTS	64	/* == CALLBOX_MAX_CALLS of the kernel */
+
+/*
+ * The mailbox, at CALLBOX_GPA_MAILBOX.
+ *
+ * Boot: the host fills @magic, @version, @mem_size and @nr_slots before
+ * the first run. Each call: the host writes the request into a free slot
+ * and @slot, then enters the guest; the guest reads @slot once, runs the
+ * request of that slot, writes its @result and ends the call with DONE.
+ */
+struct callbox_mailbox {
+	uint32_t magic;
+	uint32_t version;
+	uint64_t mem_size;
+	uint32_t slot;
+	uint32_t nr_slots;
+	uint64_t reserved;
+	struct callbox_slot slots[CALLBOX_MAX_SLOTS];
+};
+
+_Static_assert(sizeof(struct callbox_slot) == 144, "slot layout");
+_Static_assert(sizeof(struct callbox_mailbox) == 32 + 64 * 144,
+	       "mailbox layout");
+_Static_assert(CALLBOX_GPA_MAILBOX + sizeof(struct callbox_mailbox) <=
+	       CALLBOX_GPA_IMAGE_MIN, "mailbox below the image");
 
 #endif /* CALLBOX_ABI_H */

@@ -141,6 +141,19 @@ static inline uint32_t callbox_inl(uint16_t port)
  */
 void callbox_abort(uint32_t code) __attribute__((noreturn));
 
+/**
+ * callbox_host_call() - call a host function from guest code
+ * @function: which host function; the host library defines the numbers
+ * @arg: its argument
+ *
+ * The call moves to HOSTCALL while the host runs the function; this
+ * returns when the host continues the call. If the call is cancelled
+ * meanwhile, it never returns: the call ends ABORTED.
+ *
+ * Return: the host function's result.
+ */
+int64_t callbox_host_call(uint32_t function, int64_t arg);
+
 /*
  * The guest has no libc: the SDK provides these, with their standard
  * meaning. The compiler may also emit calls to memcpy, memset, memmove and

@@ -16,12 +16,17 @@
  * errno set). The sandbox functions also leave a one-line human-readable
  * explanation in callbox_last_error().
  *
- * Thread safety: a struct callbox_sandbox may be used by one thread at a
- * time; distinct sandboxes are independent.
+ * Thread safety: the calls on one sandbox are safe to use from several
+ * threads: submit, wait, cancel and get from any thread, and calls run one
+ * at a time (callbox_call_int() and callbox_run_next() serialise).
+ * callbox_last_error() describes the last failure on the sandbox, so it is
+ * only meaningful when one thread uses the sandbox at a time; the async
+ * functions hand back the kernel's outcome instead.
  */
 #ifndef CALLBOX_CALLBOX_H
 #define CALLBOX_CALLBOX_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/callbox.h>
@@ -30,46 +35,45 @@
 extern "C" {
 #endif
 
-/* ---- thin ioctl layer ---- */
+/* ---- thin ioctl layer: one uapi struct, one ioctl, 0 or -errno ---- */
 
-/**
- * callbox_open() - open /dev/callbox
- *
- * Return: a file descriptor (O_CLOEXEC), or -errno (-ENOENT if the module
- * is not loaded).
- */
+/* Open /dev/callbox. Returns an fd or -errno (-ENOENT: module not loaded). */
 int callbox_open(void);
-
-/**
- * callbox_sandbox_create_fd() - ioctl(CALLBOX_SANDBOX_CREATE)
- * @dev_fd: from callbox_open()
- * @vm_fd: a KVM VM fd of this process
- * @vcpu_fd: a vCPU fd of that VM
- *
- * Return: the sandbox fd, or -errno.
- */
+/* CALLBOX_SANDBOX_CREATE: returns the sandbox fd or -errno. */
 int callbox_sandbox_create_fd(int dev_fd, int vm_fd, int vcpu_fd);
+/* CALLBOX_CALL_SYNC: 0 when the call ended or reached HOSTCALL (see @out). */
+int callbox_call_sync_fd(int sandbox_fd, uint64_t deadline_ns,
+			 struct callbox_call_info *out);
+/* CALLBOX_CALL_SUBMIT: queue a call, its id in *@id. */
+int callbox_call_submit_fd(int sandbox_fd, uint64_t deadline_ns,
+			   uint64_t *id);
+/* CALLBOX_CALL_RUN: run call @id (0: the current or oldest one). */
+int callbox_call_run_fd(int sandbox_fd, uint64_t id, uint32_t flags,
+			struct callbox_call_info *out);
+/* CALLBOX_CALL_WAIT: wait for call @id to end and consume it. */
+int callbox_call_wait_fd(int sandbox_fd, uint64_t id, uint64_t deadline_ns,
+			 struct callbox_call_info *out);
+/* CALLBOX_CALL_GET: the state of call @id now. */
+int callbox_call_get_fd(int sandbox_fd, uint64_t id,
+			struct callbox_call_info *out);
+/* CALLBOX_CALL_CANCEL: 0 if this cancellation won, -EALREADY if not. */
+int callbox_call_cancel_fd(int sandbox_fd, uint64_t id);
+/* CALLBOX_SANDBOX_RESET: guest state restored, allow runs again. */
+int callbox_sandbox_reset_fd(int sandbox_fd);
+
+/* The CLOCK_MONOTONIC time @ns nanoseconds from now, as a deadline. */
+uint64_t callbox_deadline_after(uint64_t ns);
 
 /**
- * callbox_call_sync_fd() - ioctl(CALLBOX_CALL_SYNC): run one call
- * @sandbox_fd: from callbox_sandbox_create_fd()
- * @out: the call's outcome (state, reason, status, detail)
- *
- * Return: 0 when the call reached a terminal state (EXITED or ABORTED,
- * see @out), or -errno if no call could be made.
- */
-int callbox_call_sync_fd(int sandbox_fd, struct callbox_call_sync *out);
-
-/**
- * callbox_describe_call() - explain a call's outcome in words
- * @call: an outcome filled by CALLBOX_CALL_SYNC
+ * callbox_describe_call() - explain a call's state in words
+ * @call: from any of the calls above
  * @buf: where to write, always NUL-terminated
  * @len: size of @buf
  *
- * For example "exited with status 0" or "guest wrote to I/O port 0x3f8,
- * which is not part of the callbox ABI".
+ * For example "exited with status 0", "cancelled (the guest never ran)" or
+ * "guest accessed I/O port 0x3f8 outside the callbox ABI ...".
  */
-void callbox_describe_call(const struct callbox_call_sync *call, char *buf,
+void callbox_describe_call(const struct callbox_call_info *call, char *buf,
 			   size_t len);
 
 /* ---- host SDK ---- */
@@ -81,6 +85,8 @@ void callbox_describe_call(const struct callbox_call_sync *call, char *buf,
  * @mem_size: guest memory in bytes: a multiple of 2 MiB from 2 MiB to
  *	1 GiB (default CALLBOX_DEFAULT_MEM_SIZE). The guest image is loaded
  *	at 1 MiB and the stack grows down from the top.
+ * @call_timeout_ns: deadline of each callbox_call_int(), from its start;
+ *	0 (the default) for none. The kernel enforces it.
  * @reserved: room for later fields without breaking the library ABI;
  *	must be zero
  *
@@ -88,12 +94,31 @@ void callbox_describe_call(const struct callbox_call_sync *call, char *buf,
  */
 struct callbox_config {
 	uint64_t mem_size;
-	uint64_t reserved[15];
+	uint64_t call_timeout_ns;
+	uint64_t reserved[14];
 };
 
 void callbox_config_init(struct callbox_config *cfg);
 
 struct callbox_sandbox;
+
+/**
+ * typedef callbox_host_fn - the host side of callbox_host_call()
+ * @sb: the sandbox whose guest called
+ * @function: the number the guest passed
+ * @arg: the argument the guest passed
+ * @opaque: as given to callbox_sandbox_set_host_fn()
+ *
+ * Runs in the thread that runs the call, while the call is in HOSTCALL.
+ * A long function should check callbox_host_call_cancelled() (or poll
+ * callbox_sandbox_fd() for POLLPRI) and return early: a cancelled call
+ * ends ABORTED when it returns, whatever it returns.
+ *
+ * Return: the value callbox_host_call() returns in the guest.
+ */
+typedef int64_t (*callbox_host_fn)(struct callbox_sandbox *sb,
+				   uint32_t function, int64_t arg,
+				   void *opaque);
 
 /**
  * callbox_sandbox_new() - allocate an empty sandbox
@@ -103,6 +128,14 @@ struct callbox_sandbox;
  * with callbox_sandbox_load().
  */
 struct callbox_sandbox *callbox_sandbox_new(const struct callbox_config *cfg);
+
+/**
+ * callbox_sandbox_set_host_fn() - set the function guest host calls reach
+ *
+ * Without one, a host call returns -1 to the guest.
+ */
+void callbox_sandbox_set_host_fn(struct callbox_sandbox *sb,
+				 callbox_host_fn fn, void *opaque);
 
 /**
  * callbox_sandbox_load() - create the micro-VM and boot a guest in it
@@ -120,42 +153,133 @@ struct callbox_sandbox *callbox_sandbox_new(const struct callbox_config *cfg);
 int callbox_sandbox_load(struct callbox_sandbox *sb, const char *guest_path);
 
 /**
- * callbox_call_int() - call a guest function with integer arguments
+ * callbox_call_int() - call a guest function and wait for its result
  * @sb: a loaded sandbox
  * @function: the function's name, as exported by the guest
  * @args: @nargs arguments
  * @nargs: at most CALLBOX_MAX_ARGS (6)
  * @result: where the function's return value goes; may be NULL
  *
+ * Runs the call in this thread (one ioctl unless the guest makes host
+ * calls), with the configured call timeout.
+ *
  * Return: 0 when the guest returned a value, or -errno:
  * -ENOENT the guest has no such function, -EINVAL wrong number of
- * arguments or name too long, -ECONNABORTED the guest aborted, -EIO the
- * guest crashed (fault, bad I/O, halt ...), -EINTR a signal interrupted
- * the guest, -ENOTRECOVERABLE an earlier call left the guest in an
- * unknown state, -EPROTO the guest answered outside the ABI. After any
- * abort, callbox_last_call() holds the kernel's outcome.
+ * arguments or name too long, -ETIMEDOUT the call timeout passed,
+ * -ECANCELED cancelled, -ECONNABORTED the guest aborted, -EIO the guest
+ * crashed (fault, bad I/O, halt ...), -ENOTRECOVERABLE an earlier abort
+ * left the guest in an unknown state (see callbox_sandbox_reset()),
+ * -EPROTO the guest answered outside the ABI, -EBUSY async calls are
+ * pending, -EAGAIN too many calls outstanding.
  */
 int callbox_call_int(struct callbox_sandbox *sb, const char *function,
 		     const int64_t *args, unsigned int nargs,
 		     int64_t *result);
 
 /**
- * callbox_last_error() - what went wrong in the last failed call on @sb
+ * callbox_call_submit() - queue a call for a runner thread
+ * @sb: a loaded sandbox
+ * @function, @args, @nargs: as for callbox_call_int()
+ * @deadline_ns: absolute CLOCK_MONOTONIC deadline (see
+ *	callbox_deadline_after()), 0 for none; the kernel enforces it from
+ *	now on, whether or not a runner ever gets to the call
+ * @id: the call's id
+ *
+ * Return: 0, -EAGAIN if CALLBOX_MAX_CALLS calls are outstanding, -EINVAL,
+ * -ESHUTDOWN.
+ */
+int callbox_call_submit(struct callbox_sandbox *sb, const char *function,
+			const int64_t *args, unsigned int nargs,
+			uint64_t deadline_ns, uint64_t *id);
+
+/**
+ * callbox_run_next() - on a runner thread: run the oldest submitted call
+ * @sb: the sandbox
+ * @deadline_ns: wait for a call to be submitted until then; 0 to wait
+ *	without limit
+ *
+ * Runs one call until it ends, serving its host calls. A call cancelled
+ * before its turn is not entered.
+ *
+ * Return: 0 after a call, -ETIMEDOUT if none came before @deadline_ns,
+ * -ESHUTDOWN after callbox_run_stop(), -ENOTRECOVERABLE if the sandbox is
+ * poisoned (the call stays queued; reset and run again).
+ */
+int callbox_run_next(struct callbox_sandbox *sb, uint64_t deadline_ns);
+
+/* Make callbox_run_next() return -ESHUTDOWN, now and from now on. */
+void callbox_run_stop(struct callbox_sandbox *sb);
+
+/**
+ * callbox_call_wait() - wait for a submitted call and consume it
+ * @sb: the sandbox
+ * @id: from callbox_call_submit()
+ * @deadline_ns: stop waiting then (the call goes on); 0 for no limit
+ * @result: the function's return value, only written on success
+ * @info: the kernel's outcome; may be NULL
+ *
+ * Return: 0 if the guest returned a value; -ETIMEDOUT if @deadline_ns
+ * passed first (the call is not consumed; wait again or cancel it); else
+ * the call's failure as for callbox_call_int(), or -ENOENT/-ESRCH for an
+ * unknown or already consumed id.
+ */
+int callbox_call_wait(struct callbox_sandbox *sb, uint64_t id,
+		      uint64_t deadline_ns, int64_t *result,
+		      struct callbox_call_info *info);
+
+/* Cancel call @id: 0 if this cancellation won, -EALREADY if not. */
+int callbox_call_cancel(struct callbox_sandbox *sb, uint64_t id);
+
+/* The state of call @id now, without consuming it. */
+int callbox_call_get(struct callbox_sandbox *sb, uint64_t id,
+		     struct callbox_call_info *info);
+
+/**
+ * callbox_host_call_cancelled() - for a host function: should it stop?
+ *
+ * Return: true if the call that made the current host call has been
+ * cancelled (or its deadline passed); it will end ABORTED.
+ */
+bool callbox_host_call_cancelled(struct callbox_sandbox *sb);
+
+/**
+ * callbox_sandbox_fd() - the sandbox fd, for poll/epoll
+ *
+ * POLLIN: a call has ended and waits to be consumed; POLLPRI: the current
+ * host call's call was cancelled; POLLHUP: the sandbox shut down.
+ */
+int callbox_sandbox_fd(const struct callbox_sandbox *sb);
+
+/**
+ * callbox_sandbox_reset() - recover a poisoned sandbox
+ *
+ * Reloads the guest's memory and registers as they were at load, tells
+ * the kernel, and runs the guest's init again. Submitted calls, and the
+ * results of ended calls not yet waited for, are kept.
+ *
+ * Return: 0 or -errno.
+ */
+int callbox_sandbox_reset(struct callbox_sandbox *sb);
+
+/**
+ * callbox_last_error() - what went wrong in the last failure on @sb
  *
  * Return: a NUL-terminated message owned by @sb; "" if nothing failed.
  */
 const char *callbox_last_error(const struct callbox_sandbox *sb);
 
 /**
- * callbox_last_call() - the kernel's outcome of the last call on @sb
- *
- * Return: the outcome, owned by @sb; all zero before the first call.
+ * callbox_last_call() - the kernel's outcome of the last call that
+ *	callbox_call_int() or callbox_sandbox_load() ran on @sb
  */
-const struct callbox_call_sync *
+const struct callbox_call_info *
 callbox_last_call(const struct callbox_sandbox *sb);
 
 /**
  * callbox_sandbox_free() - destroy a sandbox and its VM; NULL is allowed
+ *
+ * No other thread may use @sb any more: stop runners with
+ * callbox_run_stop() and join them first.
  */
 void callbox_sandbox_free(struct callbox_sandbox *sb);
 
