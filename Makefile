@@ -38,7 +38,8 @@ LIB_MAP := lib/libcallbox.map
 # ---- programs; static, so the VM's initramfs needs no libc ----
 CLI := $(BUILD)/callbox
 BENCH := $(BUILD)/bench
-VM_TESTS := $(BUILD)/selftests/sandbox_test $(BUILD)/selftests/call_test
+VM_TESTS := $(BUILD)/selftests/sandbox_test $(BUILD)/selftests/call_test \
+	$(BUILD)/selftests/lifecycle_test
 HOST_TESTS := $(BUILD)/host-tests/elf_test $(BUILD)/host-tests/layout_test
 
 GUEST_BUILD := $(BUILD)/guest

@@ -96,12 +96,13 @@ tools/vm/run.sh --timeout 900 --log "$logs/vm-console.log" \
 	--add "$build/callbox:/bin/callbox" \
 	--add "$build/selftests/sandbox_test:/selftests/" \
 	--add "$build/selftests/call_test:/selftests/" \
+	--add "$build/selftests/lifecycle_test:/selftests/" \
 	--add selftests/vm/cli_test.sh:/selftests/ \
 	"${guests[@]}" \
 	--script selftests/vm/run-in-vm.sh >"$logs/vm.log" 2>"$logs/vm.err"
 vm_rc=$?
 cat "$logs/vm.log"
-for suite in sandbox_test call_test cli_test.sh; do
+for suite in sandbox_test call_test lifecycle_test cli_test.sh; do
 	# Each suite's output, from its header to the next one.
 	awk -v s="=== suite $suite" '$0 == s { on = 1; next }
 		/^=== suite / { on = 0 } on' "$logs/vm.log" >"$logs/vm-$suite.log"

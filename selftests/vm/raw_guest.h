@@ -74,8 +74,12 @@ struct raw_guest {
 	void *mem;
 };
 
-static inline int raw_guest_create(struct raw_guest *g, const uint8_t *code,
-				   size_t code_len)
+/*
+ * Set up a raw guest in the VM @vm_fd of @kvm_fd (both taken over), for
+ * callers that need the VM configured before its vCPU exists.
+ */
+static inline int raw_guest_setup(struct raw_guest *g, int kvm_fd, int vm_fd,
+				  const uint8_t *code, size_t code_len)
 {
 	struct kvm_userspace_memory_region region = {
 		.memory_size = RAW_GUEST_MEM_SIZE,
@@ -85,20 +89,18 @@ static inline int raw_guest_create(struct raw_guest *g, const uint8_t *code,
 		.rflags = 2,
 	};
 	struct kvm_sregs sregs;
-	int ret;
 
-	g->mem = MAP_FAILED;
-	ret = raw_vm_create(&g->vm);
-	if (ret)
-		return ret;
+	g->vm = (struct raw_vm) { kvm_fd, vm_fd, -1 };
 	g->mem = mmap(NULL, RAW_GUEST_MEM_SIZE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (g->mem == MAP_FAILED)
 		return -errno;
 	memcpy((uint8_t *)g->mem + RAW_GUEST_CODE, code, code_len);
 	region.userspace_addr = (uintptr_t)g->mem;
-	if (ioctl(g->vm.vm_fd, KVM_SET_USER_MEMORY_REGION, &region) ||
-	    ioctl(g->vm.vcpu_fd, KVM_GET_SREGS, &sregs))
+	if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region))
+		return -errno;
+	g->vm.vcpu_fd = ioctl(vm_fd, KVM_CREATE_VCPU, 0);
+	if (g->vm.vcpu_fd < 0 || ioctl(g->vm.vcpu_fd, KVM_GET_SREGS, &sregs))
 		return -errno;
 	sregs.cs.base = 0;
 	sregs.cs.selector = 0;
@@ -106,6 +108,24 @@ static inline int raw_guest_create(struct raw_guest *g, const uint8_t *code,
 	    ioctl(g->vm.vcpu_fd, KVM_SET_REGS, &regs))
 		return -errno;
 	return 0;
+}
+
+static inline int raw_guest_create(struct raw_guest *g, const uint8_t *code,
+				   size_t code_len)
+{
+	int kvm_fd, vm_fd;
+
+	g->vm = (struct raw_vm) { -1, -1, -1 };
+	g->mem = MAP_FAILED;
+	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm_fd < 0)
+		return -errno;
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vm_fd < 0) {
+		close(kvm_fd);
+		return -errno;
+	}
+	return raw_guest_setup(g, kvm_fd, vm_fd, code, code_len);
 }
 
 static inline void raw_guest_destroy(struct raw_guest *g)
