@@ -90,7 +90,8 @@ $(CLI): tools/callbox.c $(LIB_A)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -static -o $@ $< $(LIB_A)
 
 $(BENCH): tools/bench.c selftests/vm/raw_guest.h $(LIB_A)
-	$(CC) $(CPPFLAGS) -Iselftests/vm $(CFLAGS) -static -o $@ $< $(LIB_A)
+	$(CC) $(CPPFLAGS) -Iselftests/vm $(CFLAGS) -static -o $@ $< $(LIB_A) \
+		-lpthread
 
 $(KSFT_HARNESS):
 	@test -r $(LINUX_SOURCE) || { echo "$(LINUX_SOURCE) missing: run tools/deps.sh"; exit 1; }

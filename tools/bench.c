@@ -8,11 +8,17 @@
  *   sync      CALLBOX_CALL_SYNC on the same raw guest (one ioctl, one exit)
  *   sdk noop  callbox_call_int("noop") on a real SDK guest (mailbox write,
  *             guest-side dispatch by name, one exit)
- * and prints per-call medians and their ratio to the floor. Under TCG
- * the absolute numbers mean little; the ratios are the result.
+ *   async     SUBMIT + WAIT on one thread, RUN on a runner thread
+ * and prints per-call medians and their ratio to the floor. Then, for
+ * the kernel's control of a running guest:
+ *   cancel    CANCEL to the call's end, for a guest spinning in `jmp $`
+ *             and for one asleep in HLT with the in-kernel irqchip
+ *   deadline  how late a deadline stops a spinning guest
+ * Under TCG the absolute numbers mean little; the ratios are the result.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +85,42 @@ static void sync_call(int sandbox_fd)
 	}
 }
 
+/* ---- async: a runner thread serves SUBMIT + WAIT from another ---- */
+
+struct async_bench {
+	int fd;
+	pthread_t runner;
+};
+
+static void *async_runner(void *p)
+{
+	struct async_bench *a = p;
+	struct callbox_call_info c;
+
+	/* Runs until the sandbox shuts down (ESHUTDOWN). */
+	while (!callbox_call_run_fd(a->fd, 0, 0, &c))
+		;
+	return NULL;
+}
+
+static void async_call(int fd)
+{
+	struct callbox_call_info c;
+	uint64_t id;
+	int ret;
+
+	ret = callbox_call_submit_fd(fd, 0, &id);
+	if (!ret)
+		ret = callbox_call_wait_fd(fd, id, 0, &c);
+	if (ret)
+		die("SUBMIT/WAIT", -ret);
+	if (c.state != CALLBOX_STATE_EXITED) {
+		fprintf(stderr, "bench: async call aborted (reason %u)\n",
+			c.reason);
+		exit(1);
+	}
+}
+
 static void sdk_call(struct callbox_sandbox *sb)
 {
 	if (callbox_call_int(sb, "noop", NULL, 0, NULL)) {
@@ -87,13 +129,141 @@ static void sdk_call(struct callbox_sandbox *sb)
 	}
 }
 
+/* ---- stopping a guest that does not stop by itself ---- */
+
+#define STOP_ROUNDS 25
+
+static const uint8_t spinner[] = { 0xeb, 0xfe };		/* jmp $ */
+static const uint8_t halter[] = { 0xfa, 0xf4, 0xeb, 0xfd };	/* cli; hlt */
+
+struct stuck_guest {
+	struct raw_guest g;
+	struct kvm_run *run;
+	long run_size;
+	int fd;
+};
+
+static void stuck_create(struct stuck_guest *s, int dev_fd, bool halted)
+{
+	int kvm_fd, vm_fd, ret;
+
+	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vm_fd < 0)
+		die("KVM_CREATE_VM", errno);
+	/* HLT sleeps in the kernel only with the in-kernel irqchip. */
+	if (halted && ioctl(vm_fd, KVM_CREATE_IRQCHIP, 0))
+		die("KVM_CREATE_IRQCHIP", errno);
+	ret = raw_guest_setup(&s->g, kvm_fd, vm_fd,
+			      halted ? halter : spinner,
+			      halted ? sizeof(halter) : sizeof(spinner));
+	if (ret)
+		die("raw guest", -ret);
+	s->run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	s->run = mmap(NULL, s->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
+		      s->g.vm.vcpu_fd, 0);
+	if (s->run == MAP_FAILED)
+		die("mmap kvm_run", errno);
+	s->fd = callbox_sandbox_create_fd(dev_fd, s->g.vm.vm_fd,
+					  s->g.vm.vcpu_fd);
+	if (s->fd < 0)
+		die("CALLBOX_SANDBOX_CREATE", -s->fd);
+}
+
+static void stuck_destroy(struct stuck_guest *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	munmap(s->run, s->run_size);
+	raw_guest_destroy(&s->g);
+}
+
+/*
+ * One long-lived runner does every KVM_RUN, resets included: a vCPU that
+ * changes threads costs KVM a pid switch with an RCU grace period, which
+ * would be measured instead of the kick.
+ */
+static void *stuck_runner(void *p)
+{
+	struct stuck_guest *s = p;
+	struct callbox_call_info c;
+
+	while (!callbox_call_run_fd(s->fd, 0, 0, &c)) {
+		if (raw_guest_reset(&s->g, s->run, s->fd))
+			die("reset", errno);
+	}
+	return NULL;
+}
+
+/* Median time from CANCEL to the call's end. */
+static uint64_t bench_cancel(int dev_fd, bool halted)
+{
+	uint64_t t[STOP_ROUNDS], t0, id;
+	struct callbox_call_info c;
+	struct stuck_guest s;
+	pthread_t thread;
+	int i, ret;
+
+	stuck_create(&s, dev_fd, halted);
+	pthread_create(&thread, NULL, stuck_runner, &s);
+	for (i = 0; i < STOP_ROUNDS; i++) {
+		ret = callbox_call_submit_fd(s.fd, 0, &id);
+		if (ret)
+			die("SUBMIT", -ret);
+		do {
+			usleep(1000);
+			ret = callbox_call_get_fd(s.fd, id, &c);
+		} while (!ret && c.state != CALLBOX_STATE_ENTERED);
+		usleep(5000);	/* well inside the guest */
+
+		t0 = now_ns();
+		ret = callbox_call_cancel_fd(s.fd, id);
+		if (!ret)
+			ret = callbox_call_wait_fd(s.fd, id, 0, &c);
+		t[i] = now_ns() - t0;
+		if (ret || c.reason != CALLBOX_ABORT_CANCELLED)
+			die("cancel", ret ? -ret : EPROTO);
+	}
+	close(s.fd);	/* shuts down: the runner's RUN returns ESHUTDOWN */
+	pthread_join(thread, NULL);
+	s.fd = -1;
+	stuck_destroy(&s);
+	return median(t, STOP_ROUNDS);
+}
+
+/* Median lateness of a 2 ms deadline on a spinning guest. */
+static uint64_t bench_deadline(int dev_fd)
+{
+	uint64_t t[STOP_ROUNDS], deadline;
+	struct callbox_call_info c;
+	struct stuck_guest s;
+	int i, ret;
+
+	stuck_create(&s, dev_fd, false);
+	for (i = 0; i < STOP_ROUNDS; i++) {
+		deadline = now_ns() + 2000000;
+		ret = callbox_call_sync_fd(s.fd, deadline, &c);
+		t[i] = now_ns() - deadline;
+		if (ret || c.reason != CALLBOX_ABORT_DEADLINE)
+			die("deadline", ret ? -ret : EPROTO);
+		ret = raw_guest_reset(&s.g, s.run, s.fd);
+		if (ret)
+			die("reset", -ret);
+	}
+	stuck_destroy(&s);
+	return median(t, STOP_ROUNDS);
+}
+
 int main(int argc, char **argv)
 {
 	const char *guest = argc > 1 ? argv[1] : "/guests/arith.elf";
 	static uint64_t t_floor[SAMPLES], t_sync[SAMPLES], t_sdk[SAMPLES];
-	struct raw_guest floor_guest, sync_guest;
+	static uint64_t t_async[SAMPLES];
+	struct raw_guest floor_guest, sync_guest, async_guest;
+	struct async_bench async;
 	struct callbox_sandbox *sb;
-	uint64_t m_floor, m_sync, m_sdk, t0;
+	uint64_t m_floor, m_sync, m_sdk, m_async, t0;
+	uint64_t m_cancel_spin, m_cancel_halt, m_deadline;
 	struct kvm_run *run;
 	int dev_fd, sandbox_fd, ret, r, i, n = 0;
 	long run_size;
@@ -122,6 +292,16 @@ int main(int argc, char **argv)
 	if (sandbox_fd < 0)
 		die("CALLBOX_SANDBOX_CREATE", -sandbox_fd);
 
+	ret = raw_guest_create(&async_guest, raw_guest_counter,
+			       sizeof(raw_guest_counter));
+	if (ret)
+		die("raw guest", -ret);
+	async.fd = callbox_sandbox_create_fd(dev_fd, async_guest.vm.vm_fd,
+					     async_guest.vm.vcpu_fd);
+	if (async.fd < 0)
+		die("CALLBOX_SANDBOX_CREATE", -async.fd);
+	pthread_create(&async.runner, NULL, async_runner, &async);
+
 	sb = callbox_sandbox_new(NULL);
 	if (!sb)
 		die("callbox_sandbox_new", ENOMEM);
@@ -135,6 +315,7 @@ int main(int argc, char **argv)
 		floor_call(floor_guest.vm.vcpu_fd, run);
 		sync_call(sandbox_fd);
 		sdk_call(sb);
+		async_call(async.fd);
 	}
 
 	for (r = 0; r < ROUNDS; r++) {
@@ -153,12 +334,24 @@ int main(int argc, char **argv)
 			sdk_call(sb);
 			t_sdk[n + i] = now_ns() - t0;
 		}
+		for (i = 0; i < PER_ROUND; i++) {
+			t0 = now_ns();
+			async_call(async.fd);
+			t_async[n + i] = now_ns() - t0;
+		}
 		n += PER_ROUND;
 	}
+	/* Closing in the creating process shuts down and frees the runner. */
+	close(async.fd);
+	pthread_join(async.runner, NULL);
 
 	m_floor = median(t_floor, SAMPLES);
 	m_sync = median(t_sync, SAMPLES);
 	m_sdk = median(t_sdk, SAMPLES);
+	m_async = median(t_async, SAMPLES);
+	m_cancel_spin = bench_cancel(dev_fd, false);
+	m_cancel_halt = bench_cancel(dev_fd, true);
+	m_deadline = bench_deadline(dev_fd);
 
 	printf("callbox bench: %d calls each, medians (TCG: compare ratios only)\n",
 	       SAMPLES);
@@ -168,11 +361,25 @@ int main(int argc, char **argv)
 	       m_sync / 1000.0, (double)m_sync / m_floor);
 	printf("  %-38s %9.1f us  %.2fx\n", "sdk: callbox_call_int(noop)",
 	       m_sdk / 1000.0, (double)m_sdk / m_floor);
+	printf("  %-38s %9.1f us  %.2fx  (%.2fx sync)\n",
+	       "async: SUBMIT+WAIT, RUN on a thread", m_async / 1000.0,
+	       (double)m_async / m_floor, (double)m_async / m_sync);
+	printf("stopping a guest, medians of %d:\n", STOP_ROUNDS);
+	printf("  %-38s %9.1f us  %.1fx floor\n",
+	       "cancel -> end, guest spinning", m_cancel_spin / 1000.0,
+	       (double)m_cancel_spin / m_floor);
+	printf("  %-38s %9.1f us  %.1fx floor\n",
+	       "cancel -> end, guest in HLT (irqchip)", m_cancel_halt / 1000.0,
+	       (double)m_cancel_halt / m_floor);
+	printf("  %-38s %9.1f us  %.1fx floor\n",
+	       "deadline overshoot, guest spinning", m_deadline / 1000.0,
+	       (double)m_deadline / m_floor);
 
 	callbox_sandbox_free(sb);
 	close(sandbox_fd);
 	close(dev_fd);
 	munmap(run, run_size);
+	raw_guest_destroy(&async_guest);
 	raw_guest_destroy(&sync_guest);
 	raw_guest_destroy(&floor_guest);
 	return 0;

@@ -127,24 +127,8 @@ FIXTURE_TEARDOWN(life)
 	close(self->dev_fd);
 }
 
-/*
- * Recover a poisoned raw guest as a runner would: let KVM finish the exit
- * it stopped at, put the registers back, and tell the kernel.
- */
-static int raw_reset(int fd, int vcpu_fd, struct kvm_run *run)
-{
-	struct kvm_regs regs = { .rip = RAW_GUEST_CODE, .rflags = 2 };
-
-	run->immediate_exit = 1;
-	ioctl(vcpu_fd, KVM_RUN, 0);
-	run->immediate_exit = 0;
-	if (ioctl(vcpu_fd, KVM_SET_REGS, &regs))
-		return -errno;
-	return callbox_sandbox_reset_fd(fd);
-}
-
 /* A sync call that must exit; recovers first if the sandbox is poisoned. */
-static int check_healthy(int fd, int vcpu_fd, struct kvm_run *run,
+static int check_healthy(int fd, struct raw_guest *g, struct kvm_run *run,
 			 bool *poisoned)
 {
 	struct callbox_call_info c;
@@ -152,7 +136,7 @@ static int check_healthy(int fd, int vcpu_fd, struct kvm_run *run,
 
 	*poisoned = ret == -ENOTRECOVERABLE;
 	if (*poisoned) {
-		ret = raw_reset(fd, vcpu_fd, run);
+		ret = raw_guest_reset(g, run, fd);
 		if (!ret)
 			ret = sync_call(fd, 0, &c);
 	}
@@ -373,7 +357,7 @@ TEST_F(life, run_waits_for_submit)
  */
 struct race {
 	int fd;
-	int vcpu_fd;
+	struct raw_guest *guest;
 	struct kvm_run *run;
 	int iterations;
 	pthread_barrier_t start, done;
@@ -397,7 +381,7 @@ static void *race_runner(void *p)
 		pthread_barrier_wait(&r->start);
 		r->run_ret = run(r->fd, r->id, 0, &r->c);
 		/* Only this thread enters the vCPU, recovery included. */
-		r->health = check_healthy(r->fd, r->vcpu_fd, r->run,
+		r->health = check_healthy(r->fd, r->guest, r->run,
 					  &r->poisoned);
 		pthread_barrier_wait(&r->done);
 	}
@@ -426,7 +410,7 @@ TEST_F_TIMEOUT(life, cancel_vs_entry_and_completion, 300)
 	int i, won = 0, lost = 0, never_ran = 0, poisoned = 0;
 	struct race r = {
 		.fd = self->fd,
-		.vcpu_fd = self->guest.vm.vcpu_fd,
+		.guest = &self->guest,
 		.run = self->run,
 		.iterations = 1000,
 	};
@@ -494,8 +478,8 @@ TEST_F_TIMEOUT(life, deadline_vs_completion, 300)
 			deadline++;
 			ASSERT_EQ(CALLBOX_ABORT_DEADLINE, c.reason);
 		}
-		ASSERT_EQ(0, check_healthy(self->fd, self->guest.vm.vcpu_fd,
-					   self->run, &poisoned));
+		ASSERT_EQ(0, check_healthy(self->fd, &self->guest, self->run,
+					   &poisoned));
 	}
 	TH_LOG("exited %d, deadline %d", exited, deadline);
 }

@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <linux/callbox.h>
 #include <linux/kvm.h>
 
 /* A bare KVM VM with one vCPU. */
@@ -134,6 +135,27 @@ static inline void raw_guest_destroy(struct raw_guest *g)
 	if (g->mem != MAP_FAILED)
 		munmap(g->mem, RAW_GUEST_MEM_SIZE);
 	g->mem = MAP_FAILED;
+}
+
+/*
+ * Recover a raw guest whose sandbox @sandbox_fd is poisoned, as a runner
+ * would: let KVM finish the exit it stopped at (KVM_RUN with
+ * immediate_exit, through the vCPU's mapped kvm_run @run), put the
+ * registers back at the start, and tell the kernel.
+ */
+static inline int raw_guest_reset(struct raw_guest *g, struct kvm_run *run,
+				  int sandbox_fd)
+{
+	struct callbox_sandbox_reset cmd = { .size = sizeof(cmd) };
+	struct kvm_regs regs = { .rip = RAW_GUEST_CODE, .rflags = 2 };
+
+	run->immediate_exit = 1;
+	ioctl(g->vm.vcpu_fd, KVM_RUN, 0);
+	run->immediate_exit = 0;
+	if (ioctl(g->vm.vcpu_fd, KVM_SET_REGS, &regs) ||
+	    ioctl(sandbox_fd, CALLBOX_SANDBOX_RESET, &cmd))
+		return -errno;
+	return 0;
 }
 
 #endif /* CALLBOX_RAW_GUEST_H */
