@@ -25,6 +25,8 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  -m, --mem SIZE   guest memory: a multiple of 2M from 2M to 1G,\n"
 		"                   with suffix K, M or G (default 4M)\n"
+		"  -t, --timeout S  stop the call after S seconds (decimals allowed);\n"
+		"                   the kernel enforces it (default: no limit)\n"
 		"  -h, --help       show this help\n"
 		"\n"
 		"Needs /dev/kvm and /dev/callbox (callbox.ko loaded).\n"
@@ -57,6 +59,19 @@ static int parse_size(const char *s, uint64_t *out)
 	return 0;
 }
 
+static int parse_seconds(const char *s, uint64_t *ns)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0) || v > 1e6)
+		return -EINVAL;
+	*ns = (uint64_t)(v * 1e9);
+	return 0;
+}
+
 static int parse_int(const char *s, int64_t *out)
 {
 	long long v;
@@ -74,6 +89,7 @@ static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "mem", required_argument, NULL, 'm' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -84,11 +100,18 @@ static int cmd_run(int argc, char **argv)
 	int nargs, i, opt, ret;
 
 	callbox_config_init(&cfg);
-	while ((opt = getopt_long(argc, argv, "+m:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+m:t:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'm':
 			if (parse_size(optarg, &cfg.mem_size)) {
 				fprintf(stderr, "callbox: --mem: '%s' is not a size\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 't':
+			if (parse_seconds(optarg, &cfg.call_timeout_ns)) {
+				fprintf(stderr, "callbox: --timeout: '%s' is not a positive number of seconds\n",
 					optarg);
 				return 2;
 			}

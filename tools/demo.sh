@@ -36,6 +36,8 @@ show callbox run /guests/fault.elf null_deref
 show callbox run /guests/fault.elf abort42
 show callbox run /guests/fault.elf bad_port
 show callbox run /guests/fault.elf mmio
+echo "-- a guest that never ends: the kernel's deadline stops it"
+show callbox run --timeout 0.5 /guests/spin.elf spin
 echo "-- and the host is fine afterwards"
 show callbox run /guests/fault.elf ok
 SCRIPT

@@ -429,6 +429,182 @@ TEST_F_TIMEOUT(slow, timeout_stops_spin_then_reset, 60)
 	callbox_sandbox_free(sb);
 }
 
+/* ---- host functions and async calls through the library ---- */
+
+struct host_state {
+	volatile int started;		/* host function 2 is running */
+	volatile int saw_cancel;	/* and learnt its call was cancelled */
+};
+
+static int64_t host_fn(struct callbox_sandbox *sb, uint32_t function,
+		       int64_t arg, void *opaque)
+{
+	struct host_state *st = opaque;
+	int i;
+
+	switch (function) {
+	case 1:
+		return 2 * arg;
+	case 2:
+		/* A long host function that stops early when cancelled. */
+		st->started = 1;
+		for (i = 0; i < 10000; i++) {
+			if (callbox_host_call_cancelled(sb)) {
+				st->saw_cancel = 1;
+				return -1;
+			}
+			usleep(1000);
+		}
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+TEST(host_calls)
+{
+	struct callbox_sandbox *sb = load(_metadata, "host");
+	struct host_state st = {};
+	int64_t n, r;
+
+	callbox_sandbox_set_host_fn(sb, host_fn, &st);
+	n = 20;
+	EXPECT_EQ(0, callbox_call_int(sb, "via_host", &n, 1, &r));
+	EXPECT_EQ(41, r);
+	n = 100;	/* many host calls nested in one guest call */
+	EXPECT_EQ(0, callbox_call_int(sb, "many_host_calls", &n, 1, &r));
+	EXPECT_EQ(9900, r);
+	EXPECT_EQ(0, callbox_call_int(sb, "via_host", &n, 1, &r));
+	EXPECT_EQ(201, r);
+	callbox_sandbox_free(sb);
+}
+
+struct lib_runner {
+	struct callbox_sandbox *sb;
+	int calls;	/* run this many, or until stopped if < 0 */
+	int ret;
+};
+
+static void *lib_runner(void *p)
+{
+	struct lib_runner *r = p;
+	int i;
+
+	for (i = 0; r->calls < 0 || i < r->calls; i++) {
+		r->ret = callbox_run_next(r->sb, 0);
+		if (r->ret)
+			break;
+	}
+	return NULL;
+}
+
+/* Results stay in their own slots while later calls run. */
+TEST(async_results_keep)
+{
+	struct callbox_sandbox *sb = load(_metadata, "arith");
+	struct lib_runner r = { .sb = sb, .calls = 10 };
+	struct callbox_call_info info;
+	uint64_t ids[10];
+	int64_t args[2], res;
+	pthread_t t;
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		args[0] = i;
+		args[1] = 100;
+		ASSERT_EQ(0, callbox_call_submit(sb, "add", args, 2, 0,
+						 &ids[i]));
+	}
+	ASSERT_EQ(0, pthread_create(&t, NULL, lib_runner, &r));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, r.ret);
+	/* Collect in reverse: each result is its own call's. */
+	for (i = 9; i >= 0; i--) {
+		ASSERT_EQ(0, callbox_call_wait(sb, ids[i], 0, &res, &info));
+		EXPECT_EQ(100 + i, res);
+		EXPECT_EQ(CALLBOX_STATE_EXITED, info.state);
+	}
+	EXPECT_EQ(-ESRCH, callbox_call_wait(sb, ids[0], 0, &res, NULL));
+	callbox_sandbox_free(sb);
+}
+
+/* The deadline holds even when no runner ever comes; no result is read. */
+TEST(async_deadline_without_runner)
+{
+	struct callbox_sandbox *sb = load(_metadata, "arith");
+	struct callbox_call_info info;
+	int64_t args[2] = { 1, 2 }, res = 12345;
+	uint64_t id;
+
+	ASSERT_EQ(0, callbox_call_submit(sb, "add", args, 2,
+					 callbox_deadline_after(20000000),
+					 &id));
+	EXPECT_EQ(-ETIMEDOUT, callbox_call_wait(sb, id, 0, &res, &info));
+	EXPECT_EQ(CALLBOX_ABORT_DEADLINE, info.reason);
+	EXPECT_EQ(0, info.flags & CALLBOX_CALL_GUEST_RAN);
+	EXPECT_EQ(12345, res);
+	/* A runner now finds nothing to enter, and the guest is healthy. */
+	EXPECT_EQ(-ETIMEDOUT, callbox_run_next(sb, callbox_deadline_after(1000000)));
+	EXPECT_EQ(0, callbox_call_int(sb, "add", args, 2, &res));
+	EXPECT_EQ(3, res);
+	callbox_sandbox_free(sb);
+}
+
+TEST(run_stop_wakes_runner)
+{
+	struct callbox_sandbox *sb = load(_metadata, "arith");
+	struct lib_runner r = { .sb = sb, .calls = -1 };
+	pthread_t t;
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, lib_runner, &r));
+	usleep(50 * 1000);
+	callbox_run_stop(sb);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(-ESHUTDOWN, r.ret);
+	callbox_sandbox_free(sb);
+}
+
+/*
+ * Cancel a call while its host function runs (Hyperlight cannot, its
+ * issue #192): the host function learns it and stops early, the call ends
+ * ABORTED, and the sandbox recovers with a reset.
+ */
+TEST_F_TIMEOUT(slow, cancel_during_host_function, 60)
+{
+	struct callbox_sandbox *sb = load(_metadata, "host");
+	struct lib_runner r = { .sb = sb, .calls = 1 };
+	struct callbox_call_info info;
+	struct host_state st = {};
+	int64_t n = 5, res;
+	pthread_t t;
+	uint64_t id;
+	int i;
+
+	callbox_sandbox_set_host_fn(sb, host_fn, &st);
+	ASSERT_EQ(0, callbox_call_submit(sb, "wait_on_host", NULL, 0, 0, &id));
+	ASSERT_EQ(0, pthread_create(&t, NULL, lib_runner, &r));
+	for (i = 0; i < 10000 && !st.started; i++)
+		usleep(1000);
+	ASSERT_TRUE(st.started);
+
+	EXPECT_EQ(0, callbox_call_cancel(sb, id));
+	EXPECT_EQ(-ECANCELED, callbox_call_wait(sb, id, 0, &res, &info));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, r.ret);
+	EXPECT_TRUE(st.saw_cancel);
+	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, info.reason);
+	EXPECT_TRUE(info.flags & CALLBOX_CALL_GUEST_RAN);
+
+	EXPECT_EQ(-ENOTRECOVERABLE, callbox_call_int(sb, "via_host", &n, 1,
+						     &res));
+	ASSERT_EQ(0, callbox_sandbox_reset(sb)) {
+		TH_LOG("%s", callbox_last_error(sb));
+	}
+	EXPECT_EQ(0, callbox_call_int(sb, "via_host", &n, 1, &res));
+	EXPECT_EQ(11, res);
+	callbox_sandbox_free(sb);
+}
+
 TEST(load_errors)
 {
 	struct callbox_config cfg;
