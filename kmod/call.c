@@ -245,7 +245,7 @@ int callbox_call_cancel_locked(struct callbox_call *call, u32 reason)
 	 * without any signal. The runner returns to userspace after this
 	 * call, which runs the work, so the kick cannot reach a later call.
 	 */
-	if (sb->runner && !call->kick_queued) {
+	if (sb->runner && sb->current_call == call && !call->kick_queued) {
 		callbox_call_get(call);
 		if (task_work_add(sb->runner, &call->kick_work, TWA_SIGNAL))
 			/* Not the last reference: the list holds one. */
@@ -284,6 +284,7 @@ void callbox_call_consume(struct callbox_call *call)
 	struct callbox_sandbox *sb = call->sb;
 	bool on_list;
 
+	WARN_ON_ONCE(!callbox_call_ended(call));
 	hrtimer_cancel(&call->deadline_timer);
 
 	spin_lock_irq(&sb->lock);

@@ -72,6 +72,9 @@ struct callbox_sandbox;
  * @cancel_reason: the cancellation that won (CANCELLED, DEADLINE,
  *	SANDBOX_CLOSED), 0 if none; fixed once set
  * @kick_queued: @kick_work has been queued; it is queued at most once
+ * @sync: made by CALLBOX_CALL_SYNC; if interrupted, only the restarted
+ *	CALL_SYNC continues it, and an interrupted SUBMIT call only RUN, so
+ *	neither can be run twice or consumed by the wrong ioctl
  *
  * All fields after @id are guarded by &callbox_sandbox.lock.
  */
@@ -91,6 +94,7 @@ struct callbox_call {
 	u32 exit_reason;
 	u32 cancel_reason;
 	bool kick_queued;
+	bool sync;
 };
 
 /**

@@ -181,8 +181,9 @@ callbox_sandbox_sync_call_locked(struct callbox_sandbox *sb,
 	lockdep_assert_held(&sb->lock);
 
 	if (call) {
-		/* ENTERED with no runner: an interrupted call to continue. */
-		if (call->state != CALLBOX_STATE_ENTERED || sb->runner)
+		/* A CALL_SYNC restarted after an interruption continues it. */
+		if (!call->sync || call->state != CALLBOX_STATE_ENTERED ||
+		    sb->runner)
 			return ERR_PTR(-EBUSY);
 		callbox_call_get(call);
 		return call;
@@ -196,6 +197,7 @@ callbox_sandbox_sync_call_locked(struct callbox_sandbox *sb,
 	if (sb->nr_calls >= CALLBOX_MAX_CALLS)
 		return ERR_PTR(-EAGAIN);
 
+	new->sync = true;
 	callbox_call_add_locked(new, deadline_ns);
 	callbox_call_get(new);
 	return new;
@@ -298,7 +300,9 @@ callbox_sandbox_run_call_locked(struct callbox_sandbox *sb, u64 id)
 	lockdep_assert_held(&sb->lock);
 
 	if (call) {
-		if (id && id != call->id)
+		/* HOSTCALL calls continue here; interrupted sync ones do not. */
+		if ((id && id != call->id) ||
+		    (call->sync && call->state == CALLBOX_STATE_ENTERED))
 			return ERR_PTR(-EBUSY);
 	} else if (id) {
 		call = callbox_call_find_locked(sb, id);

@@ -7,7 +7,9 @@
  */
 #include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
+#include <sys/time.h>
 #include <stddef.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -577,6 +579,46 @@ TEST_F_TIMEOUT(stuck, deadline_running, 60)
 	TH_LOG("deadline overshoot: %llu us",
 	       (unsigned long long)(now_ns() - t0) / 1000 - 50000);
 	EXPECT_EQ(-ENOTRECOVERABLE, sync_call(self->fd, 0, &c));
+}
+
+static sigjmp_buf escape;
+
+static void escape_handler(int sig)
+{
+	(void)sig;
+	siglongjmp(escape, 1);
+}
+
+/*
+ * A CALL_SYNC interrupted by a signal whose handler never returns (it
+ * longjmps away) leaves its call ENTERED with no runner. Only a CALL_SYNC
+ * continues it, never RUN, so it cannot run twice or be consumed twice.
+ */
+TEST_F_TIMEOUT(stuck, interrupted_sync_call, 60)
+{
+	struct sigaction sa = { .sa_handler = escape_handler };
+	struct itimerval it = { .it_value = { .tv_usec = 100000 } };
+	struct callbox_call_info c;
+
+	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
+	if (!sigsetjmp(escape, 1)) {
+		ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
+		sync_call(self->fd, 0, &c);
+		ASSERT_TRUE(false);	/* the guest never ends */
+	}
+
+	ASSERT_EQ(0, get(self->fd, 1, &c));
+	EXPECT_EQ(CALLBOX_STATE_ENTERED, c.state);
+	EXPECT_EQ(-EBUSY, run(self->fd, 0, 0, &c));
+	EXPECT_EQ(-EBUSY, run(self->fd, 1, 0, &c));
+
+	/* No thread runs it, so a cancel needs no kick; CALL_SYNC ends it. */
+	EXPECT_EQ(0, callbox_call_cancel_fd(self->fd, 1));
+	ASSERT_EQ(0, sync_call(self->fd, 0, &c));
+	EXPECT_EQ(1, c.id);
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, c.state);
+	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, c.reason);
+	EXPECT_EQ(-ESRCH, get(self->fd, 1, &c));
 }
 
 /* close() in the creating process while another thread runs the call. */

@@ -371,8 +371,10 @@ enum callbox_call_run_flags {
  * @out: output: the outcome of the call that ran
  *
  * Runs one call in the calling thread until it ends or reaches HOSTCALL.
- * If a call is current (HOSTCALL, or ENTERED after an interruption), RUN
- * continues it, and @id must be 0 or its id. Otherwise RUN takes the
+ * If a call is current (HOSTCALL, or a submitted call ENTERED after an
+ * interruption), RUN continues it, and @id must be 0 or its id. (A
+ * CALL_SYNC call interrupted by a signal is continued by the restarted
+ * CALL_SYNC, never by RUN.) Otherwise RUN takes the
  * QUEUED call @id, or the oldest QUEUED call, waiting for one to be
  * submitted unless CALLBOX_RUN_NONBLOCK. If call @id has already ended
  * (for example cancelled while queued), RUN returns its outcome without
