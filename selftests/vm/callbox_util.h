@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <linux/kvm.h>
 #include <linux/callbox.h>
+#include <callbox/callbox.h>
 
 #include "kselftest_harness.h"
 #include "raw_guest.h"
@@ -58,18 +59,9 @@ static inline int open_or_skip(struct __test_metadata *_metadata,
 		}                                                       \
 	})
 
-static inline int _sandbox_create(int dev_fd, int vm_fd, int vcpu_fd)
-{
-	struct callbox_sandbox_create cmd = {
-		.size = sizeof(cmd),
-		.vm_fd = vm_fd,
-		.vcpu_fd = vcpu_fd,
-	};
-
-	if (ioctl(dev_fd, CALLBOX_SANDBOX_CREATE, &cmd))
-		return -errno;
-	return cmd.out_sandbox_fd;
-}
+/* The library's thin layer is exactly one ioctl per call: use it. */
+#define _sandbox_create(dev_fd, vm_fd, vcpu_fd) \
+	callbox_sandbox_create_fd(dev_fd, vm_fd, vcpu_fd)
 
 #define sandbox_create(dev_fd, vm_fd, vcpu_fd)                          \
 	({                                                              \
@@ -86,11 +78,8 @@ static inline int _sandbox_create(int dev_fd, int vm_fd, int vcpu_fd)
 
 static inline int _call_sync(int sandbox_fd, struct callbox_call_info *out)
 {
-	struct callbox_call_sync cmd = { .size = sizeof(cmd) };
-	int ret = ioctl(sandbox_fd, CALLBOX_CALL_SYNC, &cmd) ? -errno : 0;
-
-	*out = cmd.out;
-	return ret;
+	memset(out, 0, sizeof(*out));
+	return callbox_call_sync_fd(sandbox_fd, 0, out);
 }
 
 #define call_sync_err(_errno, sandbox_fd)                               \
