@@ -21,6 +21,7 @@
 #include <linux/bits.h>
 #include <linux/bug.h>
 #include <linux/lockdep.h>
+#include <linux/pid.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 
@@ -45,6 +46,7 @@ static void callbox_call_release(struct kref *kref)
 						 kref);
 	struct callbox_sandbox *sb = call->sb;
 
+	put_pid(call->owner);
 	kfree(call);
 	callbox_sandbox_put(sb);
 }
@@ -148,6 +150,12 @@ int callbox_call_lookup_error_locked(struct callbox_sandbox *sb, u64 id)
 	return -ESRCH;
 }
 
+/* Is the current task the one that entered the guest for @call? */
+bool callbox_call_owned_by_current(const struct callbox_call *call)
+{
+	return call->owner == task_pid(current);
+}
+
 bool callbox_call_ended(const struct callbox_call *call)
 {
 	return call->state == CALLBOX_STATE_EXITED ||
@@ -173,6 +181,8 @@ void callbox_call_transition_locked(struct callbox_call *call, u32 new_state)
 	case CALLBOX_STATE_ENTERED:
 		call->flags |= CALLBOX_CALL_GUEST_RAN;
 		sb->current_call = call;
+		if (!call->owner)
+			call->owner = get_pid(task_pid(current));
 		break;
 	case CALLBOX_STATE_EXITED:
 	case CALLBOX_STATE_ABORTED:
@@ -205,8 +215,10 @@ void callbox_call_abort_locked(struct callbox_call *call, u32 reason,
 	callbox_call_transition_locked(call, CALLBOX_STATE_ABORTED);
 	call->reason = reason;
 	call->detail = detail;
-	if (was_running && !clean_stop)
+	if (was_running && !clean_stop) {
 		call->sb->poisoned = true;
+		call->flags |= CALLBOX_CALL_POISONED;
+	}
 }
 
 /**

@@ -75,6 +75,9 @@ struct callbox_sandbox;
  * @sync: made by CALLBOX_CALL_SYNC; if interrupted, only the restarted
  *	CALL_SYNC continues it, and an interrupted SUBMIT call only RUN, so
  *	neither can be run twice or consumed by the wrong ioctl
+ * @owner: the thread that entered the guest for the call (a pid
+ *	reference); only it may continue the call after a HOSTCALL or an
+ *	interruption
  *
  * All fields after @id are guarded by &callbox_sandbox.lock.
  */
@@ -95,6 +98,7 @@ struct callbox_call {
 	u32 cancel_reason;
 	bool kick_queued;
 	bool sync;
+	struct pid *owner;
 };
 
 /**
@@ -152,6 +156,7 @@ struct callbox_call *callbox_call_find_locked(struct callbox_sandbox *sb,
 					      u64 id);
 int callbox_call_lookup_error_locked(struct callbox_sandbox *sb, u64 id);
 bool callbox_call_ended(const struct callbox_call *call);
+bool callbox_call_owned_by_current(const struct callbox_call *call);
 void callbox_call_transition_locked(struct callbox_call *call, u32 new_state);
 void callbox_call_abort_locked(struct callbox_call *call, u32 reason,
 			       u64 detail, bool clean_stop);

@@ -141,7 +141,8 @@ static bool callbox_run_enter_locked(struct callbox_sandbox *sb,
 		break;
 	case CALLBOX_STATE_HOSTCALL:
 	case CALLBOX_STATE_ENTERED:
-		if (WARN_ON_ONCE(sb->current_call != call)) {
+		if (WARN_ON_ONCE(sb->current_call != call) ||
+		    !callbox_call_owned_by_current(call)) {
 			*ret = -EBUSY;
 			return false;
 		}
@@ -199,9 +200,12 @@ static int callbox_run_exit_locked(struct callbox_sandbox *sb,
 		 * A signal or other work for this thread: let it run in
 		 * userspace, then restart the ioctl, which continues the
 		 * call where it stopped (ERESTARTNOINTR restarts even after
-		 * a handler without SA_RESTART).
+		 * a handler without SA_RESTART). The restart happens only if
+		 * something is pending; with nothing pending, userspace left
+		 * kvm_run.immediate_exit set: say EINTR, and the call stays
+		 * current for the next RUN (or CALL_SYNC) to continue.
 		 */
-		return -ERESTARTNOINTR;
+		return signal_pending(current) ? -ERESTARTNOINTR : -EINTR;
 	default:
 		callbox_call_abort_locked(call, exit->reason, exit->detail,
 					  false);
@@ -220,7 +224,8 @@ static int callbox_run_exit_locked(struct callbox_sandbox *sb,
  * before the thread can start another call.
  *
  * Return: 0 when the call ended or reached HOSTCALL (or had ended before),
- * -ERESTARTNOINTR if the thread must return to userspace first,
+ * -ERESTARTNOINTR if the thread must return to userspace first, -EINTR
+ * if kvm_run.immediate_exit stopped the run,
  * -ENOTRECOVERABLE or -EBUSY if the call could not start.
  */
 int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call)
@@ -241,7 +246,9 @@ int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call)
 	spin_unlock_irq(&sb->lock);
 
 	run_ret = vcpu_file->f_op->unlocked_ioctl(vcpu_file, KVM_RUN, 0);
-	exit_reason = READ_ONCE(sb->vcpu->run->exit_reason);
+	/* KVM leaves exit_reason stale when immediate_exit stops it. */
+	exit_reason = run_ret == -EINTR ? KVM_EXIT_INTR :
+		      READ_ONCE(sb->vcpu->run->exit_reason);
 	exit = callbox_run_decode(sb->vcpu, run_ret, exit_reason);
 
 	spin_lock_irq(&sb->lock);

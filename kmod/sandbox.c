@@ -65,9 +65,18 @@ static void callbox_sandbox_shutdown_locked(struct callbox_sandbox *sb)
 	sb->shutdown = true;
 	list_for_each_entry_safe(call, next, &sb->queue, queue_node)
 		callbox_call_cancel_locked(call, CALLBOX_ABORT_SANDBOX_CLOSED);
-	if (sb->current_call)
-		callbox_call_cancel_locked(sb->current_call,
-					   CALLBOX_ABORT_SANDBOX_CLOSED);
+	call = sb->current_call;
+	if (call) {
+		callbox_call_cancel_locked(call, CALLBOX_ABORT_SANDBOX_CLOSED);
+		/*
+		 * No thread runs it (HOSTCALL, or interrupted): end it now
+		 * rather than when, if ever, someone continues it, so that
+		 * its waiters get their answer.
+		 */
+		if (!sb->runner)
+			callbox_call_abort_locked(call, call->cancel_reason, 0,
+						  false);
+	}
 	wake_up_all(&sb->wq);
 }
 
@@ -96,14 +105,8 @@ static int callbox_sandbox_release(struct inode *inode, struct file *file)
 
 	spin_lock_irq(&sb->lock);
 	callbox_sandbox_shutdown_locked(sb);
-	/*
-	 * No ioctl holds the file any more, so no thread runs the current
-	 * call (HOSTCALL, or interrupted): end it here.
-	 */
-	if (sb->current_call)
-		callbox_call_abort_locked(sb->current_call,
-					  sb->current_call->cancel_reason, 0,
-					  false);
+	/* No ioctl holds the file now, so no thread can be running a call. */
+	WARN_ON_ONCE(sb->current_call);
 	spin_unlock_irq(&sb->lock);
 
 	/* Every call has ended now; consume them all. */
@@ -170,7 +173,8 @@ static void callbox_call_info_get(struct callbox_call *call,
 /*
  * Choose what CALL_SYNC runs: the interrupted current call when the ioctl
  * is being restarted, else @new, published now. Returns the call with a
- * reference for the caller, or an ERR_PTR.
+ * reference for the caller, NULL if another thread's interrupted sync
+ * call must end first, or an ERR_PTR.
  */
 static struct callbox_call *
 callbox_sandbox_sync_call_locked(struct callbox_sandbox *sb,
@@ -181,10 +185,14 @@ callbox_sandbox_sync_call_locked(struct callbox_sandbox *sb,
 	lockdep_assert_held(&sb->lock);
 
 	if (call) {
-		/* A CALL_SYNC restarted after an interruption continues it. */
+		/* HOSTCALL, or a submitted call: not CALL_SYNC's to continue. */
 		if (!call->sync || call->state != CALLBOX_STATE_ENTERED ||
 		    sb->runner)
 			return ERR_PTR(-EBUSY);
+		/* Another thread's interrupted call: wait for it to end. */
+		if (!callbox_call_owned_by_current(call))
+			return NULL;
+		/* Our own CALL_SYNC, restarted after an interruption. */
 		callbox_call_get(call);
 		return call;
 	}
@@ -217,14 +225,25 @@ static int callbox_sandbox_call_sync(void *obj, struct callbox_ucmd *ucmd)
 	if (!new)
 		return -ENOMEM;
 
-	if (mutex_lock_killable(&sb->run_lock)) {
-		callbox_call_put(new);
-		return -EINTR;
+	for (;;) {
+		if (mutex_lock_killable(&sb->run_lock)) {
+			callbox_call_put(new);
+			return -EINTR;
+		}
+		spin_lock_irq(&sb->lock);
+		call = callbox_sandbox_sync_call_locked(sb, new,
+							cmd->deadline_ns);
+		spin_unlock_irq(&sb->lock);
+		if (call)
+			break;
+		mutex_unlock(&sb->run_lock);
+		ret = wait_event_interruptible(sb->wq,
+					       !READ_ONCE(sb->current_call));
+		if (ret) {
+			callbox_call_put(new);
+			return ret;
+		}
 	}
-
-	spin_lock_irq(&sb->lock);
-	call = callbox_sandbox_sync_call_locked(sb, new, cmd->deadline_ns);
-	spin_unlock_irq(&sb->lock);
 	if (call != new)
 		callbox_call_put(new);
 	if (IS_ERR(call)) {
@@ -300,8 +319,12 @@ callbox_sandbox_run_call_locked(struct callbox_sandbox *sb, u64 id)
 	lockdep_assert_held(&sb->lock);
 
 	if (call) {
-		/* HOSTCALL calls continue here; interrupted sync ones do not. */
+		/*
+		 * Only the thread that ran it continues a current call, and
+		 * an interrupted sync call only by its CALL_SYNC.
+		 */
 		if ((id && id != call->id) ||
+		    !callbox_call_owned_by_current(call) ||
 		    (call->sync && call->state == CALLBOX_STATE_ENTERED))
 			return ERR_PTR(-EBUSY);
 	} else if (id) {

@@ -336,7 +336,7 @@ TEST_F(bad_guest, aborts_and_poisons)
 	EXPECT_EQ(CALLBOX_STATE_ABORTED, c->state);
 	EXPECT_EQ(variant->reason, c->reason);
 	EXPECT_EQ(variant->detail, c->detail);
-	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c->flags);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN | CALLBOX_CALL_POISONED, c->flags);
 	EXPECT_EQ(0, c->status);
 	EXPECT_NE(0, strlen(callbox_last_error(self->sb)));
 	TH_LOG("%s: %s", variant->function, callbox_last_error(self->sb));
@@ -416,7 +416,7 @@ TEST_F_TIMEOUT(slow, timeout_stops_spin_then_reset, 60)
 	c = callbox_last_call(sb);
 	EXPECT_EQ(CALLBOX_STATE_ABORTED, c->state);
 	EXPECT_EQ(CALLBOX_ABORT_DEADLINE, c->reason);
-	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c->flags);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN | CALLBOX_CALL_POISONED, c->flags);
 	TH_LOG("%s", callbox_last_error(sb));
 
 	EXPECT_EQ(-ENOTRECOVERABLE,

@@ -184,6 +184,30 @@ TEST_F(life, submit_run_wait)
 	EXPECT_EQ(-ESRCH, run(self->fd, id, 0, &c));
 }
 
+/*
+ * kvm_run.immediate_exit left set by userspace stops KVM_RUN with nothing
+ * pending: the caller gets EINTR (never a kernel-internal restart code),
+ * and the call stays current until CALL_SYNC continues it.
+ */
+TEST_F(life, immediate_exit)
+{
+	struct callbox_call_info c;
+
+	self->run->immediate_exit = 1;
+	EXPECT_EQ(-EINTR, sync_call(self->fd, 0, &c));
+	EXPECT_EQ(-EINTR, sync_call(self->fd, 0, &c));
+	ASSERT_EQ(0, get(self->fd, 1, &c));
+	EXPECT_EQ(CALLBOX_STATE_ENTERED, c.state);
+	EXPECT_EQ(KVM_EXIT_INTR, c.exit_reason);
+	EXPECT_EQ(-EBUSY, run(self->fd, 0, CALLBOX_RUN_NONBLOCK, &c));
+
+	self->run->immediate_exit = 0;
+	ASSERT_EQ(0, sync_call(self->fd, 0, &c));
+	EXPECT_EQ(1, c.id);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+	EXPECT_EQ(1, c.status);
+}
+
 TEST_F(life, cancel_queued)
 {
 	struct callbox_call_info c;
@@ -557,7 +581,8 @@ TEST_F_TIMEOUT(stuck, cancel_running, 60)
 	EXPECT_EQ(0, a.ret);
 	EXPECT_EQ(CALLBOX_STATE_ABORTED, a.c.state);
 	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, a.c.reason);
-	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, a.c.flags);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN | CALLBOX_CALL_POISONED,
+		  a.c.flags);
 	ASSERT_EQ(0, wait_call(self->fd, id, 0, &c));
 
 	/* Stopped mid-guest: poisoned, and RESET lifts it. */
@@ -575,10 +600,27 @@ TEST_F_TIMEOUT(stuck, deadline_running, 60)
 	EXPECT_LE(t0 + 50 * 1000 * 1000, now_ns());
 	EXPECT_EQ(CALLBOX_STATE_ABORTED, c.state);
 	EXPECT_EQ(CALLBOX_ABORT_DEADLINE, c.reason);
-	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c.flags);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN | CALLBOX_CALL_POISONED,
+		  c.flags);
 	TH_LOG("deadline overshoot: %llu us",
 	       (unsigned long long)(now_ns() - t0) / 1000 - 50000);
 	EXPECT_EQ(-ENOTRECOVERABLE, sync_call(self->fd, 0, &c));
+}
+
+struct sync_arg {
+	int fd;
+	volatile bool done;
+	int ret;
+	struct callbox_call_info c;
+};
+
+static void *sync_thread(void *p)
+{
+	struct sync_arg *a = p;
+
+	a->ret = sync_call(a->fd, 0, &a->c);
+	a->done = true;
+	return NULL;
 }
 
 static sigjmp_buf escape;
@@ -599,6 +641,8 @@ TEST_F_TIMEOUT(stuck, interrupted_sync_call, 60)
 	struct sigaction sa = { .sa_handler = escape_handler };
 	struct itimerval it = { .it_value = { .tv_usec = 100000 } };
 	struct callbox_call_info c;
+	struct sync_arg other;
+	pthread_t t;
 
 	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
 	if (!sigsetjmp(escape, 1)) {
@@ -612,13 +656,25 @@ TEST_F_TIMEOUT(stuck, interrupted_sync_call, 60)
 	EXPECT_EQ(-EBUSY, run(self->fd, 0, 0, &c));
 	EXPECT_EQ(-EBUSY, run(self->fd, 1, 0, &c));
 
+	/* Another thread's CALL_SYNC waits for it instead of taking it. */
+	other = (struct sync_arg) { .fd = self->fd };
+	ASSERT_EQ(0, pthread_create(&t, NULL, sync_thread, &other));
+	usleep(100 * 1000);
+	EXPECT_FALSE(other.done);
+
 	/* No thread runs it, so a cancel needs no kick; CALL_SYNC ends it. */
 	EXPECT_EQ(0, callbox_call_cancel_fd(self->fd, 1));
+	usleep(50 * 1000);
+	EXPECT_FALSE(other.done);	/* still ours to end */
 	ASSERT_EQ(0, sync_call(self->fd, 0, &c));
 	EXPECT_EQ(1, c.id);
 	EXPECT_EQ(CALLBOX_STATE_ABORTED, c.state);
 	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, c.reason);
 	EXPECT_EQ(-ESRCH, get(self->fd, 1, &c));
+
+	/* Now the other caller goes on: into a poisoned sandbox. */
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(-ENOTRECOVERABLE, other.ret);
 }
 
 /* close() in the creating process while another thread runs the call. */
@@ -756,6 +812,53 @@ TEST_F(host, hostcall_then_continue)
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 	ASSERT_EQ(0, wait_call(self->fd, id, 0, &c));
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+}
+
+static void *run_thread(void *p)
+{
+	struct runner_arg *a = p;
+
+	a->ret = run(a->fd, a->id, CALLBOX_RUN_NONBLOCK, &a->c);
+	return NULL;
+}
+
+/* Only the thread that got HOSTCALL continues the call. */
+TEST_F(host, hostcall_owned_by_its_thread)
+{
+	struct runner_arg other = { .fd = self->fd };
+	struct callbox_call_info c;
+	pthread_t t;
+
+	ASSERT_EQ(0, sync_call(self->fd, 0, &c));
+	ASSERT_EQ(CALLBOX_STATE_HOSTCALL, c.state);
+	ASSERT_EQ(0, pthread_create(&t, NULL, run_thread, &other));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(-EBUSY, other.ret);
+	ASSERT_EQ(0, run(self->fd, c.id, 0, &c));
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+}
+
+/* Closing while a host function runs: its waiters get the answer at once. */
+TEST_F(host, close_in_hostcall)
+{
+	struct waiter_arg w = { .fd = dup(self->fd) };
+	struct callbox_call_info c;
+	pthread_t t;
+
+	ASSERT_EQ(0, sync_call(self->fd, 0, &c));
+	ASSERT_EQ(CALLBOX_STATE_HOSTCALL, c.state);
+	w.id = c.id;
+	ASSERT_EQ(0, pthread_create(&t, NULL, waiter, &w));
+	usleep(50 * 1000);
+	ASSERT_EQ(0, close(self->fd));
+	self->fd = w.fd;	/* the teardown closes it */
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(0, w.ret);
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, w.c.state);
+	EXPECT_EQ(CALLBOX_ABORT_SANDBOX_CLOSED, w.c.reason);
+	/* The host function returns and tries to continue: told it ended. */
+	EXPECT_EQ(-ESRCH, run(self->fd, c.id, 0, &c));
+	EXPECT_EQ(-ESHUTDOWN, run(self->fd, 0, 0, &c));
 }
 
 TEST_F(host, cancel_in_hostcall)

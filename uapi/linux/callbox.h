@@ -147,9 +147,10 @@ struct callbox_sandbox_create {
  *
  * - QUEUED: accepted, guest code has not run for it. Owner: the kernel.
  * - ENTERED: the vCPU runs guest code for it. Owner: the thread inside
- *   CALLBOX_CALL_RUN or CALLBOX_CALL_SYNC.
+ *   CALLBOX_CALL_RUN or CALLBOX_CALL_SYNC that entered it.
  * - HOSTCALL: the guest waits on a host function. Owner: the userspace
- *   thread that got the HOSTCALL outcome; it continues the call with RUN.
+ *   thread that got the HOSTCALL outcome; only it continues the call,
+ *   with RUN.
  * - EXITED: terminal. The guest finished: status is valid and the result
  *   in guest memory was written by this call.
  * - ABORTED: terminal. reason says why; CALLBOX_CALL_GUEST_RAN says
@@ -183,13 +184,16 @@ struct callbox_sandbox_create {
  * Signals do not abort calls. When a signal (or other work for the
  * thread) interrupts the guest, the call stays ENTERED and the ioctl is
  * restarted after the handler, continuing the call where it stopped; only
- * a fatal signal ends it (CALLBOX_ABORT_KILLED).
+ * a fatal signal ends it (CALLBOX_ABORT_KILLED). Only the interrupted
+ * thread continues the call; meanwhile other CALL_SYNC callers wait.
  *
  * Closing: when the process that created the sandbox closes its fd (or
  * exits), the sandbox shuts down: QUEUED calls end ABORTED
  * (CALLBOX_ABORT_SANDBOX_CLOSED, guest never ran), a running call is
- * kicked and ends the same way, every waiter wakes with that answer, and
- * later SUBMIT, RUN and CALL_SYNC fail with ESHUTDOWN.
+ * kicked and ends the same way, a call no thread runs (HOSTCALL, or
+ * interrupted) ends at once, every waiter wakes with that answer, and
+ * later SUBMIT, CALL_SYNC and RUN fail with ESHUTDOWN (RUN of an id that
+ * has ended still returns its outcome).
  */
 enum callbox_call_state {
 	CALLBOX_STATE_QUEUED = 1,
@@ -242,16 +246,21 @@ enum callbox_abort_reason {
 
 /**
  * enum callbox_call_info_flags - facts about a call
- * @CALLBOX_CALL_GUEST_RAN: guest code ran for this call. Set for every
- *	EXITED call; for an ABORTED call it tells whether the guest may have
- *	changed its memory.
+ * @CALLBOX_CALL_GUEST_RAN: the vCPU was entered for this call, so guest
+ *	code may have run for it. Set for every EXITED call. Clear on an
+ *	ABORTED call: guest code certainly never ran for it.
  * @CALLBOX_CALL_CANCEL_PENDING: a cancellation, the deadline or the
  *	sandbox's shutdown has won; the call will end ABORTED with that
  *	reason as soon as it stops running (or is continued, if HOSTCALL).
+ * @CALLBOX_CALL_POISONED: this call's abort stopped the guest in the
+ *	middle of a call and poisoned the sandbox (see "Call states"). An
+ *	ABORTED call with GUEST_RAN but without this flag was stopped at the
+ *	call boundary: the guest had finished, but the cancellation won.
  */
 enum callbox_call_info_flags {
 	CALLBOX_CALL_GUEST_RAN = 1 << 0,
 	CALLBOX_CALL_CANCEL_PENDING = 1 << 1,
+	CALLBOX_CALL_POISONED = 1 << 2,
 };
 
 /**
@@ -308,9 +317,12 @@ struct callbox_call_info {
  *
  * Returns 0 when the call ended or reached HOSTCALL; the outcome, good
  * or bad, is in @out. Only one call runs on a sandbox at a time: a second
- * caller waits for the first.
+ * caller waits for the first, including while the first is interrupted by
+ * a signal.
  *
- * Errors (no call was made): ENOTRECOVERABLE if the sandbox is poisoned;
+ * Errors (no call was made unless noted): ENOTRECOVERABLE if the sandbox
+ * is poisoned; EINTR if kvm_run.immediate_exit was set (the call was made
+ * and stays current: the next CALL_SYNC continues it);
  * EBUSY if calls submitted with CALLBOX_CALL_SUBMIT are pending or a call
  * waits in HOSTCALL; ESHUTDOWN after the sandbox shut down; EAGAIN if
  * CALLBOX_MAX_CALLS calls are unconsumed; EINTR if a fatal signal arrived
@@ -381,7 +393,10 @@ enum callbox_call_run_flags {
  * entering the guest. RUN does not consume the call.
  *
  * Errors: ENOENT if @id was never issued; ESRCH if it was consumed;
- * EBUSY if another call is current; EAGAIN with CALLBOX_RUN_NONBLOCK and
+ * EBUSY if another call is current, or the current call belongs to
+ * another thread or to an interrupted CALL_SYNC; EINTR if
+ * kvm_run.immediate_exit was
+ * set (the call stays current); EAGAIN with CALLBOX_RUN_NONBLOCK and
  * nothing to run; ENOTRECOVERABLE if the sandbox is poisoned; ESHUTDOWN
  * after shutdown.
  */
