@@ -5,12 +5,13 @@
  *
  * One sandbox, two calls (ids 1 and 2), and these threads:
  *
- *   Submitter  submits both calls (both first, or one after the other) and
+ *   Submitter  SUBMITs both calls (both first, or one after the other) and
  *              for each one either WAITs, or WAITs with a timeout that may
  *              fire at any moment and then CANCELs and WAITs again;
- *   Runner     loops CALL_RUN; the guest it enters may write the result and
- *              exit DONE, exit HOSTCALL, fault, or be interrupted by a
- *              plain signal; on ENOTRECOVERABLE it restores the guest and
+ *   Runner     loops CALL_RUN. The guest it enters may write the result and
+ *              exit DONE, exit HOSTCALL, abort or fault, be interrupted by a
+ *              plain signal, or spin (or sleep in HLT) until callbox's kick
+ *              forces it out. On ENOTRECOVERABLE it restores the guest and
  *              issues SANDBOX_RESET;
  *   Timer      fires each call's deadline at any moment, or never;
  *   Closer     shuts the sandbox down at any moment, or never;
@@ -18,8 +19,11 @@
  *   Final      checks the end state once nothing else can move.
  *
  * Everything the kernel does under the sandbox spinlock is one atomic
- * block. The vCPU runs outside the lock, in steps, so that cancellations,
- * deadlines and close interleave with the guest.
+ * block, named after its kernel function. The vCPU runs outside the lock,
+ * in steps, so that cancellations, deadlines and close interleave with
+ * the guest. Left out: CALL_SYNC, RUN of an explicit id, consumption (a
+ * consumed call answers CANCEL like an ended one), CALLBOX_MAX_CALLS and
+ * release().
  *
  * The invariants are asserts tagged INVn (tools/model-check.sh names the
  * violated one from the error trail):
@@ -35,13 +39,18 @@
  *   INV7 poisoned iff a call ended ABORTED after running and not at a DONE
  *        boundary (since the last RESET); the guest is never entered for a
  *        new call in the middle of an old one;
- *   INV8 no deadlock: every waiter returns (spin's invalid end states).
+ *   INV8 no deadlock: every wait returns, except behind a guest that spins
+ *        for ever with nothing to stop it; a cancelled, timed-out or closed
+ *        guest is always forced out (Final, and spin's invalid end states).
  *
  * Mutants, each expected to fail (see tools/model-check.sh):
  *   -DBUG_HYPERLIGHT   the submitter decides with a userspace "running"
  *                      flag, as Hyperlight did before PR #385;
  *   -DBUG_CANCEL_NO_ID CALL_CANCEL acts on whatever call is current instead
  *                      of the call it names (a stale cancel hits the next).
+ *
+ * -DNRUNNERS=2 runs two runner threads (run_lock contention, per-thread
+ * kicks). It is not part of make check: it takes minutes and gigabytes.
  */
 
 #define NCALLS		2	/* call ids are 1..NCALLS */
@@ -65,7 +74,7 @@
 
 /* enum callbox_abort_reason: one value stands for every guest-caused abort */
 #define R_NONE		0
-#define R_FAULT		1
+#define R_FAULT		1	/* any other abort: guest abort, fault, fatal signal */
 #define R_CANCELLED	11
 #define R_DEADLINE	12
 #define R_CLOSED	13
@@ -78,9 +87,11 @@
 #define X_NONE		0	/* not entered (yet) */
 #define X_DONE		1	/* OUT to CALLBOX_PORT_DONE */
 #define X_HOSTCALL	2	/* OUT to CALLBOX_PORT_HOSTCALL */
-#define X_FAULT		3	/* abort port, bad port, MMIO, triple fault, ... */
+#define X_FAULT		3	/* ABORT port, bad port, MMIO, triple fault, fatal */
+				/* signal, KVM_RUN failure: the call ends ABORTED */
 #define X_SIGNAL	4	/* -EINTR: a signal, no cancellation */
 #define X_KICK		5	/* -EINTR: callbox's own kick */
+#define X_SPIN		6	/* none yet: the guest spins or sleeps in HLT */
 
 /*
  * For each state, the set of states it may move to. This block must list
@@ -120,6 +131,7 @@ bit result_written[NIDS];	/* the guest wrote this call's result */
 byte cancel_wins[NIDS];	/* CALL_CANCELs on this call that returned 0 */
 byte kick_for[NTHREADS];	/* the call each pending kick was sent for */
 bit mid_call;		/* the guest stopped inside a call, not at a DONE */
+bit spinning;		/* the guest runs until something forces it out */
 bit should_poison;	/* a call aborted after running, not at a DONE */
 #ifdef BUG_HYPERLIGHT
 bit us_running[NIDS];	/* userspace flag, set by the runner thread */
@@ -146,22 +158,25 @@ inline transition(tc, tto)
 }
 
 /*
- * End call ac ABORTED for reason awhy. The caller decides apoison as the
- * kernel does; should_poison is INV7's definition of the same thing: the
- * call ran and did not end at a DONE boundary (aat_done).
+ * End call ac ABORTED for reason awhy, as callbox_call_abort_locked():
+ * the sandbox is poisoned if the call was running (ENTERED or HOSTCALL)
+ * and did not stop cleanly (aclean: a DONE at the call boundary).
+ * should_poison is INV7's definition of the same thing, from the ghosts:
+ * guest code ran for the call and it did not end at a DONE.
  */
-inline abort_call(ac, awhy, apoison, aat_done)
+inline abort_call(ac, awhy, aclean)
 {
+	if
+	:: (state[ac] == ENTERED || state[ac] == HOSTCALL) && !(aclean) ->
+		poisoned = 1
+	:: else -> skip
+	fi;
+	if
+	:: guest_ran[ac] && !(aclean) -> should_poison = 1
+	:: else -> skip
+	fi;
 	transition(ac, ABORTED);
 	reason[ac] = awhy;
-	if
-	:: (apoison) -> poisoned = 1
-	:: else -> skip
-	fi;
-	if
-	:: guest_ran[ac] && !(aat_done) -> should_poison = 1
-	:: else -> skip
-	fi;
 	if
 	:: current == ac ->
 		current = 0;
@@ -173,32 +188,36 @@ inline abort_call(ac, awhy, apoison, aat_done)
 }
 
 /*
- * Cancellation of call kt with reason kwhy, under the lock: CALL_CANCEL,
- * the deadline timer, shutdown. kid is the call it was meant for (a ghost:
- * it only labels the kick). kret: OK if this cancellation won.
+ * callbox_call_cancel_locked(): cancellation of call kt with reason kwhy,
+ * under the lock, for CALL_CANCEL, the deadline timer and shutdown. The
+ * first to set cancel_reason wins. kid is the call the cancellation was
+ * meant for (a ghost: it only labels the kick). kret: OK if it won.
  */
 inline cancel_locked(kt, kwhy, kid, kret)
 {
 	if
 	:: state[kt] == NONE || TERMINAL(kt) || cancel_reason[kt] != R_NONE ->
 		kret = EALREADY
-	:: else ->
+	:: state[kt] == QUEUED ->
+		/* guest code never ran for it and never will */
+		in_queue[kt] = 0;
+		abort_call(kt, kwhy, 1);
+		kret = OK
+	:: state[kt] == ENTERED && cancel_reason[kt] == R_NONE ->
+		/* it ends as soon as it stops running: kick a runner out */
+		assert(current == kt);
 		cancel_reason[kt] = kwhy;
 		if
-		:: state[kt] == QUEUED ->
-			in_queue[kt] = 0;
-			abort_call(kt, kwhy, 0, 0)
-		:: state[kt] == ENTERED ->
-			assert(current == kt);
-			if
-			:: runner != 0 && !kick[runner] ->
-				kick[runner] = 1;
-				kick_for[runner] = kid
-			:: else -> skip
-			fi
-		:: state[kt] == HOSTCALL ->
-			assert(current == kt && runner == 0)
+		:: runner != 0 && !kick[runner] ->
+			kick[runner] = 1;
+			kick_for[runner] = kid
+		:: else -> skip
 		fi;
+		kret = OK
+	:: state[kt] == HOSTCALL && cancel_reason[kt] == R_NONE ->
+		/* it ends when continued: CANCEL_PENDING, EPOLLPRI */
+		assert(current == kt && runner == 0);
+		cancel_reason[kt] = kwhy;
 		kret = OK
 	fi
 }
@@ -269,35 +288,54 @@ inline submit(sid)
 	}
 }
 
+/*
+ * WAIT for call hid, then use its outcome. The wait is either without
+ * limit, or with a timeout that may fire at any moment (even as the call
+ * ends), after which the submitter cancels the call and waits again
+ * without limit. A wait may block for ever only behind a guest that
+ * legitimately never ends: Final checks that this is the case (INV8).
+ */
 inline handle(hid)
 {
 	if
 	:: !submitted[hid] -> skip
 	:: else ->
 		if
-		:: TERMINAL(hid) -> skip	/* WAIT returned */
-		:: true ->		/* WAIT's own timeout fired first */
-#ifdef BUG_HYPERLIGHT
-			/*
-			 * Hyperlight before PR #385: kill, then trust a flag
-			 * that only the runner thread sets. If it was never
-			 * scheduled, "not running" reads as "finished".
-			 */
-			atomic { cancel_ioctl(hid, t, ret) }
+		:: true ->			/* WAIT */
+end_wait:
+			TERMINAL(hid)
+		:: true ->			/* WAIT with a timeout */
 			if
-			:: !us_running[hid] ->
-				atomic {
-					/* reads the result buffer */
-					assert(state[hid] == EXITED &&
-					       result_written[hid]) /* INV3 */
-				}
-			:: else -> skip
-			fi;
+			:: TERMINAL(hid) -> skip	/* in time */
+			:: true ->			/* ETIMEDOUT */
+#ifdef BUG_HYPERLIGHT
+				/*
+				 * Hyperlight before PR #385: kill, then trust
+				 * a flag that only the runner thread sets. If
+				 * it was never scheduled, "not running" reads
+				 * as "finished".
+				 */
+				atomic { cancel_ioctl(hid, t, ret) }
+				if
+				:: !us_running[hid] ->
+					atomic {
+						/* reads the result buffer */
+						assert(state[hid] == EXITED && /* INV3 */
+						       result_written[hid])
+					}
+				:: else -> skip
+				fi;
 #else
-			atomic { cancel_ioctl(hid, t, ret) }
+				atomic { cancel_ioctl(hid, t, ret) }
 #endif
-			TERMINAL(hid);	/* WAIT without timeout */
-			check_cancel_answer(hid, ret)
+end_wait_cancelled:
+				TERMINAL(hid);
+				atomic {
+					check_cancel_answer(hid, ret);
+					t = 0;
+					ret = 0
+				}
+			fi
 		fi;
 		atomic { read_outcome(hid) }
 	fi
@@ -305,14 +343,26 @@ inline handle(hid)
 
 proctype Submitter()
 {
+	byte i = 1;
 	byte t, ret;
+	bit both_first;
 
 	submit(1);
 	if
-	:: true -> submit(2); handle(1)	/* both queued, then wait */
-	:: true -> handle(1); submit(2)	/* one at a time */
+	:: both_first = 1; submit(2)	/* both queued, then wait for each */
+	:: both_first = 0		/* one at a time */
 	fi;
-	handle(2)
+	do
+	:: i <= NCALLS ->
+		handle(i);
+		if
+		:: i == 1 && !both_first -> submit(2)
+		:: else -> skip
+		fi;
+		both_first = 0;
+		i++
+	:: else -> break
+	od
 }
 
 /*
@@ -329,7 +379,11 @@ proctype Runner(byte me)
 end_idle:
 	do
 	:: atomic {
-		/* RUN without NONBLOCK: wait for something to do */
+		/*
+		 * RUN without NONBLOCK, id 0: wait for something to do, then
+		 * callbox_sandbox_run_call_locked() picks the call and
+		 * callbox_run_enter_locked() enters it
+		 */
 		runner == 0 &&
 		(current != 0 || in_queue[1] || in_queue[2] || poisoned ||
 		 shutdown) ->
@@ -344,7 +398,7 @@ end_idle:
 			if
 			:: cancel_reason[c] != R_NONE ->
 				/* HOSTCALL, or ENTERED after a signal */
-				abort_call(c, cancel_reason[c], 1, 0)
+				abort_call(c, cancel_reason[c], 0)
 			:: else ->
 				if
 				:: state[c] == HOSTCALL ->
@@ -377,7 +431,7 @@ end_idle:
 #ifdef BUG_HYPERLIGHT
 			us_running[c] = 1;
 #endif
-			/* KVM_RUN, outside the lock */
+			/* KVM_RUN, outside the lock, for as long as it takes */
 			atomic {
 				assert(state[c] == ENTERED && current == c &&
 				       runner == me);
@@ -407,23 +461,38 @@ end_idle:
 						:: !result_written[c] -> x = X_HOSTCALL
 						:: !result_written[c] -> x = X_FAULT
 						:: true -> x = X_SIGNAL
+						:: !result_written[c] ->
+							/* loops, or HLTs */
+							x = X_SPIN;
+							spinning = 1
 						fi
 					fi
 				}
+				if
+				:: x == X_SPIN ->
+					/* only callbox's kick gets it out */
+end_spin:
+					atomic {
+						kick[me] ->
+						x = X_KICK;
+						spinning = 0
+					}
+				:: else -> skip
+				fi
 			:: else -> skip
 			fi;
 			if
 			:: x == X_KICK -> assert(kick_for[me] == c)	/* INV6 */
 			:: else -> skip
 			fi;
-			/* decide, under the lock */
+			/* callbox_run_exit_locked(): decide, under the lock */
 			atomic {
 				assert(state[c] == ENTERED && current == c &&
 				       runner == me);
 				if
 				:: cancel_reason[c] != R_NONE ->
 					abort_call(c, cancel_reason[c],
-						   x != X_DONE, x == X_DONE)
+						   x == X_DONE)
 				:: else ->
 					assert(x != X_KICK);
 					if
@@ -433,19 +502,31 @@ end_idle:
 					:: x == X_HOSTCALL ->
 						transition(c, HOSTCALL)
 					:: x == X_FAULT ->
-						abort_call(c, R_FAULT, 1, 0)
+						abort_call(c, R_FAULT, 0)
 					:: x == X_SIGNAL -> skip	/* stays ENTERED */
 					fi
 				fi;
 				runner = 0;
-				assert(!mid_call || poisoned || current != 0) /* INV7 */
-			}
-			/* back to userspace: a pending kick is consumed */
-			kick[me] = 0;
+				assert(!mid_call || poisoned || current != 0); /* INV7 */
+				/*
+				 * Back to userspace, where a pending kick is
+				 * consumed. Done here: once runner != me no one
+				 * else touches kick[me].
+				 */
+				kick[me] = 0;
+				kick_for[me] = 0;
 #ifdef BUG_HYPERLIGHT
-			us_running[c] = 0;
+				us_running[c] = 0;
 #endif
-			/* HOSTCALL: the host function runs here; signal: restart */
+				c = 0;
+				x = X_NONE;
+				go = 0
+			}
+			/*
+			 * Userspace: after HOSTCALL the host function runs,
+			 * after a signal (ERESTARTNOINTR) the ioctl restarts;
+			 * either way the loop's next RUN continues the call.
+			 */
 		:: !go && c == 0 && shutdown ->
 			break
 		:: !go && c == 0 && !shutdown ->
@@ -459,7 +540,8 @@ end_idle:
 				:: else -> skip	/* EBUSY, ESHUTDOWN */
 				fi
 			}
-		:: !go && c != 0 -> skip	/* the call ended without running */
+		:: !go && c != 0 ->	/* the call ended without running */
+			c = 0
 		fi
 	od
 }
@@ -467,20 +549,24 @@ end_idle:
 /* ---- each call's deadline fires at some moment, or never ---- */
 proctype Timer()
 {
-	byte t, ret;
+	byte ret;
 	bit fired[NIDS];
 
 end_timer:
 	do
 	:: !fired[1] && next_id > 1 ->
-		atomic { cancel_locked(1, R_DEADLINE, 1, ret); fired[1] = 1 }
+		atomic { cancel_locked(1, R_DEADLINE, 1, ret); fired[1] = 1; ret = 0 }
 	:: !fired[2] && next_id > 2 ->
-		atomic { cancel_locked(2, R_DEADLINE, 2, ret); fired[2] = 1 }
+		atomic { cancel_locked(2, R_DEADLINE, 2, ret); fired[2] = 1; ret = 0 }
 	:: break	/* no (further) deadline */
 	od
 }
 
-/* ---- the sandbox's creator closes it at some moment, or never ---- */
+/*
+ * ---- the sandbox's creator closes it at some moment, or never ----
+ * callbox_sandbox_shutdown_locked(): QUEUED calls end ABORTED, the current
+ * call is cancelled (and kicked if it runs), later SUBMITs fail.
+ */
 proctype Closer()
 {
 	byte t, ret;
@@ -494,7 +580,9 @@ proctype Closer()
 			cancel_locked(t, R_CLOSED, t, ret);
 			t++
 		:: else -> break
-		od
+		od;
+		t = 0;
+		ret = 0
 	   }
 	:: true -> skip
 	fi
@@ -510,35 +598,43 @@ end_stray:
 	:: next_id > 2 ->
 		atomic { cancel_ioctl(1, t, ret) }
 		TERMINAL(1);
-		atomic { check_cancel_answer(1, ret) }
+		atomic { check_cancel_answer(1, ret); t = 0; ret = 0 }
 	:: true -> skip
 	fi
 }
 
-/* ---- once nothing else can move: the end state ---- */
+/*
+ * ---- once nothing else can move: the end state ----
+ * Every call has ended, except behind a guest that spins for ever with no
+ * cancellation, deadline or close to stop it (which is allowed).
+ */
 proctype Final()
 {
 	byte i;
+	bit stuck;
 
 end_final:
 	timeout ->
 	atomic {
-		assert(current == 0 && runner == 0);
+		stuck = spinning && cancel_reason[current] == R_NONE;
+		assert(!spinning || stuck);		/* INV8 */
+		assert(stuck || current == 0 && runner == 0);	/* INV8 */
 		assert(poisoned == should_poison);	/* INV7 */
-		assert(!mid_call || poisoned);		/* INV7 */
+		assert(!mid_call || poisoned || stuck);	/* INV7 */
 		i = 1;
 		do
 		:: i <= NCALLS ->
-			assert(!in_queue[i]);
 			if
-			:: submitted[i] ->
-				assert(TERMINAL(i));		/* INV8 */
-				assert(reason[i] == R_CANCELLED ==
-				       (cancel_wins[i] == 1));	/* INV5 */
-				assert(cancel_reason[i] == R_NONE ||
-				       reason[i] == cancel_reason[i]); /* INV5 */
+			:: submitted[i] && TERMINAL(i) ->
+				assert(!in_queue[i]);
+				assert((reason[i] == R_CANCELLED) ==	/* INV5 */
+				       (cancel_wins[i] == 1));
+				assert(cancel_reason[i] == R_NONE ||	/* INV5 */
+				       reason[i] == cancel_reason[i]);
 				assert(state[i] == ABORTED || reason[i] == R_NONE);
 				assert(guest_ran[i] || !executed[i]);	/* INV4 */
+			:: submitted[i] && !TERMINAL(i) ->
+				assert(stuck)			/* INV8 */
 			:: else ->
 				assert(state[i] == NONE)
 			fi;

@@ -5,7 +5,8 @@
 # Called by `make check` after the build; exits non-zero on any failure.
 #
 #   1. host tests: code that needs no kernel (ELF loader, memory layout)
-#   2. static checks: checkpatch.pl --strict on the kernel code
+#   2. static checks: checkpatch.pl --strict on the kernel code, and the
+#      Promela model of the call lifecycle (tools/model-check.sh)
 #   3. VM suites: the kselftest suites and the CLI test, in QEMU with
 #      callbox.ko loaded; a dirty dmesg or a VM that dies fails too
 #
@@ -86,6 +87,10 @@ echo "check: checkpatch --strict on ${#kfiles[@]} files"
 passed=$((passed + 1))
 echo "check: callbox.ko builds clean with W=1 and sparse"
 
+# ---- the model: the call state machine, checked exhaustively by spin ----
+tools/model-check.sh >"$logs/model-check.log" 2>&1
+count_suite model "$logs/model-check.log"
+
 # ---- 3. the VM ----
 guests=()
 for g in "$build"/guest/*.elf; do
@@ -97,12 +102,15 @@ tools/vm/run.sh --timeout 900 --log "$logs/vm-console.log" \
 	--add "$build/selftests/sandbox_test:/selftests/" \
 	--add "$build/selftests/call_test:/selftests/" \
 	--add "$build/selftests/lifecycle_test:/selftests/" \
+	--add "$build/selftests/regression_test:/selftests/" \
+	--add "$build/selftests/stress_test:/selftests/" \
 	--add selftests/vm/cli_test.sh:/selftests/ \
 	"${guests[@]}" \
 	--script selftests/vm/run-in-vm.sh >"$logs/vm.log" 2>"$logs/vm.err"
 vm_rc=$?
 cat "$logs/vm.log"
-for suite in sandbox_test call_test lifecycle_test cli_test.sh; do
+for suite in sandbox_test call_test lifecycle_test regression_test stress_test \
+	cli_test.sh; do
 	# Each suite's output, from its header to the next one.
 	awk -v s="=== suite $suite" '$0 == s { on = 1; next }
 		/^=== suite / { on = 0 } on' "$logs/vm.log" >"$logs/vm-$suite.log"

@@ -17,11 +17,12 @@ set -euo pipefail
 #   libnl-3-dev libnl-genl-3-dev  static netlink client libraries for test binaries
 #   sparse              `make C=1` checks
 #   xz-utils            unpack the kernel image and the kernel source tarball
+#   spin                model-checks the call state machine (tools/model-check.sh)
 #   gcc make libc6-dev  the toolchain itself
 PACKAGES=(
 	qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio
 	kmod linux-source-6.1 libnl-3-dev libnl-genl-3-dev sparse xz-utils gcc make
-	libc6-dev
+	libc6-dev spin
 )
 
 usage() {
