@@ -39,7 +39,8 @@ LIB_MAP := lib/libcallbox.map
 CLI := $(BUILD)/callbox
 BENCH := $(BUILD)/bench
 VM_TESTS := $(BUILD)/selftests/sandbox_test $(BUILD)/selftests/call_test \
-	$(BUILD)/selftests/lifecycle_test
+	$(BUILD)/selftests/lifecycle_test $(BUILD)/selftests/regression_test \
+	$(BUILD)/selftests/stress_test
 HOST_TESTS := $(BUILD)/host-tests/elf_test $(BUILD)/host-tests/layout_test
 
 GUEST_BUILD := $(BUILD)/guest

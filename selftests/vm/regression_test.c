@@ -1,0 +1,878 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Regressions from prior art, each named after the bug and kept forever.
+ *
+ * hyperlight_373 (hyperlight-dev/hyperlight issue #373, fixed by PR #385):
+ * the host handed a call to a handler thread and waited with a timeout.
+ * Under load the handler thread was never scheduled. On timeout the host
+ * read an atomic "running" flag that only the handler thread set, saw
+ * false, concluded that the call had finished while it was being
+ * cancelled, and read the result from a buffer that had just been reset
+ * and never written.
+ *
+ * Both tests starve the thread that runs calls the same way: it runs at
+ * SCHED_IDLE on CPU 1 while a SCHED_FIFO thread spins there, and the
+ * submitter runs on CPU 0 with a 1.5 ms timeout. RT throttling is turned
+ * off for the run (it would hand CPU 1 back for 5% of every second, which
+ * on fast hardware is enough to run most calls in time); instead the
+ * spinner steps aside for one iteration in UNSTARVED_EVERY, so that the
+ * "finished in time" path is exercised too, on any hardware. The
+ * assertions hold whichever way each iteration goes.
+ *
+ * - callbox_never_reads_unwritten_result: SUBMIT, WAIT with the timeout,
+ *   CANCEL, WAIT for the definite answer. The kernel's answer must agree
+ *   with what the runner thread and the guest itself did, every time.
+ * - control_userspace_flag_protocol_is_wrong: the old protocol, with no
+ *   callbox state, under the same starvation, must read a result that was
+ *   never written at least once: this proves the scenario is real, so
+ *   that the callbox test passing means something.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include <callbox/callbox.h>
+
+#include "callbox_util.h"
+
+#define SUBMIT_CPU		0
+#define STARVED_CPU		1
+/* Any RT priority starves SCHED_IDLE; stay low so the kernel's own win. */
+#define SPINNER_PRIO		5
+#define ITERATIONS		2000
+/* Every UNSTARVED_EVERY-th iteration the starved thread gets its CPU. */
+#define UNSTARVED_EVERY		10
+#define RT_RUNTIME		"/proc/sys/kernel/sched_rt_runtime_us"
+/* How long the submitter waits before it gives up and cancels. */
+#define WAIT_TIMEOUT_NS		1500000ull
+/*
+ * The answer after a CANCEL must come from the kernel alone, without the
+ * starved runner's help: a starved call is answered at once. Far more
+ * than that means the kernel waits for the runner, which may never run.
+ */
+#define ANSWER_TIMEOUT_NS	10000000000ull
+/* Violations logged one by one; the rest are only counted. */
+#define MAX_LOGGED		10
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Pin the calling thread to @cpu and give it @policy. Returns -errno. */
+static int set_self_sched(int cpu, int policy, int prio)
+{
+	struct sched_param param = { .sched_priority = prio };
+	cpu_set_t set;
+	int ret;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	/* Pin first, so that an RT thread never hogs the wrong CPU. */
+	ret = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (!ret)
+		ret = pthread_setschedparam(pthread_self(), policy, &param);
+	return -ret;
+}
+
+/* ---- the starvation: a SCHED_FIFO thread spinning on STARVED_CPU ---- */
+
+struct starver {
+	pthread_t thread;
+	bool started;
+	atomic_int state;	/* 0: starting, 1: spinning, <0: -errno */
+	atomic_bool stop;
+	atomic_bool pause;	/* asked to give the CPU back for a while */
+	atomic_bool paused;	/* ... and it has */
+};
+
+static void *starver_thread(void *arg)
+{
+	struct starver *s = arg;
+	int ret = set_self_sched(STARVED_CPU, SCHED_FIFO, SPINNER_PRIO);
+
+	atomic_store(&s->state, ret ? ret : 1);
+	if (ret)
+		return NULL;
+	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
+		if (atomic_load_explicit(&s->pause, memory_order_relaxed)) {
+			atomic_store(&s->paused, true);
+			/* Sleeping is what lets the SCHED_IDLE thread run. */
+			while (atomic_load(&s->pause) &&
+			       !atomic_load(&s->stop))
+				usleep(50);
+			atomic_store(&s->paused, false);
+		}
+		__builtin_ia32_pause();
+	}
+	return NULL;
+}
+
+/* Give the starved CPU back (@pause) or take it again, and wait for it. */
+static void starve_pause(struct starver *s, bool pause)
+{
+	atomic_store(&s->pause, pause);
+	while (atomic_load(&s->paused) != pause)
+		sched_yield();
+}
+
+/* Returns 0 once the spinner owns the CPU, or -errno. */
+static int starve_start(struct starver *s)
+{
+	int ret;
+
+	atomic_store(&s->state, 0);
+	atomic_store(&s->stop, false);
+	atomic_store(&s->pause, false);
+	atomic_store(&s->paused, false);
+	ret = pthread_create(&s->thread, NULL, starver_thread, s);
+	if (ret)
+		return -ret;
+	s->started = true;
+	while (!atomic_load(&s->state))
+		sched_yield();
+	return atomic_load(&s->state) < 0 ? atomic_load(&s->state) : 0;
+}
+
+static void starve_stop(struct starver *s)
+{
+	if (!s->started)
+		return;
+	atomic_store(&s->stop, true);
+	pthread_join(s->thread, NULL);
+	s->started = false;
+}
+
+/*
+ * A real runner's recovery after an abort poisoned the sandbox: restore
+ * the guest, then tell callbox. The counter guest's whole state is its
+ * registers (the count is in eax), so restarting it at its first
+ * instruction restores it, and its count starts again from 0.
+ */
+static int raw_guest_restore(struct raw_guest *g, struct kvm_run *run,
+			     int sandbox_fd)
+{
+	struct kvm_regs regs = { .rip = RAW_GUEST_CODE, .rflags = 2 };
+	int ret, err;
+
+	/*
+	 * KVM finishes an exit to userspace (the OUT of the last DONE) in
+	 * the next KVM_RUN, which would move rip past whatever we set. A
+	 * KVM_RUN with immediate_exit finishes it and returns EINTR at once.
+	 */
+	run->immediate_exit = 1;
+	ret = ioctl(g->vm.vcpu_fd, KVM_RUN, 0);
+	err = errno;
+	run->immediate_exit = 0;
+	if (ret != -1 || err != EINTR)
+		return ret ? -err : -EPROTO;
+	if (ioctl(g->vm.vcpu_fd, KVM_SET_REGS, &regs))
+		return -errno;
+	return callbox_sandbox_reset_fd(sandbox_fd);
+}
+
+/* ---- callbox: the runner thread ---- */
+
+/* What CALLBOX_CALL_RUN reported for one call, indexed by call id. */
+struct run_rec {
+	uint8_t runs;
+	uint8_t state;
+	uint8_t flags;
+	uint32_t status;
+};
+
+struct cb_runner {
+	pthread_t thread;
+	bool started;
+	int sandbox_fd;
+	struct raw_guest *guest;
+	struct kvm_run *run;
+	struct run_rec *recs;
+	uint64_t nr_recs;
+	atomic_bool ready;
+	/* The runner leaves after running this call (0: never). */
+	_Atomic uint64_t exit_id;
+	/* Results, read after the join. */
+	int error;
+	uint64_t resets;
+	uint64_t out_of_range;
+};
+
+static void *cb_runner_thread(void *arg)
+{
+	struct cb_runner *r = arg;
+	struct callbox_call_info out;
+	struct run_rec *rec;
+	int ret;
+
+	r->error = set_self_sched(STARVED_CPU, SCHED_IDLE, 0);
+	atomic_store(&r->ready, true);
+	if (r->error)
+		return NULL;
+
+	for (;;) {
+		/* Blocks until the submitter's SUBMIT wakes it up. */
+		ret = callbox_call_run_fd(r->sandbox_fd, 0, 0, &out);
+		if (ret == -ENOTRECOVERABLE) {
+			ret = raw_guest_restore(r->guest, r->run,
+						r->sandbox_fd);
+			if (ret) {
+				r->error = ret;
+				break;
+			}
+			r->resets++;
+			continue;
+		}
+		if (ret == -ESHUTDOWN)	/* teardown closed the sandbox */
+			break;
+		if (ret) {
+			r->error = ret;
+			break;
+		}
+		if (out.id < r->nr_recs) {
+			rec = &r->recs[out.id];
+			rec->runs++;
+			rec->state = out.state;
+			rec->flags = out.flags;
+			rec->status = out.status;
+		} else {
+			r->out_of_range++;
+		}
+		if (out.id == atomic_load(&r->exit_id))
+			break;
+	}
+	return NULL;
+}
+
+/* ---- the old protocol: a userspace queue and a "running" flag ---- */
+
+struct old_proto {
+	pthread_t thread;
+	bool started;
+	int vcpu_fd;
+	struct kvm_run *run;
+	pthread_mutex_t lock;
+	pthread_cond_t work;	/* the handler waits for a request */
+	pthread_cond_t done;	/* the submitter waits for its result */
+	bool pending;		/* a request waits for the handler */
+	bool stop;
+	uint64_t seq;		/* the last request handed over */
+	uint64_t done_seq;	/* the last request the handler finished */
+	/* The two things Hyperlight's host looked at. */
+	atomic_bool running;
+	_Atomic uint32_t result;
+	atomic_bool ready;
+	int error;
+};
+
+/*
+ * The handler thread of the old design: it takes a request, says it is
+ * running only once it has been scheduled to do so, runs the guest with
+ * a real KVM_RUN, writes the result and says it is done.
+ */
+static void *old_handler_thread(void *arg)
+{
+	struct old_proto *p = arg;
+	struct kvm_run *run = p->run;
+	uint32_t value;
+	uint64_t seq;
+
+	p->error = set_self_sched(STARVED_CPU, SCHED_IDLE, 0);
+	atomic_store(&p->ready, true);
+	if (p->error)
+		return NULL;
+
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		while (!p->pending && !p->stop)
+			pthread_cond_wait(&p->work, &p->lock);
+		if (p->stop) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		p->pending = false;
+		seq = p->seq;
+		pthread_mutex_unlock(&p->lock);
+
+		/* The bug: only the handler thread ever sets this. */
+		atomic_store(&p->running, true);
+		if (ioctl(p->vcpu_fd, KVM_RUN, 0)) {
+			p->error = -errno;
+			value = 0;
+		} else if (run->exit_reason != KVM_EXIT_IO ||
+			   run->io.port != CALLBOX_PORT_DONE) {
+			p->error = -EPROTO;
+			value = 0;
+		} else {
+			value = *(uint32_t *)((uint8_t *)run +
+					      run->io.data_offset);
+		}
+		atomic_store(&p->result, value);
+		atomic_store(&p->running, false);
+
+		pthread_mutex_lock(&p->lock);
+		p->done_seq = seq;
+		pthread_cond_broadcast(&p->done);
+		pthread_mutex_unlock(&p->lock);
+	}
+	return NULL;
+}
+
+static void old_handler_stop(struct old_proto *p)
+{
+	if (!p->started)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	p->started = false;
+}
+
+/* ---- the fixture ---- */
+
+FIXTURE(hyperlight_373) {
+	int dev_fd;
+	struct raw_guest guest;
+	struct kvm_run *run;
+	size_t run_size;
+	int sandbox_fd;
+	struct starver starver;
+	struct cb_runner runner;
+	struct old_proto proto;
+	/* sched_rt_runtime_us before the test, if it was changed */
+	char rt_runtime[32];
+	bool ready;
+};
+
+/*
+ * Turn RT throttling off, so that only the test decides when the starved
+ * thread runs; remember the old value in @old. Not being allowed to is
+ * fine: the starved thread then also runs 5% of the time.
+ */
+static bool rt_throttling_off(char *old, size_t len)
+{
+	ssize_t n;
+	int fd;
+
+	fd = open(RT_RUNTIME, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, old, len - 1);
+	if (n <= 0 || lseek(fd, 0, SEEK_SET) || write(fd, "-1", 2) != 2) {
+		close(fd);
+		return false;
+	}
+	old[n] = '\0';
+	close(fd);
+	return true;
+}
+
+static void rt_throttling_restore(const char *old)
+{
+	int fd = open(RT_RUNTIME, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	if (write(fd, old, strlen(old)) < 0)
+		perror(RT_RUNTIME);
+	close(fd);
+}
+
+FIXTURE_SETUP(hyperlight_373)
+{
+	int size;
+
+	self->dev_fd = -1;
+	self->sandbox_fd = -1;
+	self->run = MAP_FAILED;
+	self->guest.mem = MAP_FAILED;
+	self->guest.vm = (struct raw_vm) { -1, -1, -1 };
+	if (sysconf(_SC_NPROCESSORS_ONLN) <= STARVED_CPU)
+		SKIP(return, "needs CPUs %d and %d", SUBMIT_CPU, STARVED_CPU);
+	self->dev_fd = open_or_skip(_metadata, "/dev/callbox");
+	raw_guest_create_ok(&self->guest, raw_guest_counter,
+			    sizeof(raw_guest_counter));
+	/* The runners read exits and flush them through kvm_run. */
+	size = ioctl(self->guest.vm.kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	ASSERT_LT(0, size);
+	self->run_size = size;
+	self->run = mmap(NULL, self->run_size, PROT_READ | PROT_WRITE,
+			 MAP_SHARED, self->guest.vm.vcpu_fd, 0);
+	ASSERT_NE(MAP_FAILED, self->run);
+	if (!rt_throttling_off(self->rt_runtime, sizeof(self->rt_runtime))) {
+		self->rt_runtime[0] = '\0';
+		TH_LOG("cannot turn RT throttling off: the starved thread will run 5%% of the time");
+	}
+	self->ready = true;
+}
+
+FIXTURE_TEARDOWN(hyperlight_373)
+{
+	/* The starved threads can only finish once the CPU is theirs. */
+	starve_stop(&self->starver);
+	if (self->rt_runtime[0])
+		rt_throttling_restore(self->rt_runtime);
+	if (self->runner.started) {
+		/* Shutdown wakes a blocked RUN with ESHUTDOWN. */
+		close(self->sandbox_fd);
+		self->sandbox_fd = -1;
+		pthread_join(self->runner.thread, NULL);
+	}
+	old_handler_stop(&self->proto);
+	free(self->runner.recs);
+	if (self->sandbox_fd >= 0)
+		close(self->sandbox_fd);
+	if (self->run != MAP_FAILED)
+		munmap(self->run, self->run_size);
+	raw_guest_destroy(&self->guest);
+	if (self->dev_fd >= 0)
+		close(self->dev_fd);
+}
+
+/*
+ * Pin the test thread to the submitter's CPU, away from the starvation.
+ * The 6.1 harness runs the test body even after a SKIP in the setup, so
+ * this also returns early if the setup did not finish.
+ */
+#define pin_submitter()                                                 \
+	({                                                              \
+		if (!self->ready)                                       \
+			return;                                         \
+		int __ret = set_self_sched(SUBMIT_CPU, SCHED_OTHER, 0); \
+		ASSERT_EQ(0, __ret) {                                   \
+			TH_LOG("pinning to CPU %d: %s", SUBMIT_CPU,     \
+			       strerror(-__ret));                       \
+		}                                                       \
+	})
+
+#define starve_start_ok(s)                                              \
+	({                                                              \
+		int __ret = starve_start(s);                            \
+		if (__ret == -EPERM)                                    \
+			SKIP(return, "SCHED_FIFO needs CAP_SYS_NICE");  \
+		ASSERT_EQ(0, __ret) {                                   \
+			TH_LOG("starting the spinner: %s",              \
+			       strerror(-__ret));                       \
+		}                                                       \
+	})
+
+/* Count a broken promise; log the first few. */
+#define violation(t, fmt, ...)                                          \
+	do {                                                            \
+		if ((t)->violations++ < MAX_LOGGED)                     \
+			TH_LOG("iteration %u: " fmt, (t)->iterations,   \
+			       ##__VA_ARGS__);                          \
+	} while (0)
+
+#define check(t, cond, fmt, ...)                                        \
+	do {                                                            \
+		if (!(cond))                                            \
+			violation(t, "%s: " fmt, #cond, ##__VA_ARGS__); \
+	} while (0)
+
+/* What the submitter concluded about one call. */
+struct cb_rec {
+	uint64_t id;
+	uint8_t state;
+	uint8_t flags;
+	uint32_t status;
+};
+
+struct cb_tally {
+	unsigned int iterations;
+	unsigned int in_time;	/* WAIT returned before the timeout */
+	unsigned int timed_out;
+	unsigned int never_ran;	/* ABORTED, CALLBOX_CALL_GUEST_RAN clear */
+	unsigned int exited;
+	unsigned int exited_late;	/* timed out, then CANCEL: EALREADY */
+	unsigned int ran_cancelled;	/* ABORTED after the guest started */
+	unsigned int poisoned;
+	unsigned int wrong;	/* a result read that the guest never wrote */
+	unsigned int violations;
+	/* The guest's count of completed calls since its last restore. */
+	uint32_t count;
+};
+
+/*
+ * Fold one call's outcome into the tally. This is the one place a result
+ * is read, and only from an EXITED call: it must be the guest's count.
+ */
+static void cb_account(struct cb_tally *t, const struct callbox_call_info *c,
+		       struct __test_metadata *_metadata)
+{
+	switch (c->state) {
+	case CALLBOX_STATE_EXITED:
+		check(t, c->reason == CALLBOX_ABORT_NONE, "reason %u",
+		      c->reason);
+		check(t, c->flags == CALLBOX_CALL_GUEST_RAN, "flags %#x",
+		      c->flags);
+		t->exited++;
+		t->count++;
+		if (c->status != t->count) {
+			t->wrong++;
+			violation(t, "call %llu EXITED with status %u, the guest's count is %u",
+				  (unsigned long long)c->id, c->status,
+				  t->count);
+		}
+		break;
+	case CALLBOX_STATE_ABORTED:
+		check(t, !(c->flags & CALLBOX_CALL_CANCEL_PENDING),
+		      "flags %#x", c->flags);
+		if (!(c->flags & CALLBOX_CALL_GUEST_RAN)) {
+			t->never_ran++;
+			break;
+		}
+		t->ran_cancelled++;
+		/*
+		 * The guest started: it either reached its DONE before the
+		 * cancellation forced it out (the kernel then withholds the
+		 * result, and the sandbox stays usable) or it was stopped
+		 * in the middle and the sandbox is poisoned; the runner
+		 * restores the guest before the next call can run.
+		 */
+		if (c->exit_reason == KVM_EXIT_IO) {
+			t->count++;
+		} else {
+			t->poisoned++;
+			t->count = 0;
+		}
+		break;
+	default:
+		violation(t, "call %llu ended in state %u",
+			  (unsigned long long)c->id, c->state);
+	}
+}
+
+/* One call: submit, wait with a timeout, cancel, wait for the answer. */
+static void cb_iteration(struct __test_metadata *_metadata, int sandbox_fd,
+			 struct cb_tally *t, struct cb_rec *rec)
+{
+	struct callbox_call_info c, again;
+	uint64_t id;
+	int cancel, ret;
+
+	ret = callbox_call_submit_fd(sandbox_fd, 0, &id);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("SUBMIT: %s", strerror(-ret));
+	}
+	check(t, id == t->iterations + 1, "id %llu", (unsigned long long)id);
+
+	ret = callbox_call_wait_fd(sandbox_fd, id,
+				   now_ns() + WAIT_TIMEOUT_NS, &c);
+	if (!ret) {
+		/* The runner got to it in time; it is consumed already. */
+		t->in_time++;
+		cancel = callbox_call_cancel_fd(sandbox_fd, id);
+		check(t, cancel == -EALREADY, "CANCEL: %s", strerror(-cancel));
+		ret = callbox_call_wait_fd(sandbox_fd, id, 0, &again);
+		check(t, ret == -ESRCH, "second WAIT: %s", strerror(-ret));
+	} else {
+		ASSERT_EQ(-ETIMEDOUT, ret) {
+			TH_LOG("WAIT with a deadline: %s", strerror(-ret));
+		}
+		t->timed_out++;
+		/* Where Hyperlight looked at its flag: ask the kernel. */
+		cancel = callbox_call_cancel_fd(sandbox_fd, id);
+		ret = callbox_call_wait_fd(sandbox_fd, id,
+					   now_ns() + ANSWER_TIMEOUT_NS, &c);
+		ASSERT_EQ(0, ret) {
+			TH_LOG("WAIT after CANCEL (which returned %d): %s",
+			       cancel, strerror(-ret));
+		}
+		if (cancel == -EALREADY)
+			t->exited_late++;
+	}
+
+	check(t, c.id == id, "outcome of call %llu",
+	      (unsigned long long)c.id);
+	check(t, cancel == 0 || cancel == -EALREADY, "CANCEL: %s",
+	      strerror(-cancel));
+	if (!cancel)
+		check(t, c.state == CALLBOX_STATE_ABORTED &&
+			 c.reason == CALLBOX_ABORT_CANCELLED,
+		      "CANCEL won, but state %u reason %u", c.state, c.reason);
+	/* Nothing else here aborts calls: no deadlines, no other canceller. */
+	if (cancel == -EALREADY)
+		check(t, c.state == CALLBOX_STATE_EXITED,
+		      "CANCEL lost, but state %u reason %u", c.state,
+		      c.reason);
+
+	cb_account(t, &c, _metadata);
+	*rec = (struct cb_rec) {
+		.id = id,
+		.state = c.state,
+		.flags = c.flags,
+		.status = c.status,
+	};
+}
+
+TEST_F_TIMEOUT(hyperlight_373, callbox_never_reads_unwritten_result, 120)
+{
+	struct cb_runner *r = &self->runner;
+	struct callbox_call_info c;
+	struct cb_tally t = { 0 };
+	struct cb_rec *recs;
+	uint64_t start, pill;
+	unsigned int i;
+	int ret;
+
+	pin_submitter();
+	self->sandbox_fd = sandbox_create(self->dev_fd, self->guest.vm.vm_fd,
+					  self->guest.vm.vcpu_fd);
+	recs = calloc(ITERATIONS, sizeof(*recs));
+	ASSERT_NE(NULL, recs);
+
+	*r = (struct cb_runner) {
+		.sandbox_fd = self->sandbox_fd,
+		.guest = &self->guest,
+		.run = self->run,
+		/* Every call: the iterations, the pill and the final one. */
+		.nr_recs = ITERATIONS + 3,
+	};
+	r->recs = calloc(r->nr_recs, sizeof(*r->recs));
+	ASSERT_NE(NULL, r->recs);
+	ASSERT_EQ(0, pthread_create(&r->thread, NULL, cb_runner_thread, r));
+	r->started = true;
+	while (!atomic_load(&r->ready))
+		sched_yield();
+	ASSERT_EQ(0, r->error) {
+		TH_LOG("runner at SCHED_IDLE on CPU %d: %s", STARVED_CPU,
+		       strerror(-r->error));
+	}
+	/* Let it block in RUN, as an idle runner would be. */
+	usleep(10000);
+	starve_start_ok(&self->starver);
+
+	start = now_ns();
+	for (i = 0; i < ITERATIONS; i++) {
+		bool unstarved = i % UNSTARVED_EVERY == UNSTARVED_EVERY - 1;
+
+		if (unstarved)
+			starve_pause(&self->starver, true);
+		cb_iteration(_metadata, self->sandbox_fd, &t, &recs[i]);
+		if (unstarved)
+			starve_pause(&self->starver, false);
+		t.iterations++;
+	}
+	starve_stop(&self->starver);
+
+	/*
+	 * Let the runner drain and leave: it stops after one more call,
+	 * whose id is known in advance, so it cannot miss it.
+	 */
+	pill = ITERATIONS + 1;
+	atomic_store(&r->exit_id, pill);
+	ret = callbox_call_submit_fd(self->sandbox_fd, 0, &pill);
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(ITERATIONS + 1, pill);
+	ASSERT_EQ(0, callbox_call_wait_fd(self->sandbox_fd, pill, 0, &c));
+	ASSERT_EQ(CALLBOX_STATE_EXITED, c.state);
+	cb_account(&t, &c, _metadata);
+	ASSERT_EQ(0, pthread_join(r->thread, NULL));
+	r->started = false;
+	ASSERT_EQ(0, r->error) {
+		TH_LOG("runner: %s", strerror(-r->error));
+	}
+	EXPECT_EQ(0, r->out_of_range);
+
+	/*
+	 * The guest's own count: every call it completed, and no other. A
+	 * cancelled call that ran in the guest would show up here.
+	 */
+	ASSERT_EQ(0, callbox_call_sync_fd(self->sandbox_fd, 0, &c));
+	ASSERT_EQ(CALLBOX_STATE_EXITED, c.state);
+	EXPECT_EQ(t.count + 1, c.status);
+
+	/* The submitter's answers against what the runner really ran. */
+	for (i = 0; i < ITERATIONS; i++) {
+		struct run_rec *rr = &r->recs[recs[i].id];
+
+		if (recs[i].state == CALLBOX_STATE_EXITED &&
+		    (rr->runs != 1 || rr->state != CALLBOX_STATE_EXITED ||
+		     rr->status != recs[i].status)) {
+			t.wrong++;
+			violation(&t, "call %llu: read status %u, the runner saw state %u status %u (%u runs)",
+				  (unsigned long long)recs[i].id,
+				  recs[i].status, rr->state, rr->status,
+				  rr->runs);
+		}
+		if (recs[i].state != CALLBOX_STATE_ABORTED)
+			continue;
+		/* The runner may see a call that ended before it began. */
+		if (recs[i].flags & CALLBOX_CALL_GUEST_RAN)
+			check(&t, rr->runs == 1 &&
+				  rr->state == CALLBOX_STATE_ABORTED &&
+				  (rr->flags & CALLBOX_CALL_GUEST_RAN),
+			      "call %llu: runner saw %u runs, state %u flags %#x",
+			      (unsigned long long)recs[i].id, rr->runs,
+			      rr->state, rr->flags);
+		else
+			check(&t, rr->runs == 0 ||
+				  (rr->runs == 1 &&
+				   !(rr->flags & CALLBOX_CALL_GUEST_RAN)),
+			      "call %llu: never ran, but the runner saw %u runs, flags %#x",
+			      (unsigned long long)recs[i].id, rr->runs,
+			      rr->flags);
+	}
+
+	TH_LOG("%u iterations in %.1f s: %u timed out, guest never ran %u, exited %u (%u in time, %u after the timeout), cancelled after the guest started %u (poisoned %u, restored %llu)",
+	       t.iterations, (now_ns() - start) / 1e9, t.timed_out,
+	       t.never_ran, t.exited - 1, t.in_time, t.exited_late,
+	       t.ran_cancelled, t.poisoned, (unsigned long long)r->resets);
+	TH_LOG("results read that the guest never wrote: %u", t.wrong);
+	free(recs);
+
+	EXPECT_EQ(0, t.violations);
+	EXPECT_EQ(0, t.wrong);
+	EXPECT_EQ(t.poisoned, r->resets);
+	/* Without starvation this test tests nothing. */
+	EXPECT_LE(t.iterations / 2, t.never_ran);
+}
+
+/* ---- the control: the old protocol under the same starvation ---- */
+
+struct old_tally {
+	unsigned int iterations;
+	unsigned int in_time;
+	unsigned int timed_out;
+	unsigned int concluded_finished;	/* timed out, !running */
+	unsigned int wrong;	/* ... and read a result never written */
+	unsigned int still_running;
+	unsigned int withdrawn;	/* the handler never took it */
+	unsigned int violations;
+	uint32_t count;		/* the handler's guest's count */
+};
+
+static void old_iteration(struct __test_metadata *_metadata,
+			  struct old_proto *p, struct old_tally *t)
+{
+	uint64_t deadline = now_ns() + WAIT_TIMEOUT_NS, seq;
+	struct timespec ts = {
+		.tv_sec = deadline / 1000000000ull,
+		.tv_nsec = deadline % 1000000000ull,
+	};
+	bool done, withdrawn = false;
+	uint32_t value;
+	int ret = 0;
+
+	/* Reset the result buffer before the call, as Hyperlight did. */
+	atomic_store(&p->result, 0);
+	pthread_mutex_lock(&p->lock);
+	seq = ++p->seq;
+	p->pending = true;
+	pthread_cond_signal(&p->work);
+	while (p->done_seq != seq && ret != ETIMEDOUT)
+		ret = pthread_cond_timedwait(&p->done, &p->lock, &ts);
+	done = p->done_seq == seq;
+	pthread_mutex_unlock(&p->lock);
+
+	if (done) {
+		t->in_time++;
+		t->count++;
+		value = atomic_load(&p->result);
+		check(t, value == t->count, "result %u, count %u", value,
+		      t->count);
+		return;
+	}
+
+	t->timed_out++;
+	if (!atomic_load(&p->running)) {
+		/*
+		 * The old protocol: "not running, so it finished while we
+		 * were cancelling it". Read the result.
+		 */
+		t->concluded_finished++;
+		value = atomic_load(&p->result);
+		if (!value)
+			t->wrong++;
+	} else {
+		/* The old protocol would kill it here. */
+		t->still_running++;
+	}
+
+	/*
+	 * Bookkeeping of the test, not part of the protocol: take the
+	 * request back if the handler never took it, else let it finish,
+	 * so that the next iteration starts clean.
+	 */
+	pthread_mutex_lock(&p->lock);
+	if (p->pending) {
+		p->pending = false;
+		withdrawn = true;
+	}
+	while (!withdrawn && p->done_seq != seq)
+		pthread_cond_wait(&p->done, &p->lock);
+	pthread_mutex_unlock(&p->lock);
+	if (withdrawn)
+		t->withdrawn++;
+	else
+		t->count++;
+	ASSERT_EQ(0, p->error);
+}
+
+TEST_F_TIMEOUT(hyperlight_373, control_userspace_flag_protocol_is_wrong, 120)
+{
+	struct old_proto *p = &self->proto;
+	struct old_tally t = { 0 };
+	pthread_condattr_t attr;
+	uint64_t start;
+	unsigned int i;
+
+	pin_submitter();
+	p->vcpu_fd = self->guest.vm.vcpu_fd;
+	p->run = self->run;
+	ASSERT_EQ(0, pthread_mutex_init(&p->lock, NULL));
+	ASSERT_EQ(0, pthread_cond_init(&p->work, NULL));
+	ASSERT_EQ(0, pthread_condattr_init(&attr));
+	ASSERT_EQ(0, pthread_condattr_setclock(&attr, CLOCK_MONOTONIC));
+	ASSERT_EQ(0, pthread_cond_init(&p->done, &attr));
+	pthread_condattr_destroy(&attr);
+
+	ASSERT_EQ(0, pthread_create(&p->thread, NULL, old_handler_thread, p));
+	p->started = true;
+	while (!atomic_load(&p->ready))
+		sched_yield();
+	ASSERT_EQ(0, p->error) {
+		TH_LOG("handler at SCHED_IDLE on CPU %d: %s", STARVED_CPU,
+		       strerror(-p->error));
+	}
+	usleep(10000);
+	starve_start_ok(&self->starver);
+
+	start = now_ns();
+	for (i = 0; i < ITERATIONS; i++) {
+		bool unstarved = i % UNSTARVED_EVERY == UNSTARVED_EVERY - 1;
+
+		if (unstarved)
+			starve_pause(&self->starver, true);
+		old_iteration(_metadata, p, &t);
+		if (unstarved)
+			starve_pause(&self->starver, false);
+		t.iterations++;
+	}
+	starve_stop(&self->starver);
+	old_handler_stop(p);
+	ASSERT_EQ(0, p->error) {
+		TH_LOG("handler: %s", strerror(-p->error));
+	}
+
+	TH_LOG("%u iterations in %.1f s: %u timed out, %u in time; on timeout the flag said finished %u times, running %u times",
+	       t.iterations, (now_ns() - start) / 1e9, t.timed_out,
+	       t.in_time, t.concluded_finished, t.still_running);
+	TH_LOG("results read that the guest never wrote: %u (the handler never took %u requests)",
+	       t.wrong, t.withdrawn);
+
+	EXPECT_EQ(0, t.violations);
+	/* The scenario is real: the old protocol reads garbage. */
+	EXPECT_LE(1, t.wrong);
+}
+
+TEST_HARNESS_MAIN
