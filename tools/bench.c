@@ -139,7 +139,7 @@ static const uint8_t halter[] = { 0xfa, 0xf4, 0xeb, 0xfd };	/* cli; hlt */
 struct stuck_guest {
 	struct raw_guest g;
 	struct kvm_run *run;
-	long run_size;
+	size_t run_size;
 	int fd;
 };
 
@@ -159,9 +159,7 @@ static void stuck_create(struct stuck_guest *s, int dev_fd, bool halted)
 			      halted ? sizeof(halter) : sizeof(spinner));
 	if (ret)
 		die("raw guest", -ret);
-	s->run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	s->run = mmap(NULL, s->run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      s->g.vm.vcpu_fd, 0);
+	s->run = raw_guest_map_run(&s->g, &s->run_size);
 	if (s->run == MAP_FAILED)
 		die("mmap kvm_run", errno);
 	s->fd = callbox_sandbox_create_fd(dev_fd, s->g.vm.vm_fd,
@@ -266,17 +264,13 @@ int main(int argc, char **argv)
 	uint64_t m_cancel_spin, m_cancel_halt, m_deadline;
 	struct kvm_run *run;
 	int dev_fd, sandbox_fd, ret, r, i, n = 0;
-	long run_size;
+	size_t run_size;
 
 	ret = raw_guest_create(&floor_guest, raw_guest_counter,
 			       sizeof(raw_guest_counter));
 	if (ret)
 		die("raw guest", -ret);
-	run_size = ioctl(floor_guest.vm.kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	if (run_size <= 0)
-		die("KVM_GET_VCPU_MMAP_SIZE", errno);
-	run = mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		   floor_guest.vm.vcpu_fd, 0);
+	run = raw_guest_map_run(&floor_guest, &run_size);
 	if (run == MAP_FAILED)
 		die("mmap kvm_run", errno);
 

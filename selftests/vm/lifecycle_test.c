@@ -102,7 +102,7 @@ FIXTURE(life) {
 	struct raw_guest guest;
 	int fd;
 	struct kvm_run *run;
-	long run_size;
+	size_t run_size;
 };
 
 FIXTURE_SETUP(life)
@@ -112,11 +112,7 @@ FIXTURE_SETUP(life)
 			    sizeof(raw_guest_counter));
 	self->fd = sandbox_create(self->dev_fd, self->guest.vm.vm_fd,
 				  self->guest.vm.vcpu_fd);
-	self->run_size = ioctl(self->guest.vm.kvm_fd, KVM_GET_VCPU_MMAP_SIZE,
-			       0);
-	ASSERT_LT(0, self->run_size);
-	self->run = mmap(NULL, self->run_size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED, self->guest.vm.vcpu_fd, 0);
+	self->run = raw_guest_map_run(&self->guest, &self->run_size);
 	ASSERT_NE(MAP_FAILED, self->run);
 }
 

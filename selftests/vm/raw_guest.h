@@ -137,6 +137,19 @@ static inline void raw_guest_destroy(struct raw_guest *g)
 	g->mem = MAP_FAILED;
 }
 
+/* Map the vCPU's kvm_run page; MAP_FAILED on error, its size in @size. */
+static inline struct kvm_run *raw_guest_map_run(struct raw_guest *g,
+						size_t *size)
+{
+	long len = ioctl(g->vm.kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+
+	if (len <= 0)
+		return MAP_FAILED;
+	*size = len;
+	return mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		    g->vm.vcpu_fd, 0);
+}
+
 /*
  * Recover a raw guest whose sandbox @sandbox_fd is poisoned, as a runner
  * would: let KVM finish the exit it stopped at (KVM_RUN with
@@ -148,10 +161,19 @@ static inline int raw_guest_reset(struct raw_guest *g, struct kvm_run *run,
 {
 	struct callbox_sandbox_reset cmd = { .size = sizeof(cmd) };
 	struct kvm_regs regs = { .rip = RAW_GUEST_CODE, .rflags = 2 };
+	int ret, err;
 
+	/*
+	 * KVM finishes an exit to userspace (say the OUT of the last DONE)
+	 * in the next KVM_RUN, which would move rip past whatever we set. A
+	 * KVM_RUN with immediate_exit finishes it and returns EINTR at once.
+	 */
 	run->immediate_exit = 1;
-	ioctl(g->vm.vcpu_fd, KVM_RUN, 0);
+	ret = ioctl(g->vm.vcpu_fd, KVM_RUN, 0);
+	err = errno;
 	run->immediate_exit = 0;
+	if (ret != -1 || err != EINTR)
+		return ret ? -err : -EPROTO;
 	if (ioctl(g->vm.vcpu_fd, KVM_SET_REGS, &regs) ||
 	    ioctl(sandbox_fd, CALLBOX_SANDBOX_RESET, &cmd))
 		return -errno;

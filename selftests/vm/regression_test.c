@@ -149,34 +149,6 @@ static void starve_stop(struct starver *s)
 	s->started = false;
 }
 
-/*
- * A real runner's recovery after an abort poisoned the sandbox: restore
- * the guest, then tell callbox. The counter guest's whole state is its
- * registers (the count is in eax), so restarting it at its first
- * instruction restores it, and its count starts again from 0.
- */
-static int raw_guest_restore(struct raw_guest *g, struct kvm_run *run,
-			     int sandbox_fd)
-{
-	struct kvm_regs regs = { .rip = RAW_GUEST_CODE, .rflags = 2 };
-	int ret, err;
-
-	/*
-	 * KVM finishes an exit to userspace (the OUT of the last DONE) in
-	 * the next KVM_RUN, which would move rip past whatever we set. A
-	 * KVM_RUN with immediate_exit finishes it and returns EINTR at once.
-	 */
-	run->immediate_exit = 1;
-	ret = ioctl(g->vm.vcpu_fd, KVM_RUN, 0);
-	err = errno;
-	run->immediate_exit = 0;
-	if (ret != -1 || err != EINTR)
-		return ret ? -err : -EPROTO;
-	if (ioctl(g->vm.vcpu_fd, KVM_SET_REGS, &regs))
-		return -errno;
-	return callbox_sandbox_reset_fd(sandbox_fd);
-}
-
 /* ---- callbox: the runner thread ---- */
 
 /* What CALLBOX_CALL_RUN reported for one call, indexed by call id. */
@@ -220,7 +192,7 @@ static void *cb_runner_thread(void *arg)
 		/* Blocks until the submitter's SUBMIT wakes it up. */
 		ret = callbox_call_run_fd(r->sandbox_fd, 0, 0, &out);
 		if (ret == -ENOTRECOVERABLE) {
-			ret = raw_guest_restore(r->guest, r->run,
+			ret = raw_guest_reset(r->guest, r->run,
 						r->sandbox_fd);
 			if (ret) {
 				r->error = ret;
@@ -388,8 +360,6 @@ static void rt_throttling_restore(const char *old)
 
 FIXTURE_SETUP(hyperlight_373)
 {
-	int size;
-
 	self->dev_fd = -1;
 	self->sandbox_fd = -1;
 	self->run = MAP_FAILED;
@@ -401,11 +371,7 @@ FIXTURE_SETUP(hyperlight_373)
 	raw_guest_create_ok(&self->guest, raw_guest_counter,
 			    sizeof(raw_guest_counter));
 	/* The runners read exits and flush them through kvm_run. */
-	size = ioctl(self->guest.vm.kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	ASSERT_LT(0, size);
-	self->run_size = size;
-	self->run = mmap(NULL, self->run_size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED, self->guest.vm.vcpu_fd, 0);
+	self->run = raw_guest_map_run(&self->guest, &self->run_size);
 	ASSERT_NE(MAP_FAILED, self->run);
 	if (!rt_throttling_off(self->rt_runtime, sizeof(self->rt_runtime))) {
 		self->rt_runtime[0] = '\0';

@@ -133,29 +133,6 @@ struct canceller {
 	uint64_t tries;
 };
 
-/* As in the regression test: a real runner's recovery from poisoning. */
-static int raw_guest_restore(struct raw_guest *g, struct kvm_run *run,
-			     int sandbox_fd)
-{
-	struct kvm_regs regs = { .rip = RAW_GUEST_CODE, .rflags = 2 };
-	int ret, err;
-
-	/*
-	 * KVM finishes an exit to userspace (the OUT of the last DONE) in
-	 * the next KVM_RUN, which would move rip past whatever we set. A
-	 * KVM_RUN with immediate_exit finishes it and returns EINTR at once.
-	 */
-	run->immediate_exit = 1;
-	ret = ioctl(g->vm.vcpu_fd, KVM_RUN, 0);
-	err = errno;
-	run->immediate_exit = 0;
-	if (ret != -1 || err != EINTR)
-		return ret ? -err : -EPROTO;
-	if (ioctl(g->vm.vcpu_fd, KVM_SET_REGS, &regs))
-		return -errno;
-	return callbox_sandbox_reset_fd(sandbox_fd);
-}
-
 static void *runner_thread(void *arg)
 {
 	struct runner *r = arg;
@@ -171,7 +148,7 @@ static void *runner_thread(void *arg)
 			/* Only an outcome that said so may poison. */
 			if (!poison_seen)
 				r->violations++;
-			ret = raw_guest_restore(s->guest, s->run,
+			ret = raw_guest_reset(s->guest, s->run,
 						s->sandbox_fd);
 			if (ret) {
 				r->error = ret;
@@ -378,8 +355,6 @@ FIXTURE(stress) {
 
 FIXTURE_SETUP(stress)
 {
-	int size;
-
 	self->dev_fd = -1;
 	self->s.sandbox_fd = -1;
 	self->run = MAP_FAILED;
@@ -389,11 +364,7 @@ FIXTURE_SETUP(stress)
 	raw_guest_create_ok(&self->guest, raw_guest_counter,
 			    sizeof(raw_guest_counter));
 	/* The runner flushes the vCPU's last exit through kvm_run. */
-	size = ioctl(self->guest.vm.kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	ASSERT_LT(0, size);
-	self->run_size = size;
-	self->run = mmap(NULL, self->run_size, PROT_READ | PROT_WRITE,
-			 MAP_SHARED, self->guest.vm.vcpu_fd, 0);
+	self->run = raw_guest_map_run(&self->guest, &self->run_size);
 	ASSERT_NE(MAP_FAILED, self->run);
 	self->s.sandbox_fd = sandbox_create(self->dev_fd,
 					    self->guest.vm.vm_fd,
