@@ -42,7 +42,8 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(GUEST_LDS) \
 # For the helpers GCC may call on its own (e.g. 128-bit division).
 GUEST_LDLIBS := -lgcc
 
-GUEST_SDK_OBJS := $(addprefix $(GUEST_BUILD)/sdk/,entry.o runtime.o string.o)
+GUEST_SDK_OBJS := $(addprefix $(GUEST_BUILD)/sdk/,entry.o exception_entry.o \
+	exception.o runtime.o string.o)
 GUEST_EXAMPLES := arith spin fault host
 GUEST_EXAMPLE_ELFS := $(GUEST_EXAMPLES:%=$(GUEST_BUILD)/%.elf)
 

@@ -181,8 +181,9 @@ void callbox_describe_call(const struct callbox_call_info *c, char *buf,
 		break;
 	case CALLBOX_ABORT_BAD_PORT:
 		snprintf(buf, len,
-			 "guest accessed I/O port 0x%" PRIx64 " outside the callbox ABI (only 4-byte OUT to 0x%x/0x%x is allowed)",
-			 d, CALLBOX_PORT_DONE, CALLBOX_PORT_ABORT);
+			 "guest accessed I/O port 0x%" PRIx64 " outside the callbox ABI (only 4-byte OUT to 0x%x, 0x%x or 0x%x is allowed)",
+			 d, CALLBOX_PORT_DONE, CALLBOX_PORT_ABORT,
+			 CALLBOX_PORT_HOSTCALL);
 		break;
 	case CALLBOX_ABORT_MMIO:
 		snprintf(buf, len,

@@ -6,9 +6,13 @@
  * Paging maps guest-physical memory 1:1 (virtual == physical) with one PML4,
  * PDPT and PD, which covers the first 1 GiB, the most a guest may have. The
  * first 2 MiB go through a page table of 4 KiB pages so that page 0 can be
- * left unmapped and a NULL dereference faults; the rest uses 2 MiB pages.
- * Nothing at or above mem_size is mapped, so a stray access there faults
- * rather than reaching MMIO.
+ * left unmapped and a NULL dereference faults, and so do the last 2 MiB, so
+ * that the page below the stack can be left unmapped as a guard; the rest
+ * uses 2 MiB pages. Nothing at or above mem_size is mapped, so a stray
+ * access there faults rather than reaching MMIO.
+ *
+ * The GDT also holds a 64-bit TSS, whose IST1 gives CPU exceptions a stack
+ * of their own: a stack overflow's page fault cannot fault again.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -42,7 +46,12 @@
 #define SEG_FLAG_DB	(1u << 2)	/* 32-bit default operand size */
 #define SEG_FLAG_G	(1u << 3)	/* limit in 4 KiB units */
 
-#define GDT_ENTRIES	3
+#define SEG_TSS_BUSY	0xbu	/* system type: 64-bit TSS, busy (TR) */
+
+/* The 64-bit TSS (Intel SDM vol. 3, 8.7). */
+#define TSS_LIMIT	103u
+#define TSS_IST1	0x24u
+#define TSS_IOMAP_BASE	0x66u
 
 /* What the code below relies on. */
 _Static_assert(CALLBOX_MEM_ALIGN == LARGE_PAGE_SIZE,
@@ -52,6 +61,10 @@ _Static_assert(CALLBOX_MEM_MAX <= PT_ENTRIES * LARGE_PAGE_SIZE,
 _Static_assert(CALLBOX_GPA_MAILBOX + sizeof(struct callbox_mailbox) <=
 	       CALLBOX_GPA_IMAGE_MIN && CALLBOX_GPA_IMAGE_MIN <= CALLBOX_MEM_MIN,
 	       "host-owned memory fits below the image, in the smallest guest");
+_Static_assert(CALLBOX_SEL_TSS / 8 + 2 == CALLBOX_GDT_ENTRIES,
+	       "the TSS descriptor is the GDT's last, two entries long");
+_Static_assert(CALLBOX_GPA_IMAGE_MIN < CALLBOX_STACK_GUARD(CALLBOX_MEM_MIN),
+	       "the smallest guest has room for an image below its stack");
 
 static void put64(void *mem, uint64_t gpa, uint64_t val)
 {
@@ -61,6 +74,42 @@ static void put64(void *mem, uint64_t gpa, uint64_t val)
 static void put32(void *mem, uint64_t gpa, uint32_t val)
 {
 	memcpy((unsigned char *)mem + gpa, &val, sizeof(val));
+}
+
+static void put16(void *mem, uint64_t gpa, uint16_t val)
+{
+	memcpy((unsigned char *)mem + gpa, &val, sizeof(val));
+}
+
+/*
+ * The 16-byte system descriptor of the TSS, marked busy since the host
+ * loads TR with it before the guest runs.
+ */
+static void gdt_put_tss(void *mem, uint64_t gpa, uint64_t base)
+{
+	uint64_t low = (TSS_LIMIT & 0xffff) |
+		       (base & 0xffffff) << 16 |
+		       (uint64_t)(SEG_PRESENT | SEG_TSS_BUSY) << 40 |
+		       (uint64_t)((TSS_LIMIT >> 16) & 0xf) << 48 |
+		       ((base >> 24) & 0xff) << 56;
+
+	put64(mem, gpa, low);
+	put64(mem, gpa + 8, base >> 32);
+}
+
+/* Map one 2 MiB region with 4 KiB pages, all present but @hole (if any). */
+static void map_small_pages(void *mem, uint64_t pt, uint64_t region,
+			    uint64_t hole)
+{
+	uint64_t i, gpa;
+
+	put64(mem, CALLBOX_GPA_PD + region / LARGE_PAGE_SIZE * 8,
+	      pt | PTE_TABLE);
+	for (i = 0; i < PT_ENTRIES; i++) {
+		gpa = region + i * PAGE_SIZE;
+		if (gpa != hole)
+			put64(mem, pt + i * 8, gpa | PTE_PRESENT | PTE_WRITE);
+	}
 }
 
 /*
@@ -113,32 +162,38 @@ int callbox_layout_check(uint64_t mem_size, char *err, size_t errlen)
 
 void callbox_layout_build(void *mem, uint64_t mem_size)
 {
-	const uint64_t gdt[GDT_ENTRIES] = {
+	const uint64_t gdt[] = {
 		0,
 		gdt_flat(SEG_PRESENT | SEG_S | SEG_CODE | SEG_RW | SEG_ACCESSED,
 			 SEG_FLAG_G | SEG_FLAG_L),
 		gdt_flat(SEG_PRESENT | SEG_S | SEG_RW | SEG_ACCESSED,
 			 SEG_FLAG_G | SEG_FLAG_DB),
 	};
+	const uint64_t guard = CALLBOX_STACK_GUARD(mem_size);
+	const uint64_t top = mem_size - LARGE_PAGE_SIZE;
 	uint64_t i;
 
 	memset(mem, 0, CALLBOX_GPA_IMAGE_MIN);
 
-	for (i = 0; i < GDT_ENTRIES; i++)
+	for (i = 0; i < sizeof(gdt) / sizeof(gdt[0]); i++)
 		put64(mem, CALLBOX_GPA_GDT + i * 8, gdt[i]);
+	gdt_put_tss(mem, CALLBOX_GPA_GDT + CALLBOX_SEL_TSS, CALLBOX_GPA_TSS);
+	put64(mem, CALLBOX_GPA_TSS + TSS_IST1, CALLBOX_EXC_STACK_TOP);
+	/* An I/O bitmap base past the limit: no I/O bitmap. */
+	put16(mem, CALLBOX_GPA_TSS + TSS_IOMAP_BASE, TSS_LIMIT + 1);
 
 	put64(mem, CALLBOX_GPA_PML4, CALLBOX_GPA_PDPT | PTE_TABLE);
 	put64(mem, CALLBOX_GPA_PDPT, CALLBOX_GPA_PD | PTE_TABLE);
-	put64(mem, CALLBOX_GPA_PD, CALLBOX_GPA_PT | PTE_TABLE);
-
-	/* Entry 0 stays zero: page 0 is not present. */
-	for (i = 1; i < PT_ENTRIES; i++)
-		put64(mem, CALLBOX_GPA_PT + i * 8,
-		      i * PAGE_SIZE | PTE_PRESENT | PTE_WRITE);
 
 	for (i = 1; i < mem_size / LARGE_PAGE_SIZE; i++)
 		put64(mem, CALLBOX_GPA_PD + i * 8,
 		      i * LARGE_PAGE_SIZE | PTE_LARGE | PTE_PRESENT | PTE_WRITE);
+
+	/* 4 KiB pages where holes are needed: page 0, and the stack guard. */
+	if (top)
+		map_small_pages(mem, CALLBOX_GPA_PT_TOP, top, guard);
+	map_small_pages(mem, CALLBOX_GPA_PT, 0, top ? 0 : guard);
+	put64(mem, CALLBOX_GPA_PT, 0);
 
 	put32(mem, CALLBOX_GPA_MAILBOX +
 		   offsetof(struct callbox_mailbox, magic), CALLBOX_ABI_MAGIC);

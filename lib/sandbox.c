@@ -226,6 +226,65 @@ static int sandbox_request(struct callbox_sandbox *sb, const char *function,
 
 /* ---- outcomes ---- */
 
+static const char *const exception_names[32] = {
+	[0] = "#DE divide error", [1] = "#DB debug", [2] = "NMI",
+	[3] = "#BP breakpoint", [4] = "#OF overflow",
+	[5] = "#BR bound range exceeded", [6] = "#UD invalid opcode",
+	[7] = "#NM device not available", [8] = "#DF double fault",
+	[10] = "#TS invalid TSS", [11] = "#NP segment not present",
+	[12] = "#SS stack-segment fault", [13] = "#GP general protection",
+	[14] = "#PF page fault", [16] = "#MF x87 floating-point error",
+	[17] = "#AC alignment check", [18] = "#MC machine check",
+	[19] = "#XM SIMD floating-point error", [20] = "#VE virtualization",
+	[21] = "#CP control protection",
+};
+
+/* Describe the exception the guest reported; its fields are only numbers. */
+static void sandbox_describe_fault(struct callbox_sandbox *sb, char *buf,
+				   size_t len)
+{
+	struct callbox_fault f = sandbox_mailbox(sb)->fault;
+	uint64_t guard = CALLBOX_STACK_GUARD(sb->vm.mem_size);
+	const char *name = f.vector < 32 ? exception_names[f.vector] : NULL;
+
+	if (f.vector == 14 && f.cr2 >= guard && f.cr2 - guard < 0x1000) {
+		snprintf(buf, len,
+			 "stack overflow (page fault on the guard page below the %llu KiB stack, rip 0x%" PRIx64 ")",
+			 CALLBOX_STACK_SIZE >> 10, f.rip);
+		return;
+	}
+	if (name)
+		snprintf(buf, len, "CPU exception %s at rip 0x%" PRIx64, name,
+			 f.rip);
+	else
+		snprintf(buf, len,
+			 "CPU exception, reserved vector %" PRIu64 ", at rip 0x%" PRIx64,
+			 f.vector, f.rip);
+	if (f.vector == 14)
+		snprintf(buf + strlen(buf), len - strlen(buf),
+			 ", address 0x%" PRIx64 " (error 0x%" PRIx64 ")",
+			 f.cr2, f.error_code);
+	else if (f.error_code)
+		snprintf(buf + strlen(buf), len - strlen(buf),
+			 ", error code 0x%" PRIx64, f.error_code);
+}
+
+/*
+ * The guest's abort message: guest memory, so hostile. Copy at most the
+ * buffer, stop at a NUL, and show anything unprintable as '?'.
+ */
+static void sandbox_abort_message(struct callbox_sandbox *sb, char *buf,
+				  size_t len)
+{
+	const char *msg = sandbox_mailbox(sb)->abort_message;
+	size_t i;
+
+	for (i = 0; i + 1 < len && i < CALLBOX_ABORT_MESSAGE_MAX - 1 &&
+		    msg[i]; i++)
+		buf[i] = msg[i] >= 0x20 && msg[i] < 0x7f ? msg[i] : '?';
+	buf[i] = '\0';
+}
+
 /*
  * Turn a call's final outcome into 0 or -errno, with a message. The
  * result is read from the slot only when the kernel says EXITED.
@@ -234,6 +293,7 @@ static int sandbox_outcome(struct callbox_sandbox *sb, const char *what,
 			   const struct callbox_call_info *c, int slot,
 			   int64_t *result)
 {
+	char message[CALLBOX_ABORT_MESSAGE_MAX];
 	char outcome[256];
 
 	if (c->state == CALLBOX_STATE_EXITED) {
@@ -268,9 +328,17 @@ static int sandbox_outcome(struct callbox_sandbox *sb, const char *what,
 		return sandbox_fail(sb, -ESHUTDOWN, "%s: call %" PRIu64 ": %s",
 				    what, (uint64_t)c->id, outcome);
 	case CALLBOX_ABORT_GUEST_ABORT:
+		if (c->detail == CALLBOX_GUEST_ABORT_EXCEPTION) {
+			sandbox_describe_fault(sb, outcome, sizeof(outcome));
+			return sandbox_fail(sb, -EIO,
+					    "%s: call %" PRIu64 " aborted: %s",
+					    what, (uint64_t)c->id, outcome);
+		}
+		sandbox_abort_message(sb, message, sizeof(message));
 		return sandbox_fail(sb, -ECONNABORTED,
-				    "%s: call %" PRIu64 " aborted: %s", what,
-				    (uint64_t)c->id, outcome);
+				    "%s: call %" PRIu64 " aborted: %s%s%s", what,
+				    (uint64_t)c->id, outcome,
+				    message[0] ? ": " : "", message);
 	case CALLBOX_ABORT_KILLED:
 		return sandbox_fail(sb, -EINTR, "%s: call %" PRIu64 ": %s",
 				    what, (uint64_t)c->id, outcome);
@@ -376,7 +444,9 @@ static int sandbox_boot(struct callbox_sandbox *sb, const char *guest_path)
 	}
 
 	callbox_layout_build(sb->vm.mem, sb->vm.mem_size);
-	ret = callbox_elf_load(image, size, sb->vm.mem, sb->vm.mem_size,
+	/* The image must end below the stack's guard page. */
+	ret = callbox_elf_load(image, size, sb->vm.mem,
+			       CALLBOX_STACK_GUARD(sb->vm.mem_size),
 			       CALLBOX_GPA_IMAGE_MIN, &sb->entry, &sb->image_end,
 			       err, sizeof(err));
 	free(image);

@@ -113,7 +113,15 @@ int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 	sregs.gs = sregs.ds;
 	sregs.ss = sregs.ds;
 	sregs.gdt.base = CALLBOX_GPA_GDT;
-	sregs.gdt.limit = 3 * 8 - 1;
+	sregs.gdt.limit = CALLBOX_GDT_ENTRIES * 8 - 1;
+	/* The TSS gives exceptions their own stack (IST1): see abi.h. */
+	sregs.tr = (struct kvm_segment) {
+		.base = CALLBOX_GPA_TSS,
+		.limit = 103,
+		.selector = CALLBOX_SEL_TSS,
+		.type = 11,	/* 64-bit TSS, busy */
+		.present = 1,
+	};
 	sregs.cr0 = X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE |
 		    X86_CR0_WP | X86_CR0_PG;
 	sregs.cr3 = CALLBOX_GPA_PML4;

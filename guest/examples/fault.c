@@ -21,9 +21,9 @@
 #define PD_SHIFT	21
 
 /*
- * Page 0 is not mapped and there is no IDT, so the #PF escalates to a
- * triple fault. The asm hides the NULL from GCC, which would otherwise
- * replace a known NULL dereference with ud2.
+ * Page 0 is not mapped: a #PF, which the SDK reports with the address.
+ * The asm hides the NULL from GCC, which would otherwise replace a known
+ * NULL dereference with ud2.
  */
 static int64_t null_deref(const int64_t *args)
 {
@@ -35,7 +35,7 @@ static int64_t null_deref(const int64_t *args)
 }
 CALLBOX_EXPORT(null_deref, 0);
 
-/* #UD, and again no IDT: triple fault. */
+/* #UD: invalid opcode. */
 static int64_t ud2(const int64_t *args)
 {
 	(void)args;
@@ -103,6 +103,58 @@ static int64_t halt(const int64_t *args)
 	return 0;	/* not reached */
 }
 CALLBOX_EXPORT(halt, 0);
+
+/* #DE: the divisor comes from the host, so GCC cannot fold it. */
+static int64_t divide(const int64_t *args)
+{
+	return args[0] / args[1];
+}
+CALLBOX_EXPORT(divide, 2);
+
+/*
+ * Recursion to depth args[0], 512 bytes a frame: deep enough, and it
+ * runs into the guard page below the stack.
+ */
+static int64_t recurse(int64_t depth, int64_t limit)
+{
+	volatile char frame[512];
+
+	if (depth >= limit)
+		return 0;
+	frame[0] = (char)depth;
+	return recurse(depth + 1, limit) + frame[0];
+}
+
+static int64_t stack_overflow(const int64_t *args)
+{
+	return recurse(0, args[0]);
+}
+CALLBOX_EXPORT(stack_overflow, 1);
+
+/*
+ * A guest that breaks its own exception handling: an empty IDT, then a
+ * fault. The CPU cannot deliver it, nor the double fault: triple fault,
+ * which only the kernel can see (the vCPU shuts down).
+ */
+static int64_t triple_fault(const int64_t *args)
+{
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) idtr = { 0, 0 };
+
+	(void)args;
+	asm volatile("lidt %0; ud2" : : "m"(idtr) : "memory");
+	__builtin_unreachable();
+}
+CALLBOX_EXPORT(triple_fault, 0);
+
+static int64_t abort_msg(const int64_t *args)
+{
+	(void)args;
+	callbox_abort_msg(7, "input out of range\n\x01");
+}
+CALLBOX_EXPORT(abort_msg, 0);
 
 static int64_t abort42(const int64_t *args)
 {

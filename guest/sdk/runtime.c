@@ -28,11 +28,21 @@ static volatile struct callbox_mailbox *const mailbox =
 
 void callbox_runtime_main(void) __attribute__((noreturn));
 
-void callbox_abort(uint32_t code)
+void callbox_abort_msg(uint32_t code, const char *message)
 {
+	size_t i;
+
+	for (i = 0; i < CALLBOX_ABORT_MESSAGE_MAX - 1 && message[i]; i++)
+		mailbox->abort_message[i] = message[i];
+	mailbox->abort_message[i] = '\0';
 	callbox_outl(CALLBOX_PORT_ABORT, code);
 	for (;;)
 		asm volatile("cli; hlt" : : : "memory");
+}
+
+void callbox_abort(uint32_t code)
+{
+	callbox_abort_msg(code, "");
 }
 
 /*
@@ -42,6 +52,8 @@ void callbox_abort(uint32_t code)
  */
 static uint32_t callbox_boot(void)
 {
+	callbox_exceptions_init();
+
 	if (mailbox->magic != CALLBOX_ABI_MAGIC ||
 	    mailbox->version != CALLBOX_ABI_VERSION)
 		return CALLBOX_STATUS_BAD_ABI;

@@ -169,8 +169,10 @@ TEST_F(layout, identity_map)
 				self->mem_size - 1, &pa));
 	ASSERT_EQ(self->mem_size - 1, pa);
 
-	/* Every page but page 0, at both ends. */
+	/* Every page but page 0 and the stack guard, at both ends. */
 	for (va = 0x1000; va < self->mem_size; va += 0x1000) {
+		if (va == CALLBOX_STACK_GUARD(self->mem_size))
+			continue;
 		ASSERT_EQ(WALK_OK, walk(self->mem, self->mem_size, va, &pa)) {
 			TH_LOG("va 0x%llx", (unsigned long long)va);
 		}
@@ -179,6 +181,25 @@ TEST_F(layout, identity_map)
 					va + 0xfff, &pa));
 		ASSERT_EQ(va + 0xfff, pa);
 	}
+}
+
+/* The page below the stack is a hole, so that an overflow faults. */
+TEST_F(layout, stack_guard)
+{
+	uint64_t guard = CALLBOX_STACK_GUARD(self->mem_size), pa;
+
+	ASSERT_EQ(WALK_NOT_PRESENT, walk(self->mem, self->mem_size, guard,
+					 &pa));
+	ASSERT_EQ(WALK_NOT_PRESENT, walk(self->mem, self->mem_size,
+					 guard + 0xfff, &pa));
+	ASSERT_EQ(WALK_OK, walk(self->mem, self->mem_size, guard - 1, &pa));
+	ASSERT_EQ(guard - 1, pa);
+	ASSERT_EQ(WALK_OK, walk(self->mem, self->mem_size, guard + 0x1000,
+				&pa));
+	ASSERT_EQ(guard + 0x1000, pa);
+	/* The stack itself, and the image area, lie on either side. */
+	ASSERT_EQ(self->mem_size - CALLBOX_STACK_SIZE, guard + 0x1000);
+	ASSERT_LT(CALLBOX_GPA_IMAGE_MIN, guard);
 }
 
 TEST_F(layout, nothing_beyond_memory)
@@ -211,9 +232,25 @@ TEST_F(layout, gdt)
 	ASSERT_EQ(0x00cf93000000ffffull,
 		  get64(self->mem, CALLBOX_GPA_GDT + CALLBOX_SEL_DATA));
 
+	/* The busy 64-bit TSS at CALLBOX_GPA_TSS, limit 103, 16 bytes. */
+	ASSERT_EQ(0x00008b0000000067ull | (CALLBOX_GPA_TSS & 0xffffff) << 16,
+		  get64(self->mem, CALLBOX_GPA_GDT + CALLBOX_SEL_TSS));
+	ASSERT_EQ(0ull, get64(self->mem, CALLBOX_GPA_GDT + CALLBOX_SEL_TSS + 8));
+
 	/* Nothing else in the GDT's page that a larger GDTR would pick up. */
-	for (gpa = CALLBOX_GPA_GDT + 3 * 8; gpa < CALLBOX_GPA_PML4; gpa++)
+	for (gpa = CALLBOX_GPA_GDT + CALLBOX_GDT_ENTRIES * 8;
+	     gpa < CALLBOX_GPA_PML4; gpa++)
 		ASSERT_EQ(0, self->mem[gpa]);
+}
+
+/* IST1 of the TSS: the exception stack; no I/O bitmap. */
+TEST_F(layout, tss)
+{
+	uint16_t iomap;
+
+	ASSERT_EQ(CALLBOX_EXC_STACK_TOP, get64(self->mem, CALLBOX_GPA_TSS + 0x24));
+	memcpy(&iomap, self->mem + CALLBOX_GPA_TSS + 0x66, sizeof(iomap));
+	ASSERT_EQ(104, iomap);
 }
 
 TEST_F(layout, mailbox)
@@ -241,8 +278,10 @@ TEST_F(layout, low_memory_zeroed)
 	static const struct {
 		uint64_t start, end;
 	} used[] = {
-		{ CALLBOX_GPA_GDT, CALLBOX_GPA_GDT + 3 * 8 },
-		{ CALLBOX_GPA_PML4, CALLBOX_GPA_PT + 0x1000 },
+		{ CALLBOX_GPA_GDT, CALLBOX_GPA_GDT + CALLBOX_GDT_ENTRIES * 8 },
+		{ CALLBOX_GPA_PML4, CALLBOX_GPA_PT_TOP + 0x1000 },
+		{ CALLBOX_GPA_TSS + 0x24, CALLBOX_GPA_TSS + 0x2c },
+		{ CALLBOX_GPA_TSS + 0x66, CALLBOX_GPA_TSS + 0x68 },
 		{ CALLBOX_GPA_MAILBOX, CALLBOX_GPA_MAILBOX + 16 },
 		{ CALLBOX_GPA_MAILBOX + offsetof(struct callbox_mailbox, nr_slots),
 		  CALLBOX_GPA_MAILBOX + offsetof(struct callbox_mailbox, nr_slots) + 4 },

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <sys/time.h>
 
+#include <callbox/abi.h>
 #include <callbox/callbox.h>
 
 #include "callbox_util.h"
@@ -277,37 +278,65 @@ FIXTURE(bad_guest) {
 
 FIXTURE_VARIANT(bad_guest) {
 	const char *function;
+	int64_t args[2];	/* the first nargs are passed */
+	unsigned int nargs;
 	int ret;
 	uint32_t reason;
 	uint64_t detail;
+	const char *message;	/* in callbox_last_error() */
 };
 
 FIXTURE_VARIANT_ADD(bad_guest, null_deref) {
-	"null_deref", -EIO, CALLBOX_ABORT_SHUTDOWN, 0,
+	"null_deref", { 0 }, 0, -EIO, CALLBOX_ABORT_GUEST_ABORT,
+	CALLBOX_GUEST_ABORT_EXCEPTION, "#PF page fault at rip 0x",
 };
 
 FIXTURE_VARIANT_ADD(bad_guest, ud2) {
-	"ud2", -EIO, CALLBOX_ABORT_SHUTDOWN, 0,
+	"ud2", { 0 }, 0, -EIO, CALLBOX_ABORT_GUEST_ABORT,
+	CALLBOX_GUEST_ABORT_EXCEPTION, "#UD invalid opcode",
+};
+
+FIXTURE_VARIANT_ADD(bad_guest, divide_by_zero) {
+	"divide", { 7, 0 }, 2, -EIO, CALLBOX_ABORT_GUEST_ABORT,
+	CALLBOX_GUEST_ABORT_EXCEPTION, "#DE divide error",
+};
+
+FIXTURE_VARIANT_ADD(bad_guest, stack_overflow) {
+	"stack_overflow", { 1000000 }, 1, -EIO, CALLBOX_ABORT_GUEST_ABORT,
+	CALLBOX_GUEST_ABORT_EXCEPTION, "stack overflow",
+};
+
+/* An exception the guest cannot handle is still caught by the kernel. */
+FIXTURE_VARIANT_ADD(bad_guest, triple_fault) {
+	"triple_fault", { 0 }, 0, -EIO, CALLBOX_ABORT_SHUTDOWN, 0, "triple fault",
 };
 
 FIXTURE_VARIANT_ADD(bad_guest, bad_port) {
-	"bad_port", -EIO, CALLBOX_ABORT_BAD_PORT, 0x3f8,
+	"bad_port", { 0 }, 0, -EIO, CALLBOX_ABORT_BAD_PORT, 0x3f8, "port 0x3f8",
 };
 
 FIXTURE_VARIANT_ADD(bad_guest, port_in) {
-	"port_in", -EIO, CALLBOX_ABORT_BAD_PORT, CALLBOX_PORT_DONE,
+	"port_in", { 0 }, 0, -EIO, CALLBOX_ABORT_BAD_PORT, CALLBOX_PORT_DONE,
+	"port 0xcb00",
 };
 
 FIXTURE_VARIANT_ADD(bad_guest, mmio) {
-	"mmio", -EIO, CALLBOX_ABORT_MMIO, 0x3fe00000,
+	"mmio", { 0 }, 0, -EIO, CALLBOX_ABORT_MMIO, 0x3fe00000, "0x3fe00000",
 };
 
 FIXTURE_VARIANT_ADD(bad_guest, halt) {
-	"halt", -EIO, CALLBOX_ABORT_HALT, 0,
+	"halt", { 0 }, 0, -EIO, CALLBOX_ABORT_HALT, 0, "HLT",
 };
 
 FIXTURE_VARIANT_ADD(bad_guest, abort42) {
-	"abort42", -ECONNABORTED, CALLBOX_ABORT_GUEST_ABORT, 42,
+	"abort42", { 0 }, 0, -ECONNABORTED, CALLBOX_ABORT_GUEST_ABORT, 42,
+	"aborted with code 42",
+};
+
+/* A guest's message arrives, with anything unprintable made harmless. */
+FIXTURE_VARIANT_ADD(bad_guest, abort_message) {
+	"abort_msg", { 0 }, 0, -ECONNABORTED, CALLBOX_ABORT_GUEST_ABORT, 7,
+	"code 7: input out of range??",
 };
 
 FIXTURE_SETUP(bad_guest)
@@ -331,14 +360,15 @@ TEST_F(bad_guest, aborts_and_poisons)
 	ASSERT_EQ(7, r);
 
 	EXPECT_EQ(variant->ret,
-		  callbox_call_int(self->sb, variant->function, NULL, 0, &r));
+		  callbox_call_int(self->sb, variant->function, variant->args,
+				   variant->nargs, &r));
 	c = callbox_last_call(self->sb);
 	EXPECT_EQ(CALLBOX_STATE_ABORTED, c->state);
 	EXPECT_EQ(variant->reason, c->reason);
 	EXPECT_EQ(variant->detail, c->detail);
 	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN | CALLBOX_CALL_POISONED, c->flags);
 	EXPECT_EQ(0, c->status);
-	EXPECT_NE(0, strlen(callbox_last_error(self->sb)));
+	EXPECT_NE(NULL, strstr(callbox_last_error(self->sb), variant->message));
 	TH_LOG("%s: %s", variant->function, callbox_last_error(self->sb));
 
 	/* The guest stopped mid-call: its sandbox refuses further calls. */

@@ -35,7 +35,9 @@ check "fib" 0 '^6765$' -- $CALLBOX run $GUESTS/arith.elf fib 20
 check "--mem is honoured" 0 '^3$' -- $CALLBOX run --mem 64M $GUESTS/arith.elf add 1 2
 check "unknown function" 1 "no function named 'nope'" -- $CALLBOX run $GUESTS/arith.elf nope
 check "wrong argument count" 1 'wrong number of arguments' -- $CALLBOX run $GUESTS/arith.elf add 1
-check "guest fault is reported" 1 'triple fault' -- $CALLBOX run $GUESTS/fault.elf null_deref
+check "guest fault is reported" 1 'page fault at rip 0x[0-9a-f]+, address 0x0' -- $CALLBOX run $GUESTS/fault.elf null_deref
+check "stack overflow is reported" 1 'stack overflow' -- $CALLBOX run $GUESTS/fault.elf stack_overflow 1000000
+check "triple fault is reported" 1 'triple fault' -- $CALLBOX run $GUESTS/fault.elf triple_fault
 check "guest abort code is reported" 1 'aborted with code 42' -- $CALLBOX run $GUESTS/fault.elf abort42
 check "bad port is reported" 1 'I/O port 0x3f8' -- $CALLBOX run $GUESTS/fault.elf bad_port
 check "missing guest file" 1 'No such file' -- $CALLBOX run /nonexistent.elf add 1 2

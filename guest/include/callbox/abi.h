@@ -14,34 +14,71 @@
 #ifndef CALLBOX_ABI_H
 #define CALLBOX_ABI_H
 
+/*
+ * Abort codes of the guest SDK itself (CALLBOX_PORT_ABORT values). A
+ * program may abort with any other code; [CALLBOX_GUEST_ABORT_SDK_FIRST,
+ * 0xffffffff] is the SDK's, so the host can tell a runtime failure from a
+ * program's own abort. Plain literals: entry.S uses them too.
+ */
+#define CALLBOX_GUEST_ABORT_SDK_FIRST	0xffffff00
+/* The runtime's main loop returned to _start, which must never happen. */
+#define CALLBOX_GUEST_ABORT_RETURNED	0xffffff01
+/* A CPU exception; the mailbox's fault says which and where. */
+#define CALLBOX_GUEST_ABORT_EXCEPTION	0xffffff02
+/* The heap found its own data structures corrupted. */
+#define CALLBOX_GUEST_ABORT_HEAP	0xffffff03
+
+#ifndef __ASSEMBLER__
+
 #include <stdint.h>
 
 #define CALLBOX_ABI_MAGIC	0x584f4243u	/* "CBOX" little-endian */
-#define CALLBOX_ABI_VERSION	2u
+#define CALLBOX_ABI_VERSION	3u
 
 /*
  * Guest-physical memory starts at 0 and is identity-mapped (virtual ==
  * physical) by page tables the host builds. Page 0 is left unmapped so a
- * NULL dereference faults. The host owns everything below
- * CALLBOX_GPA_IMAGE_MIN; the guest ELF is loaded at or above it and the
- * stack grows down from the top of memory.
+ * NULL dereference faults. The host lays out everything below
+ * CALLBOX_GPA_IMAGE_MIN; the guest ELF is loaded at or above it, and the
+ * stack (CALLBOX_STACK_SIZE) grows down from the top of memory, with an
+ * unmapped guard page below it so that an overflow faults.
+ *
+ * CPU exceptions: the host loads a 64-bit TSS whose IST1 is a stack of
+ * its own (CALLBOX_GPA_EXC_STACK..CALLBOX_EXC_STACK_TOP); the guest SDK
+ * fills the IDT at CALLBOX_GPA_IDT with gates on IST1, so even a stack
+ * overflow is handled, and reports the fault in the mailbox.
  */
 #define CALLBOX_GPA_GDT		0x1000ull
 #define CALLBOX_GPA_PML4	0x2000ull
 #define CALLBOX_GPA_PDPT	0x3000ull
 #define CALLBOX_GPA_PD		0x4000ull
 #define CALLBOX_GPA_PT		0x5000ull	/* 4 KiB pages of the first 2 MiB */
+#define CALLBOX_GPA_PT_TOP	0x6000ull	/* ... and of the last 2 MiB */
 #define CALLBOX_GPA_MAILBOX	0x8000ull	/* struct callbox_mailbox, 3 pages */
+#define CALLBOX_GPA_TSS		0xb000ull
+#define CALLBOX_GPA_IDT		0xc000ull	/* 256 gates of 16 bytes */
+#define CALLBOX_GPA_EXC_STACK	0xe000ull
+#define CALLBOX_EXC_STACK_TOP	0x10000ull
 #define CALLBOX_GPA_IMAGE_MIN	0x100000ull
+
+#define CALLBOX_STACK_SIZE	(256ull << 10)
+/* The unmapped page just below the stack of a guest of @mem_size bytes. */
+#define CALLBOX_STACK_GUARD(mem_size) \
+	((mem_size) - CALLBOX_STACK_SIZE - 0x1000ull)
 
 /* Memory size: a multiple of 2 MiB in [CALLBOX_MEM_MIN, CALLBOX_MEM_MAX]. */
 #define CALLBOX_MEM_ALIGN	(2ull << 20)
 #define CALLBOX_MEM_MIN		(2ull << 20)
 #define CALLBOX_MEM_MAX		(1ull << 30)
 
-/* GDT selectors the host loads (index 1: 64-bit code, index 2: data). */
+/*
+ * GDT selectors the host loads (index 1: 64-bit code, index 2: data,
+ * indices 3-4: the 64-bit TSS).
+ */
 #define CALLBOX_SEL_CODE	0x08
 #define CALLBOX_SEL_DATA	0x10
+#define CALLBOX_SEL_TSS		0x18
+#define CALLBOX_GDT_ENTRIES	5
 
 #define CALLBOX_FUNCTION_NAME_MAX	64	/* including the NUL */
 #define CALLBOX_MAX_ARGS		6
@@ -84,12 +121,29 @@ struct callbox_slot {
 #define CALLBOX_MAX_SLOTS	64	/* == CALLBOX_MAX_CALLS of the kernel */
 
 /*
+ * A CPU exception in the guest, as the SDK's handler saw it. The handler
+ * writes it into the mailbox, then aborts the call with the code
+ * CALLBOX_GUEST_ABORT_EXCEPTION (guest/include/callbox/guest.h).
+ */
+struct callbox_fault {
+	uint64_t vector;	/* 0-31: #DE, #DB, ... #PF is 14 */
+	uint64_t error_code;	/* 0 for vectors without one */
+	uint64_t rip;
+	uint64_t cr2;		/* the faulting address of a #PF */
+	uint64_t rsp;
+};
+
+#define CALLBOX_ABORT_MESSAGE_MAX	128	/* including the NUL */
+
+/*
  * The mailbox, at CALLBOX_GPA_MAILBOX.
  *
  * Boot: the host fills @magic, @version, @mem_size and @nr_slots before
  * the first run. Each call: the host writes the request into a free slot
  * and @slot, then enters the guest; the guest reads @slot once, runs the
  * request of that slot, writes its @result and ends the call with DONE.
+ * When the guest aborts a call, it may leave a NUL-terminated
+ * @abort_message first, and after a CPU exception it fills @fault.
  */
 struct callbox_mailbox {
 	uint32_t magic;
@@ -98,13 +152,18 @@ struct callbox_mailbox {
 	uint32_t slot;
 	uint32_t nr_slots;
 	uint64_t reserved;
+	struct callbox_fault fault;
+	char abort_message[CALLBOX_ABORT_MESSAGE_MAX];
 	struct callbox_slot slots[CALLBOX_MAX_SLOTS];
 };
 
 _Static_assert(sizeof(struct callbox_slot) == 144, "slot layout");
-_Static_assert(sizeof(struct callbox_mailbox) == 32 + 64 * 144,
+_Static_assert(sizeof(struct callbox_mailbox) ==
+	       32 + 40 + CALLBOX_ABORT_MESSAGE_MAX + 64 * 144,
 	       "mailbox layout");
 _Static_assert(CALLBOX_GPA_MAILBOX + sizeof(struct callbox_mailbox) <=
-	       CALLBOX_GPA_IMAGE_MIN, "mailbox below the image");
+	       CALLBOX_GPA_TSS, "mailbox below the TSS");
+
+#endif /* !__ASSEMBLER__ */
 
 #endif /* CALLBOX_ABI_H */

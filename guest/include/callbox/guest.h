@@ -10,31 +10,21 @@
  *	static int64_t add(const int64_t *args) { return args[0] + args[1]; }
  *	CALLBOX_EXPORT(add, 2);
  *
- * Guest code runs in 64-bit long mode at CPL 0 with no OS, no interrupts and
- * no exception handlers: any exception ends the call with a triple fault.
+ * Guest code runs in 64-bit long mode at CPL 0 with no OS and no interrupts.
+ * A CPU exception (page fault, #GP, #UD, divide error, stack overflow ...)
+ * ends the call ABORTED, and the host is told the vector, RIP and address.
  */
 #ifndef CALLBOX_GUEST_H
 #define CALLBOX_GUEST_H
 
-/*
- * Abort codes used by the SDK itself. Guest programs may pass any other
- * value to callbox_abort(); codes in [CALLBOX_GUEST_ABORT_SDK_FIRST,
- * 0xffffffff] are reserved for the SDK so that the host can tell a
- * runtime failure from a program's own abort.
- *
- * These are plain hex literals (no "u" suffix) because entry.S uses them
- * too; they do not fit in an int, so C gives them an unsigned type anyway.
- */
-#define CALLBOX_GUEST_ABORT_SDK_FIRST	0xffffff00
-/* The runtime's main loop returned to _start, which must never happen. */
-#define CALLBOX_GUEST_ABORT_RETURNED	0xffffff01
+/* The SDK's own abort codes are in abi.h, shared with the host. */
+#include <callbox/abi.h>
 
 #ifndef __ASSEMBLER__
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include <callbox/abi.h>
 #include <linux/callbox.h>
 
 /**
@@ -140,6 +130,17 @@ static inline uint32_t callbox_inl(uint16_t port)
  * carry on with state it has declared broken.
  */
 void callbox_abort(uint32_t code) __attribute__((noreturn));
+
+/**
+ * callbox_abort_msg() - give up, with a message for the host
+ * @code: as for callbox_abort()
+ * @message: shown by the host; cut at CALLBOX_ABORT_MESSAGE_MAX - 1 bytes
+ */
+void callbox_abort_msg(uint32_t code, const char *message)
+	__attribute__((noreturn));
+
+/* Set up the IDT (exception.c); the runtime does it at boot. */
+void callbox_exceptions_init(void);
 
 /**
  * callbox_host_call() - call a host function from guest code
