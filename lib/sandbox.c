@@ -48,6 +48,8 @@ struct callbox_sandbox {
 	uint64_t image_end;
 	callbox_host_fn host_fn;
 	void *host_opaque;
+	callbox_log_fn log_fn;
+	void *log_opaque;
 
 	pthread_mutex_t lock;
 	pthread_cond_t submitted;
@@ -77,6 +79,7 @@ void callbox_config_init(struct callbox_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mem_size = CALLBOX_DEFAULT_MEM_SIZE;
+	cfg->log_level = CALLBOX_LOG_WARN;
 }
 
 struct callbox_sandbox *callbox_sandbox_new(const struct callbox_config *cfg)
@@ -110,6 +113,13 @@ void callbox_sandbox_set_host_fn(struct callbox_sandbox *sb,
 	sb->host_opaque = opaque;
 }
 
+void callbox_sandbox_set_log_fn(struct callbox_sandbox *sb, callbox_log_fn fn,
+				void *opaque)
+{
+	sb->log_fn = fn;
+	sb->log_opaque = opaque;
+}
+
 int callbox_sandbox_fd(const struct callbox_sandbox *sb)
 {
 	return sb->sandbox_fd;
@@ -134,6 +144,13 @@ static int sandbox_check_config(struct callbox_sandbox *sb)
 					    "config: reserved field %zu is not zero (use callbox_config_init())",
 					    i);
 	}
+	if (sb->cfg.reserved32)
+		return sandbox_fail(sb, -EINVAL,
+				    "config: reserved32 is not zero (use callbox_config_init())");
+	if (sb->cfg.log_level > CALLBOX_LOG_TRACE)
+		return sandbox_fail(sb, -EINVAL,
+				    "config: log level %u is not 0 (none) to %u (trace)",
+				    sb->cfg.log_level, CALLBOX_LOG_TRACE);
 	ret = callbox_layout_check(sb->cfg.mem_size, err, sizeof(err));
 	if (ret)
 		return sandbox_fail(sb, ret, "config: %s", err);
@@ -270,19 +287,50 @@ static void sandbox_describe_fault(struct callbox_sandbox *sb, char *buf,
 }
 
 /*
- * The guest's abort message: guest memory, so hostile. Copy at most the
- * buffer, stop at a NUL, and show anything unprintable as '?'.
+ * A string from guest memory, so hostile: copy at most @max - 1 bytes of
+ * it (and what fits @buf), stop at a NUL, and show anything unprintable
+ * as '?'.
  */
+static void sandbox_guest_string(const char *src, size_t max, char *buf,
+				 size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len && i + 1 < max && src[i]; i++)
+		buf[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
+	buf[i] = '\0';
+}
+
 static void sandbox_abort_message(struct callbox_sandbox *sb, char *buf,
 				  size_t len)
 {
-	const char *msg = sandbox_mailbox(sb)->abort_message;
-	size_t i;
+	sandbox_guest_string(sandbox_mailbox(sb)->abort_message,
+			     CALLBOX_ABORT_MESSAGE_MAX, buf, len);
+}
 
-	for (i = 0; i + 1 < len && i < CALLBOX_ABORT_MESSAGE_MAX - 1 &&
-		    msg[i]; i++)
-		buf[i] = msg[i] >= 0x20 && msg[i] < 0x7f ? msg[i] : '?';
-	buf[i] = '\0';
+static const char *const log_level_names[] = {
+	[CALLBOX_LOG_ERROR] = "error", [CALLBOX_LOG_WARN] = "warn",
+	[CALLBOX_LOG_INFO] = "info", [CALLBOX_LOG_DEBUG] = "debug",
+	[CALLBOX_LOG_TRACE] = "trace",
+};
+
+/* Hand the guest's log record to the log callback, if its level passes. */
+static void sandbox_deliver_log(struct callbox_sandbox *sb)
+{
+	const struct callbox_log_record *rec = &sandbox_mailbox(sb)->log;
+	char message[CALLBOX_LOG_MESSAGE_MAX];
+	uint32_t level = rec->level;
+
+	/* The guest filters too, but the threshold is the host's. */
+	if (level < CALLBOX_LOG_ERROR || level > sb->cfg.log_level)
+		return;
+	sandbox_guest_string(rec->message, CALLBOX_LOG_MESSAGE_MAX, message,
+			     sizeof(message));
+	if (sb->log_fn)
+		sb->log_fn(sb, level, message, sb->log_opaque);
+	else
+		fprintf(stderr, "callbox[%d] %s: %s\n", sb->sandbox_fd,
+			log_level_names[level], message);
 }
 
 /*
@@ -360,21 +408,33 @@ static int sandbox_run_error(struct callbox_sandbox *sb, const char *what,
 
 /*
  * Serve host calls until the call ends: @c holds a HOSTCALL outcome on
- * entry while the guest waits. Called with run_lock held.
+ * entry while the guest waits. @slot is the call's, or -1 for the init
+ * call, which has none (its host functions get 0 and their results are
+ * dropped). Called with run_lock held.
  */
 static int sandbox_serve_host_calls(struct callbox_sandbox *sb, int slot,
 				    struct callbox_call_info *c)
 {
-	struct callbox_slot *s = &sandbox_mailbox(sb)->slots[slot];
-	int64_t ret_val;
+	struct callbox_slot *s = slot >= 0 ?
+				 &sandbox_mailbox(sb)->slots[slot] : NULL;
+	int64_t ret_val = 0;
 	int ret;
 
 	while (c->state == CALLBOX_STATE_HOSTCALL) {
-		sb->hostcall_id = c->id;
-		ret_val = sb->host_fn ? sb->host_fn(sb, c->status, s->host_arg,
-						    sb->host_opaque) : -1;
-		sb->hostcall_id = 0;
-		s->host_result = ret_val;
+		if (c->status == CALLBOX_HOSTCALL_LOG) {
+			sandbox_deliver_log(sb);
+		} else if (c->status >= CALLBOX_HOSTCALL_SDK_FIRST ||
+			   !sb->host_fn) {
+			ret_val = -1;	/* no such host function */
+		} else {
+			sb->hostcall_id = c->id;
+			ret_val = sb->host_fn(sb, c->status,
+					      s ? s->host_arg : 0,
+					      sb->host_opaque);
+			sb->hostcall_id = 0;
+		}
+		if (s)
+			s->host_result = ret_val;
 		ret = callbox_call_run_fd(sb->sandbox_fd, c->id, 0, c);
 		if (ret)
 			return ret;
@@ -407,6 +467,9 @@ static int sandbox_init_call(struct callbox_sandbox *sb)
 	ret = callbox_call_submit_fd(sb->sandbox_fd, 0, &id);
 	if (!ret)
 		ret = callbox_call_run_fd(sb->sandbox_fd, id, 0, c);
+	/* The guest's init may log, or call host functions. */
+	if (!ret)
+		ret = sandbox_serve_host_calls(sb, -1, c);
 	if (!ret)
 		ret = callbox_call_wait_fd(sb->sandbox_fd, id, 0, c);
 	if (ret)
@@ -444,6 +507,7 @@ static int sandbox_boot(struct callbox_sandbox *sb, const char *guest_path)
 	}
 
 	callbox_layout_build(sb->vm.mem, sb->vm.mem_size);
+	sandbox_mailbox(sb)->log_level = sb->cfg.log_level;
 	/* The image must end below the stack's guard page. */
 	ret = callbox_elf_load(image, size, sb->vm.mem,
 			       CALLBOX_STACK_GUARD(sb->vm.mem_size),

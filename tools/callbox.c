@@ -27,6 +27,8 @@ static void usage(FILE *f)
 		"                   with suffix K, M or G (default 4M)\n"
 		"  -t, --timeout S  stop the call after S seconds (decimals allowed);\n"
 		"                   the kernel enforces it (default: no limit)\n"
+		"  -l, --log-level L  show guest log messages up to L: off, error,\n"
+		"                   warn, info, debug or trace (default warn)\n"
 		"  -h, --help       show this help\n"
 		"\n"
 		"Needs /dev/kvm and /dev/callbox (callbox.ko loaded).\n"
@@ -72,6 +74,22 @@ static int parse_seconds(const char *s, uint64_t *ns)
 	return 0;
 }
 
+static int parse_log_level(const char *s, uint32_t *level)
+{
+	static const char *const names[] = {
+		"off", "error", "warn", "info", "debug", "trace",
+	};
+	uint32_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(s, names[i])) {
+			*level = i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 static int parse_int(const char *s, int64_t *out)
 {
 	long long v;
@@ -90,6 +108,7 @@ static int cmd_run(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "mem", required_argument, NULL, 'm' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -100,7 +119,7 @@ static int cmd_run(int argc, char **argv)
 	int nargs, i, opt, ret;
 
 	callbox_config_init(&cfg);
-	while ((opt = getopt_long(argc, argv, "+m:t:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+m:t:l:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'm':
 			if (parse_size(optarg, &cfg.mem_size)) {
@@ -112,6 +131,13 @@ static int cmd_run(int argc, char **argv)
 		case 't':
 			if (parse_seconds(optarg, &cfg.call_timeout_ns)) {
 				fprintf(stderr, "callbox: --timeout: '%s' is not a positive number of seconds\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'l':
+			if (parse_log_level(optarg, &cfg.log_level)) {
+				fprintf(stderr, "callbox: --log-level: '%s' is not off, error, warn, info, debug or trace\n",
 					optarg);
 				return 2;
 			}

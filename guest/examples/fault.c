@@ -156,6 +156,27 @@ static int64_t abort_msg(const int64_t *args)
 }
 CALLBOX_EXPORT(abort_msg, 0);
 
+/*
+ * A log record written past the SDK: no NUL anywhere, unprintable bytes,
+ * first with a level no host knows, then as an error.
+ */
+static int64_t hostile_log(const int64_t *args)
+{
+	volatile struct callbox_mailbox *mb =
+		(volatile struct callbox_mailbox *)CALLBOX_GPA_MAILBOX;
+	unsigned int i;
+
+	(void)args;
+	for (i = 0; i < CALLBOX_LOG_MESSAGE_MAX; i++)
+		mb->log.message[i] = (char)(i % 2 ? 0x01 : 'A');
+	mb->log.level = 99;
+	callbox_outl(CALLBOX_PORT_HOSTCALL, CALLBOX_HOSTCALL_LOG);
+	mb->log.level = CALLBOX_LOG_ERROR;
+	callbox_outl(CALLBOX_PORT_HOSTCALL, CALLBOX_HOSTCALL_LOG);
+	return 7;
+}
+CALLBOX_EXPORT(hostile_log, 0);
+
 static int64_t abort42(const int64_t *args)
 {
 	(void)args;

@@ -30,3 +30,23 @@ static int64_t wait_on_host(const int64_t *args)
 	return callbox_host_call(2, 0);
 }
 CALLBOX_EXPORT(wait_on_host, 0);
+
+/* Says so in the log when the sandbox boots (the init call). */
+int callbox_guest_init(void)
+{
+	callbox_log(CALLBOX_LOG_INFO, "host guest ready");
+	return 0;
+}
+
+/* One message at every level; the host's threshold decides what arrives. */
+static int64_t log_levels(const int64_t *args)
+{
+	(void)args;
+	callbox_log(CALLBOX_LOG_ERROR, "an error");
+	callbox_log(CALLBOX_LOG_WARN, "a warning");
+	callbox_log(CALLBOX_LOG_INFO, "some information");
+	callbox_log(CALLBOX_LOG_DEBUG, "a debug message");
+	callbox_log(CALLBOX_LOG_TRACE, "a trace message");
+	return 5;
+}
+CALLBOX_EXPORT(log_levels, 0);

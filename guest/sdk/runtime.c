@@ -67,6 +67,19 @@ static uint32_t callbox_boot(void)
 /* The slot of the call being served; a host call uses it too. */
 static volatile struct callbox_slot *callbox_current_slot;
 
+void callbox_log(enum callbox_log_level level, const char *message)
+{
+	size_t i;
+
+	if (level > mailbox->log_level)
+		return;
+	mailbox->log.level = level;
+	for (i = 0; i < CALLBOX_LOG_MESSAGE_MAX - 1 && message[i]; i++)
+		mailbox->log.message[i] = message[i];
+	mailbox->log.message[i] = '\0';
+	callbox_outl(CALLBOX_PORT_HOSTCALL, CALLBOX_HOSTCALL_LOG);
+}
+
 int64_t callbox_host_call(uint32_t function, int64_t arg)
 {
 	volatile struct callbox_slot *slot = callbox_current_slot;

@@ -45,6 +45,10 @@ check "not an ELF" 1 'ELF' -- $CALLBOX run /proc/self/cmdline add 1 2
 check "bad memory size" 1 'config' -- $CALLBOX run --mem 3M $GUESTS/arith.elf add 1 2
 check "--timeout stops a runaway guest" 1 'deadline passed \(the guest had started\)' -- $CALLBOX run --timeout 0.2 $GUESTS/spin.elf spin
 check "--timeout that is not a number" 2 'not a positive number' -- $CALLBOX run --timeout soon $GUESTS/spin.elf spin
+check "--log-level shows guest logs" 0 'callbox\[[0-9]+\] debug: a debug message' -- $CALLBOX run --log-level debug $GUESTS/host.elf log_levels
+check "default log level shows warnings" 0 'callbox\[[0-9]+\] warn: a warning' -- $CALLBOX run $GUESTS/host.elf log_levels
+check "default log level hides info" 1 '^0$' -- sh -c "$CALLBOX run $GUESTS/host.elf log_levels 2>&1 | grep -c information"
+check "bad --log-level" 2 'is not off, error' -- $CALLBOX run --log-level loud $GUESTS/host.elf log_levels
 check "unparsable argument" 2 'not a 64-bit integer' -- $CALLBOX run $GUESTS/arith.elf add 1 x
 check "missing arguments" 2 'Usage' -- $CALLBOX run
 check "--help" 0 'Usage: callbox run' -- $CALLBOX --help

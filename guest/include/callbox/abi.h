@@ -28,12 +28,20 @@
 /* The heap found its own data structures corrupted. */
 #define CALLBOX_GUEST_ABORT_HEAP	0xffffff03
 
+/*
+ * Host call numbers (CALLBOX_PORT_HOSTCALL values) of the SDK itself;
+ * the program's own host functions use numbers below.
+ */
+#define CALLBOX_HOSTCALL_SDK_FIRST	0xffffff00
+/* Deliver the mailbox's log record to the host's log callback. */
+#define CALLBOX_HOSTCALL_LOG		0xffffff00
+
 #ifndef __ASSEMBLER__
 
 #include <stdint.h>
 
 #define CALLBOX_ABI_MAGIC	0x584f4243u	/* "CBOX" little-endian */
-#define CALLBOX_ABI_VERSION	3u
+#define CALLBOX_ABI_VERSION	4u
 
 /*
  * Guest-physical memory starts at 0 and is identity-mapped (virtual ==
@@ -135,6 +143,27 @@ struct callbox_fault {
 
 #define CALLBOX_ABORT_MESSAGE_MAX	128	/* including the NUL */
 
+/* Log levels, most severe first; a level passes if <= the threshold. */
+enum callbox_log_level {
+	CALLBOX_LOG_ERROR = 1,
+	CALLBOX_LOG_WARN = 2,
+	CALLBOX_LOG_INFO = 3,
+	CALLBOX_LOG_DEBUG = 4,
+	CALLBOX_LOG_TRACE = 5,
+};
+
+#define CALLBOX_LOG_MESSAGE_MAX		256	/* including the NUL */
+
+/*
+ * One log message on its way to the host: the guest fills it, then makes
+ * the host call CALLBOX_HOSTCALL_LOG, during which the host reads it.
+ */
+struct callbox_log_record {
+	uint32_t level;
+	uint32_t reserved;
+	char message[CALLBOX_LOG_MESSAGE_MAX];
+};
+
 /*
  * The mailbox, at CALLBOX_GPA_MAILBOX.
  *
@@ -144,6 +173,8 @@ struct callbox_fault {
  * request of that slot, writes its @result and ends the call with DONE.
  * When the guest aborts a call, it may leave a NUL-terminated
  * @abort_message first, and after a CPU exception it fills @fault.
+ * @log_level is the host's threshold: the guest does not send messages
+ * above it, which saves an exit each; @log carries one that it sends.
  */
 struct callbox_mailbox {
 	uint32_t magic;
@@ -151,15 +182,18 @@ struct callbox_mailbox {
 	uint64_t mem_size;
 	uint32_t slot;
 	uint32_t nr_slots;
-	uint64_t reserved;
+	uint32_t log_level;
+	uint32_t reserved;
 	struct callbox_fault fault;
 	char abort_message[CALLBOX_ABORT_MESSAGE_MAX];
+	struct callbox_log_record log;
 	struct callbox_slot slots[CALLBOX_MAX_SLOTS];
 };
 
 _Static_assert(sizeof(struct callbox_slot) == 144, "slot layout");
 _Static_assert(sizeof(struct callbox_mailbox) ==
-	       32 + 40 + CALLBOX_ABORT_MESSAGE_MAX + 64 * 144,
+	       32 + 40 + CALLBOX_ABORT_MESSAGE_MAX +
+	       sizeof(struct callbox_log_record) + 64 * 144,
 	       "mailbox layout");
 _Static_assert(CALLBOX_GPA_MAILBOX + sizeof(struct callbox_mailbox) <=
 	       CALLBOX_GPA_TSS, "mailbox below the TSS");

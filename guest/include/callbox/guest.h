@@ -139,6 +139,15 @@ void callbox_abort(uint32_t code) __attribute__((noreturn));
 void callbox_abort_msg(uint32_t code, const char *message)
 	__attribute__((noreturn));
 
+/**
+ * callbox_log() - send a message to the host's log
+ * @level: a &enum callbox_log_level
+ * @message: cut at CALLBOX_LOG_MESSAGE_MAX - 1 bytes
+ *
+ * Messages above the host's threshold cost nothing: they are dropped here.
+ */
+void callbox_log(enum callbox_log_level level, const char *message);
+
 /* Set up the IDT (exception.c); the runtime does it at boot. */
 void callbox_exceptions_init(void);
 

@@ -87,6 +87,10 @@ void callbox_describe_call(const struct callbox_call_info *call, char *buf,
  *	at 1 MiB and the stack grows down from the top.
  * @call_timeout_ns: deadline of each callbox_call_int(), from its start;
  *	0 (the default) for none. The kernel enforces it.
+ * @log_level: the most verbose guest log level delivered, a
+ *	CALLBOX_LOG_* value (callbox/abi.h), or 0 for none; default
+ *	CALLBOX_LOG_WARN. The guest drops messages above it without an exit.
+ * @reserved32: must be zero
  * @reserved: room for later fields without breaking the library ABI;
  *	must be zero
  *
@@ -95,7 +99,9 @@ void callbox_describe_call(const struct callbox_call_info *call, char *buf,
 struct callbox_config {
 	uint64_t mem_size;
 	uint64_t call_timeout_ns;
-	uint64_t reserved[14];
+	uint32_t log_level;
+	uint32_t reserved32;
+	uint64_t reserved[13];
 };
 
 void callbox_config_init(struct callbox_config *cfg);
@@ -121,6 +127,20 @@ typedef int64_t (*callbox_host_fn)(struct callbox_sandbox *sb,
 				   void *opaque);
 
 /**
+ * typedef callbox_log_fn - where guest log messages go
+ * @sb: the sandbox whose guest logged
+ * @level: 1 (error) to 5 (trace), see CALLBOX_LOG_* in callbox/abi.h
+ * @message: the message, NUL-terminated, with anything unprintable
+ *	replaced by '?'
+ * @opaque: as given to callbox_sandbox_set_log_fn()
+ *
+ * The default writes "callbox[FD] LEVEL: MESSAGE" to stderr, FD being
+ * the sandbox fd.
+ */
+typedef void (*callbox_log_fn)(struct callbox_sandbox *sb, unsigned int level,
+			       const char *message, void *opaque);
+
+/**
  * callbox_sandbox_new() - allocate an empty sandbox
  * @cfg: configuration, copied; NULL for the defaults
  *
@@ -136,6 +156,10 @@ struct callbox_sandbox *callbox_sandbox_new(const struct callbox_config *cfg);
  */
 void callbox_sandbox_set_host_fn(struct callbox_sandbox *sb,
 				 callbox_host_fn fn, void *opaque);
+
+/* Send guest log messages to @fn instead of stderr; NULL restores that. */
+void callbox_sandbox_set_log_fn(struct callbox_sandbox *sb, callbox_log_fn fn,
+				void *opaque);
 
 /**
  * callbox_sandbox_load() - create the micro-VM and boot a guest in it
