@@ -28,11 +28,15 @@ show callbox run /guests/arith.elf add 2 40
 show callbox run /guests/arith.elf mul -7 6
 show callbox run /guests/arith.elf fib 50
 show callbox run /guests/arith.elf sum6 1 2 3 4 5 6
+echo "-- a guest calling back into the host's log"
+show callbox run --log-level info /guests/host.elf log_levels
 echo "-- mistakes are reported, not crashed on"
 show callbox run /guests/arith.elf divide 1 2
 show callbox run /guests/arith.elf add 1
 echo "-- guests that misbehave: the kernel ends the call ABORTED with a reason"
 show callbox run /guests/fault.elf null_deref
+show callbox run /guests/fault.elf stack_overflow 1000000
+show callbox run /guests/fault.elf triple_fault
 show callbox run /guests/fault.elf abort42
 show callbox run /guests/fault.elf bad_port
 show callbox run /guests/fault.elf mmio
