@@ -43,7 +43,7 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(GUEST_LDS) \
 GUEST_LDLIBS := -lgcc
 
 GUEST_SDK_OBJS := $(addprefix $(GUEST_BUILD)/sdk/,entry.o exception_entry.o \
-	exception.o runtime.o string.o)
+	exception.o runtime.o string.o heap.o libc_alloc.o format.o)
 GUEST_EXAMPLES := arith spin fault host
 GUEST_EXAMPLE_ELFS := $(GUEST_EXAMPLES:%=$(GUEST_BUILD)/%.elf)
 

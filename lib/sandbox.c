@@ -383,6 +383,10 @@ static int sandbox_outcome(struct callbox_sandbox *sb, const char *what,
 					    what, (uint64_t)c->id, outcome);
 		}
 		sandbox_abort_message(sb, message, sizeof(message));
+		if (c->detail == CALLBOX_GUEST_ABORT_HEAP)
+			return sandbox_fail(sb, -EIO,
+					    "%s: call %" PRIu64 " aborted: the guest's heap is corrupted: %s",
+					    what, (uint64_t)c->id, message);
 		return sandbox_fail(sb, -ECONNABORTED,
 				    "%s: call %" PRIu64 " aborted: %s%s%s", what,
 				    (uint64_t)c->id, outcome,

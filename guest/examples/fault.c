@@ -177,6 +177,61 @@ static int64_t hostile_log(const int64_t *args)
 }
 CALLBOX_EXPORT(hostile_log, 0);
 
+/*
+ * Allocate blocks of args[0] bytes until the heap says no, free them all,
+ * and do it again: a clean NULL, and all of the memory back. Returns the
+ * number of blocks, or -1 if the second round got a different count.
+ */
+static int64_t exhaust_heap(const int64_t *args)
+{
+	void **blocks = NULL, **grown;
+	int64_t round, n, first = 0;
+	size_t cap = 0;
+
+	for (round = 0; round < 2; round++) {
+		n = 0;
+		for (;;) {
+			void *p = malloc((size_t)args[0]);
+
+			if (!p)
+				break;
+			if ((size_t)n == cap) {
+				cap = cap ? 2 * cap : 64;
+				grown = realloc(blocks, cap * sizeof(*blocks));
+				if (!grown) {
+					free(p);
+					break;
+				}
+				blocks = grown;
+			}
+			blocks[n++] = p;
+		}
+		while (n)
+			free(blocks[--n]);
+		free(blocks);
+		blocks = NULL;
+		cap = 0;
+		if (!round)
+			first = callbox_heap_used();
+		else if ((int64_t)callbox_heap_used() != first)
+			return -1;
+	}
+	return callbox_heap_free_bytes() / (size_t)args[0];
+}
+CALLBOX_EXPORT(exhaust_heap, 1);
+
+/* Free a block twice: the heap notices, and the call aborts with why. */
+static int64_t double_free(const int64_t *args)
+{
+	void *p = malloc(32);
+
+	(void)args;
+	free(p);
+	free(p);
+	return 0;
+}
+CALLBOX_EXPORT(double_free, 0);
+
 static int64_t abort42(const int64_t *args)
 {
 	(void)args;

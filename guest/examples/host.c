@@ -50,3 +50,12 @@ static int64_t log_levels(const int64_t *args)
 	return 5;
 }
 CALLBOX_EXPORT(log_levels, 0);
+
+/* A formatted log message (callbox_logf). */
+static int64_t log_formatted(const int64_t *args)
+{
+	callbox_logf(CALLBOX_LOG_INFO, "n = %lld, hex %#llx, %s", (long long)args[0],
+		     (unsigned long long)args[0], "done");
+	return args[0];
+}
+CALLBOX_EXPORT(log_formatted, 1);

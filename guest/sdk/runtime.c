@@ -10,6 +10,8 @@
  * next request and entered the vCPU for the next call. So a request is
  * read right after the out, and a status is written at the top of the loop.
  */
+#include <stdarg.h>
+
 #include <callbox/guest.h>
 
 /* Make the compiler forget what it knew of memory: the host changes it. */
@@ -50,13 +52,22 @@ void callbox_abort(uint32_t code)
  * whose ABI does not match the host's, or whose own init failed, must not
  * run functions, so the loop keeps reporting the same status.
  */
+/* The end of the image (guest.ld): the heap starts above it. */
+extern char _end[];
+
 static uint32_t callbox_boot(void)
 {
+	uintptr_t heap = ((uintptr_t)_end + 15) & ~(uintptr_t)15;
+
 	callbox_exceptions_init();
 
 	if (mailbox->magic != CALLBOX_ABI_MAGIC ||
 	    mailbox->version != CALLBOX_ABI_VERSION)
 		return CALLBOX_STATUS_BAD_ABI;
+
+	/* All memory between the image and the stack's guard page. */
+	callbox_heap_init((void *)heap,
+			  CALLBOX_STACK_GUARD(mailbox->mem_size) - heap);
 
 	if (callbox_guest_init && callbox_guest_init() != 0)
 		return CALLBOX_STATUS_INIT_FAILED;
@@ -78,6 +89,25 @@ void callbox_log(enum callbox_log_level level, const char *message)
 		mailbox->log.message[i] = message[i];
 	mailbox->log.message[i] = '\0';
 	callbox_outl(CALLBOX_PORT_HOSTCALL, CALLBOX_HOSTCALL_LOG);
+}
+
+void callbox_logf(enum callbox_log_level level, const char *fmt, ...)
+{
+	char message[CALLBOX_LOG_MESSAGE_MAX];
+	va_list ap;
+
+	if (level > mailbox->log_level)
+		return;
+	va_start(ap, fmt);
+	callbox_vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	callbox_log(level, message);
+}
+
+/* The heap found its own structures broken: nothing it says can be trusted. */
+void callbox_heap_corrupted(const char *what)
+{
+	callbox_abort_msg(CALLBOX_GUEST_ABORT_HEAP, what);
 }
 
 int64_t callbox_host_call(uint32_t function, int64_t arg)

@@ -333,6 +333,11 @@ FIXTURE_VARIANT_ADD(bad_guest, abort42) {
 	"aborted with code 42",
 };
 
+FIXTURE_VARIANT_ADD(bad_guest, double_free) {
+	"double_free", { 0 }, 0, -EIO, CALLBOX_ABORT_GUEST_ABORT,
+	CALLBOX_GUEST_ABORT_HEAP, "heap is corrupted: ",
+};
+
 /* A guest's message arrives, with anything unprintable made harmless. */
 FIXTURE_VARIANT_ADD(bad_guest, abort_message) {
 	"abort_msg", { 0 }, 0, -ECONNABORTED, CALLBOX_ABORT_GUEST_ABORT, 7,
@@ -565,6 +570,44 @@ TEST(guest_logging)
 	sb = load_logging(_metadata, "host", 0, &cap);
 	ASSERT_EQ(0, callbox_call_int(sb, "log_levels", NULL, 0, &r));
 	EXPECT_EQ(0, cap.n);
+	callbox_sandbox_free(sb);
+}
+
+TEST(guest_logf)
+{
+	struct log_capture cap = {};
+	struct callbox_sandbox *sb;
+	int64_t n = -42, r;
+
+	sb = load_logging(_metadata, "host", CALLBOX_LOG_INFO, &cap);
+	ASSERT_EQ(0, callbox_call_int(sb, "log_formatted", &n, 1, &r));
+	EXPECT_EQ(-42, r);
+	ASSERT_EQ(2, cap.n);	/* the init message, then ours */
+	EXPECT_STREQ("n = -42, hex 0xffffffffffffffd6, done", cap.message[1]);
+	callbox_sandbox_free(sb);
+}
+
+/*
+ * A guest that allocates until its heap is exhausted gets NULL, a clean
+ * error it can handle, and all the memory back when it frees.
+ */
+TEST(heap_exhaustion)
+{
+	struct callbox_sandbox *sb = load(_metadata, "fault");
+	int64_t block = 4096, r = 0;
+
+	ASSERT_EQ(0, callbox_call_int(sb, "exhaust_heap", &block, 1, &r)) {
+		TH_LOG("%s", callbox_last_error(sb));
+	}
+	/*
+	 * The heap is what lies between the image (above 1 MiB) and the
+	 * stack guard (260 KiB below 4 MiB): about 2.72 MiB, 697 blocks.
+	 */
+	EXPECT_LT(650, r);
+	EXPECT_GT(700, r);
+	TH_LOG("%lld blocks of 4 KiB", (long long)r);
+	/* The guest is healthy afterwards. */
+	EXPECT_EQ(0, callbox_call_int(sb, "exhaust_heap", &block, 1, &r));
 	callbox_sandbox_free(sb);
 }
 

@@ -27,6 +27,9 @@
 
 #include <linux/callbox.h>
 
+#include <callbox/format.h>
+#include <callbox/heap.h>
+
 /**
  * typedef callbox_guest_fn - an exported guest function
  * @args: the call's arguments; exactly as many as the export declared are
@@ -147,6 +150,10 @@ void callbox_abort_msg(uint32_t code, const char *message)
  * Messages above the host's threshold cost nothing: they are dropped here.
  */
 void callbox_log(enum callbox_log_level level, const char *message);
+
+/* callbox_log() with printf-style formatting (callbox/format.h). */
+void callbox_logf(enum callbox_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* Set up the IDT (exception.c); the runtime does it at boot. */
 void callbox_exceptions_init(void);
