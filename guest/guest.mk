@@ -74,6 +74,20 @@ $$(GUEST_BUILD)/obj/%.o: $(1)/%.c
 endef
 $(eval $(call callbox_guest_dir,$(GUEST_DIR)/examples))
 
+# Your own guest, in one command: make guest SRC=path/to/NAME.c builds
+# $(GUEST_BUILD)/NAME.elf from it and the SDK.
+ifdef SRC
+$(eval $(call callbox_guest_dir,$(patsubst %/,%,$(dir $(SRC)))))
+endif
+
+.PHONY: guest
+guest:
+	@test -n "$(SRC)" || { echo "usage: make guest SRC=path/to/NAME.c  (builds $(GUEST_BUILD)/NAME.elf)" >&2; exit 2; }
+	@test -f "$(SRC)" || { echo "make guest: $(SRC): no such file" >&2; exit 2; }
+	@$(MAKE) --no-print-directory $(if $(guest_standalone),-f $(GUEST_DIR)/guest.mk) \
+		$(GUEST_BUILD)/$(basename $(notdir $(SRC))).elf
+	@echo "guest: $(GUEST_BUILD)/$(basename $(notdir $(SRC))).elf"
+
 $(GUEST_BUILD)/%.elf: $(GUEST_BUILD)/obj/%.o $(GUEST_SDK_OBJS) $(GUEST_LDS)
 	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^) $(GUEST_LDLIBS)
 

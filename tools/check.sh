@@ -87,6 +87,16 @@ echo "check: checkpatch --strict on ${#kfiles[@]} files"
 passed=$((passed + 1))
 echo "check: callbox.ko builds clean with W=1 and sparse"
 
+# ---- the guest build kit: a user's guest, outside guest/, in one command ----
+if make --no-print-directory guest SRC=selftests/guests/kit_guest.c \
+	>"$logs/guest-kit.log" 2>&1 && [ -f "$build/guest/kit_guest.elf" ]; then
+	passed=$((passed + 1))
+	echo "check: make guest SRC=... builds a user's guest"
+else
+	cat "$logs/guest-kit.log"
+	fail "make guest SRC=selftests/guests/kit_guest.c"
+fi
+
 # ---- the model: the call state machine, checked exhaustively by spin ----
 tools/model-check.sh >"$logs/model-check.log" 2>&1
 count_suite model "$logs/model-check.log"

@@ -49,6 +49,8 @@ check "--log-level shows guest logs" 0 'callbox\[[0-9]+\] debug: a debug message
 check "default log level shows warnings" 0 'callbox\[[0-9]+\] warn: a warning' -- $CALLBOX run $GUESTS/host.elf log_levels
 check "default log level hides info" 1 '^0$' -- sh -c "$CALLBOX run $GUESTS/host.elf log_levels 2>&1 | grep -c information"
 check "bad --log-level" 2 'is not off, error' -- $CALLBOX run --log-level loud $GUESTS/host.elf log_levels
+check "a guest built with the kit runs" 0 '^42$' -- $CALLBOX run $GUESTS/kit_guest.elf triple 14
+check "the kit's guest logs" 0 'info: triple\(14\)' -- $CALLBOX run --log-level info $GUESTS/kit_guest.elf triple 14
 check "unparsable argument" 2 'not a 64-bit integer' -- $CALLBOX run $GUESTS/arith.elf add 1 x
 check "missing arguments" 2 'Usage' -- $CALLBOX run
 check "--help" 0 'Usage: callbox run' -- $CALLBOX --help
