@@ -185,7 +185,10 @@ struct callbox_sandbox_create {
  * thread) interrupts the guest, the call stays ENTERED and the ioctl is
  * restarted after the handler, continuing the call where it stopped; only
  * a fatal signal ends it (CALLBOX_ABORT_KILLED). Only the interrupted
- * thread continues the call; meanwhile other CALL_SYNC callers wait.
+ * thread continues the call; meanwhile other CALL_SYNC callers wait. A
+ * thread that leaves its signal handler by longjmp() and never calls
+ * again leaves its call current (a cancel is then decided but takes
+ * effect only when the call is continued) until the sandbox is closed.
  *
  * Closing: when the process that created the sandbox closes its fd (or
  * exits), the sandbox shuts down: QUEUED calls end ABORTED
