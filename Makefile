@@ -42,7 +42,8 @@ VM_TESTS := $(BUILD)/selftests/sandbox_test $(BUILD)/selftests/call_test \
 	$(BUILD)/selftests/lifecycle_test $(BUILD)/selftests/regression_test \
 	$(BUILD)/selftests/stress_test
 HOST_TESTS := $(BUILD)/host-tests/elf_test $(BUILD)/host-tests/layout_test \
-	$(BUILD)/host-tests/heap_test $(BUILD)/host-tests/format_test
+	$(BUILD)/host-tests/heap_test $(BUILD)/host-tests/format_test \
+	$(BUILD)/host-tests/wire_test
 
 GUEST_BUILD := $(BUILD)/guest
 include guest/guest.mk
@@ -125,7 +126,7 @@ $(BUILD)/host-tests/layout_test: selftests/host/layout_test.c lib/layout.c \
 	$(CC) $(CPPFLAGS) -Ilib -isystem $(KSFT) $(HOST_TEST_CFLAGS) -o $@ $< \
 		lib/layout.c
 
-# The guest SDK's heap and formatter, compiled natively for the host.
+# The guest SDK's heap, formatter and wire codec, compiled natively.
 $(BUILD)/host-tests/%_test: selftests/host/%_test.c guest/sdk/%.c \
 		$(KSFT_HARNESS)
 	@mkdir -p $(@D)

@@ -5,8 +5,9 @@
 # Called by `make check` after the build; exits non-zero on any failure.
 #
 #   1. host tests: code that needs no kernel (ELF loader, memory layout)
-#   2. static checks: checkpatch.pl --strict on the kernel code, and the
-#      Promela model of the call lifecycle (tools/model-check.sh)
+#   2. static checks: checkpatch.pl --strict on the kernel code, the
+#      Promela model of the call lifecycle (tools/model-check.sh), and a
+#      bounded libFuzzer run of the wire decoder (tools/fuzz.sh)
 #   3. VM suites: the kselftest suites and the CLI test, in QEMU with
 #      callbox.ko loaded; a dirty dmesg or a VM that dies fails too
 #
@@ -100,6 +101,10 @@ fi
 # ---- the model: the call state machine, checked exhaustively by spin ----
 tools/model-check.sh >"$logs/model-check.log" 2>&1
 count_suite model "$logs/model-check.log"
+
+# ---- fuzzing: the wire decoder reads hostile guest memory ----
+tools/fuzz.sh >"$logs/fuzz-wire.log" 2>&1
+count_suite fuzz/wire "$logs/fuzz-wire.log"
 
 # ---- 3. the VM ----
 guests=()

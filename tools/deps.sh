@@ -19,10 +19,11 @@ set -euo pipefail
 #   xz-utils            unpack the kernel image and the kernel source tarball
 #   spin                model-checks the call state machine (tools/model-check.sh)
 #   gcc make libc6-dev  the toolchain itself
+#   clang libclang-rt-14-dev  libFuzzer (-fsanitize=fuzzer) for tools/fuzz.sh
 PACKAGES=(
 	qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio
 	kmod linux-source-6.1 libnl-3-dev libnl-genl-3-dev sparse xz-utils gcc make
-	libc6-dev spin
+	libc6-dev spin clang libclang-rt-14-dev
 )
 
 usage() {
