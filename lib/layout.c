@@ -63,8 +63,11 @@ _Static_assert(CALLBOX_GPA_MAILBOX + sizeof(struct callbox_mailbox) <=
 	       "host-owned memory fits below the image, in the smallest guest");
 _Static_assert(CALLBOX_SEL_TSS / 8 + 2 == CALLBOX_GDT_ENTRIES,
 	       "the TSS descriptor is the GDT's last, two entries long");
-_Static_assert(CALLBOX_GPA_IMAGE_MIN < CALLBOX_STACK_GUARD(CALLBOX_MEM_MIN),
+_Static_assert(CALLBOX_GPA_IMAGE_MIN <
+	       CALLBOX_STACK_GUARD(CALLBOX_MEM_MIN, CALLBOX_DEFAULT_STACK_SIZE),
 	       "the smallest guest has room for an image below its stack");
+_Static_assert(CALLBOX_STACK_MAX + 0x1000 <= LARGE_PAGE_SIZE,
+	       "the guard page lies in the last 2 MiB, which has small pages");
 
 static void put64(void *mem, uint64_t gpa, uint64_t val)
 {
@@ -140,7 +143,8 @@ layout_fail(char *err, size_t errlen, const char *fmt, ...)
 	return -EINVAL;
 }
 
-int callbox_layout_check(uint64_t mem_size, char *err, size_t errlen)
+int callbox_layout_check(uint64_t mem_size, uint64_t stack_size, char *err,
+			 size_t errlen)
 {
 	if (errlen)
 		err[0] = '\0';
@@ -157,10 +161,22 @@ int callbox_layout_check(uint64_t mem_size, char *err, size_t errlen)
 		return layout_fail(err, errlen,
 				   "memory size %" PRIu64 " bytes is not a multiple of %llu MiB",
 				   mem_size, CALLBOX_MEM_ALIGN >> 20);
+	if (stack_size < CALLBOX_STACK_MIN || stack_size > CALLBOX_STACK_MAX ||
+	    stack_size % PAGE_SIZE)
+		return layout_fail(err, errlen,
+				   "stack size %" PRIu64 " bytes is not a multiple of 4 KiB from %llu KiB to %llu KiB",
+				   stack_size, CALLBOX_STACK_MIN >> 10,
+				   CALLBOX_STACK_MAX >> 10);
+	/* At least one page of image must fit between 1 MiB and the guard. */
+	if (CALLBOX_STACK_GUARD(mem_size, stack_size) <
+	    CALLBOX_GPA_IMAGE_MIN + PAGE_SIZE)
+		return layout_fail(err, errlen,
+				   "a %" PRIu64 " KiB stack leaves no room for the image in %" PRIu64 " MiB of memory",
+				   stack_size >> 10, mem_size >> 20);
 	return 0;
 }
 
-void callbox_layout_build(void *mem, uint64_t mem_size)
+void callbox_layout_build(void *mem, uint64_t mem_size, uint64_t stack_size)
 {
 	const uint64_t gdt[] = {
 		0,
@@ -169,7 +185,7 @@ void callbox_layout_build(void *mem, uint64_t mem_size)
 		gdt_flat(SEG_PRESENT | SEG_S | SEG_RW | SEG_ACCESSED,
 			 SEG_FLAG_G | SEG_FLAG_DB),
 	};
-	const uint64_t guard = CALLBOX_STACK_GUARD(mem_size);
+	const uint64_t guard = CALLBOX_STACK_GUARD(mem_size, stack_size);
 	const uint64_t top = mem_size - LARGE_PAGE_SIZE;
 	uint64_t i;
 
@@ -204,4 +220,6 @@ void callbox_layout_build(void *mem, uint64_t mem_size)
 		   offsetof(struct callbox_mailbox, mem_size), mem_size);
 	put32(mem, CALLBOX_GPA_MAILBOX +
 		   offsetof(struct callbox_mailbox, nr_slots), CALLBOX_MAX_SLOTS);
+	put64(mem, CALLBOX_GPA_MAILBOX +
+		   offsetof(struct callbox_mailbox, stack_size), stack_size);
 }

@@ -80,6 +80,7 @@ void callbox_config_init(struct callbox_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->mem_size = CALLBOX_DEFAULT_MEM_SIZE;
 	cfg->log_level = CALLBOX_LOG_WARN;
+	cfg->stack_size = CALLBOX_DEFAULT_STACK_SIZE;
 }
 
 struct callbox_sandbox *callbox_sandbox_new(const struct callbox_config *cfg)
@@ -151,7 +152,8 @@ static int sandbox_check_config(struct callbox_sandbox *sb)
 		return sandbox_fail(sb, -EINVAL,
 				    "config: log level %u is not 0 (none) to %u (trace)",
 				    sb->cfg.log_level, CALLBOX_LOG_TRACE);
-	ret = callbox_layout_check(sb->cfg.mem_size, err, sizeof(err));
+	ret = callbox_layout_check(sb->cfg.mem_size, sb->cfg.stack_size, err,
+				   sizeof(err));
 	if (ret)
 		return sandbox_fail(sb, ret, "config: %s", err);
 	return 0;
@@ -261,13 +263,14 @@ static void sandbox_describe_fault(struct callbox_sandbox *sb, char *buf,
 				   size_t len)
 {
 	struct callbox_fault f = sandbox_mailbox(sb)->fault;
-	uint64_t guard = CALLBOX_STACK_GUARD(sb->vm.mem_size);
+	uint64_t guard = CALLBOX_STACK_GUARD(sb->vm.mem_size,
+					     sb->cfg.stack_size);
 	const char *name = f.vector < 32 ? exception_names[f.vector] : NULL;
 
 	if (f.vector == 14 && f.cr2 >= guard && f.cr2 - guard < 0x1000) {
 		snprintf(buf, len,
-			 "stack overflow (page fault on the guard page below the %llu KiB stack, rip 0x%" PRIx64 ")",
-			 CALLBOX_STACK_SIZE >> 10, f.rip);
+			 "stack overflow (page fault on the guard page below the %" PRIu64 " KiB stack, rip 0x%" PRIx64 ")",
+			 sb->cfg.stack_size >> 10, f.rip);
 		return;
 	}
 	if (name)
@@ -494,6 +497,7 @@ static int sandbox_init_call(struct callbox_sandbox *sb)
 
 static int sandbox_boot(struct callbox_sandbox *sb, const char *guest_path)
 {
+	uint64_t guard;
 	char err[256];
 	size_t size;
 	void *image;
@@ -510,16 +514,23 @@ static int sandbox_boot(struct callbox_sandbox *sb, const char *guest_path)
 		return sandbox_fail(sb, ret, "creating the VM: %s", err);
 	}
 
-	callbox_layout_build(sb->vm.mem, sb->vm.mem_size);
+	callbox_layout_build(sb->vm.mem, sb->vm.mem_size, sb->cfg.stack_size);
 	sandbox_mailbox(sb)->log_level = sb->cfg.log_level;
+	sandbox_mailbox(sb)->heap_size = sb->cfg.heap_size;
 	/* The image must end below the stack's guard page. */
-	ret = callbox_elf_load(image, size, sb->vm.mem,
-			       CALLBOX_STACK_GUARD(sb->vm.mem_size),
+	guard = CALLBOX_STACK_GUARD(sb->vm.mem_size, sb->cfg.stack_size);
+	ret = callbox_elf_load(image, size, sb->vm.mem, guard,
 			       CALLBOX_GPA_IMAGE_MIN, &sb->entry, &sb->image_end,
 			       err, sizeof(err));
 	free(image);
 	if (ret)
 		return sandbox_fail(sb, ret, "%s: %s", guest_path, err);
+	if (sb->cfg.heap_size > guard - sb->image_end)
+		return sandbox_fail(sb, -EINVAL,
+				    "config: a %" PRIu64 " KiB heap does not fit: %s leaves %" PRIu64 " KiB between its image and the %" PRIu64 " KiB stack",
+				    sb->cfg.heap_size >> 10, guest_path,
+				    (guard - sb->image_end) >> 10,
+				    sb->cfg.stack_size >> 10);
 
 	/* What callbox_sandbox_reset() restores. */
 	sb->boot_image = malloc(sb->image_end);

@@ -25,6 +25,9 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  -m, --mem SIZE   guest memory: a multiple of 2M from 2M to 1G,\n"
 		"                   with suffix K, M or G (default 4M)\n"
+		"  -s, --stack SIZE guest stack: 16K to 1M in 4K steps (default 256K)\n"
+		"  -H, --heap SIZE  most the guest's heap may take (default: all the\n"
+		"                   memory between the image and the stack)\n"
 		"  -t, --timeout S  stop the call after S seconds (decimals allowed);\n"
 		"                   the kernel enforces it (default: no limit)\n"
 		"  -l, --log-level L  show guest log messages up to L: off, error,\n"
@@ -107,6 +110,8 @@ static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "mem", required_argument, NULL, 'm' },
+		{ "stack", required_argument, NULL, 's' },
+		{ "heap", required_argument, NULL, 'H' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
@@ -119,12 +124,21 @@ static int cmd_run(int argc, char **argv)
 	int nargs, i, opt, ret;
 
 	callbox_config_init(&cfg);
-	while ((opt = getopt_long(argc, argv, "+m:t:l:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+m:s:H:t:l:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'm':
 			if (parse_size(optarg, &cfg.mem_size)) {
 				fprintf(stderr, "callbox: --mem: '%s' is not a size\n",
 					optarg);
+				return 2;
+			}
+			break;
+		case 's':
+		case 'H':
+			if (parse_size(optarg, opt == 's' ? &cfg.stack_size :
+							   &cfg.heap_size)) {
+				fprintf(stderr, "callbox: --%s: '%s' is not a size\n",
+					opt == 's' ? "stack" : "heap", optarg);
 				return 2;
 			}
 			break;

@@ -58,6 +58,7 @@ extern char _end[];
 static uint32_t callbox_boot(void)
 {
 	uintptr_t heap = ((uintptr_t)_end + 15) & ~(uintptr_t)15;
+	uintptr_t heap_end;
 
 	callbox_exceptions_init();
 
@@ -65,9 +66,12 @@ static uint32_t callbox_boot(void)
 	    mailbox->version != CALLBOX_ABI_VERSION)
 		return CALLBOX_STATUS_BAD_ABI;
 
-	/* All memory between the image and the stack's guard page. */
-	callbox_heap_init((void *)heap,
-			  CALLBOX_STACK_GUARD(mailbox->mem_size) - heap);
+	/* Memory between the image and the stack's guard page, up to the
+	 * host's heap size; the host checked that the layout fits. */
+	heap_end = CALLBOX_STACK_GUARD(mailbox->mem_size, mailbox->stack_size);
+	if (mailbox->heap_size && mailbox->heap_size < heap_end - heap)
+		heap_end = heap + mailbox->heap_size;
+	callbox_heap_init((void *)heap, heap_end - heap);
 
 	if (callbox_guest_init && callbox_guest_init() != 0)
 		return CALLBOX_STATUS_INIT_FAILED;

@@ -93,26 +93,43 @@ FIXTURE(layout) {
 	unsigned char *mem;
 	uint64_t mem_size;
 	uint64_t poisoned;
+	uint64_t stack_size;
 };
 
 FIXTURE_VARIANT(layout) {
 	uint64_t mem_size;
+	uint64_t stack_size;
 };
 
 FIXTURE_VARIANT_ADD(layout, mem_2m) {
 	.mem_size = 2ull << 20,
+	.stack_size = CALLBOX_DEFAULT_STACK_SIZE,
+};
+
+/* The largest stack in the smallest guest: its guard is in region 0. */
+FIXTURE_VARIANT_ADD(layout, mem_2m_stack_max) {
+	.mem_size = 2ull << 20,
+	.stack_size = 1016ull << 10,	/* leaves one page of image */
 };
 
 FIXTURE_VARIANT_ADD(layout, mem_4m) {
 	.mem_size = 4ull << 20,
+	.stack_size = CALLBOX_DEFAULT_STACK_SIZE,
+};
+
+FIXTURE_VARIANT_ADD(layout, mem_4m_stack_min) {
+	.mem_size = 4ull << 20,
+	.stack_size = CALLBOX_STACK_MIN,
 };
 
 FIXTURE_VARIANT_ADD(layout, mem_6m) {
 	.mem_size = 6ull << 20,
+	.stack_size = CALLBOX_DEFAULT_STACK_SIZE,
 };
 
-FIXTURE_VARIANT_ADD(layout, mem_1g) {
+FIXTURE_VARIANT_ADD(layout, mem_1g_stack_max) {
 	.mem_size = 1ull << 30,
+	.stack_size = CALLBOX_STACK_MAX,
 };
 
 FIXTURE_SETUP(layout)
@@ -120,7 +137,11 @@ FIXTURE_SETUP(layout)
 	char err[256];
 
 	self->mem_size = variant->mem_size;
-	ASSERT_EQ(0, callbox_layout_check(self->mem_size, err, sizeof(err)));
+	self->stack_size = variant->stack_size;
+	ASSERT_EQ(0, callbox_layout_check(self->mem_size, self->stack_size, err,
+					  sizeof(err))) {
+		TH_LOG("%s", err);
+	}
 
 	/* mmap, so that 1 GiB costs only the pages actually touched. */
 	self->mem = mmap(NULL, self->mem_size, PROT_READ | PROT_WRITE,
@@ -131,7 +152,7 @@ FIXTURE_SETUP(layout)
 						       POISON_MAX;
 	memset(self->mem, POISON, self->poisoned);
 
-	callbox_layout_build(self->mem, self->mem_size);
+	callbox_layout_build(self->mem, self->mem_size, self->stack_size);
 }
 
 FIXTURE_TEARDOWN(layout)
@@ -171,7 +192,7 @@ TEST_F(layout, identity_map)
 
 	/* Every page but page 0 and the stack guard, at both ends. */
 	for (va = 0x1000; va < self->mem_size; va += 0x1000) {
-		if (va == CALLBOX_STACK_GUARD(self->mem_size))
+		if (va == CALLBOX_STACK_GUARD(self->mem_size, self->stack_size))
 			continue;
 		ASSERT_EQ(WALK_OK, walk(self->mem, self->mem_size, va, &pa)) {
 			TH_LOG("va 0x%llx", (unsigned long long)va);
@@ -186,7 +207,7 @@ TEST_F(layout, identity_map)
 /* The page below the stack is a hole, so that an overflow faults. */
 TEST_F(layout, stack_guard)
 {
-	uint64_t guard = CALLBOX_STACK_GUARD(self->mem_size), pa;
+	uint64_t guard = CALLBOX_STACK_GUARD(self->mem_size, self->stack_size), pa;
 
 	ASSERT_EQ(WALK_NOT_PRESENT, walk(self->mem, self->mem_size, guard,
 					 &pa));
@@ -198,7 +219,7 @@ TEST_F(layout, stack_guard)
 				&pa));
 	ASSERT_EQ(guard + 0x1000, pa);
 	/* The stack itself, and the image area, lie on either side. */
-	ASSERT_EQ(self->mem_size - CALLBOX_STACK_SIZE, guard + 0x1000);
+	ASSERT_EQ(self->mem_size - self->stack_size, guard + 0x1000);
 	ASSERT_LT(CALLBOX_GPA_IMAGE_MIN, guard);
 }
 
@@ -269,6 +290,8 @@ TEST_F(layout, mailbox)
 	zero.version = mb.version;
 	zero.mem_size = mb.mem_size;
 	zero.nr_slots = mb.nr_slots;
+	zero.stack_size = mb.stack_size;
+	ASSERT_EQ(self->stack_size, mb.stack_size);
 	ASSERT_EQ(0, memcmp(&zero, &mb, sizeof(mb)));
 }
 
@@ -285,6 +308,8 @@ TEST_F(layout, low_memory_zeroed)
 		{ CALLBOX_GPA_MAILBOX, CALLBOX_GPA_MAILBOX + 16 },
 		{ CALLBOX_GPA_MAILBOX + offsetof(struct callbox_mailbox, nr_slots),
 		  CALLBOX_GPA_MAILBOX + offsetof(struct callbox_mailbox, nr_slots) + 4 },
+		{ CALLBOX_GPA_MAILBOX + offsetof(struct callbox_mailbox, stack_size),
+		  CALLBOX_GPA_MAILBOX + offsetof(struct callbox_mailbox, stack_size) + 8 },
 	};
 	uint64_t gpa;
 	unsigned int i;
@@ -322,7 +347,9 @@ TEST(check_accepts)
 
 	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		memset(err, 'x', sizeof(err));
-		ASSERT_EQ(0, callbox_layout_check(good[i], err, sizeof(err)));
+		ASSERT_EQ(0, callbox_layout_check(good[i],
+						  CALLBOX_DEFAULT_STACK_SIZE, err,
+						  sizeof(err)));
 		ASSERT_EQ('\0', err[0]);
 	}
 }
@@ -338,14 +365,40 @@ TEST(check_rejects)
 
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
-		ASSERT_EQ(-EINVAL, callbox_layout_check(bad[i], err,
-							sizeof(err)));
+		ASSERT_EQ(-EINVAL, callbox_layout_check(bad[i],
+							CALLBOX_DEFAULT_STACK_SIZE,
+							err, sizeof(err)));
 		TH_LOG("err: %s", err);
 		ASSERT_NE('\0', err[0]);
 	}
 
 	/* No room for a message is fine too. */
-	ASSERT_EQ(-EINVAL, callbox_layout_check(0, NULL, 0));
+	ASSERT_EQ(-EINVAL, callbox_layout_check(0, CALLBOX_DEFAULT_STACK_SIZE,
+						NULL, 0));
+}
+
+TEST(check_rejects_stacks)
+{
+	static const uint64_t bad[] = {
+		0, 4096, CALLBOX_STACK_MIN - 4096, CALLBOX_STACK_MIN + 1,
+		CALLBOX_STACK_MAX + 4096, UINT64_MAX,
+	};
+	char err[256];
+	unsigned int i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		ASSERT_EQ(-EINVAL, callbox_layout_check(4ull << 20, bad[i], err,
+							sizeof(err)));
+		TH_LOG("err: %s", err);
+		ASSERT_NE(NULL, strstr(err, "stack"));
+	}
+	/* A 1 MiB stack leaves the 2 MiB guest no page of image. */
+	err[0] = '\0';
+	ASSERT_EQ(-EINVAL, callbox_layout_check(2ull << 20, CALLBOX_STACK_MAX,
+						err, sizeof(err)));
+	TH_LOG("err: %s", err);
+	ASSERT_NE(NULL, strstr(err, "no room for the image"));
 }
 
 TEST_HARNESS_MAIN

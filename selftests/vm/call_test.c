@@ -774,6 +774,57 @@ TEST_F_TIMEOUT(slow, cancel_during_host_function, 60)
 	callbox_sandbox_free(sb);
 }
 
+static int load_cfg(struct callbox_config *cfg, const char *guest,
+		    struct callbox_sandbox **sbp)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), GUEST_DIR "/%s.elf", guest);
+	*sbp = callbox_sandbox_new(cfg);
+	return *sbp ? callbox_sandbox_load(*sbp, path) : -ENOMEM;
+}
+
+/* Stack and heap sizes are the configuration's, and checked at load. */
+TEST(config_sizes)
+{
+	struct callbox_config cfg;
+	struct callbox_sandbox *sb;
+	int64_t arg, r = 0;
+
+	/* A 64 KiB stack overflows sooner, and the error says its size. */
+	callbox_config_init(&cfg);
+	cfg.stack_size = 64 << 10;
+	ASSERT_EQ(0, load_cfg(&cfg, "fault", &sb));
+	arg = 1000000;
+	EXPECT_EQ(-EIO, callbox_call_int(sb, "stack_overflow", &arg, 1, &r));
+	EXPECT_NE(NULL, strstr(callbox_last_error(sb), "below the 64 KiB stack"));
+	callbox_sandbox_free(sb);
+
+	/* 256 KiB of heap: about 63 blocks of 4 KiB, then NULL. */
+	callbox_config_init(&cfg);
+	cfg.heap_size = 256 << 10;
+	ASSERT_EQ(0, load_cfg(&cfg, "fault", &sb));
+	arg = 4096;
+	EXPECT_EQ(0, callbox_call_int(sb, "exhaust_heap", &arg, 1, &r));
+	EXPECT_LT(55, r);
+	EXPECT_GE(64, r);
+	callbox_sandbox_free(sb);
+
+	/* Layouts that cannot be: clear errors, no sandbox. */
+	callbox_config_init(&cfg);
+	cfg.heap_size = 64 << 20;
+	EXPECT_EQ(-EINVAL, load_cfg(&cfg, "fault", &sb));
+	EXPECT_NE(NULL, strstr(callbox_last_error(sb), "heap does not fit"));
+	TH_LOG("%s", callbox_last_error(sb));
+	callbox_sandbox_free(sb);
+
+	callbox_config_init(&cfg);
+	cfg.stack_size = 3 << 20;
+	EXPECT_EQ(-EINVAL, load_cfg(&cfg, "fault", &sb));
+	EXPECT_NE(NULL, strstr(callbox_last_error(sb), "stack size"));
+	callbox_sandbox_free(sb);
+}
+
 TEST(load_errors)
 {
 	struct callbox_config cfg;

@@ -51,6 +51,9 @@ check "default log level hides info" 1 '^0$' -- sh -c "$CALLBOX run $GUESTS/host
 check "bad --log-level" 2 'is not off, error' -- $CALLBOX run --log-level loud $GUESTS/host.elf log_levels
 check "a guest built with the kit runs" 0 '^42$' -- $CALLBOX run $GUESTS/kit_guest.elf triple 14
 check "the kit's guest logs" 0 'info: triple\(14\)' -- $CALLBOX run --log-level info $GUESTS/kit_guest.elf triple 14
+check "--heap that cannot fit" 1 'heap does not fit' -- $CALLBOX run --heap 8M $GUESTS/arith.elf add 1 2
+check "--stack is honoured" 1 'below the 64 KiB stack' -- $CALLBOX run --stack 64K $GUESTS/fault.elf stack_overflow 1000000
+check "bad --stack" 1 'stack size' -- $CALLBOX run --stack 5K $GUESTS/arith.elf add 1 2
 check "unparsable argument" 2 'not a 64-bit integer' -- $CALLBOX run $GUESTS/arith.elf add 1 x
 check "missing arguments" 2 'Usage' -- $CALLBOX run
 check "--help" 0 'Usage: callbox run' -- $CALLBOX --help

@@ -41,7 +41,7 @@
 #include <stdint.h>
 
 #define CALLBOX_ABI_MAGIC	0x584f4243u	/* "CBOX" little-endian */
-#define CALLBOX_ABI_VERSION	4u
+#define CALLBOX_ABI_VERSION	5u
 
 /*
  * Guest-physical memory starts at 0 and is identity-mapped (virtual ==
@@ -69,10 +69,13 @@
 #define CALLBOX_EXC_STACK_TOP	0x10000ull
 #define CALLBOX_GPA_IMAGE_MIN	0x100000ull
 
-#define CALLBOX_STACK_SIZE	(256ull << 10)
-/* The unmapped page just below the stack of a guest of @mem_size bytes. */
-#define CALLBOX_STACK_GUARD(mem_size) \
-	((mem_size) - CALLBOX_STACK_SIZE - 0x1000ull)
+/* Stack size: a multiple of 4 KiB in [CALLBOX_STACK_MIN, CALLBOX_STACK_MAX]. */
+#define CALLBOX_DEFAULT_STACK_SIZE	(256ull << 10)
+#define CALLBOX_STACK_MIN		(16ull << 10)
+#define CALLBOX_STACK_MAX		(1ull << 20)
+/* The unmapped page just below the stack. */
+#define CALLBOX_STACK_GUARD(mem_size, stack_size) \
+	((mem_size) - (stack_size) - 0x1000ull)
 
 /* Memory size: a multiple of 2 MiB in [CALLBOX_MEM_MIN, CALLBOX_MEM_MAX]. */
 #define CALLBOX_MEM_ALIGN	(2ull << 20)
@@ -175,6 +178,8 @@ struct callbox_log_record {
  * @abort_message first, and after a CPU exception it fills @fault.
  * @log_level is the host's threshold: the guest does not send messages
  * above it, which saves an exit each; @log carries one that it sends.
+ * @stack_size is the stack's size (the guard page lies below it), and
+ * @heap_size the most the heap may take above the image, 0 for all.
  */
 struct callbox_mailbox {
 	uint32_t magic;
@@ -184,6 +189,8 @@ struct callbox_mailbox {
 	uint32_t nr_slots;
 	uint32_t log_level;
 	uint32_t reserved;
+	uint64_t stack_size;
+	uint64_t heap_size;
 	struct callbox_fault fault;
 	char abort_message[CALLBOX_ABORT_MESSAGE_MAX];
 	struct callbox_log_record log;
@@ -192,7 +199,7 @@ struct callbox_mailbox {
 
 _Static_assert(sizeof(struct callbox_slot) == 144, "slot layout");
 _Static_assert(sizeof(struct callbox_mailbox) ==
-	       32 + 40 + CALLBOX_ABORT_MESSAGE_MAX +
+	       48 + 40 + CALLBOX_ABORT_MESSAGE_MAX +
 	       sizeof(struct callbox_log_record) + 64 * 144,
 	       "mailbox layout");
 _Static_assert(CALLBOX_GPA_MAILBOX + sizeof(struct callbox_mailbox) <=

@@ -91,6 +91,12 @@ void callbox_describe_call(const struct callbox_call_info *call, char *buf,
  *	CALLBOX_LOG_* value (callbox/abi.h), or 0 for none; default
  *	CALLBOX_LOG_WARN. The guest drops messages above it without an exit.
  * @reserved32: must be zero
+ * @stack_size: the guest's stack, at the top of memory, a multiple of
+ *	4 KiB from 16 KiB to 1 MiB (default 256 KiB). An unmapped guard page
+ *	below it turns an overflow into a clear error.
+ * @heap_size: the most the guest's heap (malloc) may take, from the end of
+ *	the image up; 0 (the default) for everything up to the stack's guard
+ *	page. A heap that does not fit fails the load with a clear error.
  * @reserved: room for later fields without breaking the library ABI;
  *	must be zero
  *
@@ -101,7 +107,9 @@ struct callbox_config {
 	uint64_t call_timeout_ns;
 	uint32_t log_level;
 	uint32_t reserved32;
-	uint64_t reserved[13];
+	uint64_t stack_size;
+	uint64_t heap_size;
+	uint64_t reserved[11];
 };
 
 void callbox_config_init(struct callbox_config *cfg);
