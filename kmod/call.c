@@ -156,10 +156,15 @@ bool callbox_call_owned_by_current(const struct callbox_call *call)
 	return call->owner == task_pid(current);
 }
 
+/*
+ * Has @call reached a terminal state? Safe without the lock (a waiter's
+ * condition): the state is written under it and only ever moves forward.
+ */
 bool callbox_call_ended(const struct callbox_call *call)
 {
-	return call->state == CALLBOX_STATE_EXITED ||
-	       call->state == CALLBOX_STATE_ABORTED;
+	u32 state = READ_ONCE(call->state);
+
+	return state == CALLBOX_STATE_EXITED || state == CALLBOX_STATE_ABORTED;
 }
 
 void callbox_call_transition_locked(struct callbox_call *call, u32 new_state)

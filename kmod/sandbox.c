@@ -155,13 +155,6 @@ static bool callbox_deadline_valid(u64 deadline_ns)
 	return deadline_ns <= KTIME_MAX;
 }
 
-static bool callbox_call_ended_lockless(struct callbox_call *call)
-{
-	u32 state = READ_ONCE(call->state);
-
-	return state == CALLBOX_STATE_EXITED || state == CALLBOX_STATE_ABORTED;
-}
-
 static void callbox_call_info_get(struct callbox_call *call,
 				  struct callbox_call_info *info)
 {
@@ -425,13 +418,13 @@ static int callbox_sandbox_call_wait(void *obj, struct callbox_ucmd *ucmd)
 		timeout = ns_to_ktime(max_t(s64, cmd->deadline_ns -
 						 ktime_get_ns(), 0));
 		ret = wait_event_interruptible_hrtimeout(sb->wq,
-							 callbox_call_ended_lockless(call),
+							 callbox_call_ended(call),
 							 timeout);
 		if (ret == -ETIME)
 			ret = -ETIMEDOUT;
 	} else {
 		ret = wait_event_interruptible(sb->wq,
-					       callbox_call_ended_lockless(call));
+					       callbox_call_ended(call));
 	}
 	if (ret)
 		goto out_put_call;

@@ -94,8 +94,7 @@ struct callbox_sandbox *callbox_sandbox_new(const struct callbox_config *cfg)
 		sb->cfg = *cfg;
 	else
 		callbox_config_init(&sb->cfg);
-	sb->vm = (struct callbox_vm) { .kvm_fd = -1, .vm_fd = -1,
-				       .vcpu_fd = -1 };
+	callbox_vm_init(&sb->vm);
 	sb->sandbox_fd = -1;
 	pthread_mutex_init(&sb->lock, NULL);
 	pthread_mutex_init(&sb->run_lock, NULL);
@@ -635,7 +634,6 @@ int callbox_call_int(struct callbox_sandbox *sb, const char *function,
 {
 	struct callbox_call_info *c = &sb->last_call;
 	uint64_t deadline = 0;
-	bool consumed;
 	int slot, ret;
 
 	sb->last_error[0] = '\0';
@@ -648,9 +646,11 @@ int callbox_call_int(struct callbox_sandbox *sb, const char *function,
 	pthread_mutex_lock(&sb->run_lock);
 	sandbox_mailbox(sb)->slot = slot;
 	ret = callbox_call_sync_fd(sb->sandbox_fd, deadline, c);
-	/* A terminal CALL_SYNC consumed the call; after host calls, WAIT. */
-	consumed = !ret && c->state != CALLBOX_STATE_HOSTCALL;
-	if (!ret && !consumed) {
+	/*
+	 * A CALL_SYNC that ended consumed its call. One that stopped in a
+	 * host call hands it over: serve it to the end, then consume it.
+	 */
+	if (!ret && c->state == CALLBOX_STATE_HOSTCALL) {
 		ret = sandbox_serve_host_calls(sb, slot, c);
 		if (!ret)
 			ret = callbox_call_wait_fd(sb->sandbox_fd, c->id, 0, c);

@@ -156,9 +156,7 @@ int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, char *err,
 	struct kvm_userspace_memory_region region;
 	int ret;
 
-	*vm = (struct callbox_vm) {
-		.kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1,
-	};
+	callbox_vm_init(vm);
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
@@ -263,7 +261,5 @@ void callbox_vm_destroy(struct callbox_vm *vm)
 		close(vm->kvm_fd);
 	if (vm->mem)
 		munmap(vm->mem, vm->mem_size);
-	*vm = (struct callbox_vm) {
-		.kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1,
-	};
+	callbox_vm_init(vm);
 }

@@ -28,6 +28,12 @@ struct callbox_vm {
 	size_t run_size;
 };
 
+/* The state of a VM not created yet (or destroyed): no fds, no memory. */
+static inline void callbox_vm_init(struct callbox_vm *vm)
+{
+	*vm = (struct callbox_vm) { .kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1 };
+}
+
 /* Create the VM, its memory and its vCPU. -errno and a message on error. */
 int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, char *err,
 		      size_t errlen);
