@@ -310,6 +310,8 @@ TEST_F(life, wait_deadline)
 	ASSERT_EQ(0, get(self->fd, id, &c));
 	EXPECT_EQ(CALLBOX_STATE_QUEUED, c.state);
 	ASSERT_EQ(0, run(self->fd, 0, 0, &c));
+	/* A deadline past KTIME_MAX is no time at all. */
+	EXPECT_EQ(-EINVAL, wait_call(self->fd, id, ~0ull, &c));
 	ASSERT_EQ(0, wait_call(self->fd, id, 1, &c));
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 }
@@ -331,8 +333,9 @@ TEST_F(life, queue_limits)
 		EXPECT_EQ(ids[i], c.id);
 		EXPECT_EQ((uint32_t)i + 1, c.status);
 	}
-	/* Ended but not consumed still count. */
+	/* Ended but not consumed still count, for CALL_SYNC too. */
 	EXPECT_EQ(-EAGAIN, submit(self->fd, 0, &extra));
+	EXPECT_EQ(-EAGAIN, sync_call(self->fd, 0, &c));
 	for (i = 0; i < CALLBOX_MAX_CALLS; i++)
 		ASSERT_EQ(0, wait_call(self->fd, ids[i], 0, &c));
 	EXPECT_EQ(0, submit(self->fd, 0, &extra));
@@ -695,6 +698,7 @@ TEST_F_TIMEOUT(stuck, close_while_running, 60)
 	/* Shut down: nothing new starts; the outcome is still readable. */
 	EXPECT_EQ(-ESHUTDOWN, submit(a.fd, 0, &id));
 	EXPECT_EQ(-ESHUTDOWN, sync_call(a.fd, 0, &c));
+	EXPECT_EQ(-ESHUTDOWN, callbox_sandbox_reset_fd(a.fd));
 	EXPECT_EQ(POLLHUP, poll_events(a.fd) & POLLHUP);
 	ASSERT_EQ(0, wait_call(a.fd, a.c.id, 0, &c));
 	EXPECT_EQ(CALLBOX_ABORT_SANDBOX_CLOSED, c.reason);
@@ -802,6 +806,8 @@ TEST_F(host, hostcall_then_continue)
 	/* Only RUN may continue it, and only this call may run now. */
 	EXPECT_EQ(-EBUSY, sync_call(self->fd, 0, &c));
 	EXPECT_EQ(-EBUSY, run(self->fd, id + 5, 0, &c));
+	/* No reset under a call that is still current. */
+	EXPECT_EQ(-EBUSY, callbox_sandbox_reset_fd(self->fd));
 
 	ASSERT_EQ(0, run(self->fd, 0, 0, &c));
 	EXPECT_EQ(id, c.id);
