@@ -149,10 +149,15 @@ int callbox_wire_put_bool(struct callbox_wire_writer *w, bool v)
 	return put_fixed(w, CALLBOX_WIRE_BOOL, &byte, 1);
 }
 
-/* A STRING or BYTES value: tag, u32 length, bytes. */
+/*
+ * A STRING or BYTES value: tag, u32 length, bytes, and for a STRING a NUL
+ * terminator that the length does not count.
+ */
 static int put_counted(struct callbox_wire_writer *w, uint8_t type,
 		       const void *p, size_t len)
 {
+	uint32_t nul = type == CALLBOX_WIRE_STRING ? 1 : 0;
+	uint8_t zero = 0;
 	uint32_t len32;
 	int ret;
 
@@ -160,14 +165,15 @@ static int put_counted(struct callbox_wire_writer *w, uint8_t type,
 		return w->error;
 	if (!p && len)
 		return w->error = -CALLBOX_WIRE_EINVAL;
-	/* 4 + len cannot wrap: a len this large fails the check anyway. */
-	ret = writer_reserve(w, len > UINT32_MAX ? SIZE_MAX : 4 + len);
+	/* 4 + len + 1 cannot wrap: a len this large fails the check anyway. */
+	ret = writer_reserve(w, len > UINT32_MAX ? SIZE_MAX : 4 + len + nul);
 	if (ret)
 		return ret;
 	len32 = (uint32_t)len;
 	writer_put(w, &type, 1);
 	writer_put(w, &len32, 4);
 	writer_put(w, p, len32);
+	writer_put(w, &zero, nul);
 	w->count++;
 	return 0;
 }
@@ -210,6 +216,37 @@ int callbox_wire_put_bytes(struct callbox_wire_writer *w, const void *p,
 			   size_t len)
 {
 	return put_counted(w, CALLBOX_WIRE_BYTES, p, len);
+}
+
+int callbox_wire_put_value(struct callbox_wire_writer *w,
+			   const struct callbox_wire_value *v)
+{
+	switch (v->type) {
+	case CALLBOX_WIRE_VOID:
+		return callbox_wire_put_void(w);
+	case CALLBOX_WIRE_I32:
+		return callbox_wire_put_i32(w, v->i32);
+	case CALLBOX_WIRE_U32:
+		return callbox_wire_put_u32(w, v->u32);
+	case CALLBOX_WIRE_I64:
+		return callbox_wire_put_i64(w, v->i64);
+	case CALLBOX_WIRE_U64:
+		return callbox_wire_put_u64(w, v->u64);
+	case CALLBOX_WIRE_F32:
+		return callbox_wire_put_f32_bits(w, v->f32_bits);
+	case CALLBOX_WIRE_F64:
+		return callbox_wire_put_f64_bits(w, v->f64_bits);
+	case CALLBOX_WIRE_BOOL:
+		return callbox_wire_put_bool(w, v->b);
+	case CALLBOX_WIRE_STRING:
+		return callbox_wire_put_string_n(w, (const char *)v->data,
+						 v->len);
+	case CALLBOX_WIRE_BYTES:
+		return callbox_wire_put_bytes(w, v->data, v->len);
+	}
+	if (!w->error)
+		w->error = -CALLBOX_WIRE_EINVAL;
+	return w->error;
 }
 
 int64_t callbox_wire_writer_finish(struct callbox_wire_writer *w)
@@ -390,8 +427,14 @@ int callbox_wire_next(struct callbox_wire_reader *r,
 			if (nul != len)
 				return reader_fail(r, "NUL byte inside a string",
 						   pos + 4 + nul, len);
+			/* len < left here, so the terminator is in bounds. */
+			if (len == left || v->data[len])
+				return reader_fail(r, "string not NUL-terminated",
+						   pos + 4 + len, len);
+			r->pos = pos + 4 + len + 1;
+		} else {
+			r->pos = pos + 4 + len;
 		}
-		r->pos = pos + 4 + len;
 	}
 	r->index++;
 	return 1;

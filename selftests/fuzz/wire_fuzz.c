@@ -96,6 +96,11 @@ static int decode(const uint8_t *buf, size_t size,
 		check(vals[n].len == 0 ||
 		      (vals[n].data >= buf &&
 		       vals[n].data + vals[n].len <= buf + r->length));
+		/* A string's NUL is inside the message too: a C string. */
+		check(vals[n].type != CALLBOX_WIRE_STRING ||
+		      (vals[n].data &&
+		       vals[n].data + vals[n].len < buf + r->length &&
+		       vals[n].data[vals[n].len] == 0));
 		n++;
 	}
 	if (ret) {

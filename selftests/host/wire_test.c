@@ -207,6 +207,10 @@ static bool same_val(const struct callbox_wire_value *got,
 	case CALLBOX_WIRE_BOOL:
 		return got->b == !!want->bits && got->u64 == !!want->bits;
 	case CALLBOX_WIRE_STRING:
+		/* The NUL after it is what makes @data a C string. */
+		if (!got->data || got->data[got->len])
+			return false;
+		/* fall through */
 	case CALLBOX_WIRE_BYTES:
 		return got->u64 == 0 && got->len == want->len &&
 		       (!want->len || !memcmp(got->data, want->data, want->len));
@@ -233,6 +237,9 @@ static size_t round_trip(struct __test_metadata *_metadata, int line,
 			     vals[i].type == CALLBOX_WIRE_BYTES ?
 			     4 + vals[i].len : 0);
 		switch (vals[i].type) {
+		case CALLBOX_WIRE_STRING:
+			need += 1;	/* the NUL, which the length omits */
+			break;
 		case CALLBOX_WIRE_I32: case CALLBOX_WIRE_U32:
 		case CALLBOX_WIRE_F32:
 			need += 4;
@@ -316,16 +323,17 @@ TEST(exact_encoding)
 {
 	static const uint8_t want[] = {
 		0x43, 0x42, 0x57, 0x31,		/* "CBW1" */
-		0x01, 0x00,			/* version 1 */
+		0x02, 0x00,			/* version 2 */
 		0x05, 0x00,			/* 5 values */
-		0x2b, 0x00, 0x00, 0x00,		/* 43 bytes */
+		0x2c, 0x00, 0x00, 0x00,		/* 44 bytes */
 		0x01, 0xfe, 0xff, 0xff, 0xff,	/* i32 -2 */
 		0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0x3f,
 						/* f64 1.0 */
 		0x07, 0x01,			/* bool true */
-		0x08, 0x02, 0x00, 0x00, 0x00, 'h', 'i',	/* string "hi" */
+		0x08, 0x02, 0x00, 0x00, 0x00, 'h', 'i', 0x00,
+						/* string "hi", NUL */
 		0x09, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01, 0x02,
-						/* bytes 00 01 02 */
+						/* bytes 00 01 02, no NUL */
 	};
 	static const uint8_t three[] = { 0, 1, 2 };
 	struct callbox_wire_writer w;
@@ -406,7 +414,8 @@ TEST(one_mib_string_and_bytes)
 			I32(7),
 		};
 
-		EXPECT_EQ(HDR + 2 * (5 + MIB) + 5,
+		/* The string has its NUL after it, the bytes do not. */
+		EXPECT_EQ(HDR + (5 + MIB + 1) + (5 + MIB) + 5,
 			  ROUND_TRIP(vals, sizeof(vals) / sizeof(vals[0])));
 	}
 	free(s);
@@ -472,7 +481,8 @@ TEST(writer_e2big_at_every_size)
 		EXPECT_EQ(-E2BIG, callbox_wire_put_void(&w));
 		EXPECT_EQ(-E2BIG, callbox_wire_writer_finish(&w));
 	}
-	need = HDR + 5 + 9 + 2 + 1 + 9 + 5 + 14 + 9;
+	/* "wire" is 10 bytes: tag, length, 4 bytes and its NUL. */
+	need = HDR + 5 + 9 + 2 + 1 + 10 + 5 + 14 + 9;
 	EXPECT_EQ(need, size);
 	EXPECT_EQ((int64_t)need, ret);
 
@@ -498,7 +508,8 @@ TEST(writer_einval)
 	callbox_wire_writer_init(&w, buf, sizeof(buf));
 	EXPECT_EQ(0, callbox_wire_put_string_n(&w, nul, 1));
 	EXPECT_EQ(0, callbox_wire_put_string_n(&w, NULL, 0));
-	EXPECT_EQ(HDR + 6 + 5, callbox_wire_writer_finish(&w));
+	/* "a" and "", each with the NUL the writer adds. */
+	EXPECT_EQ(HDR + 7 + 6, callbox_wire_writer_finish(&w));
 
 	callbox_wire_writer_init(&w, buf, sizeof(buf));
 	EXPECT_EQ(-EINVAL, callbox_wire_put_string(&w, NULL));
@@ -523,6 +534,87 @@ TEST(writer_huge_length)
 	EXPECT_EQ(-E2BIG, callbox_wire_put_bytes(&w, buf, SIZE_MAX));
 	callbox_wire_writer_init(&w, buf, sizeof(buf));
 	EXPECT_EQ(-E2BIG, callbox_wire_put_bytes(&w, buf, UINT32_MAX));
+}
+
+/* A string gets exactly one NUL after it, which its length omits; bytes none. */
+TEST(writer_nul_after_strings_only)
+{
+	static const uint8_t want[] = {
+		0x08, 0x02, 0x00, 0x00, 0x00, 'a', 'b', 0x00,	/* "ab" */
+		0x09, 0x02, 0x00, 0x00, 0x00, 'c', 'd',		/* bytes */
+		0x08, 0x00, 0x00, 0x00, 0x00, 0x00,		/* "" */
+		0x08, 0x02, 0x00, 0x00, 0x00, 'x', 'y', 0x00,	/* "xy" */
+		0x09, 0x00, 0x00, 0x00, 0x00,			/* no bytes */
+	};
+	struct callbox_wire_writer w;
+	uint8_t buf[64];
+
+	memset(buf, 0xaa, sizeof(buf));
+	callbox_wire_writer_init(&w, buf, sizeof(buf));
+	ASSERT_EQ(0, callbox_wire_put_string(&w, "ab"));
+	ASSERT_EQ(0, callbox_wire_put_bytes(&w, "cd", 2));
+	ASSERT_EQ(0, callbox_wire_put_string(&w, ""));
+	/* The NUL is the writer's own, not the caller's next byte. */
+	ASSERT_EQ(0, callbox_wire_put_string_n(&w, "xyz", 2));
+	ASSERT_EQ(0, callbox_wire_put_bytes(&w, NULL, 0));
+	ASSERT_EQ((int64_t)(HDR + sizeof(want)), callbox_wire_writer_finish(&w));
+	EXPECT_EQ(0, memcmp(buf + HDR, want, sizeof(want)));
+	/* Nothing after the last bytes, not even a NUL. */
+	EXPECT_EQ(0xaa, buf[HDR + sizeof(want)]);
+}
+
+/*
+ * A string needs room for its NUL as well: it fits in exactly tag,
+ * length, bytes and NUL, and one byte less is -E2BIG, where bytes of the
+ * same length still fit. The buffers are exact heap copies, so ASan
+ * catches a NUL written one past the end.
+ */
+TEST(writer_e2big_string_counts_terminator)
+{
+	static const char text[] = "the quick brown fox jumps over the lazy dog";
+	static const size_t lens[] = { 0, 1, 5, sizeof(text) - 1 };
+	struct callbox_wire_writer w;
+	char str[sizeof(text)];
+	size_t i, len, size;
+	uint8_t *buf;
+	int use_n;
+
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		len = lens[i];
+		size = HDR + 1 + 4 + len + 1;
+		memcpy(str, text, len);
+		str[len] = '\0';
+		/* Both ways in: with a length, and up to the caller's NUL. */
+		for (use_n = 0; use_n < 2; use_n++) {
+			buf = malloc(size);
+			ASSERT_NE(NULL, buf);
+			callbox_wire_writer_init(&w, buf, size);
+			EXPECT_EQ(0, use_n ?
+				  callbox_wire_put_string_n(&w, text, len) :
+				  callbox_wire_put_string(&w, str))
+				TH_LOG("length %zu", len);
+			EXPECT_EQ((int64_t)size, callbox_wire_writer_finish(&w));
+			EXPECT_EQ(0, buf[size - 1]);
+			free(buf);
+
+			buf = malloc(size - 1);
+			ASSERT_NE(NULL, buf);
+			callbox_wire_writer_init(&w, buf, size - 1);
+			EXPECT_EQ(-E2BIG, use_n ?
+				  callbox_wire_put_string_n(&w, text, len) :
+				  callbox_wire_put_string(&w, str))
+				TH_LOG("length %zu", len);
+			EXPECT_EQ(-E2BIG, callbox_wire_writer_finish(&w));
+			free(buf);
+		}
+
+		buf = malloc(size - 1);
+		ASSERT_NE(NULL, buf);
+		callbox_wire_writer_init(&w, buf, size - 1);
+		EXPECT_EQ(0, callbox_wire_put_bytes(&w, text, len));
+		EXPECT_EQ((int64_t)(size - 1), callbox_wire_writer_finish(&w));
+		free(buf);
+	}
 }
 
 /* ---- the reader's error paths, one each ---- */
@@ -556,11 +648,20 @@ TEST(reader_bad_version)
 
 	raw_start(&m, 0);
 	raw_end(&m);
-	m.b[4] = 2;
+	/* Version 1 strings had no NUL: read as version 2 they would fail. */
+	m.b[4] = 1;
 	r = EXPECT_BAD(m.b, m.n, 4, "version");
-	EXPECT_EQ(2, r.err_value);
+	EXPECT_EQ(1, r.err_value);
+	m.b[4] = 3;
+	r = EXPECT_BAD(m.b, m.n, 4, "version");
+	EXPECT_EQ(3, r.err_value);
 	m.b[4] = 0;
 	EXPECT_BAD(m.b, m.n, 4, "version");
+	/* The high byte counts too: 0x0102 is not 2. */
+	m.b[4] = 2;
+	m.b[5] = 1;
+	r = EXPECT_BAD(m.b, m.n, 4, "version");
+	EXPECT_EQ(0x0102, r.err_value);
 }
 
 TEST(reader_count_over_max)
@@ -743,17 +844,135 @@ TEST(reader_nul_in_string)
 	raw_u8(&m, CALLBOX_WIRE_STRING);
 	raw_u32(&m, 4);
 	raw_bytes(&m, "ab\0c", 4);
+	raw_u8(&m, 0);
 	raw_end(&m);
-	/* At the NUL itself. */
-	EXPECT_BAD(m.b, m.n, HDR + 5 + 2, "NUL");
+	/* At the NUL itself, though the terminator after it is right. */
+	EXPECT_BAD(m.b, m.n, HDR + 5 + 2, "NUL byte inside");
 
-	/* A NUL terminator is not allowed either. */
+	/*
+	 * A NUL that the length counts is inside the string, even as its
+	 * last byte: only the uncounted one after it is the terminator.
+	 */
 	raw_start(&m, 1);
 	raw_u8(&m, CALLBOX_WIRE_STRING);
 	raw_u32(&m, 3);
 	raw_bytes(&m, "ab\0", 3);
+	raw_u8(&m, 0);
 	raw_end(&m);
-	EXPECT_BAD(m.b, m.n, HDR + 5 + 2, "NUL");
+	EXPECT_BAD(m.b, m.n, HDR + 5 + 2, "NUL byte inside");
+}
+
+/* The byte after a string's bytes must be its NUL, and nothing else. */
+TEST(reader_string_not_nul_terminated)
+{
+	static const uint8_t bad[] = { 'x', 0x01, 0x80, 0xff };
+	struct callbox_wire_reader r;
+	struct raw m;
+	size_t i;
+
+	raw_start(&m, 1);
+	raw_u8(&m, CALLBOX_WIRE_STRING);
+	raw_u32(&m, 3);
+	raw_bytes(&m, "abc", 3);
+	raw_u8(&m, 0);
+	raw_end(&m);
+	for (i = 0; i < sizeof(bad); i++) {
+		m.b[HDR + 8] = bad[i];
+		/* Where the NUL should be, with the string's length. */
+		r = EXPECT_BAD(m.b, m.n, HDR + 5 + 3, "string not NUL-terminated");
+		EXPECT_EQ(3, r.err_value);
+	}
+
+	/* An empty string needs its NUL too. */
+	raw_start(&m, 1);
+	raw_u8(&m, CALLBOX_WIRE_STRING);
+	raw_u32(&m, 0);
+	raw_u8(&m, 'x');
+	raw_end(&m);
+	r = EXPECT_BAD(m.b, m.n, HDR + 5, "string not NUL-terminated");
+	EXPECT_EQ(0, r.err_value);
+
+	/*
+	 * A version 1 string, which had no NUL, with a value after it under
+	 * a version 2 header: the next value's tag is where the NUL goes.
+	 */
+	raw_start(&m, 2);
+	raw_u8(&m, CALLBOX_WIRE_STRING);
+	raw_u32(&m, 2);
+	raw_bytes(&m, "hi", 2);
+	raw_u8(&m, CALLBOX_WIRE_I32);
+	raw_u32(&m, 7);
+	raw_end(&m);
+	r = EXPECT_BAD(m.b, m.n, HDR + 5 + 2, "string not NUL-terminated");
+	EXPECT_EQ(2, r.err_value);
+}
+
+/* A string whose bytes end the message has no room left for its NUL. */
+TEST(reader_string_no_room_for_nul)
+{
+	struct callbox_wire_reader r;
+	struct raw m;
+
+	raw_start(&m, 1);
+	raw_u8(&m, CALLBOX_WIRE_STRING);
+	raw_u32(&m, 3);
+	raw_bytes(&m, "abc", 3);
+	raw_end(&m);
+	/* Where the NUL should be: the message's end. */
+	r = EXPECT_BAD(m.b, m.n, HDR + 5 + 3, "string not NUL-terminated");
+	EXPECT_EQ(3, r.err_value);
+	EXPECT_EQ(m.n, r.err_offset);
+
+	/*
+	 * A NUL in the buffer just past the message's length does not
+	 * count: the reader reads nothing beyond @length.
+	 */
+	raw_u8(&m, 0);
+	r = EXPECT_BAD(m.b, m.n, HDR + 5 + 3, "string not NUL-terminated");
+	EXPECT_EQ(3, r.err_value);
+
+	/* The same for an empty string that ends at its length field. */
+	raw_start(&m, 1);
+	raw_u8(&m, CALLBOX_WIRE_STRING);
+	raw_u32(&m, 0);
+	raw_end(&m);
+	r = EXPECT_BAD(m.b, m.n, HDR + 5, "string not NUL-terminated");
+	EXPECT_EQ(0, r.err_value);
+}
+
+/* A decoded string can be used as a C string, in place. */
+TEST(reader_string_is_c_string)
+{
+	struct callbox_wire_writer w;
+	struct callbox_wire_reader r;
+	struct callbox_wire_value v;
+	uint8_t buf[64], *copy;
+	int64_t len;
+
+	callbox_wire_writer_init(&w, buf, sizeof(buf));
+	ASSERT_EQ(0, callbox_wire_put_string(&w, "hello"));
+	ASSERT_EQ(0, callbox_wire_put_string(&w, ""));
+	len = callbox_wire_writer_finish(&w);
+	ASSERT_LT(0, len);
+	/* An exact copy: ASan checks that data[len] is inside it. */
+	copy = exact_copy(buf, len);
+	ASSERT_NE(NULL, copy);
+
+	ASSERT_EQ(0, callbox_wire_reader_init(&r, copy, len));
+	ASSERT_EQ(1, callbox_wire_next(&r, &v));
+	EXPECT_EQ(CALLBOX_WIRE_STRING, v.type);
+	EXPECT_EQ(5, v.len);
+	EXPECT_EQ('\0', v.data[v.len]);
+	EXPECT_EQ(v.len, strlen((const char *)v.data));
+	EXPECT_STREQ("hello", (const char *)v.data);
+
+	/* Even an empty one has data, pointing at its NUL. */
+	ASSERT_EQ(1, callbox_wire_next(&r, &v));
+	EXPECT_EQ(0, v.len);
+	ASSERT_NE(NULL, v.data);
+	EXPECT_STREQ("", (const char *)v.data);
+	EXPECT_EQ(0, callbox_wire_next(&r, &v));
+	free(copy);
 }
 
 TEST(reader_trailing_garbage)
@@ -813,7 +1032,10 @@ TEST(reader_buffer_longer_than_message)
 	memset(buf, 0xee, sizeof(buf));
 	callbox_wire_writer_init(&w, buf, sizeof(buf));
 	callbox_wire_put_string(&w, "x");
-	ASSERT_EQ(HDR + 6, callbox_wire_writer_finish(&w));
+	ASSERT_EQ(HDR + 7, callbox_wire_writer_finish(&w));
+	/* The writer wrote up to the NUL and not a byte more. */
+	EXPECT_EQ(0, buf[HDR + 6]);
+	EXPECT_EQ(0xee, buf[HDR + 7]);
 	ASSERT_EQ(0, callbox_wire_reader_init(&r, buf, sizeof(buf)));
 	ASSERT_EQ(1, callbox_wire_next(&r, &v));
 	EXPECT_EQ(CALLBOX_WIRE_STRING, v.type);

@@ -8,7 +8,7 @@
  * the writer fills a caller's buffer, and the reader hands out values
  * that point into the buffer it reads.
  *
- * Version 1 of the format. Everything is little-endian and unaligned;
+ * Version 2 of the format (version 1 had no NUL after a STRING). Everything is little-endian and unaligned;
  * there is no padding anywhere:
  *
  *	offset	size	field
@@ -25,8 +25,9 @@
  *	I32, U32, F32		4 bytes
  *	I64, U64, F64		8 bytes
  *	BOOL			1 byte, 0 or 1 and nothing else
- *	STRING			u32 byte length, then the bytes: no NUL among
- *				them, and no NUL terminator either
+ *	STRING			u32 byte length, then the bytes, with no NUL
+ *				among them, then one NUL byte that the
+ *				length does not count
  *	BYTES			u32 byte length, then the bytes
  *
  * F32 and F64 are IEEE 754 binary32 and binary64 bit patterns, copied as
@@ -55,7 +56,7 @@
 #include <stdint.h>
 
 #define CALLBOX_WIRE_MAGIC	0x31574243u	/* "CBW1" little-endian */
-#define CALLBOX_WIRE_VERSION	1u
+#define CALLBOX_WIRE_VERSION	2u
 #define CALLBOX_WIRE_HEADER_SIZE	12u
 
 /* Up to 32 parameters, and one more so that a result fits alongside. */
@@ -131,7 +132,8 @@ struct callbox_wire_writer {
  * @f64: the same bits as a double; only for code built with SSE
  * @b: the value of a BOOL
  * @data: STRING and BYTES: the bytes, inside the reader's buffer; a
- *	STRING is not NUL-terminated. NULL for the other types.
+ *	STRING is followed by a NUL there, so @data is a C string too.
+ *	NULL for the other types.
  * @len: STRING and BYTES: how many bytes @data has; 0 for the others
  *
  * The reader zeroes the union before it fills it, so members of other
@@ -153,6 +155,51 @@ struct callbox_wire_value {
 	const uint8_t *data;
 	uint32_t len;
 };
+
+/*
+ * Values to pass as arguments, e.g. in a compound literal:
+ *
+ *	(struct callbox_wire_value[]){ CALLBOX_I64(-1), CALLBOX_STRING("hi") }
+ *
+ * CALLBOX_STRING() takes a NUL-terminated string and evaluates it once;
+ * it is a statement expression, so it has no address: for one argument,
+ * put it in a variable (or in a one-element array literal) first.
+ * CALLBOX_F32() and CALLBOX_F64() take a float and a double, so only code
+ * built with SSE can use them; CALLBOX_F32_BITS() and CALLBOX_F64_BITS()
+ * take the bits.
+ */
+#define CALLBOX_WIRE_VALUE(tag, member, v)				\
+	((struct callbox_wire_value){ .type = (tag), .member = (v) })
+#define CALLBOX_I32(v)		CALLBOX_WIRE_VALUE(CALLBOX_WIRE_I32, i32, v)
+#define CALLBOX_U32(v)		CALLBOX_WIRE_VALUE(CALLBOX_WIRE_U32, u32, v)
+#define CALLBOX_I64(v)		CALLBOX_WIRE_VALUE(CALLBOX_WIRE_I64, i64, v)
+#define CALLBOX_U64(v)		CALLBOX_WIRE_VALUE(CALLBOX_WIRE_U64, u64, v)
+#define CALLBOX_F32(v)		CALLBOX_WIRE_VALUE(CALLBOX_WIRE_F32, f32, v)
+#define CALLBOX_F64(v)		CALLBOX_WIRE_VALUE(CALLBOX_WIRE_F64, f64, v)
+#define CALLBOX_F32_BITS(v)	CALLBOX_WIRE_VALUE(CALLBOX_WIRE_F32, f32_bits, v)
+#define CALLBOX_F64_BITS(v)	CALLBOX_WIRE_VALUE(CALLBOX_WIRE_F64, f64_bits, v)
+#define CALLBOX_BOOL(v)		CALLBOX_WIRE_VALUE(CALLBOX_WIRE_BOOL, b, v)
+#define CALLBOX_BYTES(p, n)						\
+	((struct callbox_wire_value){ .type = CALLBOX_WIRE_BYTES,	\
+		.data = (const uint8_t *)(p), .len = (n) })
+#define CALLBOX_STRING_N(s, n)						\
+	((struct callbox_wire_value){ .type = CALLBOX_WIRE_STRING,	\
+		.data = (const uint8_t *)(s), .len = (n) })
+#define CALLBOX_STRING(s)						\
+	({ const char *__callbox_s = (s);				\
+	   CALLBOX_STRING_N(__callbox_s, __builtin_strlen(__callbox_s)); })
+
+/**
+ * callbox_wire_put_value() - append a value given as a struct
+ * @w: the writer
+ * @v: the value; STRING and BYTES take @v's data and len (a STRING's
+ *	data need not be NUL-terminated, but may not contain a NUL). A
+ *	type tag outside &enum callbox_wire_type is -CALLBOX_WIRE_EINVAL.
+ *
+ * Return: as for the other puts.
+ */
+int callbox_wire_put_value(struct callbox_wire_writer *w,
+			   const struct callbox_wire_value *v);
 
 /**
  * struct callbox_wire_reader - decodes one message, value by value
