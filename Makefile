@@ -29,8 +29,10 @@ KSFT_HARNESS := $(KSFT)/kselftest_harness.h
 LINUX_SOURCE := /usr/src/linux-source-6.1.tar.xz
 
 # ---- libcallbox ----
-LIB_SRCS := lib/ioctl.c lib/vm.c lib/sandbox.c lib/elf.c lib/layout.c
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIB_SRCS := lib/ioctl.c lib/vm.c lib/sandbox.c lib/elf.c lib/layout.c \
+	lib/signature.c
+# The wire codec is shared with the guest SDK, which owns its source.
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/lib/wire.o
 LIB_A := $(BUILD)/libcallbox.a
 LIB_SO := $(BUILD)/libcallbox.so.0
 LIB_MAP := lib/libcallbox.map
@@ -40,13 +42,16 @@ CLI := $(BUILD)/callbox
 BENCH := $(BUILD)/bench
 VM_TESTS := $(BUILD)/selftests/sandbox_test $(BUILD)/selftests/call_test \
 	$(BUILD)/selftests/lifecycle_test $(BUILD)/selftests/regression_test \
-	$(BUILD)/selftests/stress_test
+	$(BUILD)/selftests/stress_test $(BUILD)/selftests/typed_test
 HOST_TESTS := $(BUILD)/host-tests/elf_test $(BUILD)/host-tests/layout_test \
 	$(BUILD)/host-tests/heap_test $(BUILD)/host-tests/format_test \
-	$(BUILD)/host-tests/wire_test
+	$(BUILD)/host-tests/wire_test $(BUILD)/host-tests/signature_test
 
 GUEST_BUILD := $(BUILD)/guest
 include guest/guest.mk
+# Guests of the tests, beside the examples.
+$(eval $(call callbox_guest_dir,selftests/guests))
+TEST_GUEST_ELFS := $(GUEST_BUILD)/hostile.elf
 
 VM_KO := $(BUILD)/kmod-vm/callbox.ko
 VM_GUESTS = $(foreach g,$(GUEST_EXAMPLE_ELFS),--add $(g):/guests/)
@@ -58,7 +63,7 @@ KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild uapi/linux/callbox
 all: module userspace
 
 userspace: $(LIB_A) $(LIB_SO) $(CLI) $(BENCH) $(VM_TESTS) $(HOST_TESTS) \
-	$(GUEST_EXAMPLE_ELFS)
+	$(GUEST_EXAMPLE_ELFS) $(TEST_GUEST_ELFS)
 
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
@@ -79,6 +84,10 @@ $(VM_KO): $(KMOD_SRCS)
 	@cp $(@D)/kmod/callbox.ko $@
 
 $(BUILD)/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+
+$(BUILD)/lib/wire.o: guest/sdk/wire.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
 
@@ -125,6 +134,12 @@ $(BUILD)/host-tests/layout_test: selftests/host/layout_test.c lib/layout.c \
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Ilib -isystem $(KSFT) $(HOST_TEST_CFLAGS) -o $@ $< \
 		lib/layout.c
+
+$(BUILD)/host-tests/signature_test: selftests/host/signature_test.c \
+		lib/signature.c guest/sdk/wire.c $(KSFT_HARNESS)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Ilib -isystem $(KSFT) $(HOST_TEST_CFLAGS) -o $@ $< \
+		lib/signature.c guest/sdk/wire.c
 
 # The guest SDK's heap, formatter and wire codec, compiled natively.
 $(BUILD)/host-tests/%_test: selftests/host/%_test.c guest/sdk/%.c \

@@ -43,8 +43,8 @@ GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(GUEST_LDS) \
 GUEST_LDLIBS := -lgcc
 
 GUEST_SDK_OBJS := $(addprefix $(GUEST_BUILD)/sdk/,entry.o exception_entry.o \
-	exception.o runtime.o string.o heap.o libc_alloc.o format.o)
-GUEST_EXAMPLES := arith spin fault host
+	exception.o runtime.o string.o heap.o libc_alloc.o format.o wire.o)
+GUEST_EXAMPLES := arith spin fault host echo strings compute
 GUEST_EXAMPLE_ELFS := $(GUEST_EXAMPLES:%=$(GUEST_BUILD)/%.elf)
 
 $(GUEST_BUILD)/sdk/%.o: $(GUEST_DIR)/sdk/%.c

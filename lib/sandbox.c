@@ -10,6 +10,12 @@
  * the kernel said EXITED, and a slot is reused only after its call was
  * consumed, so no result can be read that its own call did not write.
  *
+ * Typed values travel as wire-format messages (callbox/wire.h) in the I/O
+ * buffers (callbox/abi.h). Every message the guest writes is decoded as
+ * hostile input: a malformed one is an error with a message, and the
+ * values handed to the caller are copies or point at memory the guest
+ * cannot change while they are used (it is stopped during a host call).
+ *
  * Locks: @lock guards the slot and record tables and is never held across
  * an ioctl that can block. @run_lock is held by the one thread that runs a
  * call (it writes mailbox->slot, then enters the guest) and across reset.
@@ -30,13 +36,31 @@
 
 #include "elf.h"
 #include "layout.h"
+#include "signature.h"
 #include "vm.h"
+
+#define CALLBOX_DEFAULT_MAX_CALLS	16
+/* More would be a table of names nobody can keep in their head. */
+#define SANDBOX_MAX_HOST_FNS		256
 
 /* A call submitted through the library, until it is consumed. */
 struct sandbox_record {
 	uint64_t id;		/* 0: free */
 	uint32_t slot;
 	bool started;		/* a runner has picked it up */
+};
+
+/* A guest function, as the guest published it at init and we checked. */
+struct sandbox_export {
+	char name[CALLBOX_FUNCTION_NAME_MAX];
+	struct callbox_signature sig;
+};
+
+struct sandbox_host_fn {
+	char name[CALLBOX_FUNCTION_NAME_MAX];
+	struct callbox_signature sig;
+	callbox_host_fn fn;
+	void *opaque;
 };
 
 struct callbox_sandbox {
@@ -46,14 +70,20 @@ struct callbox_sandbox {
 	uint64_t entry;
 	void *boot_image;	/* guest memory below image_end, as loaded */
 	uint64_t image_end;
-	callbox_host_fn host_fn;
-	void *host_opaque;
+	uint64_t io_base;
+	struct sandbox_export *exports;
+	unsigned int nr_exports;
+	struct sandbox_host_fn *host_fns;
+	unsigned int nr_host_fns;
+	char host_fn_error[CALLBOX_ERROR_MESSAGE_MAX];
 	callbox_log_fn log_fn;
 	void *log_opaque;
 
 	pthread_mutex_t lock;
 	pthread_cond_t submitted;
 	uint64_t slots_used;	/* bit i: slot i belongs to a call */
+	/* The result type of each slot's call, as its export declares it. */
+	uint8_t slot_ret_type[CALLBOX_MAX_SLOTS];
 	struct sandbox_record records[CALLBOX_MAX_SLOTS];
 	bool stopping;
 
@@ -81,6 +111,9 @@ void callbox_config_init(struct callbox_config *cfg)
 	cfg->mem_size = CALLBOX_DEFAULT_MEM_SIZE;
 	cfg->log_level = CALLBOX_LOG_WARN;
 	cfg->stack_size = CALLBOX_DEFAULT_STACK_SIZE;
+	cfg->max_calls = CALLBOX_DEFAULT_MAX_CALLS;
+	cfg->input_size = CALLBOX_DEFAULT_IO_BUFFER;
+	cfg->output_size = CALLBOX_DEFAULT_IO_BUFFER;
 }
 
 struct callbox_sandbox *callbox_sandbox_new(const struct callbox_config *cfg)
@@ -106,11 +139,71 @@ struct callbox_sandbox *callbox_sandbox_new(const struct callbox_config *cfg)
 	return sb;
 }
 
-void callbox_sandbox_set_host_fn(struct callbox_sandbox *sb,
-				 callbox_host_fn fn, void *opaque)
+int callbox_sandbox_add_host_fn(struct callbox_sandbox *sb, const char *name,
+				const char *signature, callbox_host_fn fn,
+				void *opaque)
 {
-	sb->host_fn = fn;
-	sb->host_opaque = opaque;
+	struct sandbox_host_fn *h, *fns;
+	char err[256];
+	size_t len, i;
+	int ret;
+
+	sb->last_error[0] = '\0';
+	/* Runners read the table without a lock: it is fixed from the load on. */
+	if (sb->vm.vm_fd >= 0)
+		return sandbox_fail(sb, -EBUSY,
+				    "host function %s: register host functions before callbox_sandbox_load()",
+				    name);
+	len = strlen(name);
+	if (!len || len >= CALLBOX_FUNCTION_NAME_MAX)
+		return sandbox_fail(sb, -EINVAL,
+				    "host function name '%.64s' is not 1 to %d bytes long",
+				    name, CALLBOX_FUNCTION_NAME_MAX - 1);
+	for (i = 0; i < len; i++) {
+		if (name[i] <= ' ' || name[i] >= 0x7f)
+			return sandbox_fail(sb, -EINVAL,
+					    "host function name '%s': byte %zu is not printable ASCII",
+					    name, i);
+	}
+	if (!fn)
+		return sandbox_fail(sb, -EINVAL, "host function %s: no function",
+				    name);
+	for (i = 0; i < sb->nr_host_fns; i++) {
+		if (!strcmp(sb->host_fns[i].name, name))
+			return sandbox_fail(sb, -EEXIST,
+					    "host function %s is registered already",
+					    name);
+	}
+	if (sb->nr_host_fns == SANDBOX_MAX_HOST_FNS)
+		return sandbox_fail(sb, -ENOSPC,
+				    "host function %s: %d are registered already, the most there may be",
+				    name, SANDBOX_MAX_HOST_FNS);
+
+	fns = realloc(sb->host_fns, (sb->nr_host_fns + 1) * sizeof(*fns));
+	if (!fns)
+		return sandbox_fail(sb, -ENOMEM, "out of memory");
+	sb->host_fns = fns;
+	h = &fns[sb->nr_host_fns];
+	memset(h, 0, sizeof(*h));
+	ret = callbox_signature_parse(signature, &h->sig, err, sizeof(err));
+	if (ret)
+		return sandbox_fail(sb, ret, "host function %s: %s", name, err);
+	memcpy(h->name, name, len + 1);
+	h->fn = fn;
+	h->opaque = opaque;
+	sb->nr_host_fns++;
+	return 0;
+}
+
+int callbox_host_fn_fail(struct callbox_sandbox *sb, int error,
+			 const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(sb->host_fn_error, sizeof(sb->host_fn_error), fmt, ap);
+	va_end(ap);
+	return error;
 }
 
 void callbox_sandbox_set_log_fn(struct callbox_sandbox *sb, callbox_log_fn fn,
@@ -131,8 +224,15 @@ static struct callbox_mailbox *sandbox_mailbox(struct callbox_sandbox *sb)
 					  CALLBOX_GPA_MAILBOX);
 }
 
+static bool sandbox_io_size_ok(uint64_t size)
+{
+	return size >= CALLBOX_IO_BUFFER_MIN && size <= CALLBOX_IO_BUFFER_MAX &&
+	       !(size % CALLBOX_IO_BUFFER_MIN);
+}
+
 static int sandbox_check_config(struct callbox_sandbox *sb)
 {
+	uint64_t guard, io_size;
 	char err[256];
 	size_t i;
 	int ret;
@@ -144,9 +244,20 @@ static int sandbox_check_config(struct callbox_sandbox *sb)
 					    "config: reserved field %zu is not zero (use callbox_config_init())",
 					    i);
 	}
-	if (sb->cfg.reserved32)
+	if (sb->cfg.max_calls < 1 || sb->cfg.max_calls > CALLBOX_MAX_CALLS)
 		return sandbox_fail(sb, -EINVAL,
-				    "config: reserved32 is not zero (use callbox_config_init())");
+				    "config: max_calls %u is not 1 to %d",
+				    sb->cfg.max_calls, CALLBOX_MAX_CALLS);
+	if (!sandbox_io_size_ok(sb->cfg.input_size))
+		return sandbox_fail(sb, -EINVAL,
+				    "config: input buffer size %" PRIu64 " bytes is not a multiple of 4 KiB from %llu KiB to %llu MiB",
+				    sb->cfg.input_size, CALLBOX_IO_BUFFER_MIN >> 10,
+				    CALLBOX_IO_BUFFER_MAX >> 20);
+	if (!sandbox_io_size_ok(sb->cfg.output_size))
+		return sandbox_fail(sb, -EINVAL,
+				    "config: output buffer size %" PRIu64 " bytes is not a multiple of 4 KiB from %llu KiB to %llu MiB",
+				    sb->cfg.output_size, CALLBOX_IO_BUFFER_MIN >> 10,
+				    CALLBOX_IO_BUFFER_MAX >> 20);
 	if (sb->cfg.log_level > CALLBOX_LOG_TRACE)
 		return sandbox_fail(sb, -EINVAL,
 				    "config: log level %u is not 0 (none) to %u (trace)",
@@ -155,6 +266,17 @@ static int sandbox_check_config(struct callbox_sandbox *sb)
 				   sizeof(err));
 	if (ret)
 		return sandbox_fail(sb, ret, "config: %s", err);
+	/* The I/O area, below the guard page, leaves a page for an image. */
+	guard = CALLBOX_STACK_GUARD(sb->cfg.mem_size, sb->cfg.stack_size);
+	io_size = callbox_io_size(sb->cfg.input_size, sb->cfg.output_size,
+				  sb->cfg.max_calls);
+	if (io_size > guard - CALLBOX_GPA_IMAGE_MIN - 0x1000)
+		return sandbox_fail(sb, -EINVAL,
+				    "config: %u calls' I/O buffers of %" PRIu64 " + %" PRIu64 " KiB (%" PRIu64 " KiB in all) leave no room for the image in %" PRIu64 " MiB of memory",
+				    sb->cfg.max_calls, sb->cfg.input_size >> 10,
+				    sb->cfg.output_size >> 10, io_size >> 10,
+				    sb->cfg.mem_size >> 20);
+	sb->io_base = guard - io_size;
 	return 0;
 }
 
@@ -164,7 +286,7 @@ static int sandbox_slot_alloc_locked(struct callbox_sandbox *sb)
 {
 	int i;
 
-	for (i = 0; i < CALLBOX_MAX_SLOTS; i++) {
+	for (i = 0; i < (int)sb->cfg.max_calls; i++) {
 		if (!(sb->slots_used & (1ull << i))) {
 			sb->slots_used |= 1ull << i;
 			return i;
@@ -206,13 +328,148 @@ sandbox_record_next_locked(struct callbox_sandbox *sb)
 	return next;
 }
 
-/* Write a request into a fresh slot. Returns the slot or -errno. */
-static int sandbox_request(struct callbox_sandbox *sb, const char *function,
-			   const int64_t *args, unsigned int nargs)
+/* ---- typed values in guest memory ---- */
+
+static void *sandbox_io_input(struct callbox_sandbox *sb, uint32_t index)
 {
+	return (char *)sb->vm.mem +
+	       callbox_io_input(sb->io_base, sb->cfg.input_size,
+				sb->cfg.output_size, index);
+}
+
+static void *sandbox_io_output(struct callbox_sandbox *sb, uint32_t index)
+{
+	return (char *)sb->vm.mem +
+	       callbox_io_output(sb->io_base, sb->cfg.input_size,
+				 sb->cfg.output_size, index);
+}
+
+/* The pair of I/O buffers of host calls comes after the slots'. */
+static uint32_t sandbox_hostcall_index(struct callbox_sandbox *sb)
+{
+	return sb->cfg.max_calls;
+}
+
+static const struct sandbox_export *
+sandbox_find_export(struct callbox_sandbox *sb, const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < sb->nr_exports; i++)
+		if (!strcmp(sb->exports[i].name, name))
+			return &sb->exports[i];
+	return NULL;
+}
+
+int callbox_sandbox_export(const struct callbox_sandbox *sb,
+			   unsigned int index, char *buf, size_t len)
+{
+	if (index >= sb->nr_exports) {
+		if (len)
+			buf[0] = '\0';
+		return -ENOENT;
+	}
+	callbox_signature_format(&sb->exports[index].sig,
+				 sb->exports[index].name, buf, len);
+	return 0;
+}
+
+/*
+ * Encode @args as a message into @buf. Returns 0, or -errno with @what
+ * (the function's name) and the reason in @err.
+ */
+static int sandbox_encode(void *buf, uint64_t size, const char *what,
+			  const struct callbox_wire_value *args,
+			  unsigned int nr_args, char *err, size_t errlen)
+{
+	struct callbox_wire_writer w;
+	unsigned int i;
+	int ret;
+
+	callbox_wire_writer_init(&w, buf, size);
+	for (i = 0; i < nr_args; i++) {
+		ret = callbox_wire_put_value(&w, &args[i]);
+		if (ret == -CALLBOX_WIRE_E2BIG) {
+			snprintf(err, errlen,
+				 "%s: the arguments do not fit the %" PRIu64 "-byte buffer (they run past it at argument %u)",
+				 what, size, i + 1);
+			return -E2BIG;
+		}
+		if (ret) {
+			snprintf(err, errlen,
+				 "%s: argument %u is not a valid %s (a NUL inside a string, or no data)",
+				 what, i + 1, callbox_wire_type_name(args[i].type));
+			return -EINVAL;
+		}
+	}
+	ret = (int)callbox_wire_writer_finish(&w);
+	if (ret < 0) {
+		snprintf(err, errlen, "%s: the %" PRIu64 "-byte buffer cannot hold a message",
+			 what, size);
+		return -E2BIG;
+	}
+	return 0;
+}
+
+/*
+ * Decode a result message of guest memory, which is hostile: exactly one
+ * value, of type @type. STRING and BYTES data stay in the buffer.
+ * Returns 0, or -EBADMSG with the reason in @err.
+ */
+static int sandbox_decode_result(const void *buf, uint64_t size, uint8_t type,
+				 const char *what,
+				 struct callbox_wire_value *v, char *err,
+				 size_t errlen)
+{
+	struct callbox_wire_value extra;
+	struct callbox_wire_reader r;
+	int ret;
+
+	ret = callbox_wire_reader_init(&r, buf, size);
+	if (!ret) {
+		ret = callbox_wire_next(&r, v);
+		if (ret == 0) {
+			snprintf(err, errlen, "%s: the guest's result message holds no value",
+				 what);
+			return -EBADMSG;
+		}
+	}
+	if (ret == 1) {
+		ret = callbox_wire_next(&r, &extra);
+		if (ret == 1) {
+			snprintf(err, errlen, "%s: the guest's result message holds %u values, not one",
+				 what, r.count);
+			return -EBADMSG;
+		}
+	}
+	if (ret < 0) {
+		snprintf(err, errlen,
+			 "%s: malformed result from the guest: %s (value %" PRIu64 ", at offset %" PRIu32 " of the %" PRIu64 "-byte buffer)",
+			 what, r.err, r.err_value, r.err_offset, size);
+		return -EBADMSG;
+	}
+	if (v->type != type) {
+		snprintf(err, errlen, "%s: the guest returned %s, but the function is declared to return %s",
+			 what, callbox_wire_type_name(v->type),
+			 callbox_wire_type_name(type));
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/*
+ * Check a call against the guest's exports and write its request into a
+ * fresh slot. Returns the slot or -errno.
+ */
+static int sandbox_request(struct callbox_sandbox *sb, const char *function,
+			   const struct callbox_wire_value *args,
+			   unsigned int nr_args)
+{
+	const struct sandbox_export *e;
 	struct callbox_slot *slot;
+	char err[512];
 	size_t len;
-	int i;
+	int i, ret;
 
 	if (sb->sandbox_fd < 0)
 		return sandbox_fail(sb, -EBADF, "no guest loaded");
@@ -221,24 +478,35 @@ static int sandbox_request(struct callbox_sandbox *sb, const char *function,
 		return sandbox_fail(sb, -EINVAL,
 				    "function name '%.32s...' is longer than %d bytes",
 				    function, CALLBOX_FUNCTION_NAME_MAX - 1);
-	if (nargs > CALLBOX_MAX_ARGS)
-		return sandbox_fail(sb, -EINVAL,
-				    "%s: %u arguments, at most %d are supported",
-				    function, nargs, CALLBOX_MAX_ARGS);
+	e = sandbox_find_export(sb, function);
+	if (!e)
+		return sandbox_fail(sb, -ENOENT,
+				    "the guest has no function named '%s'",
+				    function);
+	ret = callbox_signature_check(&e->sig, function, args, nr_args, err,
+				      sizeof(err));
+	if (ret)
+		return sandbox_fail(sb, ret, "%s", err);
 
 	pthread_mutex_lock(&sb->lock);
 	i = sandbox_slot_alloc_locked(sb);
 	pthread_mutex_unlock(&sb->lock);
 	if (i < 0)
-		return sandbox_fail(sb, i, "%s: %d calls are outstanding already",
-				    function, CALLBOX_MAX_SLOTS);
+		return sandbox_fail(sb, i, "%s: %u calls are outstanding already (config max_calls)",
+				    function, sb->cfg.max_calls);
 
+	ret = sandbox_encode(sandbox_io_input(sb, i), sb->cfg.input_size,
+			     function, args, nr_args, err, sizeof(err));
+	if (ret) {
+		pthread_mutex_lock(&sb->lock);
+		sandbox_slot_free_locked(sb, i);
+		pthread_mutex_unlock(&sb->lock);
+		return sandbox_fail(sb, ret, "%s", err);
+	}
 	slot = &sandbox_mailbox(sb)->slots[i];
 	memset(slot, 0, sizeof(*slot));
 	memcpy(slot->function, function, len);
-	slot->argc = nargs;
-	if (nargs)
-		memcpy(slot->args, args, nargs * sizeof(args[0]));
+	sb->slot_ret_type[i] = e->sig.ret_type;
 	return i;
 }
 
@@ -336,34 +604,100 @@ static void sandbox_deliver_log(struct callbox_sandbox *sb)
 }
 
 /*
+ * The message a guest leaves in the output buffer when it fails a call:
+ * a message with one STRING, which is hostile like all of guest memory.
+ */
+static void sandbox_guest_failure(struct callbox_sandbox *sb, int slot,
+				  char *buf, size_t len)
+{
+	struct callbox_wire_value v;
+	char err[256];
+
+	if (sandbox_decode_result(sandbox_io_output(sb, slot),
+				  sb->cfg.output_size, CALLBOX_WIRE_STRING, "",
+				  &v, err, sizeof(err)))
+		snprintf(buf, len, "(the guest left no readable message)");
+	else
+		sandbox_guest_string((const char *)v.data, (size_t)v.len + 1,
+				     buf, len);
+}
+
+/* Copy a decoded result out of guest memory for the caller. */
+static int sandbox_copy_result(struct callbox_sandbox *sb, const char *what,
+			       const struct callbox_wire_value *v,
+			       struct callbox_wire_value *result)
+{
+	uint8_t *data;
+
+	*result = *v;
+	if (v->type != CALLBOX_WIRE_STRING && v->type != CALLBOX_WIRE_BYTES)
+		return 0;
+	data = malloc((size_t)v->len + 1);
+	if (!data)
+		return sandbox_fail(sb, -ENOMEM,
+				    "%s: out of memory for a %" PRIu32 "-byte result",
+				    what, v->len);
+	memcpy(data, v->data, v->len);
+	data[v->len] = '\0';
+	result->data = data;
+	return 0;
+}
+
+void callbox_value_free(struct callbox_wire_value *v)
+{
+	if (v->type == CALLBOX_WIRE_STRING || v->type == CALLBOX_WIRE_BYTES)
+		free((void *)v->data);
+	v->data = NULL;
+	v->len = 0;
+}
+
+/*
  * Turn a call's final outcome into 0 or -errno, with a message. The
- * result is read from the slot only when the kernel says EXITED.
+ * result is read from the slot only when the kernel says EXITED, and
+ * only the slot's own output buffer is read, as hostile input.
  */
 static int sandbox_outcome(struct callbox_sandbox *sb, const char *what,
 			   const struct callbox_call_info *c, int slot,
-			   int64_t *result)
+			   struct callbox_wire_value *result)
 {
 	char message[CALLBOX_ABORT_MESSAGE_MAX];
-	char outcome[256];
+	struct callbox_wire_value v;
+	char outcome[512];
+	int ret;
 
+	if (c->state == CALLBOX_STATE_EXITED && slot < 0)
+		return sandbox_fail(sb, -EPROTO, "%s: the call's slot is unknown",
+				    what);
 	if (c->state == CALLBOX_STATE_EXITED) {
-		switch (c->status) {
-		case CALLBOX_STATUS_OK:
-			if (result && slot >= 0)
-				*result = sandbox_mailbox(sb)->slots[slot].result;
-			return 0;
-		case CALLBOX_STATUS_NO_FUNCTION:
-			return sandbox_fail(sb, -ENOENT,
-					    "the guest has no function named '%s'",
-					    what);
-		case CALLBOX_STATUS_BAD_ARGC:
-			return sandbox_fail(sb, -EINVAL,
-					    "%s: wrong number of arguments", what);
-		default:
-			return sandbox_fail(sb, -EPROTO,
-					    "%s: the guest answered with status %" PRIu32,
-					    what, c->status);
+		if (c->status == CALLBOX_STATUS_OK) {
+			ret = sandbox_decode_result(sandbox_io_output(sb, slot),
+						    sb->cfg.output_size,
+						    sb->slot_ret_type[slot],
+						    what, &v, outcome,
+						    sizeof(outcome));
+			if (ret)
+				return sandbox_fail(sb, ret, "%s", outcome);
+			return result ? sandbox_copy_result(sb, what, &v, result)
+				      : 0;
 		}
+		sandbox_guest_failure(sb, slot, message, sizeof(message));
+		switch (c->status) {
+		case CALLBOX_STATUS_NO_FUNCTION:
+			ret = -ENOENT;
+			break;
+		case CALLBOX_STATUS_BAD_ARGS:
+			ret = -EINVAL;
+			break;
+		case CALLBOX_STATUS_RESULT_TOO_BIG:
+			ret = -E2BIG;
+			break;
+		default:
+			ret = -EPROTO;
+			break;
+		}
+		return sandbox_fail(sb, ret,
+				    "%s: the guest failed the call with status %" PRIu32 ": %s",
+				    what, c->status, message);
 	}
 
 	callbox_describe_call(c, outcome, sizeof(outcome));
@@ -412,35 +746,121 @@ static int sandbox_run_error(struct callbox_sandbox *sb, const char *what,
 	return sandbox_fail(sb, ret, "%s: %s", what, strerror(-ret));
 }
 
+/* Answer the guest's host call with an error it can read. */
+static int sandbox_hostcall_error(struct callbox_sandbox *sb, int error,
+				  const char *fmt, ...)
+{
+	struct callbox_hostcall *hc = &sandbox_mailbox(sb)->hostcall;
+	va_list ap;
+
+	hc->error = error;
+	va_start(ap, fmt);
+	vsnprintf(hc->message, sizeof(hc->message), fmt, ap);
+	va_end(ap);
+	return error;
+}
+
+/*
+ * Run the host function the guest asked for (CALLBOX_HOSTCALL_FUNCTION).
+ * The request is guest memory, so hostile: the name is copied and
+ * bounded, the arguments decoded as a hostile message and checked against
+ * the signature. The guest is stopped meanwhile, so the values the host
+ * function gets cannot change under it.
+ */
+static int sandbox_host_call(struct callbox_sandbox *sb, uint64_t call_id)
+{
+	struct callbox_hostcall *hc = &sandbox_mailbox(sb)->hostcall;
+	struct callbox_wire_value args[CALLBOX_WIRE_MAX_VALUES];
+	uint32_t index = sandbox_hostcall_index(sb);
+	char name[CALLBOX_FUNCTION_NAME_MAX];
+	const struct sandbox_host_fn *h = NULL;
+	struct callbox_wire_writer w;
+	struct callbox_wire_reader r;
+	unsigned int i, n = 0;
+	char err[512];
+	int ret;
+
+	sandbox_guest_string(hc->function, sizeof(hc->function), name,
+			     sizeof(name));
+	if (!memchr(hc->function, '\0', sizeof(hc->function)))
+		return sandbox_hostcall_error(sb, -EINVAL,
+					      "host function name not NUL-terminated within %zu bytes",
+					      sizeof(hc->function));
+	for (i = 0; i < sb->nr_host_fns && !h; i++)
+		if (!strcmp(sb->host_fns[i].name, name))
+			h = &sb->host_fns[i];
+	if (!h)
+		return sandbox_hostcall_error(sb, -ENOENT,
+					      "no host function named '%s'",
+					      name);
+
+	ret = callbox_wire_reader_init(&r, sandbox_io_output(sb, index),
+				       sb->cfg.output_size);
+	while (!ret && (ret = callbox_wire_next(&r, &args[n])) == 1)
+		n++;
+	if (ret < 0)
+		return sandbox_hostcall_error(sb, -EBADMSG,
+					      "%s: malformed arguments: %s (value %" PRIu64 ", at offset %" PRIu32 ")",
+					      name, r.err, r.err_value,
+					      r.err_offset);
+	ret = callbox_signature_check(&h->sig, name, args, n, err,
+				      sizeof(err));
+	if (ret)
+		return sandbox_hostcall_error(sb, ret, "%s", err);
+
+	callbox_wire_writer_init(&w, sandbox_io_input(sb, index),
+				 sb->cfg.input_size);
+	sb->host_fn_error[0] = '\0';
+	sb->hostcall_id = call_id;
+	ret = h->fn(sb, args, &w, h->opaque);
+	sb->hostcall_id = 0;
+	if (ret)
+		return sandbox_hostcall_error(sb, ret, "%s",
+					      sb->host_fn_error[0] ?
+					      sb->host_fn_error :
+					      "the host function failed");
+
+	if (!w.error && !w.count && h->sig.ret_type == CALLBOX_WIRE_VOID)
+		callbox_wire_put_void(&w);
+	if (callbox_wire_writer_finish(&w) < 0) {
+		if (w.error == -CALLBOX_WIRE_E2BIG)
+			return sandbox_hostcall_error(sb, -E2BIG,
+						      "%s: the result does not fit the guest's %" PRIu64 "-byte input buffer",
+						      name, sb->cfg.input_size);
+		return sandbox_hostcall_error(sb, -EPROTO,
+					      "%s: the host function put an invalid value",
+					      name);
+	}
+	/* The first value's tag follows the header. */
+	if (w.count != 1 ||
+	    w.buf[CALLBOX_WIRE_HEADER_SIZE] != h->sig.ret_type)
+		return sandbox_hostcall_error(sb, -EPROTO,
+					      "%s: the host function returned %u values, not one %s",
+					      name, w.count,
+					      callbox_wire_type_name(h->sig.ret_type));
+	hc->error = 0;
+	hc->message[0] = '\0';
+	return 0;
+}
+
 /*
  * Serve host calls until the call ends: @c holds a HOSTCALL outcome on
- * entry while the guest waits. @slot is the call's, or -1 for the init
- * call, which has none (its host functions get 0 and their results are
- * dropped). Called with run_lock held.
+ * entry while the guest waits. Called with run_lock held.
  */
-static int sandbox_serve_host_calls(struct callbox_sandbox *sb, int slot,
+static int sandbox_serve_host_calls(struct callbox_sandbox *sb,
 				    struct callbox_call_info *c)
 {
-	struct callbox_slot *s = slot >= 0 ?
-				 &sandbox_mailbox(sb)->slots[slot] : NULL;
-	int64_t ret_val = 0;
 	int ret;
 
 	while (c->state == CALLBOX_STATE_HOSTCALL) {
-		if (c->status == CALLBOX_HOSTCALL_LOG) {
+		if (c->status == CALLBOX_HOSTCALL_LOG)
 			sandbox_deliver_log(sb);
-		} else if (c->status >= CALLBOX_HOSTCALL_SDK_FIRST ||
-			   !sb->host_fn) {
-			ret_val = -1;	/* no such host function */
-		} else {
-			sb->hostcall_id = c->id;
-			ret_val = sb->host_fn(sb, c->status,
-					      s ? s->host_arg : 0,
-					      sb->host_opaque);
-			sb->hostcall_id = 0;
-		}
-		if (s)
-			s->host_result = ret_val;
+		else if (c->status == CALLBOX_HOSTCALL_FUNCTION)
+			sandbox_host_call(sb, c->id);
+		else
+			sandbox_hostcall_error(sb, -ENOSYS,
+					       "unknown host call number 0x%" PRIx32,
+					       c->status);
 		ret = callbox_call_run_fd(sb->sandbox_fd, c->id, 0, c);
 		if (ret)
 			return ret;
@@ -460,6 +880,57 @@ bool callbox_host_call_cancelled(struct callbox_sandbox *sb)
 
 /* ---- loading and the init call ---- */
 
+static int sandbox_export_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct sandbox_export *)a)->name,
+		      ((const struct sandbox_export *)b)->name);
+}
+
+/*
+ * Take the exports the guest published during its init call: their
+ * number from the mailbox, the table from the host call's output buffer.
+ * All of it is hostile; a bad entry fails the load, so that no call is
+ * ever checked against a signature we could not read.
+ */
+static int sandbox_read_exports(struct callbox_sandbox *sb)
+{
+	const struct callbox_export_desc *table =
+		sandbox_io_output(sb, sandbox_hostcall_index(sb));
+	uint64_t room = sb->cfg.output_size / sizeof(*table);
+	uint32_t n = sandbox_mailbox(sb)->nr_exports;
+	struct callbox_export_desc desc;
+	struct sandbox_export *exports;
+	char err[256];
+	uint32_t i;
+	int ret;
+
+	if (n > room)
+		return sandbox_fail(sb, -EPROTO,
+				    "guest init: the guest claims %" PRIu32 " exports, more than the %" PRIu64 " that fit its table",
+				    n, room);
+	exports = calloc(n ? n : 1, sizeof(*exports));
+	if (!exports)
+		return sandbox_fail(sb, -ENOMEM, "out of memory");
+	for (i = 0; i < n; i++) {
+		memcpy(&desc, &table[i], sizeof(desc));
+		ret = callbox_signature_from_desc(&desc, &exports[i].sig,
+						  exports[i].name, err,
+						  sizeof(err));
+		if (ret) {
+			free(exports);
+			return sandbox_fail(sb, ret,
+					    "guest init: export %" PRIu32 " is malformed: %s",
+					    i + 1, err);
+		}
+	}
+	/* By name, so that listings do not depend on the guest's link order. */
+	qsort(exports, n, sizeof(*exports), sandbox_export_cmp);
+	free(sb->exports);
+	sb->exports = exports;
+	sb->nr_exports = n;
+	return 0;
+}
+
 /*
  * Run the guest's init (the first call after boot) to its end. It goes
  * through SUBMIT + RUN + WAIT so that it works with calls queued too.
@@ -475,7 +946,7 @@ static int sandbox_init_call(struct callbox_sandbox *sb)
 		ret = callbox_call_run_fd(sb->sandbox_fd, id, 0, c);
 	/* The guest's init may log, or call host functions. */
 	if (!ret)
-		ret = sandbox_serve_host_calls(sb, -1, c);
+		ret = sandbox_serve_host_calls(sb, c);
 	if (!ret)
 		ret = callbox_call_wait_fd(sb->sandbox_fd, id, 0, c);
 	if (ret)
@@ -496,7 +967,7 @@ static int sandbox_init_call(struct callbox_sandbox *sb)
 
 static int sandbox_boot(struct callbox_sandbox *sb, const char *guest_path)
 {
-	uint64_t guard;
+	struct callbox_mailbox *mb;
 	char err[256];
 	size_t size;
 	void *image;
@@ -514,22 +985,25 @@ static int sandbox_boot(struct callbox_sandbox *sb, const char *guest_path)
 	}
 
 	callbox_layout_build(sb->vm.mem, sb->vm.mem_size, sb->cfg.stack_size);
-	sandbox_mailbox(sb)->log_level = sb->cfg.log_level;
-	sandbox_mailbox(sb)->heap_size = sb->cfg.heap_size;
-	/* The image must end below the stack's guard page. */
-	guard = CALLBOX_STACK_GUARD(sb->vm.mem_size, sb->cfg.stack_size);
-	ret = callbox_elf_load(image, size, sb->vm.mem, guard,
+	mb = sandbox_mailbox(sb);
+	mb->log_level = sb->cfg.log_level;
+	mb->heap_size = sb->cfg.heap_size;
+	mb->nr_slots = sb->cfg.max_calls;
+	mb->io_base = sb->io_base;
+	mb->input_size = (uint32_t)sb->cfg.input_size;
+	mb->output_size = (uint32_t)sb->cfg.output_size;
+	/* The image must end below the I/O area. */
+	ret = callbox_elf_load(image, size, sb->vm.mem, sb->io_base,
 			       CALLBOX_GPA_IMAGE_MIN, &sb->entry, &sb->image_end,
 			       err, sizeof(err));
 	free(image);
 	if (ret)
 		return sandbox_fail(sb, ret, "%s: %s", guest_path, err);
-	if (sb->cfg.heap_size > guard - sb->image_end)
+	if (sb->cfg.heap_size > sb->io_base - sb->image_end)
 		return sandbox_fail(sb, -EINVAL,
-				    "config: a %" PRIu64 " KiB heap does not fit: %s leaves %" PRIu64 " KiB between its image and the %" PRIu64 " KiB stack",
+				    "config: a %" PRIu64 " KiB heap does not fit: %s leaves %" PRIu64 " KiB between its image and the I/O buffers",
 				    sb->cfg.heap_size >> 10, guest_path,
-				    (guard - sb->image_end) >> 10,
-				    sb->cfg.stack_size >> 10);
+				    (sb->io_base - sb->image_end) >> 10);
 
 	/* What callbox_sandbox_reset() restores. */
 	sb->boot_image = malloc(sb->image_end);
@@ -553,7 +1027,14 @@ static int sandbox_boot(struct callbox_sandbox *sb, const char *guest_path)
 				    strerror(-ret));
 	sb->sandbox_fd = ret;
 
-	return sandbox_init_call(sb);
+	ret = sandbox_init_call(sb);
+	if (ret)
+		return ret;
+	/*
+	 * Only here, not after a reset's init call: the same image publishes
+	 * the same table, and callers check calls against it without a lock.
+	 */
+	return sandbox_read_exports(sb);
 }
 
 int callbox_sandbox_load(struct callbox_sandbox *sb, const char *guest_path)
@@ -586,6 +1067,10 @@ int callbox_sandbox_reset(struct callbox_sandbox *sb)
 			       offsetof(struct callbox_mailbox, slots);
 	const size_t slots_end = CALLBOX_GPA_MAILBOX +
 				 sizeof(struct callbox_mailbox);
+	const uint64_t io_end = sb->io_base +
+				callbox_io_size(sb->cfg.input_size,
+						sb->cfg.output_size,
+						sb->cfg.max_calls);
 	char *mem = sb->vm.mem;
 	char err[256];
 	int ret;
@@ -601,13 +1086,14 @@ int callbox_sandbox_reset(struct callbox_sandbox *sb)
 	}
 
 	/*
-	 * Memory as it was at load, except the slots: they hold requests of
-	 * queued calls and results not yet collected.
+	 * Memory as it was at load, except the slots and the I/O area: they
+	 * hold requests of queued calls and results not yet collected.
 	 */
 	memcpy(mem, sb->boot_image, hdr_end);
 	memcpy(mem + slots_end, (char *)sb->boot_image + slots_end,
 	       sb->image_end - slots_end);
-	memset(mem + sb->image_end, 0, sb->vm.mem_size - sb->image_end);
+	memset(mem + sb->image_end, 0, sb->io_base - sb->image_end);
+	memset(mem + io_end, 0, sb->vm.mem_size - io_end);
 
 	ret = callbox_vm_boot_regs(&sb->vm, sb->entry, err, sizeof(err));
 	if (ret) {
@@ -629,15 +1115,16 @@ out_unlock:
 
 /* ---- calls ---- */
 
-int callbox_call_int(struct callbox_sandbox *sb, const char *function,
-		     const int64_t *args, unsigned int nargs, int64_t *result)
+int callbox_call(struct callbox_sandbox *sb, const char *function,
+		 const struct callbox_wire_value *args, unsigned int nr_args,
+		 struct callbox_wire_value *result)
 {
 	struct callbox_call_info *c = &sb->last_call;
 	uint64_t deadline = 0;
 	int slot, ret;
 
 	sb->last_error[0] = '\0';
-	slot = sandbox_request(sb, function, args, nargs);
+	slot = sandbox_request(sb, function, args, nr_args);
 	if (slot < 0)
 		return slot;
 	if (sb->cfg.call_timeout_ns)
@@ -651,7 +1138,7 @@ int callbox_call_int(struct callbox_sandbox *sb, const char *function,
 	 * host call hands it over: serve it to the end, then consume it.
 	 */
 	if (!ret && c->state == CALLBOX_STATE_HOSTCALL) {
-		ret = sandbox_serve_host_calls(sb, slot, c);
+		ret = sandbox_serve_host_calls(sb, c);
 		if (!ret)
 			ret = callbox_call_wait_fd(sb->sandbox_fd, c->id, 0, c);
 	}
@@ -668,14 +1155,61 @@ int callbox_call_int(struct callbox_sandbox *sb, const char *function,
 	return ret;
 }
 
+int callbox_call_int(struct callbox_sandbox *sb, const char *function,
+		     const int64_t *args, unsigned int nr_args,
+		     int64_t *result)
+{
+	struct callbox_wire_value values[CALLBOX_MAX_PARAMS];
+	struct callbox_wire_value v;
+	const struct sandbox_export *e;
+	unsigned int i;
+	int ret;
+
+	sb->last_error[0] = '\0';
+	e = sandbox_find_export(sb, function);
+	if (e) {
+		bool all_i64 = e->sig.ret_type == CALLBOX_WIRE_I64;
+		char text[256];
+
+		for (i = 0; i < e->sig.nr_params; i++)
+			all_i64 &= e->sig.params[i] == CALLBOX_WIRE_I64;
+		if (!all_i64) {
+			callbox_signature_format(&e->sig, function, text,
+						 sizeof(text));
+			return sandbox_fail(sb, -EINVAL,
+					    "%s: callbox_call_int() calls only functions of i64, and this is %s",
+					    function, text);
+		}
+	}
+	/* The count first: @args need not hold more than the function takes. */
+	if (e && nr_args != e->sig.nr_params) {
+		char err[512];
+
+		callbox_signature_check(&e->sig, function, NULL, nr_args, err,
+					sizeof(err));
+		return sandbox_fail(sb, -EINVAL, "%s", err);
+	}
+	if (nr_args > CALLBOX_MAX_PARAMS)
+		return sandbox_fail(sb, -EINVAL,
+				    "%s: %u arguments, at most %d are allowed",
+				    function, nr_args, CALLBOX_MAX_PARAMS);
+	for (i = 0; i < nr_args; i++)
+		values[i] = CALLBOX_I64(args[i]);
+	ret = callbox_call(sb, function, values, nr_args, &v);
+	if (!ret && result)
+		*result = v.i64;
+	return ret;
+}
+
 int callbox_call_submit(struct callbox_sandbox *sb, const char *function,
-			const int64_t *args, unsigned int nargs,
-			uint64_t deadline_ns, uint64_t *id)
+			const struct callbox_wire_value *args,
+			unsigned int nr_args, uint64_t deadline_ns,
+			uint64_t *id)
 {
 	struct sandbox_record *r;
 	int slot, ret;
 
-	slot = sandbox_request(sb, function, args, nargs);
+	slot = sandbox_request(sb, function, args, nr_args);
 	if (slot < 0)
 		return slot;
 
@@ -734,7 +1268,7 @@ int callbox_run_next(struct callbox_sandbox *sb, uint64_t deadline_ns)
 	sandbox_mailbox(sb)->slot = slot;
 	ret = callbox_call_run_fd(sb->sandbox_fd, id, 0, &c);
 	if (!ret)
-		ret = sandbox_serve_host_calls(sb, slot, &c);
+		ret = sandbox_serve_host_calls(sb, &c);
 	pthread_mutex_unlock(&sb->run_lock);
 
 	switch (ret) {
@@ -755,7 +1289,7 @@ int callbox_run_next(struct callbox_sandbox *sb, uint64_t deadline_ns)
 }
 
 int callbox_call_wait(struct callbox_sandbox *sb, uint64_t id,
-		      uint64_t deadline_ns, int64_t *result,
+		      uint64_t deadline_ns, struct callbox_wire_value *result,
 		      struct callbox_call_info *info)
 {
 	struct callbox_call_info c;
@@ -817,6 +1351,8 @@ void callbox_sandbox_free(struct callbox_sandbox *sb)
 		close(sb->sandbox_fd);
 	callbox_vm_destroy(&sb->vm);
 	free(sb->boot_image);
+	free(sb->exports);
+	free(sb->host_fns);
 	pthread_cond_destroy(&sb->submitted);
 	pthread_mutex_destroy(&sb->run_lock);
 	pthread_mutex_destroy(&sb->lock);

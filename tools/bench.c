@@ -6,8 +6,9 @@
  *   floor     raw KVM_RUN -> KVM_EXIT_IO round trips from userspace,
  *             on a guest that does nothing but `out` (one exit per call)
  *   sync      CALLBOX_CALL_SYNC on the same raw guest (one ioctl, one exit)
- *   sdk noop  callbox_call_int("noop") on a real SDK guest (mailbox write,
- *             guest-side dispatch by name, one exit)
+ *   sdk noop  callbox_call_int("noop") on a real SDK guest (signature
+ *             check, request and result as wire messages, guest-side
+ *             dispatch by name, one exit)
  *   async     SUBMIT + WAIT on one thread, RUN on a runner thread
  * and prints per-call medians and their ratio to the floor. Then, for
  * the kernel's control of a running guest:

@@ -119,13 +119,14 @@ tools/vm/run.sh --timeout 900 --log "$logs/vm-console.log" \
 	--add "$build/selftests/lifecycle_test:/selftests/" \
 	--add "$build/selftests/regression_test:/selftests/" \
 	--add "$build/selftests/stress_test:/selftests/" \
+	--add "$build/selftests/typed_test:/selftests/" \
 	--add selftests/vm/cli_test.sh:/selftests/ \
 	"${guests[@]}" \
 	--script selftests/vm/run-in-vm.sh >"$logs/vm.log" 2>"$logs/vm.err"
 vm_rc=$?
 cat "$logs/vm.log"
 for suite in sandbox_test call_test lifecycle_test regression_test stress_test \
-	cli_test.sh; do
+	typed_test cli_test.sh; do
 	# Each suite's output, from its header to the next one.
 	awk -v s="=== suite $suite" '$0 == s { on = 1; next }
 		/^=== suite / { on = 0 } on' "$logs/vm.log" >"$logs/vm-$suite.log"

@@ -28,11 +28,19 @@ show callbox run /guests/arith.elf add 2 40
 show callbox run /guests/arith.elf mul -7 6
 show callbox run /guests/arith.elf fib 50
 show callbox run /guests/arith.elf sum6 1 2 3 4 5 6
+echo "-- what a guest exports: its functions and their signatures"
+show callbox run --list /guests/host.elf
+echo "-- typed arguments (TYPE:VALUE) and results; the guest calls the CLI's"
+echo "   host functions greeting(string) and transform(i64) on the way"
+show callbox run /guests/host.elf greet_twice str:World
+show callbox run /guests/host.elf via_host i64:20
 echo "-- a guest calling back into the host's log"
 show callbox run --log-level info /guests/host.elf log_levels
 echo "-- mistakes are reported, not crashed on"
 show callbox run /guests/arith.elf divide 1 2
 show callbox run /guests/arith.elf add 1
+show callbox run /guests/arith.elf add str:2 40
+show callbox run /guests/arith.elf add 1 i32:3000000000
 echo "-- guests that misbehave: the kernel ends the call ABORTED with a reason"
 show callbox run /guests/fault.elf null_deref
 show callbox run /guests/fault.elf stack_overflow 1000000

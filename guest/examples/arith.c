@@ -1,59 +1,72 @@
 // SPDX-License-Identifier: (GPL-2.0 OR MIT)
 /*
- * Example guest: integer arithmetic.
+ * Example guest: integer arithmetic, i64 in and i64 out, so the host can
+ * call every function here with callbox_call_int().
  *
  * The host's arguments are arbitrary, so the arithmetic is done on unsigned
  * values, which wrap modulo 2^64 where signed overflow would be undefined.
  */
 #include <callbox/guest.h>
 
-static int64_t add(const int64_t *args)
+static void add(const struct callbox_wire_value *args,
+		struct callbox_wire_writer *result)
 {
-	return (int64_t)((uint64_t)args[0] + (uint64_t)args[1]);
+	callbox_wire_put_i64(result, (int64_t)((uint64_t)args[0].i64 +
+					       (uint64_t)args[1].i64));
 }
-CALLBOX_EXPORT(add, 2);
+CALLBOX_EXPORT(add, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 
-static int64_t sub(const int64_t *args)
+static void sub(const struct callbox_wire_value *args,
+		struct callbox_wire_writer *result)
 {
-	return (int64_t)((uint64_t)args[0] - (uint64_t)args[1]);
+	callbox_wire_put_i64(result, (int64_t)((uint64_t)args[0].i64 -
+					       (uint64_t)args[1].i64));
 }
-CALLBOX_EXPORT(sub, 2);
+CALLBOX_EXPORT(sub, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 
-static int64_t mul(const int64_t *args)
+static void mul(const struct callbox_wire_value *args,
+		struct callbox_wire_writer *result)
 {
-	return (int64_t)((uint64_t)args[0] * (uint64_t)args[1]);
+	callbox_wire_put_i64(result, (int64_t)((uint64_t)args[0].i64 *
+					       (uint64_t)args[1].i64));
 }
-CALLBOX_EXPORT(mul, 2);
+CALLBOX_EXPORT(mul, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 
-static int64_t noop(const int64_t *args)
+/* The cheapest call there is, for measuring the call path itself. */
+static void noop(const struct callbox_wire_value *args,
+		 struct callbox_wire_writer *result)
 {
 	(void)args;
-	return 0;
+	callbox_wire_put_i64(result, 0);
 }
-CALLBOX_EXPORT(noop, 0);
+CALLBOX_EXPORT(noop, CALLBOX_WIRE_I64);
 
 /* fib(0) = 0, fib(1) = 1, ...; 0 for n < 0; wraps modulo 2^64. */
-static int64_t fib(const int64_t *args)
+static void fib(const struct callbox_wire_value *args,
+		struct callbox_wire_writer *result)
 {
 	uint64_t a = 0, b = 1, t;
 	int64_t n;
 
-	for (n = args[0]; n > 0; n--) {
+	for (n = args[0].i64; n > 0; n--) {
 		t = a + b;
 		a = b;
 		b = t;
 	}
-	return (int64_t)a;
+	callbox_wire_put_i64(result, (int64_t)a);
 }
-CALLBOX_EXPORT(fib, 1);
+CALLBOX_EXPORT(fib, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 
-static int64_t sum6(const int64_t *args)
+static void sum6(const struct callbox_wire_value *args,
+		 struct callbox_wire_writer *result)
 {
 	uint64_t sum = 0;
 	int i;
 
 	for (i = 0; i < 6; i++)
-		sum += (uint64_t)args[i];
-	return (int64_t)sum;
+		sum += (uint64_t)args[i].i64;
+	callbox_wire_put_i64(result, (int64_t)sum);
 }
-CALLBOX_EXPORT(sum6, 6);
+CALLBOX_EXPORT(sum6, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64,
+	       CALLBOX_WIRE_I64, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64,
+	       CALLBOX_WIRE_I64);

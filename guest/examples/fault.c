@@ -3,6 +3,10 @@
  * Example guest: hostile behaviours, one per function, for tests of how the
  * host contains a misbehaving guest. ok() is a healthy function in the same
  * image, so a test can check that a sandbox still works when it should.
+ *
+ * Every function takes and returns i64s, those that never return included
+ * (an export declares a result type all the same), so that a host can call
+ * any of them with callbox_call_int().
  */
 #include <callbox/guest.h>
 
@@ -25,41 +29,46 @@
  * The asm hides the NULL from GCC, which would otherwise replace a known
  * NULL dereference with ud2.
  */
-static int64_t null_deref(const int64_t *args)
+static void null_deref(const struct callbox_wire_value *args,
+		       struct callbox_wire_writer *result)
 {
 	const volatile uint32_t *p = NULL;
 
 	(void)args;
 	asm volatile("" : "+r"(p));
-	return *p;
+	callbox_wire_put_i64(result, *p);
 }
-CALLBOX_EXPORT(null_deref, 0);
+CALLBOX_EXPORT(null_deref, CALLBOX_WIRE_I64);
 
 /* #UD: invalid opcode. */
-static int64_t ud2(const int64_t *args)
+static void ud2(const struct callbox_wire_value *args,
+		 struct callbox_wire_writer *result)
 {
 	(void)args;
+	(void)result;
 	asm volatile("ud2");
 	__builtin_unreachable();
 }
-CALLBOX_EXPORT(ud2, 0);
+CALLBOX_EXPORT(ud2, CALLBOX_WIRE_I64);
 
 /* OUT to a port outside callbox's range (COM1's). */
-static int64_t bad_port(const int64_t *args)
+static void bad_port(const struct callbox_wire_value *args,
+		     struct callbox_wire_writer *result)
 {
 	(void)args;
 	callbox_outl(0x3f8, 0x41);
-	return -1;
+	callbox_wire_put_i64(result, -1);
 }
-CALLBOX_EXPORT(bad_port, 0);
+CALLBOX_EXPORT(bad_port, CALLBOX_WIRE_I64);
 
 /* IN from a callbox port: callbox defines no port a guest may read. */
-static int64_t port_in(const int64_t *args)
+static void port_in(const struct callbox_wire_value *args,
+		    struct callbox_wire_writer *result)
 {
 	(void)args;
-	return callbox_inl(CALLBOX_PORT_DONE);
+	callbox_wire_put_i64(result, callbox_inl(CALLBOX_PORT_DONE));
 }
-CALLBOX_EXPORT(port_in, 0);
+CALLBOX_EXPORT(port_in, CALLBOX_WIRE_I64);
 
 /*
  * Write to a guest-physical address that has no memory, which KVM reports
@@ -69,7 +78,8 @@ CALLBOX_EXPORT(port_in, 0);
  * address is ordinary memory (a 1 GiB guest): return -1 instead of writing
  * over it.
  */
-static int64_t mmio(const int64_t *args)
+static void mmio(const struct callbox_wire_value *args,
+		 struct callbox_wire_writer *result)
 {
 	uint64_t cr3, *pml4, *pdpt, *pd;
 	uint64_t *pde;
@@ -80,36 +90,40 @@ static int64_t mmio(const int64_t *args)
 	pdpt = (uint64_t *)(uintptr_t)(pml4[0] & PTE_ADDR_MASK);
 	pd = (uint64_t *)(uintptr_t)(pdpt[0] & PTE_ADDR_MASK);
 	pde = &pd[MMIO_ADDR >> PD_SHIFT];
-	if (*pde & PTE_P)
-		return -1;
+	if (*pde & PTE_P) {
+		callbox_wire_put_i64(result, -1);
+		return;
+	}
 
 	*pde = MMIO_ADDR | PTE_PS | PTE_RW | PTE_P;
 	asm volatile("invlpg (%0)" : : "r"(MMIO_ADDR) : "memory");
 	*(volatile uint32_t *)(uintptr_t)MMIO_ADDR = 0xdeadbeef;
-	return -1;
+	callbox_wire_put_i64(result, -1);
 }
-CALLBOX_EXPORT(mmio, 0);
+CALLBOX_EXPORT(mmio, CALLBOX_WIRE_I64);
 
 /*
  * Halt with interrupts off: nothing can wake the vCPU, and without an
  * in-kernel irqchip KVM hands the HLT to the host. Looped in case the host
  * resumes it anyway.
  */
-static int64_t halt(const int64_t *args)
+static void halt(const struct callbox_wire_value *args,
+		 struct callbox_wire_writer *result)
 {
 	(void)args;
+	(void)result;
 	for (;;)
 		asm volatile("cli; hlt" : : : "memory");
-	return 0;	/* not reached */
 }
-CALLBOX_EXPORT(halt, 0);
+CALLBOX_EXPORT(halt, CALLBOX_WIRE_I64);
 
 /* #DE: the divisor comes from the host, so GCC cannot fold it. */
-static int64_t divide(const int64_t *args)
+static void divide(const struct callbox_wire_value *args,
+		   struct callbox_wire_writer *result)
 {
-	return args[0] / args[1];
+	callbox_wire_put_i64(result, args[0].i64 / args[1].i64);
 }
-CALLBOX_EXPORT(divide, 2);
+CALLBOX_EXPORT(divide, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 
 /*
  * Recursion to depth args[0], 512 bytes a frame: deep enough, and it
@@ -125,18 +139,20 @@ static int64_t recurse(int64_t depth, int64_t limit)
 	return recurse(depth + 1, limit) + frame[0];
 }
 
-static int64_t stack_overflow(const int64_t *args)
+static void stack_overflow(const struct callbox_wire_value *args,
+			   struct callbox_wire_writer *result)
 {
-	return recurse(0, args[0]);
+	callbox_wire_put_i64(result, recurse(0, args[0].i64));
 }
-CALLBOX_EXPORT(stack_overflow, 1);
+CALLBOX_EXPORT(stack_overflow, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 
 /*
  * A guest that breaks its own exception handling: an empty IDT, then a
  * fault. The CPU cannot deliver it, nor the double fault: triple fault,
  * which only the kernel can see (the vCPU shuts down).
  */
-static int64_t triple_fault(const int64_t *args)
+static void triple_fault(const struct callbox_wire_value *args,
+			 struct callbox_wire_writer *result)
 {
 	struct {
 		uint16_t limit;
@@ -144,23 +160,27 @@ static int64_t triple_fault(const int64_t *args)
 	} __attribute__((packed)) idtr = { 0, 0 };
 
 	(void)args;
+	(void)result;
 	asm volatile("lidt %0; ud2" : : "m"(idtr) : "memory");
 	__builtin_unreachable();
 }
-CALLBOX_EXPORT(triple_fault, 0);
+CALLBOX_EXPORT(triple_fault, CALLBOX_WIRE_I64);
 
-static int64_t abort_msg(const int64_t *args)
+static void abort_msg(const struct callbox_wire_value *args,
+		      struct callbox_wire_writer *result)
 {
 	(void)args;
+	(void)result;
 	callbox_abort_msg(7, "input out of range\n\x01");
 }
-CALLBOX_EXPORT(abort_msg, 0);
+CALLBOX_EXPORT(abort_msg, CALLBOX_WIRE_I64);
 
 /*
  * A log record written past the SDK: no NUL anywhere, unprintable bytes,
  * first with a level no host knows, then as an error.
  */
-static int64_t hostile_log(const int64_t *args)
+static void hostile_log(const struct callbox_wire_value *args,
+			 struct callbox_wire_writer *result)
 {
 	volatile struct callbox_mailbox *mb =
 		(volatile struct callbox_mailbox *)CALLBOX_GPA_MAILBOX;
@@ -173,16 +193,17 @@ static int64_t hostile_log(const int64_t *args)
 	callbox_outl(CALLBOX_PORT_HOSTCALL, CALLBOX_HOSTCALL_LOG);
 	mb->log.level = CALLBOX_LOG_ERROR;
 	callbox_outl(CALLBOX_PORT_HOSTCALL, CALLBOX_HOSTCALL_LOG);
-	return 7;
+	callbox_wire_put_i64(result, 7);
 }
-CALLBOX_EXPORT(hostile_log, 0);
+CALLBOX_EXPORT(hostile_log, CALLBOX_WIRE_I64);
 
 /*
  * Allocate blocks of args[0] bytes until the heap says no, free them all,
  * and do it again: a clean NULL, and all of the memory back. Returns the
  * number of blocks, or -1 if the second round got a different count.
  */
-static int64_t exhaust_heap(const int64_t *args)
+static void exhaust_heap(const struct callbox_wire_value *args,
+			 struct callbox_wire_writer *result)
 {
 	void **blocks = NULL, **grown;
 	int64_t round, n, first = 0;
@@ -191,7 +212,7 @@ static int64_t exhaust_heap(const int64_t *args)
 	for (round = 0; round < 2; round++) {
 		n = 0;
 		for (;;) {
-			void *p = malloc((size_t)args[0]);
+			void *p = malloc((size_t)args[0].i64);
 
 			if (!p)
 				break;
@@ -213,35 +234,42 @@ static int64_t exhaust_heap(const int64_t *args)
 		cap = 0;
 		if (!round)
 			first = callbox_heap_used();
-		else if ((int64_t)callbox_heap_used() != first)
-			return -1;
+		else if ((int64_t)callbox_heap_used() != first) {
+			callbox_wire_put_i64(result, -1);
+			return;
+		}
 	}
-	return callbox_heap_free_bytes() / (size_t)args[0];
+	callbox_wire_put_i64(result, callbox_heap_free_bytes() /
+				     (size_t)args[0].i64);
 }
-CALLBOX_EXPORT(exhaust_heap, 1);
+CALLBOX_EXPORT(exhaust_heap, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 
 /* Free a block twice: the heap notices, and the call aborts with why. */
-static int64_t double_free(const int64_t *args)
+static void double_free(const struct callbox_wire_value *args,
+			 struct callbox_wire_writer *result)
 {
 	void *p = malloc(32);
 
 	(void)args;
 	free(p);
 	free(p);
-	return 0;
+	callbox_wire_put_i64(result, 0);
 }
-CALLBOX_EXPORT(double_free, 0);
+CALLBOX_EXPORT(double_free, CALLBOX_WIRE_I64);
 
-static int64_t abort42(const int64_t *args)
+static void abort42(const struct callbox_wire_value *args,
+		    struct callbox_wire_writer *result)
 {
 	(void)args;
+	(void)result;
 	callbox_abort(42);
 }
-CALLBOX_EXPORT(abort42, 0);
+CALLBOX_EXPORT(abort42, CALLBOX_WIRE_I64);
 
-static int64_t ok(const int64_t *args)
+static void ok(const struct callbox_wire_value *args,
+	       struct callbox_wire_writer *result)
 {
 	(void)args;
-	return 7;
+	callbox_wire_put_i64(result, 7);
 }
-CALLBOX_EXPORT(ok, 0);
+CALLBOX_EXPORT(ok, CALLBOX_WIRE_I64);

@@ -1,35 +1,120 @@
 // SPDX-License-Identifier: (GPL-2.0 OR MIT)
 /*
- * Example guest: calls back into the host. The host library decides what
- * each host function number means (callbox_sandbox_set_host_fn()).
+ * Example guest: calls back into the host. The host registers the host
+ * functions by name with their signatures (callbox_sandbox_add_host_fn());
+ * the ones used here are:
+ *
+ *	i64 transform(i64)		anything, e.g. doubling
+ *	i64 wait()			takes as long as the host likes
+ *	string greeting(string)		makes a greeting for a name
  */
 #include <callbox/guest.h>
 
-/* One host call: host function 1 on the argument, plus one. */
-static int64_t via_host(const int64_t *args)
+/* A host call that must succeed: a failure ends the call, with why. */
+static struct callbox_wire_value must_call_host(const char *function,
+						const struct callbox_wire_value *args,
+						unsigned int nr_args)
 {
-	return callbox_host_call(1, args[0]) + 1;
-}
-CALLBOX_EXPORT(via_host, 1);
+	struct callbox_wire_value result;
+	char message[CALLBOX_ABORT_MESSAGE_MAX];
+	int err = callbox_call_host(function, args, nr_args, &result);
 
-/* Many host calls in one call: the sum of host function 1 on 0..n-1. */
-static int64_t many_host_calls(const int64_t *args)
+	if (err) {
+		callbox_snprintf(message, sizeof(message),
+				 "host call %s failed with %d: %s", function,
+				 err, callbox_host_error());
+		callbox_abort_msg(1, message);
+	}
+	return result;
+}
+
+/* One host call: transform(x) + 1. */
+static void via_host(const struct callbox_wire_value *args,
+		     struct callbox_wire_writer *result)
 {
-	int64_t i, sum = 0;
+	struct callbox_wire_value arg = CALLBOX_I64(args[0].i64);
 
-	for (i = 0; i < args[0]; i++)
-		sum += callbox_host_call(1, i);
-	return sum;
+	callbox_wire_put_i64(result, must_call_host("transform", &arg, 1).i64 + 1);
 }
-CALLBOX_EXPORT(many_host_calls, 1);
+CALLBOX_EXPORT(via_host, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 
-/* Host function 2 takes as long as the host likes (until cancelled). */
-static int64_t wait_on_host(const int64_t *args)
+/* Many host calls in one call: the sum of transform(i) for i in [0, n). */
+static void many_host_calls(const struct callbox_wire_value *args,
+			    struct callbox_wire_writer *result)
+{
+	uint64_t sum = 0;
+	int64_t i;
+
+	for (i = 0; i < args[0].i64; i++) {
+		struct callbox_wire_value arg = CALLBOX_I64(i);
+
+		sum += (uint64_t)must_call_host("transform", &arg, 1).i64;
+	}
+	callbox_wire_put_i64(result, (int64_t)sum);
+}
+CALLBOX_EXPORT(many_host_calls, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
+
+/* A host call that takes as long as the host likes (until cancelled). */
+static void wait_on_host(const struct callbox_wire_value *args,
+			 struct callbox_wire_writer *result)
 {
 	(void)args;
-	return callbox_host_call(2, 0);
+	callbox_wire_put_i64(result, must_call_host("wait", NULL, 0).i64);
 }
-CALLBOX_EXPORT(wait_on_host, 0);
+CALLBOX_EXPORT(wait_on_host, CALLBOX_WIRE_I64);
+
+/*
+ * Strings both ways, and host calls feeding each other: greet the name,
+ * then greet the greeting. The first result lives in the host call's
+ * buffer, which the second call reuses, so it is copied first.
+ */
+static void greet_twice(const struct callbox_wire_value *args,
+			struct callbox_wire_writer *result)
+{
+	struct callbox_wire_value arg = CALLBOX_STRING((const char *)args[0].data);
+	struct callbox_wire_value first = must_call_host("greeting", &arg, 1);
+	char *copy = malloc(first.len + 1);
+
+	if (!copy)
+		callbox_abort_msg(1, "out of memory");
+	memcpy(copy, first.data, first.len + 1);
+	arg = CALLBOX_STRING(copy);
+	callbox_wire_put_string(result,
+				(const char *)must_call_host("greeting", &arg, 1).data);
+	free(copy);
+}
+CALLBOX_EXPORT(greet_twice, CALLBOX_WIRE_STRING, CALLBOX_WIRE_STRING);
+
+/*
+ * Call any host function with one i64, and say what came back, failures
+ * included: "ok i64 42", "ok void", "ok string 'x'", or "error -2: no
+ * host function named 'x'". For tests of the host's checks.
+ */
+static void try_host(const struct callbox_wire_value *args,
+		     struct callbox_wire_writer *result)
+{
+	struct callbox_wire_value arg = CALLBOX_I64(args[1].i64);
+	struct callbox_wire_value r;
+	char text[256];
+	int err;
+
+	err = callbox_call_host((const char *)args[0].data, &arg, 1, &r);
+	if (err)
+		callbox_snprintf(text, sizeof(text), "error %d: %s", err,
+				 callbox_host_error());
+	else if (r.type == CALLBOX_WIRE_I64)
+		callbox_snprintf(text, sizeof(text), "ok i64 %lld",
+				 (long long)r.i64);
+	else if (r.type == CALLBOX_WIRE_STRING)
+		callbox_snprintf(text, sizeof(text), "ok string '%s'",
+				 (const char *)r.data);
+	else
+		callbox_snprintf(text, sizeof(text), "ok %s",
+				 callbox_wire_type_name(r.type));
+	callbox_wire_put_string(result, text);
+}
+CALLBOX_EXPORT(try_host, CALLBOX_WIRE_STRING, CALLBOX_WIRE_STRING,
+	       CALLBOX_WIRE_I64);
 
 /* Says so in the log when the sandbox boots (the init call). */
 int callbox_guest_init(void)
@@ -39,7 +124,8 @@ int callbox_guest_init(void)
 }
 
 /* One message at every level; the host's threshold decides what arrives. */
-static int64_t log_levels(const int64_t *args)
+static void log_levels(const struct callbox_wire_value *args,
+		       struct callbox_wire_writer *result)
 {
 	(void)args;
 	callbox_log(CALLBOX_LOG_ERROR, "an error");
@@ -47,15 +133,17 @@ static int64_t log_levels(const int64_t *args)
 	callbox_log(CALLBOX_LOG_INFO, "some information");
 	callbox_log(CALLBOX_LOG_DEBUG, "a debug message");
 	callbox_log(CALLBOX_LOG_TRACE, "a trace message");
-	return 5;
+	callbox_wire_put_i64(result, 5);
 }
-CALLBOX_EXPORT(log_levels, 0);
+CALLBOX_EXPORT(log_levels, CALLBOX_WIRE_I64);
 
 /* A formatted log message (callbox_logf). */
-static int64_t log_formatted(const int64_t *args)
+static void log_formatted(const struct callbox_wire_value *args,
+			  struct callbox_wire_writer *result)
 {
-	callbox_logf(CALLBOX_LOG_INFO, "n = %lld, hex %#llx, %s", (long long)args[0],
-		     (unsigned long long)args[0], "done");
-	return args[0];
+	callbox_logf(CALLBOX_LOG_INFO, "n = %lld, hex %#llx, %s",
+		     (long long)args[0].i64, (unsigned long long)args[0].i64,
+		     "done");
+	callbox_wire_put_i64(result, args[0].i64);
 }
-CALLBOX_EXPORT(log_formatted, 1);
+CALLBOX_EXPORT(log_formatted, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);

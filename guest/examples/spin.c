@@ -5,23 +5,28 @@
  */
 #include <callbox/guest.h>
 
-/* Busy loop: the vCPU keeps running guest code and never exits. */
-static int64_t spin(const int64_t *args)
+/*
+ * Busy loop: the vCPU keeps running guest code and never exits. It never
+ * returns, but an export needs a result type: i64, like spin_for().
+ */
+static void spin(const struct callbox_wire_value *args,
+		 struct callbox_wire_writer *result)
 {
 	(void)args;
+	(void)result;
 	for (;;)
 		asm volatile("pause");
-	return 0;	/* not reached */
 }
-CALLBOX_EXPORT(spin, 0);
+CALLBOX_EXPORT(spin, CALLBOX_WIRE_I64);
 
 /* Busy for a while, then return: a call long enough to be interrupted. */
-static int64_t spin_for(const int64_t *args)
+static void spin_for(const struct callbox_wire_value *args,
+		     struct callbox_wire_writer *result)
 {
 	volatile int64_t i;
 
-	for (i = 0; i < args[0]; i++)
+	for (i = 0; i < args[0].i64; i++)
 		asm volatile("pause");
-	return args[0];
+	callbox_wire_put_i64(result, args[0].i64);
 }
-CALLBOX_EXPORT(spin_for, 1);
+CALLBOX_EXPORT(spin_for, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);

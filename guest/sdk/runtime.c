@@ -47,6 +47,67 @@ void callbox_abort(uint32_t code)
 	callbox_abort_msg(code, "");
 }
 
+/* The I/O buffers of pair @index (callbox/abi.h), as the host laid them out. */
+static void *callbox_input(uint32_t index)
+{
+	return (void *)callbox_io_input(mailbox->io_base, mailbox->input_size,
+					mailbox->output_size, index);
+}
+
+static void *callbox_output(uint32_t index)
+{
+	return (void *)callbox_io_output(mailbox->io_base, mailbox->input_size,
+					 mailbox->output_size, index);
+}
+
+/*
+ * Check the program's exports and publish them for the host: their
+ * signatures go into the host call's output buffer, which is free at the
+ * end of the init call. A malformed export is the program's bug, found
+ * before any call could trip over it.
+ */
+static void callbox_publish_exports(void)
+{
+	struct callbox_export_desc *desc = callbox_output(mailbox->nr_slots);
+	size_t room = mailbox->output_size / sizeof(*desc);
+	const struct callbox_export *e;
+	char message[CALLBOX_ABORT_MESSAGE_MAX];
+	uint32_t n = 0, i;
+
+	for (e = __start_callbox_exports; e < __stop_callbox_exports; e++, n++) {
+		if (n == room) {
+			callbox_snprintf(message, sizeof(message),
+					 "more than %zu exports do not fit the %u-byte output buffer",
+					 room, mailbox->output_size);
+			callbox_abort_msg(CALLBOX_GUEST_ABORT_EXPORTS, message);
+		}
+		memset(&desc[n], 0, sizeof(desc[n]));
+		memcpy(desc[n].name, e->name, strlen(e->name) + 1);
+		desc[n].ret_type = e->signature[0];
+		desc[n].nr_params = (uint8_t)e->nr_params;
+		if (e->signature[0] >= CALLBOX_WIRE_TYPE_COUNT) {
+			callbox_snprintf(message, sizeof(message),
+					 "export %s: result type tag %u is no type",
+					 e->name, e->signature[0]);
+			callbox_abort_msg(CALLBOX_GUEST_ABORT_EXPORTS, message);
+		}
+		for (i = 0; i < e->nr_params; i++) {
+			uint8_t type = e->signature[i + 1];
+
+			if (type == CALLBOX_WIRE_VOID ||
+			    type >= CALLBOX_WIRE_TYPE_COUNT) {
+				callbox_snprintf(message, sizeof(message),
+						 "export %s: parameter %u has type tag %u, which is no parameter type",
+						 e->name, i + 1, type);
+				callbox_abort_msg(CALLBOX_GUEST_ABORT_EXPORTS,
+						  message);
+			}
+			desc[n].params[i] = type;
+		}
+	}
+	mailbox->nr_exports = n;
+}
+
 /*
  * Checks done once, for the init call. Their outcome is final: a guest
  * whose ABI does not match the host's, or whose own init failed, must not
@@ -66,9 +127,9 @@ static uint32_t callbox_boot(void)
 	    mailbox->version != CALLBOX_ABI_VERSION)
 		return CALLBOX_STATUS_BAD_ABI;
 
-	/* Memory between the image and the stack's guard page, up to the
-	 * host's heap size; the host checked that the layout fits. */
-	heap_end = CALLBOX_STACK_GUARD(mailbox->mem_size, mailbox->stack_size);
+	/* Memory between the image and the I/O area, up to the host's heap
+	 * size; the host checked that the layout fits. */
+	heap_end = mailbox->io_base;
 	if (mailbox->heap_size && mailbox->heap_size < heap_end - heap)
 		heap_end = heap + mailbox->heap_size;
 	callbox_heap_init((void *)heap, heap_end - heap);
@@ -76,11 +137,10 @@ static uint32_t callbox_boot(void)
 	if (callbox_guest_init && callbox_guest_init() != 0)
 		return CALLBOX_STATUS_INIT_FAILED;
 
+	/* Last: host calls made by the init above use the same buffer. */
+	callbox_publish_exports();
 	return CALLBOX_STATUS_OK;
 }
-
-/* The slot of the call being served; a host call uses it too. */
-static volatile struct callbox_slot *callbox_current_slot;
 
 void callbox_log(enum callbox_log_level level, const char *message)
 {
@@ -114,13 +174,80 @@ void callbox_heap_corrupted(const char *what)
 	callbox_abort_msg(CALLBOX_GUEST_ABORT_HEAP, what);
 }
 
-int64_t callbox_host_call(uint32_t function, int64_t arg)
-{
-	volatile struct callbox_slot *slot = callbox_current_slot;
+/* The message of the last failed host call, the host's or our own. */
+static char callbox_host_error_message[CALLBOX_ERROR_MESSAGE_MAX];
 
-	slot->host_arg = arg;
-	callbox_outl(CALLBOX_PORT_HOSTCALL, function);
-	return slot->host_result;
+const char *callbox_host_error(void)
+{
+	return callbox_host_error_message;
+}
+
+static int callbox_host_fail(int error, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	callbox_vsnprintf(callbox_host_error_message,
+			  sizeof(callbox_host_error_message), fmt, ap);
+	va_end(ap);
+	return error;
+}
+
+int callbox_call_host(const char *function,
+		      const struct callbox_wire_value *args,
+		      unsigned int nr_args, struct callbox_wire_value *result)
+{
+	volatile struct callbox_hostcall *hc = &mailbox->hostcall;
+	struct callbox_wire_writer w;
+	struct callbox_wire_reader r;
+	unsigned int i;
+	int64_t len;
+	int ret;
+
+	callbox_host_error_message[0] = '\0';
+	if (strlen(function) >= CALLBOX_FUNCTION_NAME_MAX)
+		return callbox_host_fail(-CALLBOX_WIRE_EINVAL,
+					 "host function name longer than %d bytes",
+					 CALLBOX_FUNCTION_NAME_MAX - 1);
+	if (nr_args > CALLBOX_MAX_PARAMS)
+		return callbox_host_fail(-CALLBOX_WIRE_EINVAL,
+					 "%s: %u arguments, at most %d are allowed",
+					 function, nr_args, CALLBOX_MAX_PARAMS);
+	callbox_wire_writer_init(&w, callbox_output(mailbox->nr_slots),
+				 mailbox->output_size);
+	for (i = 0; i < nr_args; i++)
+		callbox_wire_put_value(&w, &args[i]);
+	len = callbox_wire_writer_finish(&w);
+	if (len < 0)
+		return callbox_host_fail((int)len,
+					 len == -CALLBOX_WIRE_E2BIG ?
+					 "%s: the arguments do not fit the %u-byte output buffer" :
+					 "%s: an argument is not a valid value (type tag, NUL in a string, NULL data)",
+					 function, mailbox->output_size);
+
+	for (i = 0; function[i]; i++)
+		hc->function[i] = function[i];
+	hc->function[i] = '\0';
+	hc->error = 0;
+	hc->message[0] = '\0';
+	callbox_outl(CALLBOX_PORT_HOSTCALL, CALLBOX_HOSTCALL_FUNCTION);
+
+	ret = hc->error;
+	if (ret) {
+		for (i = 0; i < CALLBOX_ERROR_MESSAGE_MAX - 1 && hc->message[i]; i++)
+			callbox_host_error_message[i] = hc->message[i];
+		callbox_host_error_message[i] = '\0';
+		return ret;
+	}
+	/* The host is trusted, but a reply is still checked before use. */
+	callbox_wire_reader_init(&r, callbox_input(mailbox->nr_slots),
+				 mailbox->input_size);
+	ret = callbox_wire_next(&r, result);
+	if (ret == 1 && callbox_wire_next(&r, &(struct callbox_wire_value){}) == 0)
+		return 0;
+	return callbox_host_fail(-CALLBOX_WIRE_EBADMSG,
+				 "%s: the host's reply is malformed: %s",
+				 function, r.err ? r.err : "not one value");
 }
 
 static const struct callbox_export *callbox_find(const char *name)
@@ -134,27 +261,49 @@ static const struct callbox_export *callbox_find(const char *name)
 }
 
 /*
- * Serve one request. The request is copied out of the mailbox before it is
- * checked, so what is checked is what is used, and the function gets a
- * private argument array it may not scribble on the mailbox through.
- * The result is written only on success; on failure the host must not
- * read it.
+ * End a call with a failure @status and say why, in the output buffer as
+ * a message with one STRING, which the host shows.
+ */
+static uint32_t callbox_call_fail(void *out, uint32_t status,
+				  const char *fmt, ...)
+{
+	char message[CALLBOX_ERROR_MESSAGE_MAX];
+	struct callbox_wire_writer w;
+	va_list ap;
+
+	va_start(ap, fmt);
+	callbox_vsnprintf(message, sizeof(message), fmt, ap);
+	va_end(ap);
+	callbox_wire_writer_init(&w, out, mailbox->output_size);
+	callbox_wire_put_string(&w, message);
+	callbox_wire_writer_finish(&w);
+	return status;
+}
+
+/*
+ * Serve one request: check it against the export's signature, run the
+ * function, and check that its result is what it declared. The function
+ * name is copied out of the mailbox before it is looked up, so what is
+ * checked is what is used.
  */
 static uint32_t callbox_dispatch(void)
 {
+	struct callbox_wire_value args[CALLBOX_MAX_PARAMS + 1];
 	char name[CALLBOX_FUNCTION_NAME_MAX];
-	int64_t args[CALLBOX_MAX_ARGS] = { 0 };
 	volatile struct callbox_slot *slot;
 	const struct callbox_export *e;
-	uint32_t argc, i, index;
-	int64_t result;
+	struct callbox_wire_writer w;
+	struct callbox_wire_reader r;
+	uint32_t i, n, index;
+	void *out;
+	int ret;
 
 	/* Read the slot number once: the host may not change it under us. */
 	index = mailbox->slot;
-	if (index >= CALLBOX_MAX_SLOTS)
+	if (index >= mailbox->nr_slots || index >= CALLBOX_MAX_SLOTS)
 		return CALLBOX_STATUS_BAD_REQUEST;
 	slot = &mailbox->slots[index];
-	callbox_current_slot = slot;
+	out = callbox_output(index);
 
 	for (i = 0; i < CALLBOX_FUNCTION_NAME_MAX; i++) {
 		name[i] = slot->function[i];
@@ -162,21 +311,54 @@ static uint32_t callbox_dispatch(void)
 			break;
 	}
 	if (i == CALLBOX_FUNCTION_NAME_MAX)
-		return CALLBOX_STATUS_BAD_REQUEST;
+		return callbox_call_fail(out, CALLBOX_STATUS_BAD_REQUEST,
+					 "function name not terminated");
 
 	e = callbox_find(name);
 	if (!e)
-		return CALLBOX_STATUS_NO_FUNCTION;
+		return callbox_call_fail(out, CALLBOX_STATUS_NO_FUNCTION,
+					 "no function named '%s'", name);
 
-	argc = slot->argc;
-	if (argc != e->nargs || argc > CALLBOX_MAX_ARGS)
-		return CALLBOX_STATUS_BAD_ARGC;
+	callbox_wire_reader_init(&r, callbox_input(index), mailbox->input_size);
+	for (n = 0; (ret = callbox_wire_next(&r, &args[n])) == 1; n++)
+		if (n == CALLBOX_MAX_PARAMS)
+			break;
+	if (ret < 0)
+		return callbox_call_fail(out, CALLBOX_STATUS_BAD_REQUEST,
+					 "%s: malformed arguments: %s at offset %u",
+					 name, r.err, r.err_offset);
+	if (ret == 1 || n != e->nr_params)
+		return callbox_call_fail(out, CALLBOX_STATUS_BAD_ARGS,
+					 "%s: %u arguments given, but the function takes %u",
+					 name, ret == 1 ? n + 1 : n, e->nr_params);
+	for (i = 0; i < n; i++)
+		if (args[i].type != e->signature[i + 1])
+			return callbox_call_fail(out, CALLBOX_STATUS_BAD_ARGS,
+						 "%s: argument %u is %s, but the function takes %s there",
+						 name, i + 1,
+						 callbox_wire_type_name(args[i].type),
+						 callbox_wire_type_name(e->signature[i + 1]));
 
-	for (i = 0; i < argc; i++)
-		args[i] = slot->args[i];
-
-	result = e->fn(args);
-	slot->result = result;
+	callbox_wire_writer_init(&w, out, mailbox->output_size);
+	e->fn(args, &w);
+	if (!w.error && !w.count && e->signature[0] == CALLBOX_WIRE_VOID)
+		callbox_wire_put_void(&w);
+	if (callbox_wire_writer_finish(&w) < 0)
+		return callbox_call_fail(out, w.error == -CALLBOX_WIRE_E2BIG ?
+					 CALLBOX_STATUS_RESULT_TOO_BIG :
+					 CALLBOX_STATUS_BAD_RESULT,
+					 w.error == -CALLBOX_WIRE_E2BIG ?
+					 "%s: the result does not fit the %u-byte output buffer" :
+					 "%s: the result is not a valid value",
+					 name, mailbox->output_size);
+	/* The first value's tag follows the header. */
+	if (w.count != 1 ||
+	    ((uint8_t *)out)[CALLBOX_WIRE_HEADER_SIZE] != e->signature[0])
+		return callbox_call_fail(out, CALLBOX_STATUS_BAD_RESULT,
+					 "%s: returned %u values, the first a %s; it is declared to return one %s",
+					 name, w.count,
+					 w.count ? callbox_wire_type_name(((uint8_t *)out)[CALLBOX_WIRE_HEADER_SIZE]) : "nothing",
+					 callbox_wire_type_name(e->signature[0]));
 	return CALLBOX_STATUS_OK;
 }
 

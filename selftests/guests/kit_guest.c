@@ -6,17 +6,16 @@
 #include <callbox/guest.h>
 
 /* Uses the heap and the log, so the kit links the whole SDK. */
-static int64_t triple(const int64_t *args)
+static void triple(const struct callbox_wire_value *args,
+		   struct callbox_wire_writer *result)
 {
 	int64_t *cell = malloc(sizeof(*cell));
-	int64_t result;
 
 	if (!cell)
 		callbox_abort_msg(1, "out of memory");
-	*cell = 3 * args[0];
-	callbox_logf(CALLBOX_LOG_INFO, "triple(%lld)", (long long)args[0]);
-	result = *cell;
+	*cell = 3 * args[0].i64;
+	callbox_logf(CALLBOX_LOG_INFO, "triple(%lld)", (long long)args[0].i64);
+	callbox_wire_put_i64(result, *cell);
 	free(cell);
-	return result;
 }
-CALLBOX_EXPORT(triple, 1);
+CALLBOX_EXPORT(triple, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);

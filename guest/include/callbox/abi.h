@@ -27,29 +27,37 @@
 #define CALLBOX_GUEST_ABORT_EXCEPTION	0xffffff02
 /* The heap found its own data structures corrupted. */
 #define CALLBOX_GUEST_ABORT_HEAP	0xffffff03
+/* An export of the program is malformed, or they do not fit (at init). */
+#define CALLBOX_GUEST_ABORT_EXPORTS	0xffffff04
 
 /*
- * Host call numbers (CALLBOX_PORT_HOSTCALL values) of the SDK itself;
- * the program's own host functions use numbers below.
+ * Host call numbers: the values a guest writes to CALLBOX_PORT_HOSTCALL.
+ * There are only these two; the host answers any other number with the
+ * host-call error -ENOSYS in the mailbox's &struct callbox_hostcall.
  */
 #define CALLBOX_HOSTCALL_SDK_FIRST	0xffffff00
 /* Deliver the mailbox's log record to the host's log callback. */
 #define CALLBOX_HOSTCALL_LOG		0xffffff00
+/* Call the host function the mailbox's &struct callbox_hostcall names. */
+#define CALLBOX_HOSTCALL_FUNCTION	0xffffff01
 
 #ifndef __ASSEMBLER__
 
 #include <stdint.h>
 
 #define CALLBOX_ABI_MAGIC	0x584f4243u	/* "CBOX" little-endian */
-#define CALLBOX_ABI_VERSION	5u
+#define CALLBOX_ABI_VERSION	6u
 
 /*
  * Guest-physical memory starts at 0 and is identity-mapped (virtual ==
  * physical) by page tables the host builds. Page 0 is left unmapped so a
  * NULL dereference faults. The host lays out everything below
  * CALLBOX_GPA_IMAGE_MIN; the guest ELF is loaded at or above it, and the
- * stack (CALLBOX_STACK_SIZE) grows down from the top of memory, with an
- * unmapped guard page below it so that an overflow faults.
+ * stack grows down from the top of memory, with an unmapped guard page
+ * below it so that an overflow faults. The I/O area lies right below the
+ * guard page, and the heap between the image and the I/O area:
+ *
+ *	0x100000: image | heap ... | I/O area | guard page | stack | mem_size
  *
  * CPU exceptions: the host loads a 64-bit TSS whose IST1 is a stack of
  * its own (CALLBOX_GPA_EXC_STACK..CALLBOX_EXC_STACK_TOP); the guest SDK
@@ -92,41 +100,77 @@
 #define CALLBOX_GDT_ENTRIES	5
 
 #define CALLBOX_FUNCTION_NAME_MAX	64	/* including the NUL */
-#define CALLBOX_MAX_ARGS		6
+/* Parameters of a function, guest or host; == CALLBOX_WIRE_MAX_VALUES - 1. */
+#define CALLBOX_MAX_PARAMS		32
+
+/*
+ * The I/O area: the buffers through which typed values travel, as
+ * messages of the wire format (callbox/wire.h). It lies right below the
+ * stack's guard page, and holds @nr_slots + 1 pairs of an input buffer
+ * (host -> guest, @input_size bytes) and an output buffer (guest -> host,
+ * @output_size bytes): pair i belongs to slot i, and the last pair to the
+ * host call in progress. Both sizes are multiples of 4 KiB in
+ * [CALLBOX_IO_BUFFER_MIN, CALLBOX_IO_BUFFER_MAX].
+ *
+ *	slot i input	callbox_io_input(io_base, in, out, i)
+ *	slot i output	callbox_io_output(io_base, in, out, i)
+ *	host call	the same with i = nr_slots
+ */
+#define CALLBOX_IO_BUFFER_MIN		(4ull << 10)
+#define CALLBOX_IO_BUFFER_MAX		(256ull << 20)
+#define CALLBOX_DEFAULT_IO_BUFFER	(16ull << 10)
+
+static inline uint64_t callbox_io_input(uint64_t io_base, uint32_t input_size,
+					uint32_t output_size, uint32_t index)
+{
+	return io_base + (uint64_t)index * ((uint64_t)input_size + output_size);
+}
+
+static inline uint64_t callbox_io_output(uint64_t io_base, uint32_t input_size,
+					 uint32_t output_size, uint32_t index)
+{
+	return callbox_io_input(io_base, input_size, output_size, index) +
+	       input_size;
+}
+
+/* The whole I/O area's size, for @nr_slots slots. */
+static inline uint64_t callbox_io_size(uint32_t input_size,
+				       uint32_t output_size, uint32_t nr_slots)
+{
+	return ((uint64_t)nr_slots + 1) * ((uint64_t)input_size + output_size);
+}
 
 /*
  * Status a guest writes to CALLBOX_PORT_DONE. The first DONE after boot
- * ends the init call; every later one ends a function call.
+ * ends the init call; every later one ends a function call. With any
+ * status but OK, the slot's output buffer holds a message with one STRING
+ * that says what was wrong, e.g. "add: argument 2 is a string, the
+ * function takes an i64".
  */
 enum callbox_guest_status {
 	CALLBOX_STATUS_OK = 0,
 	CALLBOX_STATUS_NO_FUNCTION = 1,	/* no function of that name */
-	CALLBOX_STATUS_BAD_ARGC = 2,	/* wrong number of arguments */
-	CALLBOX_STATUS_BAD_REQUEST = 3,	/* malformed request (name not terminated) */
+	CALLBOX_STATUS_BAD_ARGS = 2,	/* wrong number or types of arguments */
+	CALLBOX_STATUS_BAD_REQUEST = 3,	/* malformed request */
 	CALLBOX_STATUS_BAD_ABI = 4,	/* mailbox magic/version mismatch at init */
 	CALLBOX_STATUS_INIT_FAILED = 5,	/* the guest's own init returned non-zero */
+	CALLBOX_STATUS_RESULT_TOO_BIG = 6, /* the result overflowed the buffer */
+	CALLBOX_STATUS_BAD_RESULT = 7,	/* not one value of the declared type */
 };
 
 /*
- * One call's request and result. Every call the host has not consumed yet
- * owns a slot, so a result stays where the guest wrote it until the host
- * has read it, however many calls run in between.
+ * One call's request. Every call the host has not consumed yet owns a
+ * slot and its pair of I/O buffers, so a result stays where the guest
+ * wrote it until the host has read it, however many calls run in between.
  *
- * @function, @argc, @args: the request (host -> guest)
- * @result: the return value (guest -> host), valid once the call EXITED
- * @host_arg, @host_result: a host call in progress: the guest writes
- *	@host_arg, then writes the host function's number to
- *	CALLBOX_PORT_HOSTCALL; the host writes @host_result before it
- *	continues the call
+ * @function: the name of the guest function, NUL-terminated
+ *
+ * The arguments are a message in the slot's input buffer; the result, one
+ * value (VOID for a function that returns nothing), a message in its
+ * output buffer.
  */
 struct callbox_slot {
 	char function[CALLBOX_FUNCTION_NAME_MAX];
-	uint32_t argc;
-	uint32_t reserved;
-	int64_t args[CALLBOX_MAX_ARGS];
-	int64_t result;
-	int64_t host_arg;
-	int64_t host_result;
 };
 
 #define CALLBOX_MAX_SLOTS	64	/* == CALLBOX_MAX_CALLS of the kernel */
@@ -167,19 +211,63 @@ struct callbox_log_record {
 	char message[CALLBOX_LOG_MESSAGE_MAX];
 };
 
+#define CALLBOX_ERROR_MESSAGE_MAX	128	/* including the NUL */
+
+/*
+ * A call of a host function by the guest (CALLBOX_HOSTCALL_FUNCTION).
+ * The guest writes @function, and the arguments as a message into the
+ * host call's output buffer; the host runs the function and writes
+ * @error, @message and, on success, the result as a message with one
+ * value into the host call's input buffer.
+ *
+ * @function: the host function's name, NUL-terminated
+ * @error: 0, or the host function's error code (never 0), or one of the
+ *	host library's: -ENOENT no such host function, -EINVAL arguments
+ *	that do not match its signature, -EBADMSG a malformed message,
+ *	-E2BIG a result larger than the input buffer, -ENOSYS an unknown
+ *	host call number
+ * @message: with an error, what went wrong, NUL-terminated
+ */
+struct callbox_hostcall {
+	char function[CALLBOX_FUNCTION_NAME_MAX];
+	int32_t error;
+	uint32_t reserved;
+	char message[CALLBOX_ERROR_MESSAGE_MAX];
+};
+
+/*
+ * One exported guest function, as the guest publishes it at init: after
+ * its own init the guest writes one of these per export into the host
+ * call's output buffer and their number into the mailbox's @nr_exports.
+ * The host copies and checks them when the init call has ended, and
+ * checks every call against them before it is queued.
+ *
+ * @name: NUL-terminated
+ * @ret_type: the result's &enum callbox_wire_type; VOID for none
+ * @nr_params: at most CALLBOX_MAX_PARAMS
+ * @params: the parameters' types, none of them VOID
+ */
+struct callbox_export_desc {
+	char name[CALLBOX_FUNCTION_NAME_MAX];
+	uint8_t ret_type;
+	uint8_t nr_params;
+	uint8_t params[CALLBOX_MAX_PARAMS];
+	uint8_t reserved[30];
+};
+
 /*
  * The mailbox, at CALLBOX_GPA_MAILBOX.
  *
- * Boot: the host fills @magic, @version, @mem_size and @nr_slots before
- * the first run. Each call: the host writes the request into a free slot
- * and @slot, then enters the guest; the guest reads @slot once, runs the
- * request of that slot, writes its @result and ends the call with DONE.
+ * Boot: the host fills @magic, @version, @mem_size, @nr_slots, the sizes
+ * and @io_base before the first run; the guest fills @nr_exports during
+ * the init call. Each call: see &struct callbox_slot.
  * When the guest aborts a call, it may leave a NUL-terminated
  * @abort_message first, and after a CPU exception it fills @fault.
  * @log_level is the host's threshold: the guest does not send messages
  * above it, which saves an exit each; @log carries one that it sends.
  * @stack_size is the stack's size (the guard page lies below it), and
- * @heap_size the most the heap may take above the image, 0 for all.
+ * @heap_size the most the heap may take above the image, 0 for all of
+ * the memory up to the I/O area.
  */
 struct callbox_mailbox {
 	uint32_t magic;
@@ -188,19 +276,25 @@ struct callbox_mailbox {
 	uint32_t slot;
 	uint32_t nr_slots;
 	uint32_t log_level;
-	uint32_t reserved;
+	uint32_t nr_exports;
 	uint64_t stack_size;
 	uint64_t heap_size;
+	uint64_t io_base;
+	uint32_t input_size;
+	uint32_t output_size;
 	struct callbox_fault fault;
 	char abort_message[CALLBOX_ABORT_MESSAGE_MAX];
 	struct callbox_log_record log;
+	struct callbox_hostcall hostcall;
 	struct callbox_slot slots[CALLBOX_MAX_SLOTS];
 };
 
-_Static_assert(sizeof(struct callbox_slot) == 144, "slot layout");
+_Static_assert(sizeof(struct callbox_export_desc) == 128, "export layout");
+_Static_assert(sizeof(struct callbox_slot) == 64, "slot layout");
 _Static_assert(sizeof(struct callbox_mailbox) ==
-	       48 + 40 + CALLBOX_ABORT_MESSAGE_MAX +
-	       sizeof(struct callbox_log_record) + 64 * 144,
+	       64 + 40 + CALLBOX_ABORT_MESSAGE_MAX +
+	       sizeof(struct callbox_log_record) +
+	       sizeof(struct callbox_hostcall) + 64 * 64,
 	       "mailbox layout");
 _Static_assert(CALLBOX_GPA_MAILBOX + sizeof(struct callbox_mailbox) <=
 	       CALLBOX_GPA_TSS, "mailbox below the TSS");

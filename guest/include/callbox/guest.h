@@ -5,10 +5,17 @@
  *
  * A guest is a static x86-64 ELF linked with the SDK (guest/sdk/). The SDK
  * runtime owns _start and the request loop; the program only defines
- * functions and registers them with CALLBOX_EXPORT():
+ * functions and registers them, with their signatures, by CALLBOX_EXPORT():
  *
- *	static int64_t add(const int64_t *args) { return args[0] + args[1]; }
- *	CALLBOX_EXPORT(add, 2);
+ *	static void add(const struct callbox_wire_value *args,
+ *			struct callbox_wire_writer *result)
+ *	{
+ *		callbox_wire_put_i64(result, args[0].i64 + args[1].i64);
+ *	}
+ *	CALLBOX_EXPORT(add, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
+ *
+ * The runtime checks every call against the signature before the function
+ * runs, so the function finds exactly the arguments it declared.
  *
  * Guest code runs in 64-bit long mode at CPL 0 with no OS and no interrupts.
  * A CPU exception (page fault, #GP, #UD, divide error, stack overflow ...)
@@ -29,21 +36,30 @@
 
 #include <callbox/format.h>
 #include <callbox/heap.h>
+#include <callbox/wire.h>
 
 /**
  * typedef callbox_guest_fn - an exported guest function
- * @args: the call's arguments; exactly as many as the export declared are
- *	meaningful, the rest of the CALLBOX_MAX_ARGS slots are zero
+ * @args: the call's arguments, as many and of the types the export
+ *	declared. A STRING's data is NUL-terminated. STRING and BYTES data
+ *	live in the call's input buffer: valid until the function returns.
+ * @result: where the function puts its result, with one
+ *	callbox_wire_put_*() of the declared type. A function declared VOID
+ *	puts nothing (or one callbox_wire_put_void()).
  *
- * Return: the call's result, which the host reads from the mailbox.
+ * A result that does not fit the output buffer, or is not one value of
+ * the declared type, fails the call with a message; the host sees it.
  */
-typedef int64_t (*callbox_guest_fn)(const int64_t *args);
+typedef void (*callbox_guest_fn)(const struct callbox_wire_value *args,
+				 struct callbox_wire_writer *result);
 
 /**
  * struct callbox_export - one entry of the export table
  * @name: the name the host calls the function by
- * @nargs: the exact number of arguments the function takes
  * @fn: the function
+ * @signature: the result's type, then the parameters' types
+ *	(&enum callbox_wire_type)
+ * @nr_params: how many parameters follow the result's type in @signature
  *
  * Entries are emitted by CALLBOX_EXPORT() into section .callbox_exports;
  * the linker script gathers them into one array between
@@ -53,8 +69,9 @@ typedef int64_t (*callbox_guest_fn)(const int64_t *args);
  */
 struct callbox_export {
 	const char *name;
-	uint32_t nargs;
 	callbox_guest_fn fn;
+	const uint8_t *signature;
+	uint32_t nr_params;
 };
 
 extern const struct callbox_export __start_callbox_exports[];
@@ -62,23 +79,31 @@ extern const struct callbox_export __stop_callbox_exports[];
 
 /**
  * CALLBOX_EXPORT() - make a function callable from the host
- * @fname: a function ``int64_t fname(const int64_t *args)`` defined (or at
- *	least declared) before this line; the host calls it by this name
- * @n: the number of arguments it takes, at most CALLBOX_MAX_ARGS
+ * @fname: a &typedef callbox_guest_fn defined (or at least declared)
+ *	before this line; the host calls it by this name
+ * @ret_type: the type of its result, a CALLBOX_WIRE_* tag; VOID for none
+ * @...: the types of its parameters, at most CALLBOX_MAX_PARAMS, none VOID
  *
  * The entry is "used" so that neither the compiler nor the linker (which
  * KEEPs the section) drops it although nothing references it by name, and
- * the initialiser makes the compiler check @fname's type.
+ * the initialiser makes the compiler check @fname's type. The runtime
+ * checks the type tags at boot: a bad one fails the init call.
  */
-#define CALLBOX_EXPORT(fname, n)					\
-	_Static_assert((n) >= 0 && (n) <= CALLBOX_MAX_ARGS,		\
-		       "callbox export " #fname ": too many arguments");	\
+#define CALLBOX_EXPORT(fname, ret_type, ...)				\
+	static const uint8_t __callbox_signature_##fname[] = {		\
+		(ret_type), ##__VA_ARGS__ };					\
+	_Static_assert(sizeof(__callbox_signature_##fname) - 1 <=	\
+		       CALLBOX_MAX_PARAMS,					\
+		       "callbox export " #fname ": too many parameters");	\
+	_Static_assert(sizeof(#fname) <= CALLBOX_FUNCTION_NAME_MAX,	\
+		       "callbox export " #fname ": name too long");	\
 	static const struct callbox_export __callbox_export_##fname	\
 	__attribute__((used, section(".callbox_exports"),		\
 		       aligned(__alignof__(struct callbox_export)))) = {	\
 		.name = #fname,						\
-		.nargs = (n),						\
 		.fn = fname,						\
+		.signature = __callbox_signature_##fname,		\
+		.nr_params = sizeof(__callbox_signature_##fname) - 1,	\
 	}
 
 /**
@@ -159,17 +184,37 @@ void callbox_logf(enum callbox_log_level level, const char *fmt, ...)
 void callbox_exceptions_init(void);
 
 /**
- * callbox_host_call() - call a host function from guest code
- * @function: which host function; the host library defines the numbers
- * @arg: its argument
+ * callbox_call_host() - call a host function from guest code
+ * @function: the host function's name, as the host registered it
+ * @args: its arguments, e.g. (struct callbox_wire_value[]){
+ *	CALLBOX_I64(1), CALLBOX_STRING("two") }; the host checks them
+ *	against the function's signature
+ * @nr_args: how many, at most CALLBOX_MAX_PARAMS
+ * @result: the result on success: one value of the function's declared
+ *	type (VOID for none). STRING and BYTES data point into the host
+ *	call's input buffer and stay valid until the next host call.
  *
  * The call moves to HOSTCALL while the host runs the function; this
  * returns when the host continues the call. If the call is cancelled
  * meanwhile, it never returns: the call ends ABORTED.
  *
- * Return: the host function's result.
+ * Return: 0, or the error the host reported, never 0: the host function's
+ * own error code, or the host library's (see &struct callbox_hostcall:
+ * -ENOENT no such function, -EINVAL arguments that do not match ...); or
+ * -CALLBOX_WIRE_E2BIG or -CALLBOX_WIRE_EINVAL if the arguments do not fit
+ * the host call's output buffer or are not valid values. In every case
+ * callbox_host_error() then says what went wrong.
  */
-int64_t callbox_host_call(uint32_t function, int64_t arg);
+int callbox_call_host(const char *function,
+		      const struct callbox_wire_value *args,
+		      unsigned int nr_args, struct callbox_wire_value *result);
+
+/**
+ * callbox_host_error() - what went wrong in the last failed host call
+ *
+ * Return: a NUL-terminated message, valid until the next host call.
+ */
+const char *callbox_host_error(void);
 
 /*
  * The guest has no libc: the SDK provides these, with their standard

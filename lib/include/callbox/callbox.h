@@ -10,7 +10,14 @@
  *   ioctl. For callers that set up KVM themselves.
  * - The host SDK (struct callbox_sandbox): creates the VM and its 64-bit
  *   vCPU, loads a static ELF guest, runs its init and calls its functions
- *   by name.
+ *   by name with typed arguments; the guest calls back host functions
+ *   registered by name with their signatures.
+ *
+ * Typed values are &struct callbox_wire_value (callbox/wire.h), made with
+ * CALLBOX_I64(), CALLBOX_STRING() and friends, and travel in the wire
+ * format that header documents. Types: i32, u32, i64, u64, f32, f64,
+ * bool, string, bytes; up to CALLBOX_MAX_PARAMS (32) parameters; a result
+ * of one of those types, or void.
  *
  * Every function that can fail returns a negative errno (never -1 with
  * errno set). The sandbox functions also leave a one-line human-readable
@@ -18,7 +25,7 @@
  *
  * Thread safety: the calls on one sandbox are safe to use from several
  * threads: submit, wait, cancel and get from any thread, and calls run one
- * at a time (callbox_call_int() and callbox_run_next() serialise).
+ * at a time (callbox_call() and callbox_run_next() serialise).
  * callbox_last_error() describes the last failure on the sandbox, so it is
  * only meaningful when one thread uses the sandbox at a time; the async
  * functions hand back the kernel's outcome instead.
@@ -30,6 +37,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/callbox.h>
+
+#include <callbox/abi.h>
+#include <callbox/wire.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -84,19 +94,28 @@ void callbox_describe_call(const struct callbox_call_info *call, char *buf,
  * struct callbox_config - how to build a sandbox
  * @mem_size: guest memory in bytes: a multiple of 2 MiB from 2 MiB to
  *	1 GiB (default CALLBOX_DEFAULT_MEM_SIZE). The guest image is loaded
- *	at 1 MiB and the stack grows down from the top.
- * @call_timeout_ns: deadline of each callbox_call_int(), from its start;
+ *	at 1 MiB, the stack grows down from the top, and the I/O buffers,
+ *	(@max_calls + 1) * (@input_size + @output_size) bytes, lie below it.
+ * @call_timeout_ns: deadline of each callbox_call(), from its start;
  *	0 (the default) for none. The kernel enforces it.
  * @log_level: the most verbose guest log level delivered, a
  *	CALLBOX_LOG_* value (callbox/abi.h), or 0 for none; default
  *	CALLBOX_LOG_WARN. The guest drops messages above it without an exit.
- * @reserved32: must be zero
+ * @max_calls: how many calls may be outstanding (submitted and not yet
+ *	consumed) at once, 1 to CALLBOX_MAX_CALLS (64); default 16. Each
+ *	has a pair of I/O buffers in guest memory.
  * @stack_size: the guest's stack, at the top of memory, a multiple of
  *	4 KiB from 16 KiB to 1 MiB (default 256 KiB). An unmapped guard page
  *	below it turns an overflow into a clear error.
  * @heap_size: the most the guest's heap (malloc) may take, from the end of
  *	the image up; 0 (the default) for everything up to the stack's guard
  *	page. A heap that does not fit fails the load with a clear error.
+ * @input_size: the largest message of arguments into the guest (a call's
+ *	arguments, a host function's result), in bytes: a multiple of 4 KiB
+ *	from 4 KiB to 256 MiB; default 16 KiB. A string or bytes value takes
+ *	its length plus 5 or 6 bytes, a number 5 or 9, the header 12.
+ * @output_size: the largest message out of the guest (a call's result, a
+ *	host call's arguments), as for @input_size; default 16 KiB.
  * @reserved: room for later fields without breaking the library ABI;
  *	must be zero
  *
@@ -106,10 +125,12 @@ struct callbox_config {
 	uint64_t mem_size;
 	uint64_t call_timeout_ns;
 	uint32_t log_level;
-	uint32_t reserved32;
+	uint32_t max_calls;
 	uint64_t stack_size;
 	uint64_t heap_size;
-	uint64_t reserved[11];
+	uint64_t input_size;
+	uint64_t output_size;
+	uint64_t reserved[9];
 };
 
 void callbox_config_init(struct callbox_config *cfg);
@@ -117,22 +138,28 @@ void callbox_config_init(struct callbox_config *cfg);
 struct callbox_sandbox;
 
 /**
- * typedef callbox_host_fn - the host side of callbox_host_call()
+ * typedef callbox_host_fn - a host function the guest can call
  * @sb: the sandbox whose guest called
- * @function: the number the guest passed
- * @arg: the argument the guest passed
- * @opaque: as given to callbox_sandbox_set_host_fn()
+ * @args: the arguments, as many and of the types the signature declares
+ *	(the library checked them); STRING and BYTES data point into guest
+ *	memory, valid until the function returns. A STRING is NUL-terminated.
+ * @result: where the result goes: one callbox_wire_put_*() of the
+ *	declared type; nothing (or callbox_wire_put_void()) for void
+ * @opaque: as given to callbox_sandbox_add_host_fn()
  *
  * Runs in the thread that runs the call, while the call is in HOSTCALL.
  * A long function should check callbox_host_call_cancelled() (or poll
  * callbox_sandbox_fd() for POLLPRI) and return early: a cancelled call
  * ends ABORTED when it returns, whatever it returns.
  *
- * Return: the value callbox_host_call() returns in the guest.
+ * Return: 0 on success; or an error code, never 0, that the guest's
+ * callbox_call_host() returns, with a message set by
+ * callbox_host_fn_fail(). Negative errno values are the convention.
  */
-typedef int64_t (*callbox_host_fn)(struct callbox_sandbox *sb,
-				   uint32_t function, int64_t arg,
-				   void *opaque);
+typedef int (*callbox_host_fn)(struct callbox_sandbox *sb,
+			       const struct callbox_wire_value *args,
+			       struct callbox_wire_writer *result,
+			       void *opaque);
 
 /**
  * typedef callbox_log_fn - where guest log messages go
@@ -158,12 +185,40 @@ typedef void (*callbox_log_fn)(struct callbox_sandbox *sb, unsigned int level,
 struct callbox_sandbox *callbox_sandbox_new(const struct callbox_config *cfg);
 
 /**
- * callbox_sandbox_set_host_fn() - set the function guest host calls reach
+ * callbox_sandbox_add_host_fn() - register a host function for the guest
+ * @sb: a sandbox not loaded yet: the set is fixed from the load on
+ * @name: the name the guest calls it by, 1 to 63 bytes of printable ASCII
+ * @signature: its types, e.g. "i64(i64, string)" or "void()": the result
+ *	type (or void), then the parameter types in parentheses
+ * @fn: the function
+ * @opaque: passed to @fn
  *
- * Without one, a host call returns -1 to the guest.
+ * The library checks each call's arguments against @signature before @fn
+ * runs, and the guest sees a mismatch as error -EINVAL with a message.
+ *
+ * Return: 0, -EINVAL for a bad name or signature, -EEXIST if @name is
+ * registered already, -EBUSY after the load, -ENOSPC past 256 host
+ * functions, -ENOMEM.
  */
-void callbox_sandbox_set_host_fn(struct callbox_sandbox *sb,
-				 callbox_host_fn fn, void *opaque);
+int callbox_sandbox_add_host_fn(struct callbox_sandbox *sb, const char *name,
+				const char *signature, callbox_host_fn fn,
+				void *opaque);
+
+/**
+ * callbox_host_fn_fail() - fail a host function, with a message
+ * @sb: the sandbox the host function runs for
+ * @error: the error code, not 0, that the guest sees
+ * @fmt: printf-style; the guest sees at most CALLBOX_ERROR_MESSAGE_MAX - 1
+ *	bytes of it through callbox_host_error()
+ *
+ * For use inside a &typedef callbox_host_fn: return callbox_host_fn_fail(
+ * sb, -EDOM, "division by zero");
+ *
+ * Return: @error.
+ */
+int callbox_host_fn_fail(struct callbox_sandbox *sb, int error,
+			 const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Send guest log messages to @fn instead of stderr; NULL restores that. */
 void callbox_sandbox_set_log_fn(struct callbox_sandbox *sb, callbox_log_fn fn,
@@ -185,44 +240,84 @@ void callbox_sandbox_set_log_fn(struct callbox_sandbox *sb, callbox_log_fn fn,
 int callbox_sandbox_load(struct callbox_sandbox *sb, const char *guest_path);
 
 /**
- * callbox_call_int() - call a guest function and wait for its result
+ * callbox_sandbox_export() - describe one of the loaded guest's functions
+ * @sb: a loaded sandbox
+ * @index: from 0, in the order of the functions' names
+ * @buf: where the signature goes, e.g. "i64 add(i64, i64)"; always
+ *	NUL-terminated
+ * @len: the size of @buf
+ *
+ * Return: 0, or -ENOENT when @index is past the last export.
+ */
+int callbox_sandbox_export(const struct callbox_sandbox *sb,
+			   unsigned int index, char *buf, size_t len);
+
+/**
+ * callbox_call() - call a guest function and wait for its result
  * @sb: a loaded sandbox
  * @function: the function's name, as exported by the guest
- * @args: @nargs arguments
- * @nargs: at most CALLBOX_MAX_ARGS (6)
- * @result: where the function's return value goes; may be NULL
+ * @args: @nr_args typed arguments, e.g. (struct callbox_wire_value[]){
+ *	CALLBOX_I32(5), CALLBOX_STRING("hello") }
+ * @nr_args: at most CALLBOX_MAX_PARAMS (32)
+ * @result: the function's result, one value of its declared type (VOID
+ *	for none); may be NULL. A STRING or BYTES result is a copy the
+ *	caller owns: release it with callbox_value_free(). A STRING result
+ *	is NUL-terminated.
  *
- * Runs the call in this thread (one ioctl unless the guest makes host
- * calls), with the configured call timeout.
+ * The arguments are checked against the signature the guest published,
+ * so a mismatch fails before the guest runs. Runs the call in this thread
+ * (one ioctl unless the guest makes host calls), with the configured call
+ * timeout. A malformed result from the guest is an error, never trusted.
  *
  * Return: 0 when the guest returned a value, or -errno:
- * -ENOENT the guest has no such function, -EINVAL wrong number of
- * arguments or name too long, -ETIMEDOUT the call timeout passed,
- * -ECANCELED cancelled, -ECONNABORTED the guest aborted, -EIO the guest
- * crashed (fault, bad I/O, halt ...), -ENOTRECOVERABLE an earlier abort
- * left the guest in an unknown state (see callbox_sandbox_reset()),
+ * -ENOENT the guest has no such function, -EINVAL the arguments do not
+ * match its signature (or name too long), -E2BIG the arguments do not fit
+ * the input buffer or the result the output buffer, -EBADMSG the guest's
+ * result is malformed or of the wrong type, -ETIMEDOUT the call timeout
+ * passed, -ECANCELED cancelled, -ECONNABORTED the guest aborted, -EIO the
+ * guest crashed (fault, bad I/O, halt ...), -ENOTRECOVERABLE an earlier
+ * abort left the guest in an unknown state (see callbox_sandbox_reset()),
  * -EPROTO the guest answered outside the ABI, -EBUSY async calls are
- * pending, -EAGAIN too many calls outstanding.
+ * pending, -EAGAIN too many calls outstanding, -ENOMEM.
+ * callbox_last_error() names the function and what went wrong.
+ */
+int callbox_call(struct callbox_sandbox *sb, const char *function,
+		 const struct callbox_wire_value *args, unsigned int nr_args,
+		 struct callbox_wire_value *result);
+
+/**
+ * callbox_call_int() - callbox_call() for functions of i64 only
+ * @sb, @function: as for callbox_call()
+ * @args: @nr_args i64 arguments
+ * @nr_args: as for callbox_call()
+ * @result: the i64 result; may be NULL
+ *
+ * Return: as for callbox_call(); -EINVAL also if the function's
+ * signature is not all i64, its result included.
  */
 int callbox_call_int(struct callbox_sandbox *sb, const char *function,
-		     const int64_t *args, unsigned int nargs,
+		     const int64_t *args, unsigned int nr_args,
 		     int64_t *result);
+
+/* Free the data of a STRING or BYTES result, and empty @v. */
+void callbox_value_free(struct callbox_wire_value *v);
 
 /**
  * callbox_call_submit() - queue a call for a runner thread
  * @sb: a loaded sandbox
- * @function, @args, @nargs: as for callbox_call_int()
+ * @function, @args, @nr_args: as for callbox_call(), checked the same way
  * @deadline_ns: absolute CLOCK_MONOTONIC deadline (see
  *	callbox_deadline_after()), 0 for none; the kernel enforces it from
  *	now on, whether or not a runner ever gets to the call
  * @id: the call's id
  *
- * Return: 0, -EAGAIN if CALLBOX_MAX_CALLS calls are outstanding, -EINVAL,
- * -ESHUTDOWN.
+ * Return: 0, -EAGAIN if config.max_calls calls are outstanding, -ENOENT,
+ * -EINVAL, -E2BIG as for callbox_call(), -ESHUTDOWN.
  */
 int callbox_call_submit(struct callbox_sandbox *sb, const char *function,
-			const int64_t *args, unsigned int nargs,
-			uint64_t deadline_ns, uint64_t *id);
+			const struct callbox_wire_value *args,
+			unsigned int nr_args, uint64_t deadline_ns,
+			uint64_t *id);
 
 /**
  * callbox_run_next() - on a runner thread: run the oldest submitted call
@@ -247,16 +342,17 @@ void callbox_run_stop(struct callbox_sandbox *sb);
  * @sb: the sandbox
  * @id: from callbox_call_submit()
  * @deadline_ns: stop waiting then (the call goes on); 0 for no limit
- * @result: the function's return value, only written on success
+ * @result: the function's result, only written on success, as for
+ *	callbox_call(); may be NULL
  * @info: the kernel's outcome; may be NULL
  *
  * Return: 0 if the guest returned a value; -ETIMEDOUT if @deadline_ns
  * passed first (the call is not consumed; wait again or cancel it); else
- * the call's failure as for callbox_call_int(), or -ENOENT/-ESRCH for an
+ * the call's failure as for callbox_call(), or -ENOENT/-ESRCH for an
  * unknown or already consumed id.
  */
 int callbox_call_wait(struct callbox_sandbox *sb, uint64_t id,
-		      uint64_t deadline_ns, int64_t *result,
+		      uint64_t deadline_ns, struct callbox_wire_value *result,
 		      struct callbox_call_info *info);
 
 /* Cancel call @id: 0 if this cancellation won, -EALREADY if not. */
@@ -302,7 +398,7 @@ const char *callbox_last_error(const struct callbox_sandbox *sb);
 
 /**
  * callbox_last_call() - the kernel's outcome of the last call that
- *	callbox_call_int() or callbox_sandbox_load() ran on @sb
+ *	callbox_call() or callbox_sandbox_load() ran on @sb
  */
 const struct callbox_call_info *
 callbox_last_call(const struct callbox_sandbox *sb);
