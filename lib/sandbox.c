@@ -925,6 +925,15 @@ static int sandbox_read_exports(struct callbox_sandbox *sb)
 	}
 	/* By name, so that listings do not depend on the guest's link order. */
 	qsort(exports, n, sizeof(*exports), sandbox_export_cmp);
+	for (i = 1; i < n; i++) {
+		if (!strcmp(exports[i - 1].name, exports[i].name)) {
+			ret = sandbox_fail(sb, -EPROTO,
+					   "guest init: the guest exports %s twice",
+					   exports[i].name);
+			free(exports);
+			return ret;
+		}
+	}
 	free(sb->exports);
 	sb->exports = exports;
 	sb->nr_exports = n;

@@ -58,6 +58,7 @@ enum hostile_exports {
 	EXPORTS_BAD_PARAM_TAG,
 	EXPORTS_TOO_MANY_PARAMS,
 	EXPORTS_NAME_WITH_SPACE,
+	EXPORTS_DUPLICATE,		/* "good" twice */
 };
 
 static uint8_t *output(uint32_t index)
@@ -316,6 +317,9 @@ static void bad_exports(uint32_t variant)
 		break;
 	case EXPORTS_NAME_WITH_SPACE:
 		memcpy(d[1].name, "b d", 4);
+		break;
+	case EXPORTS_DUPLICATE:
+		memcpy(d[1].name, "good", 5);
 		break;
 	}
 	for (;;)

@@ -791,6 +791,7 @@ TEST(malformed_export_tables_fail_the_load)
 		"export 2 is malformed: bad: parameter 1 has type tag 153",
 		"export 2 is malformed: bad: 200 parameters, more than 32",
 		"export 2 is malformed: the name has byte 0x20 at 1",
+		"the guest exports good twice",
 	};
 	struct callbox_config cfg;
 	struct callbox_sandbox *sb;
