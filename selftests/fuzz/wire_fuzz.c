@@ -28,36 +28,6 @@
 		}							\
 	} while (0)
 
-static int put_value(struct callbox_wire_writer *w,
-		     const struct callbox_wire_value *v)
-{
-	switch (v->type) {
-	case CALLBOX_WIRE_VOID:
-		return callbox_wire_put_void(w);
-	case CALLBOX_WIRE_I32:
-		return callbox_wire_put_i32(w, v->i32);
-	case CALLBOX_WIRE_U32:
-		return callbox_wire_put_u32(w, v->u32);
-	case CALLBOX_WIRE_I64:
-		return callbox_wire_put_i64(w, v->i64);
-	case CALLBOX_WIRE_U64:
-		return callbox_wire_put_u64(w, v->u64);
-	case CALLBOX_WIRE_F32:
-		return callbox_wire_put_f32_bits(w, v->f32_bits);
-	case CALLBOX_WIRE_F64:
-		return callbox_wire_put_f64_bits(w, v->f64_bits);
-	case CALLBOX_WIRE_BOOL:
-		return callbox_wire_put_bool(w, v->b);
-	case CALLBOX_WIRE_STRING:
-		return callbox_wire_put_string_n(w, (const char *)v->data,
-						 v->len);
-	case CALLBOX_WIRE_BYTES:
-		return callbox_wire_put_bytes(w, v->data, v->len);
-	}
-	check(!"decoded an unknown type");
-	return -1;
-}
-
 /* Encode @n values into exactly @size bytes; returns the buffer. */
 static uint8_t *encode(const struct callbox_wire_value *vals, int n,
 		       uint32_t size, int64_t *ret)
@@ -69,7 +39,7 @@ static uint8_t *encode(const struct callbox_wire_value *vals, int n,
 	check(buf);
 	callbox_wire_writer_init(&w, buf, size);
 	for (i = 0; i < n; i++)
-		put_value(&w, &vals[i]);
+		callbox_wire_put_value(&w, &vals[i]);
 	*ret = callbox_wire_writer_finish(&w);
 	return buf;
 }

@@ -1110,4 +1110,47 @@ TEST(random_round_trips_and_corruptions)
 	}
 }
 
+/*
+ * callbox_wire_put_value() writes what the typed puts write, byte for
+ * byte, and a tag that is no type is -EINVAL, sticky like every error.
+ */
+TEST(put_value_matches_the_typed_puts)
+{
+	static const uint8_t blob[] = { 0, 1, 0xff };
+	const struct callbox_wire_value vals[] = {
+		{ .type = CALLBOX_WIRE_VOID }, CALLBOX_I32(-7), CALLBOX_U32(7),
+		CALLBOX_I64(INT64_MIN), CALLBOX_U64(UINT64_MAX),
+		CALLBOX_F32_BITS(0x7fc00001), CALLBOX_F64_BITS(0x8000000000000000ull),
+		CALLBOX_BOOL(true), CALLBOX_STRING("str"),
+		CALLBOX_BYTES(blob, sizeof(blob)),
+	};
+	struct callbox_wire_value bad = { .type = CALLBOX_WIRE_TYPE_COUNT };
+	uint8_t a[256], b[256];
+	struct callbox_wire_writer wa, wb;
+	size_t i;
+
+	callbox_wire_writer_init(&wa, a, sizeof(a));
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		ASSERT_EQ(0, callbox_wire_put_value(&wa, &vals[i]));
+	}
+	callbox_wire_writer_init(&wb, b, sizeof(b));
+	callbox_wire_put_void(&wb);
+	callbox_wire_put_i32(&wb, -7);
+	callbox_wire_put_u32(&wb, 7);
+	callbox_wire_put_i64(&wb, INT64_MIN);
+	callbox_wire_put_u64(&wb, UINT64_MAX);
+	callbox_wire_put_f32_bits(&wb, 0x7fc00001);
+	callbox_wire_put_f64_bits(&wb, 0x8000000000000000ull);
+	callbox_wire_put_bool(&wb, true);
+	callbox_wire_put_string(&wb, "str");
+	callbox_wire_put_bytes(&wb, blob, sizeof(blob));
+	ASSERT_EQ(callbox_wire_writer_finish(&wb),
+		  callbox_wire_writer_finish(&wa));
+	EXPECT_EQ(0, memcmp(a, b, wa.pos));
+
+	EXPECT_EQ(-EINVAL, callbox_wire_put_value(&wa, &bad));
+	EXPECT_EQ(-EINVAL, callbox_wire_put_value(&wa, &vals[1]));
+	EXPECT_EQ(-EINVAL, callbox_wire_writer_finish(&wa));
+}
+
 TEST_HARNESS_MAIN

@@ -533,17 +533,27 @@ FIXTURE(host) {
 	struct host_counts n;
 };
 
+/* A sandbox with every host function above, and @guest loaded. */
+static struct callbox_sandbox *load_with_host_fns(struct __test_metadata *_metadata,
+						  const char *guest,
+						  struct host_counts *n)
+{
+	struct callbox_sandbox *sb = callbox_sandbox_new(NULL);
+
+	memset(n, 0, sizeof(*n));
+	ASSERT_NE(NULL, sb);
+	add_host_fns(_metadata, sb, n);
+	ASSERT_EQ(0, callbox_sandbox_load(sb, guest)) {
+		TH_LOG("%s", callbox_last_error(sb));
+	}
+	return sb;
+}
+
 FIXTURE_SETUP(host)
 {
 	if (access("/dev/callbox", F_OK))
 		SKIP(return, "/dev/callbox is missing");
-	memset(&self->n, 0, sizeof(self->n));
-	self->sb = callbox_sandbox_new(NULL);
-	ASSERT_NE(NULL, self->sb);
-	add_host_fns(_metadata, self->sb, &self->n);
-	ASSERT_EQ(0, callbox_sandbox_load(self->sb, HOST)) {
-		TH_LOG("%s", callbox_last_error(self->sb));
-	}
+	self->sb = load_with_host_fns(_metadata, HOST, &self->n);
 }
 
 FIXTURE_TEARDOWN(host)
@@ -662,13 +672,7 @@ FIXTURE_SETUP(hostile)
 {
 	if (access("/dev/callbox", F_OK))
 		SKIP(return, "/dev/callbox is missing");
-	memset(&self->n, 0, sizeof(self->n));
-	self->sb = callbox_sandbox_new(NULL);
-	ASSERT_NE(NULL, self->sb);
-	add_host_fns(_metadata, self->sb, &self->n);
-	ASSERT_EQ(0, callbox_sandbox_load(self->sb, HOSTILE)) {
-		TH_LOG("%s", callbox_last_error(self->sb));
-	}
+	self->sb = load_with_host_fns(_metadata, HOSTILE, &self->n);
 }
 
 FIXTURE_TEARDOWN(hostile)
