@@ -350,15 +350,24 @@ static uint32_t sandbox_hostcall_index(struct callbox_sandbox *sb)
 	return sb->cfg.max_calls;
 }
 
+static int sandbox_export_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct sandbox_export *)a)->name,
+		      ((const struct sandbox_export *)b)->name);
+}
+
+/* The exports are sorted by name (sandbox_read_exports()). */
 static const struct sandbox_export *
 sandbox_find_export(struct callbox_sandbox *sb, const char *name)
 {
-	unsigned int i;
+	struct sandbox_export key;
+	size_t len = strlen(name);
 
-	for (i = 0; i < sb->nr_exports; i++)
-		if (!strcmp(sb->exports[i].name, name))
-			return &sb->exports[i];
-	return NULL;
+	if (len >= sizeof(key.name) || !sb->nr_exports)
+		return NULL;
+	memcpy(key.name, name, len + 1);
+	return bsearch(&key, sb->exports, sb->nr_exports, sizeof(key),
+		       sandbox_export_cmp);
 }
 
 int callbox_sandbox_export(const struct callbox_sandbox *sb,
@@ -879,12 +888,6 @@ bool callbox_host_call_cancelled(struct callbox_sandbox *sb)
 }
 
 /* ---- loading and the init call ---- */
-
-static int sandbox_export_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct sandbox_export *)a)->name,
-		      ((const struct sandbox_export *)b)->name);
-}
 
 /*
  * Take the exports the guest published during its init call: their

@@ -139,6 +139,15 @@ int callbox_signature_check(const struct callbox_signature *sig,
 
 	if (errlen)
 		err[0] = '\0';
+	if (nr_args == sig->nr_params) {
+		for (i = 0; i < nr_args; i++)
+			if (args[i].type != sig->params[i])
+				break;
+		if (i == nr_args)
+			return 0;
+	}
+
+	/* A mismatch: only now is the signature worth putting in words. */
 	callbox_signature_format(sig, name, text, sizeof(text));
 	if (nr_args != sig->nr_params)
 		return signature_fail(err, errlen, -EINVAL,

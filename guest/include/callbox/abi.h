@@ -224,7 +224,8 @@ struct callbox_log_record {
  * @error: 0, or the host function's error code (never 0), or one of the
  *	host library's: -ENOENT no such host function, -EINVAL arguments
  *	that do not match its signature, -EBADMSG a malformed message,
- *	-E2BIG a result larger than the input buffer, -ENOSYS an unknown
+ *	-E2BIG a result larger than the input buffer, -EPROTO a result
+ *	that is not one value of the declared type, -ENOSYS an unknown
  *	host call number
  * @message: with an error, what went wrong, NUL-terminated
  */
