@@ -48,6 +48,7 @@ struct sandbox_record {
 	uint64_t id;		/* 0: free */
 	uint32_t slot;
 	bool started;		/* a runner has picked it up */
+	char function[CALLBOX_FUNCTION_NAME_MAX];	/* for messages */
 };
 
 /* A guest function, as the guest published it at init and we checked. */
@@ -1233,6 +1234,8 @@ int callbox_call_submit(struct callbox_sandbox *sb, const char *function,
 	} else {
 		r = sandbox_record_find_locked(sb, 0);
 		*r = (struct sandbox_record) { .id = *id, .slot = slot };
+		/* sandbox_request() checked that the name fits. */
+		strcpy(r->function, function);
 		pthread_cond_broadcast(&sb->submitted);
 	}
 	pthread_mutex_unlock(&sb->lock);
@@ -1304,6 +1307,7 @@ int callbox_call_wait(struct callbox_sandbox *sb, uint64_t id,
 		      uint64_t deadline_ns, struct callbox_wire_value *result,
 		      struct callbox_call_info *info)
 {
+	char function[CALLBOX_FUNCTION_NAME_MAX] = "call";
 	struct callbox_call_info c;
 	struct sandbox_record *r;
 	int slot = -1, ret;
@@ -1319,11 +1323,12 @@ int callbox_call_wait(struct callbox_sandbox *sb, uint64_t id,
 	r = sandbox_record_find_locked(sb, id);
 	if (r) {
 		slot = r->slot;
+		memcpy(function, r->function, sizeof(function));
 		*r = (struct sandbox_record) { 0 };
 	}
 	pthread_mutex_unlock(&sb->lock);
 
-	ret = sandbox_outcome(sb, "call", &c, slot, result);
+	ret = sandbox_outcome(sb, function, &c, slot, result);
 
 	if (slot >= 0) {
 		pthread_mutex_lock(&sb->lock);

@@ -15,6 +15,7 @@
  *   (enum hostile_host_call) and returns what the host answered, as
  *   "error N: MESSAGE" or "ok".
  * - target(i64) -> string and mutate(u32): the guest's own check of calls.
+ * - echo_text(string) -> string and spin(): for the reset tests.
  * - Bad export tables: with log_level TRACE, the init call publishes
  *   export table number heap_size / 4096 (enum hostile_exports) in place
  *   of the real one, and ends the init call itself.
@@ -287,6 +288,24 @@ static void mutate(const struct callbox_wire_value *args,
 		*(uint32_t *)&__callbox_export_target.nr_params = 0;
 }
 CALLBOX_EXPORT(mutate, CALLBOX_WIRE_VOID, CALLBOX_WIRE_U32);
+
+/* For the reset tests: a plain echo, and a call that never ends. */
+static void echo_text(const struct callbox_wire_value *args,
+		      struct callbox_wire_writer *result)
+{
+	callbox_wire_put_string(result, (const char *)args[0].data);
+}
+CALLBOX_EXPORT(echo_text, CALLBOX_WIRE_STRING, CALLBOX_WIRE_STRING);
+
+static void spin(const struct callbox_wire_value *args,
+		 struct callbox_wire_writer *result)
+{
+	(void)args;
+	(void)result;
+	for (;;)
+		asm volatile("pause");
+}
+CALLBOX_EXPORT(spin, CALLBOX_WIRE_VOID);
 
 /* Publish bad export table @variant and end the init call from here. */
 static void bad_exports(uint32_t variant)

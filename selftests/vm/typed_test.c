@@ -786,6 +786,48 @@ TEST_F(hostile, guest_checks_arguments_too)
 	EXPECT_ERROR(self->sb, "target: 1 arguments given, but the function takes 0");
 }
 
+/*
+ * A reset reloads the guest's memory but keeps the I/O buffers: the
+ * arguments of a queued call, and the result of an ended call nobody has
+ * collected yet, are both still there after it.
+ */
+TEST_F(hostile, reset_keeps_queued_arguments_and_uncollected_results)
+{
+	struct callbox_wire_value before = CALLBOX_STRING("ran before the reset");
+	struct callbox_wire_value after = CALLBOX_STRING("queued across the reset");
+	uint64_t id_before, id_spin, id_after;
+	struct callbox_wire_value r;
+
+	ASSERT_EQ(0, callbox_call_submit(self->sb, "echo_text", &before, 1, 0,
+					 &id_before));
+	ASSERT_EQ(0, callbox_run_next(self->sb, 0));
+	ASSERT_EQ(0, callbox_call_submit(self->sb, "spin", NULL, 0,
+					 callbox_deadline_after(200000000),
+					 &id_spin));
+	ASSERT_EQ(0, callbox_call_submit(self->sb, "echo_text", &after, 1, 0,
+					 &id_after));
+
+	/* The deadline stops the spin mid-call: the sandbox is poisoned. */
+	ASSERT_EQ(0, callbox_run_next(self->sb, 0));
+	EXPECT_EQ(-ETIMEDOUT, callbox_call_wait(self->sb, id_spin, 0, &r, NULL));
+	/* A wait's message names the function too. */
+	EXPECT_ERROR(self->sb, "spin: call ");
+	EXPECT_EQ(-ENOTRECOVERABLE, callbox_run_next(self->sb, 0));
+
+	ASSERT_EQ(0, callbox_sandbox_reset(self->sb)) {
+		TH_LOG("%s", callbox_last_error(self->sb));
+	}
+	ASSERT_EQ(0, callbox_run_next(self->sb, 0));
+	ASSERT_EQ(0, callbox_call_wait(self->sb, id_after, 0, &r, NULL)) {
+		TH_LOG("%s", callbox_last_error(self->sb));
+	}
+	EXPECT_STREQ("queued across the reset", (const char *)r.data);
+	callbox_value_free(&r);
+	ASSERT_EQ(0, callbox_call_wait(self->sb, id_before, 0, &r, NULL));
+	EXPECT_STREQ("ran before the reset", (const char *)r.data);
+	callbox_value_free(&r);
+}
+
 TEST(malformed_export_tables_fail_the_load)
 {
 	static const char *const needles[] = {
