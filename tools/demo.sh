@@ -34,6 +34,11 @@ echo "-- typed arguments (TYPE:VALUE) and results; the guest calls the CLI's"
 echo "   host functions greeting(string) and transform(i64) on the way"
 show callbox run /guests/host.elf greet_twice str:World
 show callbox run /guests/host.elf via_host i64:20
+echo "-- every type in one call, string processing, and some computing"
+show callbox run /guests/echo.elf describe i32:-5 u32:7 i64:-9223372036854775808 u64:0xffffffffffffffff f32:1.5 f64:nan bool:true str:callbox bytes:hex:00ff10
+show callbox run /guests/strings.elf reverse "str:a string, backwards"
+show callbox run /guests/strings.elf word_count "str:how many words are here"
+show callbox run /guests/compute.elf count_primes u32:1000000
 echo "-- a guest calling back into the host's log"
 show callbox run --log-level info /guests/host.elf log_levels
 echo "-- mistakes are reported, not crashed on"
