@@ -34,7 +34,7 @@ LIB_SRCS := lib/ioctl.c lib/vm.c lib/sandbox.c lib/elf.c lib/layout.c \
 # The wire codec is shared with the guest SDK, which owns its source.
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/lib/wire.o
 LIB_A := $(BUILD)/libcallbox.a
-LIB_SO := $(BUILD)/libcallbox.so.0
+LIB_SO := $(BUILD)/libcallbox.so.1
 LIB_MAP := lib/libcallbox.map
 
 # ---- programs; static, so the VM's initramfs needs no libc ----
@@ -95,7 +95,7 @@ $(LIB_A): $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(LIB_SO): $(LIB_OBJS) $(LIB_MAP)
-	$(CC) -shared -Wl,-soname,libcallbox.so.0 -Wl,-z,defs \
+	$(CC) -shared -Wl,-soname,libcallbox.so.1 -Wl,-z,defs \
 		-Wl,--version-script=$(LIB_MAP) -o $@ $(LIB_OBJS)
 
 $(CLI): tools/callbox.c $(LIB_A)

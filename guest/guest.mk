@@ -27,13 +27,16 @@ GUEST_BUILD ?= build/guest
 GUEST_CC ?= $(CC)
 
 # Freestanding, non-PIC code at fixed low addresses; no red zone, since the
-# SDK may one day take interrupts or exceptions on the guest's stack. SSE
+# SDK may one day take interrupts or exceptions on the guest's stack. A
+# frame larger than a page is probed page by page, so that it cannot step
+# over the one guard page below the stack onto the I/O buffers. SSE
 # stays enabled for guest programs (the host sets CR4.OSFXSR) so that they
 # can use floating point where the KVM underneath executes it natively; see
 # the SDK's own flags below.
 GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror \
 	-ffreestanding -fno-pic -fno-pie -mcmodel=small -mno-red-zone \
 	-fno-stack-protector -fno-asynchronous-unwind-tables \
+	-fstack-clash-protection \
 	-I$(GUEST_DIR)/include -I$(GUEST_ROOT)/uapi -MMD -MP
 
 GUEST_LDS := $(GUEST_DIR)/sdk/guest.ld

@@ -40,6 +40,11 @@
 #include "vm.h"
 
 #define CALLBOX_DEFAULT_MAX_CALLS	16
+/*
+ * One less than the kernel's limit on unconsumed calls, so that a reset
+ * can always submit its init call, however many calls are outstanding.
+ */
+#define SANDBOX_MAX_CALLS		(CALLBOX_MAX_CALLS - 1)
 /* More would be a table of names nobody can keep in their head. */
 #define SANDBOX_MAX_HOST_FNS		256
 
@@ -49,6 +54,16 @@ struct sandbox_record {
 	uint32_t slot;
 	bool started;		/* a runner has picked it up */
 	char function[CALLBOX_FUNCTION_NAME_MAX];	/* for messages */
+};
+
+/*
+ * What a guest abort left in the mailbox, copied by the runner as the call
+ * ended: the mailbox has one of each, which the next abort (or a reset)
+ * overwrites, while the call's owner may read its outcome much later.
+ */
+struct sandbox_abort {
+	struct callbox_fault fault;
+	char message[CALLBOX_ABORT_MESSAGE_MAX];
 };
 
 /* A guest function, as the guest published it at init and we checked. */
@@ -85,6 +100,8 @@ struct callbox_sandbox {
 	uint64_t slots_used;	/* bit i: slot i belongs to a call */
 	/* The result type of each slot's call, as its export declares it. */
 	uint8_t slot_ret_type[CALLBOX_MAX_SLOTS];
+	/* How each slot's call aborted, if the guest aborted it. */
+	struct sandbox_abort slot_abort[CALLBOX_MAX_SLOTS];
 	struct sandbox_record records[CALLBOX_MAX_SLOTS];
 	bool stopping;
 
@@ -245,10 +262,17 @@ static int sandbox_check_config(struct callbox_sandbox *sb)
 					    "config: reserved field %zu is not zero (use callbox_config_init())",
 					    i);
 	}
-	if (sb->cfg.max_calls < 1 || sb->cfg.max_calls > CALLBOX_MAX_CALLS)
+	/* 0 in a field added after reserved ones were zeroed: the default. */
+	if (!sb->cfg.max_calls)
+		sb->cfg.max_calls = CALLBOX_DEFAULT_MAX_CALLS;
+	if (!sb->cfg.input_size)
+		sb->cfg.input_size = CALLBOX_DEFAULT_IO_BUFFER;
+	if (!sb->cfg.output_size)
+		sb->cfg.output_size = CALLBOX_DEFAULT_IO_BUFFER;
+	if (sb->cfg.max_calls > SANDBOX_MAX_CALLS)
 		return sandbox_fail(sb, -EINVAL,
 				    "config: max_calls %u is not 1 to %d",
-				    sb->cfg.max_calls, CALLBOX_MAX_CALLS);
+				    sb->cfg.max_calls, SANDBOX_MAX_CALLS);
 	if (!sandbox_io_size_ok(sb->cfg.input_size))
 		return sandbox_fail(sb, -EINVAL,
 				    "config: input buffer size %" PRIu64 " bytes is not a multiple of 4 KiB from %llu KiB to %llu MiB",
@@ -422,11 +446,35 @@ static int sandbox_encode(void *buf, uint64_t size, const char *what,
 }
 
 /*
- * Decode a result message of guest memory, which is hostile: exactly one
- * value, of type @type. STRING and BYTES data stay in the buffer.
- * Returns 0, or -EBADMSG with the reason in @err.
+ * Copy the message in the guest buffer @buf of @size bytes out of guest
+ * memory, to decode the copy: while we decode, the guest may run another
+ * call on another thread and rewrite the buffer, and what has been checked
+ * must be what is used. Its header is read once; a header that does not
+ * hold up gets just itself copied, for the decoder to reject with the
+ * reason. Returns the copy, to be freed, and its length in @len.
  */
-static int sandbox_decode_result(const void *buf, uint64_t size, uint8_t type,
+static uint8_t *sandbox_copy_message(const void *buf, uint64_t size,
+				     uint32_t *len)
+{
+	struct callbox_wire_reader r;
+	uint8_t *copy;
+
+	*len = callbox_wire_reader_init(&r, buf, size) ?
+	       CALLBOX_WIRE_HEADER_SIZE : r.length;
+	copy = malloc(*len);
+	if (copy)
+		memcpy(copy, buf, *len);
+	return copy;
+}
+
+/*
+ * Decode a result message copied out of guest memory, which is hostile:
+ * exactly one value, of type @type. STRING and BYTES data stay in @buf.
+ * @buffer_size is the size of the guest buffer, for the message. Returns
+ * 0, or -EBADMSG with the reason in @err.
+ */
+static int sandbox_decode_result(const void *buf, uint64_t size,
+				 uint64_t buffer_size, uint8_t type,
 				 const char *what,
 				 struct callbox_wire_value *v, char *err,
 				 size_t errlen)
@@ -455,7 +503,7 @@ static int sandbox_decode_result(const void *buf, uint64_t size, uint8_t type,
 	if (ret < 0) {
 		snprintf(err, errlen,
 			 "%s: malformed result from the guest: %s (value %" PRIu64 ", at offset %" PRIu32 " of the %" PRIu64 "-byte buffer)",
-			 what, r.err, r.err_value, r.err_offset, size);
+			 what, r.err, r.err_value, r.err_offset, buffer_size);
 		return -EBADMSG;
 	}
 	if (v->type != type) {
@@ -516,6 +564,9 @@ static int sandbox_request(struct callbox_sandbox *sb, const char *function,
 	slot = &sandbox_mailbox(sb)->slots[i];
 	memset(slot, 0, sizeof(*slot));
 	memcpy(slot->function, function, len);
+	/* No earlier call's result or message may pass for this call's. */
+	memset(sandbox_io_output(sb, i), 0, CALLBOX_WIRE_HEADER_SIZE);
+	memset(&sb->slot_abort[i], 0, sizeof(sb->slot_abort[i]));
 	sb->slot_ret_type[i] = e->sig.ret_type;
 	return i;
 }
@@ -536,10 +587,11 @@ static const char *const exception_names[32] = {
 };
 
 /* Describe the exception the guest reported; its fields are only numbers. */
-static void sandbox_describe_fault(struct callbox_sandbox *sb, char *buf,
+static void sandbox_describe_fault(struct callbox_sandbox *sb,
+				   const struct callbox_fault *fault, char *buf,
 				   size_t len)
 {
-	struct callbox_fault f = sandbox_mailbox(sb)->fault;
+	struct callbox_fault f = *fault;
 	uint64_t guard = CALLBOX_STACK_GUARD(sb->vm.mem_size,
 					     sb->cfg.stack_size);
 	const char *name = f.vector < 32 ? exception_names[f.vector] : NULL;
@@ -581,11 +633,25 @@ static void sandbox_guest_string(const char *src, size_t max, char *buf,
 	buf[i] = '\0';
 }
 
-static void sandbox_abort_message(struct callbox_sandbox *sb, char *buf,
-				  size_t len)
+/*
+ * Keep what a guest abort left in the mailbox with the call's slot (-1:
+ * the init call, whose outcome is read at once). Called with run_lock
+ * held, by the runner that saw the call end, before the guest runs again.
+ */
+static void sandbox_note_abort(struct callbox_sandbox *sb, int slot,
+			       const struct callbox_call_info *c,
+			       struct sandbox_abort *init_abort)
 {
-	sandbox_guest_string(sandbox_mailbox(sb)->abort_message,
-			     CALLBOX_ABORT_MESSAGE_MAX, buf, len);
+	const struct callbox_mailbox *mb = sandbox_mailbox(sb);
+	struct sandbox_abort *a = slot >= 0 ? &sb->slot_abort[slot] : init_abort;
+
+	if (c->state != CALLBOX_STATE_ABORTED ||
+	    c->reason != CALLBOX_ABORT_GUEST_ABORT)
+		return;
+	memcpy(&a->fault, &mb->fault, sizeof(a->fault));
+	/* Sanitised now: the mailbox's copy is gone by the time it is shown. */
+	sandbox_guest_string(mb->abort_message, sizeof(mb->abort_message),
+			     a->message, sizeof(a->message));
 }
 
 static const char *const log_level_names[] = {
@@ -621,15 +687,20 @@ static void sandbox_guest_failure(struct callbox_sandbox *sb, int slot,
 				  char *buf, size_t len)
 {
 	struct callbox_wire_value v;
+	uint8_t *msg;
+	uint32_t n;
 	char err[256];
 
-	if (sandbox_decode_result(sandbox_io_output(sb, slot),
-				  sb->cfg.output_size, CALLBOX_WIRE_STRING, "",
-				  &v, err, sizeof(err)))
+	msg = sandbox_copy_message(sandbox_io_output(sb, slot),
+				   sb->cfg.output_size, &n);
+	if (!msg || sandbox_decode_result(msg, n, sb->cfg.output_size,
+					  CALLBOX_WIRE_STRING, "", &v, err,
+					  sizeof(err)))
 		snprintf(buf, len, "(the guest left no readable message)");
 	else
 		sandbox_guest_string((const char *)v.data, (size_t)v.len + 1,
 				     buf, len);
+	free(msg);
 }
 
 /* Copy a decoded result out of guest memory for the caller. */
@@ -639,9 +710,10 @@ static int sandbox_copy_result(struct callbox_sandbox *sb, const char *what,
 {
 	uint8_t *data;
 
-	*result = *v;
-	if (v->type != CALLBOX_WIRE_STRING && v->type != CALLBOX_WIRE_BYTES)
+	if (v->type != CALLBOX_WIRE_STRING && v->type != CALLBOX_WIRE_BYTES) {
+		*result = *v;
 		return 0;
+	}
 	data = malloc((size_t)v->len + 1);
 	if (!data)
 		return sandbox_fail(sb, -ENOMEM,
@@ -649,6 +721,7 @@ static int sandbox_copy_result(struct callbox_sandbox *sb, const char *what,
 				    what, v->len);
 	memcpy(data, v->data, v->len);
 	data[v->len] = '\0';
+	*result = *v;
 	result->data = data;
 	return 0;
 }
@@ -668,45 +741,63 @@ void callbox_value_free(struct callbox_wire_value *v)
  */
 static int sandbox_outcome(struct callbox_sandbox *sb, const char *what,
 			   const struct callbox_call_info *c, int slot,
+			   const struct sandbox_abort *abort,
 			   struct callbox_wire_value *result)
 {
+	static const struct sandbox_abort unknown_abort;
 	char message[CALLBOX_ABORT_MESSAGE_MAX];
 	struct callbox_wire_value v;
 	char outcome[512];
 	int ret;
 
+	if (!abort)
+		abort = &unknown_abort;
 	if (c->state == CALLBOX_STATE_EXITED && slot < 0)
 		return sandbox_fail(sb, -EPROTO, "%s: the call's slot is unknown",
 				    what);
 	if (c->state == CALLBOX_STATE_EXITED) {
 		if (c->status == CALLBOX_STATUS_OK) {
-			ret = sandbox_decode_result(sandbox_io_output(sb, slot),
-						    sb->cfg.output_size,
+			uint8_t *msg;
+			uint32_t n;
+
+			msg = sandbox_copy_message(sandbox_io_output(sb, slot),
+						   sb->cfg.output_size, &n);
+			if (!msg)
+				return sandbox_fail(sb, -ENOMEM,
+						    "%s: out of memory", what);
+			ret = sandbox_decode_result(msg, n, sb->cfg.output_size,
 						    sb->slot_ret_type[slot],
 						    what, &v, outcome,
 						    sizeof(outcome));
 			if (ret)
-				return sandbox_fail(sb, ret, "%s", outcome);
-			return result ? sandbox_copy_result(sb, what, &v, result)
-				      : 0;
+				ret = sandbox_fail(sb, ret, "%s", outcome);
+			else if (result)
+				ret = sandbox_copy_result(sb, what, &v, result);
+			free(msg);
+			return ret;
 		}
 		sandbox_guest_failure(sb, slot, message, sizeof(message));
 		switch (c->status) {
+		case CALLBOX_STATUS_FAILED:
+			/* The function's own failure, in its own words. */
+			return sandbox_fail(sb, -EREMOTEIO, "%s: %s", what,
+					    message);
+		case CALLBOX_STATUS_RESULT_TOO_BIG:
+			return sandbox_fail(sb, -E2BIG, "%s: %s", what, message);
+		case CALLBOX_STATUS_BAD_RESULT:
+			return sandbox_fail(sb, -EPROTO, "%s: %s", what, message);
 		case CALLBOX_STATUS_NO_FUNCTION:
 			ret = -ENOENT;
 			break;
 		case CALLBOX_STATUS_BAD_ARGS:
 			ret = -EINVAL;
 			break;
-		case CALLBOX_STATUS_RESULT_TOO_BIG:
-			ret = -E2BIG;
-			break;
 		default:
 			ret = -EPROTO;
 			break;
 		}
 		return sandbox_fail(sb, ret,
-				    "%s: the guest failed the call with status %" PRIu32 ": %s",
+				    "%s: the guest refused the call (status %" PRIu32 "): %s",
 				    what, c->status, message);
 	}
 
@@ -723,12 +814,13 @@ static int sandbox_outcome(struct callbox_sandbox *sb, const char *what,
 				    what, (uint64_t)c->id, outcome);
 	case CALLBOX_ABORT_GUEST_ABORT:
 		if (c->detail == CALLBOX_GUEST_ABORT_EXCEPTION) {
-			sandbox_describe_fault(sb, outcome, sizeof(outcome));
+			sandbox_describe_fault(sb, &abort->fault, outcome,
+					       sizeof(outcome));
 			return sandbox_fail(sb, -EIO,
 					    "%s: call %" PRIu64 " aborted: %s",
 					    what, (uint64_t)c->id, outcome);
 		}
-		sandbox_abort_message(sb, message, sizeof(message));
+		snprintf(message, sizeof(message), "%s", abort->message);
 		if (c->detail == CALLBOX_GUEST_ABORT_HEAP)
 			return sandbox_fail(sb, -EIO,
 					    "%s: call %" PRIu64 " aborted: the guest's heap is corrupted: %s",
@@ -790,15 +882,18 @@ static int sandbox_host_call(struct callbox_sandbox *sb, uint64_t call_id)
 	char err[512];
 	int ret;
 
-	sandbox_guest_string(hc->function, sizeof(hc->function), name,
-			     sizeof(name));
-	if (!memchr(hc->function, '\0', sizeof(hc->function)))
+	/* One copy, which is what is checked and looked up. */
+	memcpy(name, hc->function, sizeof(name));
+	if (!memchr(name, '\0', sizeof(name)))
 		return sandbox_hostcall_error(sb, -EINVAL,
 					      "host function name not NUL-terminated within %zu bytes",
-					      sizeof(hc->function));
+					      sizeof(name));
 	for (i = 0; i < sb->nr_host_fns && !h; i++)
 		if (!strcmp(sb->host_fns[i].name, name))
 			h = &sb->host_fns[i];
+	/* Not found, it is only shown: registered names are printable. */
+	if (!h)
+		sandbox_guest_string(name, sizeof(name), name, sizeof(name));
 	if (!h)
 		return sandbox_hostcall_error(sb, -ENOENT,
 					      "no host function named '%s'",
@@ -908,10 +1003,11 @@ static int sandbox_read_exports(struct callbox_sandbox *sb)
 	uint32_t i;
 	int ret;
 
-	if (n > room)
+	if (n > room || n > CALLBOX_MAX_EXPORTS)
 		return sandbox_fail(sb, -EPROTO,
 				    "guest init: the guest claims %" PRIu32 " exports, more than the %" PRIu64 " that fit its table",
-				    n, room);
+				    n, room < CALLBOX_MAX_EXPORTS ? room :
+				    CALLBOX_MAX_EXPORTS);
 	exports = calloc(n ? n : 1, sizeof(*exports));
 	if (!exports)
 		return sandbox_fail(sb, -ENOMEM, "out of memory");
@@ -951,10 +1047,14 @@ static int sandbox_read_exports(struct callbox_sandbox *sb)
 static int sandbox_init_call(struct callbox_sandbox *sb)
 {
 	struct callbox_call_info *c = &sb->last_call;
-	uint64_t id;
+	struct sandbox_abort abort = { 0 };
+	uint64_t deadline = 0, id;
 	int ret;
 
-	ret = callbox_call_submit_fd(sb->sandbox_fd, 0, &id);
+	/* A guest whose init never ends must not hang the load, or a reset. */
+	if (sb->cfg.call_timeout_ns)
+		deadline = callbox_deadline_after(sb->cfg.call_timeout_ns);
+	ret = callbox_call_submit_fd(sb->sandbox_fd, deadline, &id);
 	if (!ret)
 		ret = callbox_call_run_fd(sb->sandbox_fd, id, 0, c);
 	/* The guest's init may log, or call host functions. */
@@ -965,8 +1065,9 @@ static int sandbox_init_call(struct callbox_sandbox *sb)
 	if (ret)
 		return sandbox_run_error(sb, "guest init", ret);
 
+	sandbox_note_abort(sb, -1, c, &abort);
 	if (c->state != CALLBOX_STATE_EXITED)
-		return sandbox_outcome(sb, "guest init", c, -1, NULL);
+		return sandbox_outcome(sb, "guest init", c, -1, &abort, NULL);
 	if (c->status == CALLBOX_STATUS_BAD_ABI)
 		return sandbox_fail(sb, -EPROTO,
 				    "guest init: the guest was built for another callbox ABI (host speaks version %u)",
@@ -1132,7 +1233,8 @@ int callbox_call(struct callbox_sandbox *sb, const char *function,
 		 const struct callbox_wire_value *args, unsigned int nr_args,
 		 struct callbox_wire_value *result)
 {
-	struct callbox_call_info *c = &sb->last_call;
+	/* This call's own outcome: other threads may run calls meanwhile. */
+	struct callbox_call_info c;
 	uint64_t deadline = 0;
 	int slot, ret;
 
@@ -1145,22 +1247,27 @@ int callbox_call(struct callbox_sandbox *sb, const char *function,
 
 	pthread_mutex_lock(&sb->run_lock);
 	sandbox_mailbox(sb)->slot = slot;
-	ret = callbox_call_sync_fd(sb->sandbox_fd, deadline, c);
+	ret = callbox_call_sync_fd(sb->sandbox_fd, deadline, &c);
 	/*
 	 * A CALL_SYNC that ended consumed its call. One that stopped in a
 	 * host call hands it over: serve it to the end, then consume it.
 	 */
-	if (!ret && c->state == CALLBOX_STATE_HOSTCALL) {
-		ret = sandbox_serve_host_calls(sb, c);
+	if (!ret && c.state == CALLBOX_STATE_HOSTCALL) {
+		ret = sandbox_serve_host_calls(sb, &c);
 		if (!ret)
-			ret = callbox_call_wait_fd(sb->sandbox_fd, c->id, 0, c);
+			ret = callbox_call_wait_fd(sb->sandbox_fd, c.id, 0, &c);
 	}
+	if (!ret)
+		sandbox_note_abort(sb, slot, &c, NULL);
 	pthread_mutex_unlock(&sb->run_lock);
 
-	if (ret)
+	if (ret) {
 		ret = sandbox_run_error(sb, function, ret);
-	else
-		ret = sandbox_outcome(sb, function, c, slot, result);
+	} else {
+		sb->last_call = c;
+		ret = sandbox_outcome(sb, function, &c, slot,
+				      &sb->slot_abort[slot], result);
+	}
 
 	pthread_mutex_lock(&sb->lock);
 	sandbox_slot_free_locked(sb, slot);
@@ -1182,7 +1289,7 @@ int callbox_call_int(struct callbox_sandbox *sb, const char *function,
 	e = sandbox_find_export(sb, function);
 	if (e) {
 		bool all_i64 = e->sig.ret_type == CALLBOX_WIRE_I64;
-		char text[256];
+		char text[512];
 
 		for (i = 0; i < e->sig.nr_params; i++)
 			all_i64 &= e->sig.params[i] == CALLBOX_WIRE_I64;
@@ -1232,6 +1339,7 @@ int callbox_call_submit(struct callbox_sandbox *sb, const char *function,
 	if (ret) {
 		sandbox_slot_free_locked(sb, slot);
 	} else {
+		/* A free slot means a free record: both are freed on consume. */
 		r = sandbox_record_find_locked(sb, 0);
 		*r = (struct sandbox_record) { .id = *id, .slot = slot };
 		/* sandbox_request() checked that the name fits. */
@@ -1258,6 +1366,7 @@ int callbox_run_next(struct callbox_sandbox *sb, uint64_t deadline_ns)
 	};
 	struct callbox_call_info c;
 	struct sandbox_record *r;
+	bool entered;
 	uint64_t id;
 	int slot, ret = 0;
 
@@ -1282,25 +1391,27 @@ int callbox_run_next(struct callbox_sandbox *sb, uint64_t deadline_ns)
 	pthread_mutex_lock(&sb->run_lock);
 	sandbox_mailbox(sb)->slot = slot;
 	ret = callbox_call_run_fd(sb->sandbox_fd, id, 0, &c);
+	entered = !ret;
 	if (!ret)
 		ret = sandbox_serve_host_calls(sb, &c);
+	if (!ret)
+		sandbox_note_abort(sb, slot, &c, NULL);
 	pthread_mutex_unlock(&sb->run_lock);
 
-	switch (ret) {
-	case -ENOTRECOVERABLE:
-		/* Not run: it stays queued for after the reset. */
+	if (ret == -ESRCH)
+		return 0;	/* cancelled and consumed before its turn */
+	if (ret && !entered) {
+		/*
+		 * Not run (poisoned, interrupted...): it stays queued, for
+		 * another runner or for after the reset.
+		 */
 		pthread_mutex_lock(&sb->lock);
 		r = sandbox_record_find_locked(sb, id);
 		if (r)
 			r->started = false;
 		pthread_mutex_unlock(&sb->lock);
-		return ret;
-	case -ESRCH:
-		/* Cancelled and consumed before its turn: nothing to run. */
-		return 0;
-	default:
-		return ret;
 	}
+	return ret;
 }
 
 int callbox_call_wait(struct callbox_sandbox *sb, uint64_t id,
@@ -1313,8 +1424,13 @@ int callbox_call_wait(struct callbox_sandbox *sb, uint64_t id,
 	int slot = -1, ret;
 
 	ret = callbox_call_wait_fd(sb->sandbox_fd, id, deadline_ns, &c);
+	/* Not -ETIMEDOUT, which says the call's own deadline ended it. */
+	if (ret == -ETIMEDOUT)
+		return sandbox_fail(sb, -ETIME,
+				    "call %" PRIu64 " has not ended yet", id);
 	if (ret)
-		return ret;
+		return sandbox_fail(sb, ret, "call %" PRIu64 ": %s", id,
+				    strerror(-ret));
 	if (info)
 		*info = c;
 
@@ -1328,7 +1444,18 @@ int callbox_call_wait(struct callbox_sandbox *sb, uint64_t id,
 	}
 	pthread_mutex_unlock(&sb->lock);
 
-	ret = sandbox_outcome(sb, function, &c, slot, result);
+	/*
+	 * A guest abort ends a call while its runner holds run_lock, and the
+	 * runner keeps the abort's details before it lets go: wait for that.
+	 */
+	if (c.state == CALLBOX_STATE_ABORTED &&
+	    c.reason == CALLBOX_ABORT_GUEST_ABORT) {
+		pthread_mutex_lock(&sb->run_lock);
+		pthread_mutex_unlock(&sb->run_lock);
+	}
+
+	ret = sandbox_outcome(sb, function, &c, slot,
+			      slot >= 0 ? &sb->slot_abort[slot] : NULL, result);
 
 	if (slot >= 0) {
 		pthread_mutex_lock(&sb->lock);

@@ -12,6 +12,9 @@
 
 #include "signature.h"
 
+_Static_assert(CALLBOX_MAX_PARAMS == CALLBOX_WIRE_MAX_VALUES - 1,
+	       "a message holds the parameters and one more value");
+
 static int signature_fail(char *err, size_t errlen, int ret,
 			  const char *fmt, ...)
 {

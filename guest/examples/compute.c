@@ -55,8 +55,10 @@ static void count_primes(const struct callbox_wire_value *args,
 		return;
 	}
 	composite = calloc((size_t)n + 1, 1);
-	if (!composite)
-		callbox_abort_msg(1, "count_primes: out of memory");
+	if (!composite) {
+		callbox_fail("no memory for a sieve of %u bytes", n + 1);
+		return;
+	}
 	for (i = 2; i <= n; i++) {
 		if (composite[i])
 			continue;

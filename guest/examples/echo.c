@@ -84,8 +84,10 @@ static void concat(const struct callbox_wire_value *args,
 
 	/* The input buffer bounds both lengths far below 4 GiB. */
 	s = malloc((size_t)len + 1);
-	if (!s)
-		callbox_abort_msg(1, "concat: out of memory");
+	if (!s) {
+		callbox_fail("no memory for %u bytes", len);
+		return;
+	}
 	memcpy(s, args[0].data, args[0].len);
 	memcpy(s + args[0].len, args[1].data, args[1].len + 1);
 	callbox_wire_put_string_n(result, s, len);
@@ -94,7 +96,7 @@ static void concat(const struct callbox_wire_value *args,
 CALLBOX_EXPORT(concat, CALLBOX_WIRE_STRING, CALLBOX_WIRE_STRING,
 	       CALLBOX_WIRE_STRING);
 
-/* The bytes' length and their sum, to check that every byte arrived. */
+/* The sum of the bytes, to check that every byte arrived. */
 static void bytes_sum(const struct callbox_wire_value *args,
 		      struct callbox_wire_writer *result)
 {
@@ -153,8 +155,10 @@ static void make_string(const struct callbox_wire_value *args,
 {
 	char *s = malloc((size_t)args[0].u32 + 1);
 
-	if (!s)
-		callbox_abort_msg(1, "make_string: out of memory");
+	if (!s) {
+		callbox_fail("no memory for %u bytes", args[0].u32);
+		return;
+	}
 	memset(s, 'x', args[0].u32);
 	callbox_wire_put_string_n(result, s, args[0].u32);
 	free(s);

@@ -10,31 +10,39 @@
  */
 #include <callbox/guest.h>
 
-/* A host call that must succeed: a failure ends the call, with why. */
-static struct callbox_wire_value must_call_host(const char *function,
-						const struct callbox_wire_value *args,
-						unsigned int nr_args)
+/*
+ * A host call that must succeed with a result of type @type; otherwise
+ * the call fails, saying why, and this returns false.
+ */
+static bool call_host(const char *function,
+		      const struct callbox_wire_value *args,
+		      unsigned int nr_args, uint8_t type,
+		      struct callbox_wire_value *result)
 {
-	struct callbox_wire_value result;
-	char message[CALLBOX_ABORT_MESSAGE_MAX];
-	int err = callbox_call_host(function, args, nr_args, &result);
+	int err = callbox_call_host(function, args, nr_args, result);
 
 	if (err) {
-		callbox_snprintf(message, sizeof(message),
-				 "host call %s failed with %d: %s", function,
-				 err, callbox_host_error());
-		callbox_abort_msg(1, message);
+		callbox_fail("host call %s failed with %d: %s", function, err,
+			     callbox_host_error());
+		return false;
 	}
-	return result;
+	if (result->type != type) {
+		callbox_fail("host call %s returned %s, not %s", function,
+			     callbox_wire_type_name(result->type),
+			     callbox_wire_type_name(type));
+		return false;
+	}
+	return true;
 }
 
-/* One host call: transform(x) + 1. */
+/* One host call: transform(x) + 1, wrapping. */
 static void via_host(const struct callbox_wire_value *args,
 		     struct callbox_wire_writer *result)
 {
-	struct callbox_wire_value arg = CALLBOX_I64(args[0].i64);
+	struct callbox_wire_value arg = CALLBOX_I64(args[0].i64), r;
 
-	callbox_wire_put_i64(result, must_call_host("transform", &arg, 1).i64 + 1);
+	if (call_host("transform", &arg, 1, CALLBOX_WIRE_I64, &r))
+		callbox_wire_put_i64(result, (int64_t)((uint64_t)r.i64 + 1));
 }
 CALLBOX_EXPORT(via_host, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 
@@ -42,13 +50,15 @@ CALLBOX_EXPORT(via_host, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 static void many_host_calls(const struct callbox_wire_value *args,
 			    struct callbox_wire_writer *result)
 {
+	struct callbox_wire_value arg, r;
 	uint64_t sum = 0;
 	int64_t i;
 
 	for (i = 0; i < args[0].i64; i++) {
-		struct callbox_wire_value arg = CALLBOX_I64(i);
-
-		sum += (uint64_t)must_call_host("transform", &arg, 1).i64;
+		arg = CALLBOX_I64(i);
+		if (!call_host("transform", &arg, 1, CALLBOX_WIRE_I64, &r))
+			return;
+		sum += (uint64_t)r.i64;
 	}
 	callbox_wire_put_i64(result, (int64_t)sum);
 }
@@ -58,30 +68,29 @@ CALLBOX_EXPORT(many_host_calls, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 static void wait_on_host(const struct callbox_wire_value *args,
 			 struct callbox_wire_writer *result)
 {
+	struct callbox_wire_value r;
+
 	(void)args;
-	callbox_wire_put_i64(result, must_call_host("wait", NULL, 0).i64);
+	if (call_host("wait", NULL, 0, CALLBOX_WIRE_I64, &r))
+		callbox_wire_put_i64(result, r.i64);
 }
 CALLBOX_EXPORT(wait_on_host, CALLBOX_WIRE_I64);
 
 /*
  * Strings both ways, and host calls feeding each other: greet the name,
  * then greet the greeting. The first result lives in the host call's
- * buffer, which the second call reuses, so it is copied first.
+ * input buffer, and is passed on from there: the arguments of the second
+ * call are written (to the output buffer) before its reply overwrites it.
  */
 static void greet_twice(const struct callbox_wire_value *args,
 			struct callbox_wire_writer *result)
 {
-	struct callbox_wire_value arg = CALLBOX_STRING((const char *)args[0].data);
-	struct callbox_wire_value first = must_call_host("greeting", &arg, 1);
-	char *copy = malloc(first.len + 1);
+	struct callbox_wire_value first, second;
 
-	if (!copy)
-		callbox_abort_msg(1, "out of memory");
-	memcpy(copy, first.data, first.len + 1);
-	arg = CALLBOX_STRING(copy);
-	callbox_wire_put_string(result,
-				(const char *)must_call_host("greeting", &arg, 1).data);
-	free(copy);
+	if (call_host("greeting", &args[0], 1, CALLBOX_WIRE_STRING, &first) &&
+	    call_host("greeting", &first, 1, CALLBOX_WIRE_STRING, &second))
+		callbox_wire_put_string_n(result, (const char *)second.data,
+					  second.len);
 }
 CALLBOX_EXPORT(greet_twice, CALLBOX_WIRE_STRING, CALLBOX_WIRE_STRING);
 

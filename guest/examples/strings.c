@@ -5,12 +5,15 @@
  */
 #include <callbox/guest.h>
 
-static char *copy_or_abort(const struct callbox_wire_value *s)
+/* A copy to work on; NULL, with the call failed, if there is no memory. */
+static char *copy_of(const struct callbox_wire_value *s)
 {
 	char *copy = malloc((size_t)s->len + 1);
 
-	if (!copy)
-		callbox_abort_msg(1, "out of memory");
+	if (!copy) {
+		callbox_fail("no memory for %u bytes", s->len);
+		return NULL;
+	}
 	memcpy(copy, s->data, (size_t)s->len + 1);
 	return copy;
 }
@@ -19,9 +22,11 @@ static char *copy_or_abort(const struct callbox_wire_value *s)
 static void reverse(const struct callbox_wire_value *args,
 		    struct callbox_wire_writer *result)
 {
-	char *s = copy_or_abort(&args[0]);
+	char *s = copy_of(&args[0]);
 	uint32_t i, n = args[0].len;
 
+	if (!s)
+		return;
 	for (i = 0; i < n / 2; i++) {
 		char c = s[i];
 
@@ -37,9 +42,11 @@ CALLBOX_EXPORT(reverse, CALLBOX_WIRE_STRING, CALLBOX_WIRE_STRING);
 static void to_upper(const struct callbox_wire_value *args,
 		     struct callbox_wire_writer *result)
 {
-	char *s = copy_or_abort(&args[0]);
+	char *s = copy_of(&args[0]);
 	uint32_t i;
 
+	if (!s)
+		return;
 	for (i = 0; i < args[0].len; i++)
 		if (s[i] >= 'a' && s[i] <= 'z')
 			s[i] -= 'a' - 'A';
@@ -95,12 +102,18 @@ static void repeat(const struct callbox_wire_value *args,
 	uint32_t i;
 	char *s;
 
-	if (len > UINT32_MAX)
-		callbox_abort_msg(2, "repeat: the result would be over 4 GiB");
+	/* Larger than any output buffer can be: not worth a try. */
+	if (len > CALLBOX_IO_BUFFER_MAX) {
+		callbox_fail("a result of %llu bytes is too large",
+			     (unsigned long long)len);
+		return;
+	}
 	s = malloc(len + 1);
-	if (!s)
-		callbox_abort_msg(1, "repeat: out of memory");
-	for (i = 0; i < args[1].u32; i++)
+	if (!s) {
+		callbox_fail("no memory for %llu bytes", (unsigned long long)len);
+		return;
+	}
+	for (i = 0; len && i < args[1].u32; i++)
 		memcpy(s + (uint64_t)i * args[0].len, args[0].data, args[0].len);
 	callbox_wire_put_string_n(result, s, len);
 	free(s);

@@ -30,6 +30,9 @@ static volatile struct callbox_mailbox *const mailbox =
 
 void callbox_runtime_main(void) __attribute__((noreturn));
 
+/* Weak here only: a program may define it, once (guest.h). */
+int callbox_guest_init(void) __attribute__((weak));
+
 void callbox_abort_msg(uint32_t code, const char *message)
 {
 	size_t i;
@@ -75,10 +78,18 @@ static void callbox_publish_exports(void)
 	uint32_t n = 0, i;
 
 	for (e = __start_callbox_exports; e < __stop_callbox_exports; e++, n++) {
-		if (n == room) {
+		/* CALLBOX_EXPORT() checks these; a hand-made entry may not. */
+		if (strlen(e->name) >= CALLBOX_FUNCTION_NAME_MAX ||
+		    e->nr_params > CALLBOX_MAX_PARAMS) {
 			callbox_snprintf(message, sizeof(message),
-					 "more than %zu exports do not fit the %u-byte output buffer",
-					 room, mailbox->output_size);
+					 "export %u: a name of %zu bytes, %u parameters",
+					 n + 1, strlen(e->name), e->nr_params);
+			callbox_abort_msg(CALLBOX_GUEST_ABORT_EXPORTS, message);
+		}
+		if (n == room || n == CALLBOX_MAX_EXPORTS) {
+			callbox_snprintf(message, sizeof(message),
+					 "more than %u exports: at most %d, as far as the %u-byte output buffer holds them",
+					 n, CALLBOX_MAX_EXPORTS, mailbox->output_size);
 			callbox_abort_msg(CALLBOX_GUEST_ABORT_EXPORTS, message);
 		}
 		memset(&desc[n], 0, sizeof(desc[n]));
@@ -243,7 +254,7 @@ int callbox_call_host(const char *function,
 	callbox_wire_reader_init(&r, callbox_input(mailbox->nr_slots),
 				 mailbox->input_size);
 	ret = callbox_wire_next(&r, result);
-	if (ret == 1 && callbox_wire_next(&r, &(struct callbox_wire_value){}) == 0)
+	if (ret == 1 && callbox_wire_next(&r, &(struct callbox_wire_value){ 0 }) == 0)
 		return 0;
 	return callbox_host_fail(-CALLBOX_WIRE_EBADMSG,
 				 "%s: the host's reply is malformed: %s",
@@ -260,9 +271,25 @@ static const struct callbox_export *callbox_find(const char *name)
 	return NULL;
 }
 
+/* Set by callbox_fail() while a guest function runs. */
+static bool callbox_failed;
+static char callbox_fail_message[CALLBOX_ERROR_MESSAGE_MAX];
+
+void callbox_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	callbox_vsnprintf(callbox_fail_message, sizeof(callbox_fail_message),
+			  fmt, ap);
+	va_end(ap);
+	callbox_failed = true;
+}
+
 /*
  * End a call with a failure @status and say why, in the output buffer as
- * a message with one STRING, which the host shows.
+ * a message with one STRING, which the host shows after the function's
+ * name.
  */
 static uint32_t callbox_call_fail(void *out, uint32_t status,
 				  const char *fmt, ...)
@@ -312,12 +339,12 @@ static uint32_t callbox_dispatch(void)
 	}
 	if (i == CALLBOX_FUNCTION_NAME_MAX)
 		return callbox_call_fail(out, CALLBOX_STATUS_BAD_REQUEST,
-					 "function name not terminated");
+					 "the function name is not terminated");
 
 	e = callbox_find(name);
 	if (!e)
 		return callbox_call_fail(out, CALLBOX_STATUS_NO_FUNCTION,
-					 "no function named '%s'", name);
+					 "the guest has no function of that name");
 
 	callbox_wire_reader_init(&r, callbox_input(index), mailbox->input_size);
 	for (n = 0; (ret = callbox_wire_next(&r, &args[n])) == 1; n++)
@@ -325,22 +352,26 @@ static uint32_t callbox_dispatch(void)
 			break;
 	if (ret < 0)
 		return callbox_call_fail(out, CALLBOX_STATUS_BAD_REQUEST,
-					 "%s: malformed arguments: %s at offset %u",
-					 name, r.err, r.err_offset);
+					 "malformed arguments: %s at offset %u",
+					 r.err, r.err_offset);
 	if (ret == 1 || n != e->nr_params)
 		return callbox_call_fail(out, CALLBOX_STATUS_BAD_ARGS,
-					 "%s: %u arguments given, but the function takes %u",
-					 name, ret == 1 ? n + 1 : n, e->nr_params);
+					 "%u arguments given, but the function takes %u",
+					 ret == 1 ? n + 1 : n, e->nr_params);
 	for (i = 0; i < n; i++)
 		if (args[i].type != e->signature[i + 1])
 			return callbox_call_fail(out, CALLBOX_STATUS_BAD_ARGS,
-						 "%s: argument %u is %s, but the function takes %s there",
-						 name, i + 1,
+						 "argument %u is %s, but the function takes %s there",
+						 i + 1,
 						 callbox_wire_type_name(args[i].type),
 						 callbox_wire_type_name(e->signature[i + 1]));
 
 	callbox_wire_writer_init(&w, out, mailbox->output_size);
+	callbox_failed = false;
 	e->fn(args, &w);
+	if (callbox_failed)
+		return callbox_call_fail(out, CALLBOX_STATUS_FAILED, "%s",
+					 callbox_fail_message);
 	if (!w.error && !w.count && e->signature[0] == CALLBOX_WIRE_VOID)
 		callbox_wire_put_void(&w);
 	if (callbox_wire_writer_finish(&w) < 0)
@@ -348,18 +379,34 @@ static uint32_t callbox_dispatch(void)
 					 CALLBOX_STATUS_RESULT_TOO_BIG :
 					 CALLBOX_STATUS_BAD_RESULT,
 					 w.error == -CALLBOX_WIRE_E2BIG ?
-					 "%s: the result does not fit the %u-byte output buffer" :
-					 "%s: the result is not a valid value",
-					 name, mailbox->output_size);
+					 "the result does not fit the %u-byte output buffer" :
+					 "the function put more than one value, or an invalid one",
+					 mailbox->output_size);
 	/* The first value's tag follows the header. */
-	if (w.count != 1 ||
-	    ((uint8_t *)out)[CALLBOX_WIRE_HEADER_SIZE] != e->signature[0])
+	if (w.count != 1)
 		return callbox_call_fail(out, CALLBOX_STATUS_BAD_RESULT,
-					 "%s: returned %u values, the first a %s; it is declared to return one %s",
-					 name, w.count,
-					 w.count ? callbox_wire_type_name(((uint8_t *)out)[CALLBOX_WIRE_HEADER_SIZE]) : "nothing",
+					 "the function put %u values, but it is declared to return one %s",
+					 w.count,
+					 callbox_wire_type_name(e->signature[0]));
+	if (((uint8_t *)out)[CALLBOX_WIRE_HEADER_SIZE] != e->signature[0])
+		return callbox_call_fail(out, CALLBOX_STATUS_BAD_RESULT,
+					 "the function returned %s, but it is declared to return %s",
+					 callbox_wire_type_name(((uint8_t *)out)[CALLBOX_WIRE_HEADER_SIZE]),
 					 callbox_wire_type_name(e->signature[0]));
 	return CALLBOX_STATUS_OK;
+}
+
+/* A guest that failed to boot refuses every call, saying why if it can. */
+static uint32_t callbox_refuse(uint32_t boot)
+{
+	uint32_t index = mailbox->slot;
+
+	/* A bad ABI means the mailbox cannot be trusted to say where. */
+	if (boot == CALLBOX_STATUS_BAD_ABI || index >= mailbox->nr_slots ||
+	    index >= CALLBOX_MAX_SLOTS)
+		return boot;
+	return callbox_call_fail(callbox_output(index), boot,
+				 "the guest's init failed, so it runs no function");
 }
 
 /**
@@ -379,7 +426,7 @@ void callbox_runtime_main(void)
 		barrier();
 
 		if (boot != CALLBOX_STATUS_OK)
-			status = boot;
+			status = callbox_refuse(boot);
 		else
 			status = callbox_dispatch();
 	}

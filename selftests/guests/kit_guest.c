@@ -11,9 +11,12 @@ static void triple(const struct callbox_wire_value *args,
 {
 	int64_t *cell = malloc(sizeof(*cell));
 
-	if (!cell)
-		callbox_abort_msg(1, "out of memory");
-	*cell = 3 * args[0].i64;
+	if (!cell) {
+		callbox_fail("out of memory");
+		return;
+	}
+	/* Unsigned, so that it wraps rather than overflows. */
+	*cell = (int64_t)(3 * (uint64_t)args[0].i64);
 	callbox_logf(CALLBOX_LOG_INFO, "triple(%lld)", (long long)args[0].i64);
 	callbox_wire_put_i64(result, *cell);
 	free(cell);

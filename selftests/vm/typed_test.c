@@ -246,7 +246,7 @@ TEST_F(echo, signature_mismatches_are_named)
 
 	/* The guest's runtime checks what its function returns. */
 	EXPECT_EQ(-EPROTO, callbox_call(self->sb, "lies_about_type", NULL, 0, &r));
-	EXPECT_ERROR(self->sb, "lies_about_type: returned 1 values, the first a string; it is declared to return one i64");
+	EXPECT_ERROR(self->sb, "lies_about_type: the function returned string, but it is declared to return i64");
 
 	/* The exports as the host sees them, in no particular order. */
 	for (i = 0; !callbox_sandbox_export(self->sb, i, sig, sizeof(sig)); i++)
@@ -292,6 +292,19 @@ TEST_F(echo, buffers_bound_arguments_and_results)
 	free(s);
 }
 
+/* A guest function that fails says why, and the guest stays healthy. */
+TEST_F(echo, a_failing_function_leaves_the_guest_healthy)
+{
+	struct callbox_wire_value r;
+
+	EXPECT_EQ(-EREMOTEIO, callbox_call(self->sb, "make_string",
+					   &CALLBOX_U32(UINT32_MAX), 1, &r));
+	EXPECT_ERROR(self->sb, "make_string: no memory for 4294967295 bytes");
+	EXPECT_EQ(0, callbox_last_call(self->sb)->flags &
+		     CALLBOX_CALL_POISONED);
+	round_trip(_metadata, self->sb, "echo_u32", CALLBOX_U32(7));
+}
+
 TEST_F(echo, async_typed_calls)
 {
 	struct callbox_wire_value r;
@@ -305,6 +318,10 @@ TEST_F(echo, async_typed_calls)
 	/* Checked at submit, like a sync call. */
 	EXPECT_EQ(-EINVAL, callbox_call_submit(self->sb, "echo_f64", &arg, 1,
 					       0, &id[1]));
+	/* A wait that gives up before the call ends: -ETIME, not consumed. */
+	EXPECT_EQ(-ETIME, callbox_call_wait(self->sb, id[1],
+					    callbox_deadline_after(1000000),
+					    &r, NULL));
 	ASSERT_EQ(0, callbox_run_next(self->sb, 0));
 	ASSERT_EQ(0, callbox_run_next(self->sb, 0));
 	ASSERT_EQ(0, callbox_call_wait(self->sb, id[1], 0, &r, NULL));
@@ -394,13 +411,23 @@ TEST(config_of_buffers_is_checked)
 		EXPECT_ERROR(sb, needle);                                \
 		callbox_sandbox_free(sb);                                \
 	} while (0)
-	EXPECT_LOAD_FAILS(input_size, 0, "input buffer size 0 bytes");
-	EXPECT_LOAD_FAILS(input_size, 5000, "not a multiple of 4 KiB");
+	EXPECT_LOAD_FAILS(input_size, 5000, "input buffer size 5000 bytes is not a multiple of 4 KiB");
 	EXPECT_LOAD_FAILS(output_size, 512ull << 20, "output buffer size");
-	EXPECT_LOAD_FAILS(max_calls, 0, "max_calls 0 is not 1 to 64");
-	EXPECT_LOAD_FAILS(max_calls, 65, "max_calls 65");
+	/* The kernel's 64th call is kept for the init call of a reset. */
+	EXPECT_LOAD_FAILS(max_calls, 64, "max_calls 64 is not 1 to 63");
 	EXPECT_LOAD_FAILS(input_size, 4ull << 20, "leave no room for the image");
 #undef EXPECT_LOAD_FAILS
+
+	/* 0 in the fields newer than the config struct means the default. */
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.mem_size = CALLBOX_DEFAULT_MEM_SIZE;
+	cfg.stack_size = CALLBOX_DEFAULT_STACK_SIZE;
+	sb = callbox_sandbox_new(&cfg);
+	ASSERT_NE(NULL, sb);
+	EXPECT_EQ(0, callbox_sandbox_load(sb, ECHO)) {
+		TH_LOG("%s", callbox_last_error(sb));
+	}
+	callbox_sandbox_free(sb);
 }
 
 /* ---- typed host functions ---- */
@@ -700,7 +727,7 @@ static const struct {
 	/* The first string's length swallows the second value's bytes. */
 	{ -EBADMSG, "NUL byte inside a string (value 14" },
 	{ -EBADMSG, "message length shorter than its header (value 5" },
-	{ -EINVAL, "status 2: (the guest left no readable message)" },
+	{ -EINVAL, "reply: the guest refused the call (status 2): (the guest left no readable message)" },
 };
 
 TEST_F(hostile, malformed_replies_are_errors)
@@ -778,12 +805,12 @@ TEST_F(hostile, guest_checks_arguments_too)
 	/* Now the guest's table says target takes a string. */
 	ASSERT_EQ(0, callbox_call(self->sb, "mutate", &CALLBOX_U32(1), 1, &r));
 	EXPECT_EQ(-EINVAL, callbox_call(self->sb, "target", &arg, 1, &r));
-	EXPECT_ERROR(self->sb, "target: the guest failed the call with status 2: target: argument 1 is i64, but the function takes string there");
+	EXPECT_ERROR(self->sb, "target: the guest refused the call (status 2): argument 1 is i64, but the function takes string there");
 
 	/* ... and that it takes nothing. */
 	ASSERT_EQ(0, callbox_call(self->sb, "mutate", &CALLBOX_U32(2), 1, &r));
 	EXPECT_EQ(-EINVAL, callbox_call(self->sb, "target", &arg, 1, &r));
-	EXPECT_ERROR(self->sb, "target: 1 arguments given, but the function takes 0");
+	EXPECT_ERROR(self->sb, "(status 2): 1 arguments given, but the function takes 0");
 }
 
 /*

@@ -59,6 +59,21 @@
  *
  *	0x100000: image | heap ... | I/O area | guard page | stack | mem_size
  *
+ * What the host sets up, for anyone writing a host or a guest from this
+ * header alone:
+ * - The image: a static x86-64 ELF executable (ET_EXEC) whose PT_LOAD
+ *   segments lie at or above CALLBOX_GPA_IMAGE_MIN and end below the I/O
+ *   area, with its entry point in an executable segment.
+ * - The page tables map [0, mem_size) identity, read-write-execute, with
+ *   4 KiB pages in the first and last 2 MiB and 2 MiB pages between,
+ *   except page 0 and the stack's guard page; nothing above mem_size.
+ * - The vCPU starts in 64-bit mode at the entry point with RSP = mem_size
+ *   (16-byte aligned), interrupts off, CR0.PE|PG|MP|ET|NE|WP,
+ *   CR4.PAE|OSFXSR|OSXMMEXCPT (SSE works, AVX does not: no OSXSAVE),
+ *   EFER.LME|LMA, MXCSR 0x1f80, and the selectors below loaded.
+ * - Before each call the host writes the slot's request (see
+ *   &struct callbox_slot) and the slot's index into the mailbox's @slot.
+ *
  * CPU exceptions: the host loads a 64-bit TSS whose IST1 is a stack of
  * its own (CALLBOX_GPA_EXC_STACK..CALLBOX_EXC_STACK_TOP); the guest SDK
  * fills the IDT at CALLBOX_GPA_IDT with gates on IST1, so even a stack
@@ -100,6 +115,8 @@
 #define CALLBOX_GDT_ENTRIES	5
 
 #define CALLBOX_FUNCTION_NAME_MAX	64	/* including the NUL */
+/* The most functions a guest may export. */
+#define CALLBOX_MAX_EXPORTS		4096
 /* Parameters of a function, guest or host; == CALLBOX_WIRE_MAX_VALUES - 1. */
 #define CALLBOX_MAX_PARAMS		32
 
@@ -144,8 +161,11 @@ static inline uint64_t callbox_io_size(uint32_t input_size,
  * Status a guest writes to CALLBOX_PORT_DONE. The first DONE after boot
  * ends the init call; every later one ends a function call. With any
  * status but OK, the slot's output buffer holds a message with one STRING
- * that says what was wrong, e.g. "add: argument 2 is a string, the
- * function takes an i64".
+ * that says what was wrong, e.g. "argument 2 is string, but the function
+ * takes i64 there" (the host adds the function's name). The runtime writes
+ * one for every failed call but those of a slot out of range or of a guest
+ * of another ABI; the host clears the buffer's header before each call,
+ * so a message is never a stale one.
  */
 enum callbox_guest_status {
 	CALLBOX_STATUS_OK = 0,
@@ -156,6 +176,7 @@ enum callbox_guest_status {
 	CALLBOX_STATUS_INIT_FAILED = 5,	/* the guest's own init returned non-zero */
 	CALLBOX_STATUS_RESULT_TOO_BIG = 6, /* the result overflowed the buffer */
 	CALLBOX_STATUS_BAD_RESULT = 7,	/* not one value of the declared type */
+	CALLBOX_STATUS_FAILED = 8,	/* the function failed (callbox_fail()) */
 };
 
 /*
@@ -223,7 +244,7 @@ struct callbox_log_record {
  * @function: the host function's name, NUL-terminated
  * @error: 0, or the host function's error code (never 0), or one of the
  *	host library's: -ENOENT no such host function, -EINVAL arguments
- *	that do not match its signature, -EBADMSG a malformed message,
+ *	that do not match its signature or a name not NUL-terminated, -EBADMSG a malformed message,
  *	-E2BIG a result larger than the input buffer, -EPROTO a result
  *	that is not one value of the declared type, -ENOSYS an unknown
  *	host call number
@@ -239,14 +260,20 @@ struct callbox_hostcall {
 /*
  * One exported guest function, as the guest publishes it at init: after
  * its own init the guest writes one of these per export into the host
- * call's output buffer and their number into the mailbox's @nr_exports.
+ * call's output buffer and their number into the mailbox's @nr_exports,
+ * at most CALLBOX_MAX_EXPORTS and as many as fit the buffer.
  * The host copies and checks them when the init call has ended, and
  * checks every call against them before it is queued.
  *
- * @name: NUL-terminated
+ * @name: NUL-terminated, 1 to 63 bytes of printable ASCII other than
+ *	space, and no two exports of one name
  * @ret_type: the result's &enum callbox_wire_type; VOID for none
  * @nr_params: at most CALLBOX_MAX_PARAMS
- * @params: the parameters' types, none of them VOID
+ * @params: the parameters' types, none of them VOID; the bytes past
+ *	@nr_params are ignored
+ * @reserved: written as zero, ignored
+ *
+ * A table that breaks any of these fails the load.
  */
 struct callbox_export_desc {
 	char name[CALLBOX_FUNCTION_NAME_MAX];
@@ -290,6 +317,7 @@ struct callbox_mailbox {
 	struct callbox_slot slots[CALLBOX_MAX_SLOTS];
 };
 
+#ifndef __cplusplus	/* C++ has static_assert, and the layout is C's */
 _Static_assert(sizeof(struct callbox_export_desc) == 128, "export layout");
 _Static_assert(sizeof(struct callbox_slot) == 64, "slot layout");
 _Static_assert(sizeof(struct callbox_mailbox) ==
@@ -299,6 +327,7 @@ _Static_assert(sizeof(struct callbox_mailbox) ==
 	       "mailbox layout");
 _Static_assert(CALLBOX_GPA_MAILBOX + sizeof(struct callbox_mailbox) <=
 	       CALLBOX_GPA_TSS, "mailbox below the TSS");
+#endif
 
 #endif /* !__ASSEMBLER__ */
 

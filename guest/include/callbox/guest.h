@@ -10,9 +10,9 @@
  *	static void add(const struct callbox_wire_value *args,
  *			struct callbox_wire_writer *result)
  *	{
- *		callbox_wire_put_i64(result, args[0].i64 + args[1].i64);
+ *		callbox_wire_put_u64(result, args[0].u64 + args[1].u64);
  *	}
- *	CALLBOX_EXPORT(add, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
+ *	CALLBOX_EXPORT(add, CALLBOX_WIRE_U64, CALLBOX_WIRE_U64, CALLBOX_WIRE_U64);
  *
  * The runtime checks every call against the signature before the function
  * runs, so the function finds exactly the arguments it declared.
@@ -29,6 +29,7 @@
 
 #ifndef __ASSEMBLER__
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -81,23 +82,25 @@ extern const struct callbox_export __stop_callbox_exports[];
  * CALLBOX_EXPORT() - make a function callable from the host
  * @fname: a &typedef callbox_guest_fn defined (or at least declared)
  *	before this line; the host calls it by this name
- * @ret_type: the type of its result, a CALLBOX_WIRE_* tag; VOID for none
- * @...: the types of its parameters, at most CALLBOX_MAX_PARAMS, none VOID
+ * @...: the type of its result, a CALLBOX_WIRE_* tag (VOID for none),
+ *	then the types of its parameters, at most CALLBOX_MAX_PARAMS, none
+ *	of them VOID
  *
  * The entry is "used" so that neither the compiler nor the linker (which
  * KEEPs the section) drops it although nothing references it by name, and
- * the initialiser makes the compiler check @fname's type. The runtime
- * checks the type tags at boot: a bad one fails the init call.
+ * the initialiser makes the compiler check @fname's type. The entry is a
+ * global symbol, so that two exports of one name fail the link. The
+ * runtime checks the type tags at boot: a bad one aborts the init call.
  */
-#define CALLBOX_EXPORT(fname, ret_type, ...)				\
+#define CALLBOX_EXPORT(fname, ...)					\
 	static const uint8_t __callbox_signature_##fname[] = {		\
-		(ret_type), ##__VA_ARGS__ };					\
+		__VA_ARGS__ };						\
 	_Static_assert(sizeof(__callbox_signature_##fname) - 1 <=	\
 		       CALLBOX_MAX_PARAMS,					\
 		       "callbox export " #fname ": too many parameters");	\
 	_Static_assert(sizeof(#fname) <= CALLBOX_FUNCTION_NAME_MAX,	\
 		       "callbox export " #fname ": name too long");	\
-	static const struct callbox_export __callbox_export_##fname	\
+	const struct callbox_export __callbox_export_##fname		\
 	__attribute__((used, section(".callbox_exports"),		\
 		       aligned(__alignof__(struct callbox_export)))) = {	\
 		.name = #fname,						\
@@ -107,16 +110,17 @@ extern const struct callbox_export __stop_callbox_exports[];
 	}
 
 /**
- * callbox_guest_init() - optional one-time initialisation by the program
+ * callbox_guest_init() - optional initialisation by the program
  *
- * Weak: a program that needs set-up before its first call defines it; if
- * it is not defined the runtime skips it. It runs once, during the init
- * call, after the runtime has checked the mailbox ABI.
+ * A program that needs set-up before its first call defines it; if it is
+ * not defined the runtime skips it (the runtime declares it weak). It runs
+ * during the init call, after the runtime has checked the mailbox ABI:
+ * once at load, and again after each reset of the sandbox.
  *
  * Return: 0 on success. Anything else makes the init call, and every later
  * call, end with CALLBOX_STATUS_INIT_FAILED.
  */
-int callbox_guest_init(void) __attribute__((weak));
+int callbox_guest_init(void);
 
 /**
  * callbox_outl() - write 32 bits to an I/O port
@@ -129,7 +133,7 @@ int callbox_guest_init(void) __attribute__((weak));
  */
 static inline void callbox_outl(uint16_t port, uint32_t val)
 {
-	asm volatile("outl %0, %w1" : : "a"(val), "Nd"(port) : "memory");
+	__asm__ __volatile__("outl %0, %w1" : : "a"(val), "Nd"(port) : "memory");
 }
 
 /**
@@ -145,13 +149,13 @@ static inline uint32_t callbox_inl(uint16_t port)
 {
 	uint32_t val;
 
-	asm volatile("inl %w1, %0" : "=a"(val) : "Nd"(port) : "memory");
+	__asm__ __volatile__("inl %w1, %0" : "=a"(val) : "Nd"(port) : "memory");
 	return val;
 }
 
 /**
  * callbox_abort() - give up: end the current call as ABORTED
- * @code: reported to the host as the call's out_detail
+ * @code: reported to the host as the call's detail
  *
  * Writes @code to CALLBOX_PORT_ABORT. The host never resumes an aborted
  * guest, but should it do so anyway the guest halts forever rather than
@@ -166,6 +170,20 @@ void callbox_abort(uint32_t code) __attribute__((noreturn));
  */
 void callbox_abort_msg(uint32_t code, const char *message)
 	__attribute__((noreturn));
+
+/**
+ * callbox_fail() - fail the current call, with a message for the host
+ * @fmt: printf-style (callbox/format.h); the host sees at most
+ *	CALLBOX_ERROR_MESSAGE_MAX - 1 bytes
+ *
+ * For a guest function that cannot do what it was asked, because of its
+ * input or a lack of memory: the call ends EXITED with
+ * CALLBOX_STATUS_FAILED, and the host's call returns -EREMOTEIO with
+ * "FUNCTION: MESSAGE". Unlike callbox_abort(), this leaves the guest
+ * healthy for the next call. The function returns as usual afterwards;
+ * what it put in its result is dropped.
+ */
+void callbox_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /**
  * callbox_log() - send a message to the host's log

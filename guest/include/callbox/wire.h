@@ -55,6 +55,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define CALLBOX_WIRE_MAGIC	0x31574243u	/* "CBW1" little-endian */
 #define CALLBOX_WIRE_VERSION	2u
 #define CALLBOX_WIRE_HEADER_SIZE	12u
@@ -161,6 +165,7 @@ struct callbox_wire_value {
  *
  *	(struct callbox_wire_value[]){ CALLBOX_I64(-1), CALLBOX_STRING("hi") }
  *
+ * These are C (compound literals); C++ fills the struct itself.
  * CALLBOX_STRING() takes a NUL-terminated string and evaluates it once;
  * it is a statement expression, so it has no address: for one argument,
  * put it in a variable (or in a one-element array literal) first.
@@ -360,6 +365,10 @@ static inline int callbox_wire_put_f64(struct callbox_wire_writer *w, double v)
 
 	__builtin_memcpy(&bits, &v, sizeof(bits));
 	return callbox_wire_put_f64_bits(w, bits);
+}
+#endif
+
+#ifdef __cplusplus
 }
 #endif
 

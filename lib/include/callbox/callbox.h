@@ -102,8 +102,9 @@ void callbox_describe_call(const struct callbox_call_info *call, char *buf,
  *	CALLBOX_LOG_* value (callbox/abi.h), or 0 for none; default
  *	CALLBOX_LOG_WARN. The guest drops messages above it without an exit.
  * @max_calls: how many calls may be outstanding (submitted and not yet
- *	consumed) at once, 1 to CALLBOX_MAX_CALLS (64); default 16. Each
- *	has a pair of I/O buffers in guest memory.
+ *	consumed) at once, 1 to CALLBOX_MAX_CALLS - 1 (63: the kernel's
+ *	last one is kept for the init call of a reset); 0 for the default,
+ *	16. Each has a pair of I/O buffers in guest memory.
  * @stack_size: the guest's stack, at the top of memory, a multiple of
  *	4 KiB from 16 KiB to 1 MiB (default 256 KiB). An unmapped guard page
  *	below it turns an overflow into a clear error.
@@ -112,10 +113,12 @@ void callbox_describe_call(const struct callbox_call_info *call, char *buf,
  *	page. A heap that does not fit fails the load with a clear error.
  * @input_size: the largest message of arguments into the guest (a call's
  *	arguments, a host function's result), in bytes: a multiple of 4 KiB
- *	from 4 KiB to 256 MiB; default 16 KiB. A string or bytes value takes
- *	its length plus 5 or 6 bytes, a number 5 or 9, the header 12.
+ *	from 4 KiB to 256 MiB; 0 for the default, 16 KiB. A string takes its
+ *	length plus 6 bytes, bytes their length plus 5, a bool 2, a 32-bit
+ *	number 5, a 64-bit one 9, void 1, and the message's header 12.
  * @output_size: the largest message out of the guest (a call's result, a
- *	host call's arguments), as for @input_size; default 16 KiB.
+ *	host call's arguments), as for @input_size; 0 for the default,
+ *	16 KiB.
  * @reserved: room for later fields without breaking the library ABI;
  *	must be zero
  *
@@ -147,10 +150,12 @@ struct callbox_sandbox;
  *	declared type; nothing (or callbox_wire_put_void()) for void
  * @opaque: as given to callbox_sandbox_add_host_fn()
  *
- * Runs in the thread that runs the call, while the call is in HOSTCALL.
- * A long function should check callbox_host_call_cancelled() (or poll
- * callbox_sandbox_fd() for POLLPRI) and return early: a cancelled call
- * ends ABORTED when it returns, whatever it returns.
+ * Runs in the thread that runs the call, while the call is in HOSTCALL,
+ * with the sandbox's run lock held: it must not run, wait for or reset
+ * calls of its own sandbox, which would wait for itself. A long function
+ * should check callbox_host_call_cancelled() (or poll callbox_sandbox_fd()
+ * for POLLPRI) and return early: a cancelled call ends ABORTED when it
+ * returns, whatever it returns.
  *
  * Return: 0 on success; or an error code, never 0, that the guest's
  * callbox_call_host() returns, with a message set by
@@ -188,6 +193,7 @@ struct callbox_sandbox *callbox_sandbox_new(const struct callbox_config *cfg);
  * callbox_sandbox_add_host_fn() - register a host function for the guest
  * @sb: a sandbox not loaded yet: the set is fixed from the load on
  * @name: the name the guest calls it by, 1 to 63 bytes of printable ASCII
+ *	other than space
  * @signature: its types, e.g. "i64(i64, string)" or "void()": the result
  *	type (or void), then the parameter types in parentheses
  * @fn: the function
@@ -234,8 +240,11 @@ void callbox_sandbox_set_log_fn(struct callbox_sandbox *sb, callbox_log_fn fn,
  *
  * Return: 0, or -errno: -EINVAL bad configuration, -ENOEXEC malformed
  * ELF, -E2BIG image does not fit, -ENOENT no /dev/kvm or /dev/callbox,
- * -EPROTO the guest speaks another ABI or its init failed, -EIO the guest
- * crashed during init, -EALREADY already loaded.
+ * -EPROTO the guest speaks another ABI, its init failed or its export
+ * table is malformed, -ECONNABORTED the guest aborted its init (e.g. an
+ * export with a bad type tag), -EIO the guest crashed during init,
+ * -ETIMEDOUT the init outlasted config.call_timeout_ns, -EALREADY already
+ * loaded, -ENOMEM.
  */
 int callbox_sandbox_load(struct callbox_sandbox *sb, const char *guest_path);
 
@@ -272,8 +281,10 @@ int callbox_sandbox_export(const struct callbox_sandbox *sb,
  * Return: 0 when the guest returned a value, or -errno:
  * -ENOENT the guest has no such function, -EINVAL the arguments do not
  * match its signature (or name too long), -E2BIG the arguments do not fit
- * the input buffer or the result the output buffer, -EBADMSG the guest's
- * result is malformed or of the wrong type, -ETIMEDOUT the call timeout
+ * the input buffer or the result the output buffer, -EREMOTEIO the
+ * function failed (callbox_fail() in the guest), -EBADMSG the result in
+ * guest memory is malformed or of the wrong type, -EPROTO the guest's
+ * runtime found its function's result wrong, -ETIMEDOUT the call timeout
  * passed, -ECANCELED cancelled, -ECONNABORTED the guest aborted, -EIO the
  * guest crashed (fault, bad I/O, halt ...), -ENOTRECOVERABLE an earlier
  * abort left the guest in an unknown state (see callbox_sandbox_reset()),
@@ -346,10 +357,11 @@ void callbox_run_stop(struct callbox_sandbox *sb);
  *	callbox_call(); may be NULL
  * @info: the kernel's outcome; may be NULL
  *
- * Return: 0 if the guest returned a value; -ETIMEDOUT if @deadline_ns
- * passed first (the call is not consumed; wait again or cancel it); else
- * the call's failure as for callbox_call(), or -ENOENT/-ESRCH for an
- * unknown or already consumed id.
+ * Return: 0 if the guest returned a value; -ETIME if @deadline_ns passed
+ * first (the call is not consumed; wait again or cancel it); else the
+ * call's failure as for callbox_call() (-ETIMEDOUT: the call's own
+ * deadline ended it), or -ENOENT/-ESRCH for an unknown or already
+ * consumed id.
  */
 int callbox_call_wait(struct callbox_sandbox *sb, uint64_t id,
 		      uint64_t deadline_ns, struct callbox_wire_value *result,
