@@ -3,12 +3,14 @@
  * The guest runtime: boot checks, then the request loop that serves the
  * host's calls one at a time.
  *
- * The guest and the host take turns: while the guest runs the host is
- * inside KVM_RUN and does not touch the mailbox; the guest hands the turn
- * back by writing a status to CALLBOX_PORT_DONE, and gets it again when
- * that out instruction "returns", which is when the host has written the
- * next request and entered the vCPU for the next call. So a request is
- * read right after the out, and a status is written at the top of the loop.
+ * The guest and the host take turns on the current call: while the guest
+ * runs, the host leaves the current slot, its buffers and the mailbox's
+ * header alone (it may queue other calls in other slots meanwhile). The
+ * guest hands the turn back by writing a status to CALLBOX_PORT_DONE, and
+ * gets it again when that out instruction "returns", which is when the
+ * host has written the next request and entered the vCPU for the next
+ * call. So a request is read right after the out, and a status is written
+ * at the top of the loop.
  */
 #include <stdarg.h>
 

@@ -199,7 +199,7 @@ struct callbox_slot {
 /*
  * A CPU exception in the guest, as the SDK's handler saw it. The handler
  * writes it into the mailbox, then aborts the call with the code
- * CALLBOX_GUEST_ABORT_EXCEPTION (guest/include/callbox/guest.h).
+ * CALLBOX_GUEST_ABORT_EXCEPTION (above).
  */
 struct callbox_fault {
 	uint64_t vector;	/* 0-31: #DE, #DB, ... #PF is 14 */

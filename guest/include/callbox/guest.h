@@ -219,8 +219,10 @@ void callbox_exceptions_init(void);
  * Return: 0, or the error the host reported, never 0: the host function's
  * own error code, or the host library's (see &struct callbox_hostcall:
  * -ENOENT no such function, -EINVAL arguments that do not match ...); or
- * -CALLBOX_WIRE_E2BIG or -CALLBOX_WIRE_EINVAL if the arguments do not fit
- * the host call's output buffer or are not valid values. In every case
+ * one of the SDK's, found before or after the exit: -CALLBOX_WIRE_E2BIG
+ * the arguments do not fit the host call's output buffer,
+ * -CALLBOX_WIRE_EINVAL a name too long, too many arguments or an invalid
+ * value, -CALLBOX_WIRE_EBADMSG a malformed reply. In every case
  * callbox_host_error() then says what went wrong.
  */
 int callbox_call_host(const char *function,

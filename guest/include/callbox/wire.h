@@ -63,7 +63,10 @@ extern "C" {
 #define CALLBOX_WIRE_VERSION	2u
 #define CALLBOX_WIRE_HEADER_SIZE	12u
 
-/* Up to 32 parameters, and one more so that a result fits alongside. */
+/*
+ * Up to 32 parameters, and one value more, so that a decoder of arguments
+ * can tell "one too many" (and say so) from "as many as there may be".
+ */
 #define CALLBOX_WIRE_MAX_VALUES	(32 + 1)
 
 /*
