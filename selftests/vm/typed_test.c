@@ -855,6 +855,33 @@ TEST_F(hostile, reset_keeps_queued_arguments_and_uncollected_results)
 	callbox_value_free(&r);
 }
 
+/*
+ * How a call aborted is kept with the call: a reset (which reloads the
+ * mailbox) between the abort and the wait must not change what the wait
+ * reports.
+ */
+TEST(abort_details_survive_a_reset)
+{
+	struct callbox_sandbox *sb;
+	struct callbox_wire_value r;
+	uint64_t id;
+
+	if (access("/dev/callbox", F_OK))
+		SKIP(return, "/dev/callbox is missing");
+	sb = load(_metadata, GUEST_DIR "/fault.elf", NULL);
+	ASSERT_NE(NULL, sb);
+	ASSERT_EQ(0, callbox_call_submit(sb, "null_deref", NULL, 0, 0, &id));
+	ASSERT_EQ(0, callbox_run_next(sb, 0));
+	ASSERT_EQ(0, callbox_sandbox_reset(sb)) {
+		TH_LOG("%s", callbox_last_error(sb));
+	}
+	EXPECT_EQ(-EIO, callbox_call_wait(sb, id, 0, &r, NULL));
+	EXPECT_ERROR(sb, "null_deref: call ");
+	EXPECT_ERROR(sb, "aborted: CPU exception #PF page fault at rip 0x");
+	EXPECT_ERROR(sb, ", address 0x0 (error 0x");
+	callbox_sandbox_free(sb);
+}
+
 TEST(malformed_export_tables_fail_the_load)
 {
 	static const char *const needles[] = {
