@@ -6,6 +6,7 @@
  * that leave the host healthy.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,6 +330,103 @@ TEST_F(echo, async_typed_calls)
 	ASSERT_EQ(0, callbox_call_wait(self->sb, id[0], 0, &r, NULL));
 	EXPECT_STREQ("queued", (const char *)r.data);
 	callbox_value_free(&r);
+}
+
+/*
+ * Several threads on one sandbox passing strings, first as sync callers,
+ * then as async submitters with a runner (a sync call is refused, -EBUSY,
+ * while async calls are pending, so the two do not mix). Each caller must
+ * get back its own string, never another thread's.
+ */
+struct typed_worker {
+	struct callbox_sandbox *sb;
+	int index;
+	bool async;
+	int calls;
+	int ok;
+	int wrong;
+	int failed;
+	char error[256];
+};
+
+static void *typed_worker(void *p)
+{
+	struct typed_worker *w = p;
+	struct callbox_wire_value arg, r;
+	char text[64];
+	uint64_t id;
+	int i, ret;
+
+	for (i = 0; i < w->calls; i++) {
+		snprintf(text, sizeof(text), "thread %d call %d", w->index, i);
+		arg = CALLBOX_STRING(text);
+		if (w->async) {
+			ret = callbox_call_submit(w->sb, "echo_string", &arg, 1,
+						  0, &id);
+			if (!ret)
+				ret = callbox_call_wait(w->sb, id, 0, &r, NULL);
+		} else {
+			ret = callbox_call(w->sb, "echo_string", &arg, 1, &r);
+		}
+		if (ret) {
+			if (!w->failed++)
+				snprintf(w->error, sizeof(w->error), "%d: %s",
+					 ret, callbox_last_error(w->sb));
+			continue;
+		}
+		if (r.type != CALLBOX_WIRE_STRING ||
+		    strcmp((const char *)r.data, text))
+			w->wrong++;
+		else
+			w->ok++;
+		callbox_value_free(&r);
+	}
+	return NULL;
+}
+
+static void *typed_runner(void *p)
+{
+	struct callbox_sandbox *sb = p;
+
+	while (callbox_run_next(sb, 0) != -ESHUTDOWN)
+		;
+	return NULL;
+}
+
+/* Run three workers, sync or async, and check what they got. */
+static void typed_workers(struct __test_metadata *_metadata,
+			  struct callbox_sandbox *sb, bool async)
+{
+	struct typed_worker w[3];
+	pthread_t t[3];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		w[i] = (struct typed_worker){ .sb = sb, .index = i,
+					      .async = async, .calls = 300 };
+		ASSERT_EQ(0, pthread_create(&t[i], NULL, typed_worker, &w[i]));
+	}
+	for (i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		EXPECT_EQ(0, w[i].wrong);
+		EXPECT_EQ(0, w[i].failed) {
+			TH_LOG("%s thread %d: %s", async ? "async" : "sync",
+			       i, w[i].error);
+		}
+		EXPECT_EQ(300, w[i].ok);
+	}
+}
+
+TEST_F_TIMEOUT(echo, threads_get_their_own_results, 300)
+{
+	pthread_t runner;
+
+	typed_workers(_metadata, self->sb, false);
+
+	ASSERT_EQ(0, pthread_create(&runner, NULL, typed_runner, self->sb));
+	typed_workers(_metadata, self->sb, true);
+	callbox_run_stop(self->sb);
+	pthread_join(runner, NULL);
 }
 
 /* 1 MiB strings and bytes, with buffers configured to hold them. */
