@@ -534,94 +534,66 @@ struct host_counts {
 	int transform;
 };
 
-static int transform(struct callbox_sandbox *sb,
-		     const struct callbox_wire_value *args,
-		     struct callbox_wire_writer *result, void *opaque)
+/* A host function; it need not use every parameter. */
+#define HOST_FN(name)							\
+	static int name(struct callbox_sandbox *sb __attribute__((unused)),	\
+			const struct callbox_wire_value *args			\
+				__attribute__((unused)),			\
+			struct callbox_wire_writer *result			\
+				__attribute__((unused)),			\
+			void *opaque __attribute__((unused)))
+
+HOST_FN(transform)
 {
 	struct host_counts *n = opaque;
 
-	(void)sb;
 	n->transform++;
 	return callbox_wire_put_i64(result, 2 * args[0].i64);
 }
 
-static int greeting(struct callbox_sandbox *sb,
-		    const struct callbox_wire_value *args,
-		    struct callbox_wire_writer *result, void *opaque)
+HOST_FN(greeting)
 {
 	char text[256];
 
-	(void)sb;
-	(void)opaque;
 	snprintf(text, sizeof(text), "Hello, %s!", (const char *)args[0].data);
 	return callbox_wire_put_string(result, text);
 }
 
-static int fails(struct callbox_sandbox *sb,
-		 const struct callbox_wire_value *args,
-		 struct callbox_wire_writer *result, void *opaque)
+HOST_FN(fails)
 {
-	(void)result;
-	(void)opaque;
 	return callbox_host_fn_fail(sb, -EDOM, "no %lld for you",
 				    (long long)args[0].i64);
 }
 
-static int fails_silently(struct callbox_sandbox *sb,
-			  const struct callbox_wire_value *args,
-			  struct callbox_wire_writer *result, void *opaque)
+HOST_FN(fails_silently)
 {
-	(void)sb;
-	(void)args;
-	(void)result;
-	(void)opaque;
 	return 1234;
 }
 
 /* Declared to return i64, puts a string. */
-static int lies(struct callbox_sandbox *sb,
-		const struct callbox_wire_value *args,
-		struct callbox_wire_writer *result, void *opaque)
+HOST_FN(lies)
 {
-	(void)sb;
-	(void)args;
-	(void)opaque;
 	return callbox_wire_put_string(result, "oops");
 }
 
 /* A result larger than the guest's input buffer. */
-static int too_big(struct callbox_sandbox *sb,
-		   const struct callbox_wire_value *args,
-		   struct callbox_wire_writer *result, void *opaque)
+HOST_FN(too_big)
 {
 	static char big[CALLBOX_DEFAULT_IO_BUFFER + 1];
 
-	(void)sb;
-	(void)args;
-	(void)opaque;
 	memset(big, 'b', sizeof(big) - 1);
 	/* The writer's error is the library's to report, not ours. */
 	callbox_wire_put_string(result, big);
 	return 0;
 }
 
-static int nothing(struct callbox_sandbox *sb,
-		   const struct callbox_wire_value *args,
-		   struct callbox_wire_writer *result, void *opaque)
+HOST_FN(nothing)
 {
-	(void)sb;
-	(void)args;
-	(void)result;
-	(void)opaque;
 	return 0;
 }
 
-static int takes_string(struct callbox_sandbox *sb,
-			const struct callbox_wire_value *args,
-			struct callbox_wire_writer *result, void *opaque)
+HOST_FN(takes_string)
 {
-	(void)sb;
-	(void)opaque;
 	return callbox_wire_put_i64(result, args[0].len);
 }
 
