@@ -19,6 +19,7 @@
  * Locks: @lock guards the slot and record tables and is never held across
  * an ioctl that can block. @run_lock is held by the one thread that runs a
  * call (it writes mailbox->slot, then enters the guest) and across reset.
+ * When both are held, @run_lock is taken first.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -1370,25 +1371,38 @@ int callbox_run_next(struct callbox_sandbox *sb, uint64_t deadline_ns)
 	uint64_t id;
 	int slot, ret = 0;
 
-	pthread_mutex_lock(&sb->lock);
-	while (!sb->stopping && !(r = sandbox_record_next_locked(sb)) && !ret)
-		ret = deadline_ns ?
-		      -pthread_cond_timedwait(&sb->submitted, &sb->lock, &until) :
-		      -pthread_cond_wait(&sb->submitted, &sb->lock);
-	if (sb->stopping) {
+	for (;;) {
+		pthread_mutex_lock(&sb->lock);
+		while (!sb->stopping && !sandbox_record_next_locked(sb) && !ret)
+			ret = deadline_ns ?
+			      -pthread_cond_timedwait(&sb->submitted, &sb->lock,
+						      &until) :
+			      -pthread_cond_wait(&sb->submitted, &sb->lock);
 		pthread_mutex_unlock(&sb->lock);
-		return -ESHUTDOWN;
-	}
-	if (ret) {
-		pthread_mutex_unlock(&sb->lock);
-		return ret;
-	}
-	r->started = true;
-	id = r->id;
-	slot = r->slot;
-	pthread_mutex_unlock(&sb->lock);
+		if (sb->stopping)
+			return -ESHUTDOWN;
+		if (ret)
+			return ret;
 
-	pthread_mutex_lock(&sb->run_lock);
+		/*
+		 * The turn first, then the oldest call: with several runners,
+		 * calls are entered in the order they were submitted.
+		 */
+		pthread_mutex_lock(&sb->run_lock);
+		pthread_mutex_lock(&sb->lock);
+		r = sandbox_record_next_locked(sb);
+		if (r) {
+			r->started = true;
+			id = r->id;
+			slot = r->slot;
+		}
+		pthread_mutex_unlock(&sb->lock);
+		if (r)
+			break;
+		/* Another runner took it meanwhile. */
+		pthread_mutex_unlock(&sb->run_lock);
+	}
+
 	sandbox_mailbox(sb)->slot = slot;
 	ret = callbox_call_run_fd(sb->sandbox_fd, id, 0, &c);
 	entered = !ret;

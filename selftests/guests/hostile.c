@@ -16,6 +16,7 @@
  *   "error N: MESSAGE" or "ok".
  * - target(i64) -> string and mutate(u32): the guest's own check of calls.
  * - echo_text(string) -> string and spin(): for the reset tests.
+ * - ticket() -> u64: numbers the calls in the order they enter.
  * - Bad export tables: with log_level TRACE, the init call publishes
  *   export table number heap_size / 4096 (enum hostile_exports) in place
  *   of the real one, and ends the init call itself.
@@ -60,6 +61,7 @@ enum hostile_exports {
 	EXPORTS_TOO_MANY_PARAMS,
 	EXPORTS_NAME_WITH_SPACE,
 	EXPORTS_DUPLICATE,		/* "good" twice */
+	EXPORTS_OVER_THE_CAP,		/* 4097, which a large buffer holds */
 };
 
 static uint8_t *output(uint32_t index)
@@ -307,6 +309,17 @@ static void spin(const struct callbox_wire_value *args,
 }
 CALLBOX_EXPORT(spin, CALLBOX_WIRE_VOID);
 
+/* Numbers calls in the order they enter the guest. */
+static void ticket(const struct callbox_wire_value *args,
+		   struct callbox_wire_writer *result)
+{
+	static uint64_t next;
+
+	(void)args;
+	callbox_wire_put_u64(result, next++);
+}
+CALLBOX_EXPORT(ticket, CALLBOX_WIRE_U64);
+
 /* Publish bad export table @variant and end the init call from here. */
 static void bad_exports(uint32_t variant)
 {
@@ -339,6 +352,9 @@ static void bad_exports(uint32_t variant)
 		break;
 	case EXPORTS_DUPLICATE:
 		memcpy(d[1].name, "good", 5);
+		break;
+	case EXPORTS_OVER_THE_CAP:
+		mailbox->nr_exports = CALLBOX_MAX_EXPORTS + 1;
 		break;
 	}
 	for (;;)

@@ -930,6 +930,34 @@ TEST_F(hostile, reset_keeps_queued_arguments_and_uncollected_results)
  * mailbox) between the abort and the wait must not change what the wait
  * reports.
  */
+/* Two runners still enter the calls in the order they were submitted. */
+TEST_F_TIMEOUT(hostile, runners_keep_submission_order, 300)
+{
+	struct callbox_wire_value r;
+	pthread_t runner[2];
+	uint64_t id[15];
+	int round, i;
+
+	ASSERT_EQ(0, pthread_create(&runner[0], NULL, typed_runner, self->sb));
+	ASSERT_EQ(0, pthread_create(&runner[1], NULL, typed_runner, self->sb));
+	for (round = 0; round < 20; round++) {
+		for (i = 0; i < 15; i++)
+			ASSERT_EQ(0, callbox_call_submit(self->sb, "ticket",
+							 NULL, 0, 0, &id[i]));
+		for (i = 0; i < 15; i++) {
+			ASSERT_EQ(0, callbox_call_wait(self->sb, id[i], 0, &r,
+						       NULL));
+			EXPECT_EQ((uint64_t)(round * 15 + i), r.u64) {
+				TH_LOG("round %d: call %d entered as number %llu",
+				       round, i, (unsigned long long)r.u64);
+			}
+		}
+	}
+	callbox_run_stop(self->sb);
+	pthread_join(runner[0], NULL);
+	pthread_join(runner[1], NULL);
+}
+
 TEST(abort_details_survive_a_reset)
 {
 	struct callbox_sandbox *sb;
@@ -962,6 +990,7 @@ TEST(malformed_export_tables_fail_the_load)
 		"export 2 is malformed: bad: 200 parameters, more than 32",
 		"export 2 is malformed: the name has byte 0x20 at 1",
 		"the guest exports good twice",
+		"claims 4097 exports, more than the 4096 that fit",
 	};
 	struct callbox_config cfg;
 	struct callbox_sandbox *sb;
@@ -973,6 +1002,11 @@ TEST(malformed_export_tables_fail_the_load)
 		callbox_config_init(&cfg);
 		cfg.log_level = CALLBOX_LOG_TRACE;	/* hostile.c's switch */
 		cfg.heap_size = v * 4096;
+		/* The last one needs a buffer larger than 4096 exports. */
+		if (v == sizeof(needles) / sizeof(needles[0]) - 1) {
+			cfg.output_size = 1 << 20;
+			cfg.max_calls = 1;
+		}
 		sb = callbox_sandbox_new(&cfg);
 		ASSERT_NE(NULL, sb);
 		EXPECT_EQ(-EPROTO, callbox_sandbox_load(sb, HOSTILE));
