@@ -704,27 +704,23 @@ static void sandbox_guest_failure(struct callbox_sandbox *sb, int slot,
 	free(msg);
 }
 
-/* Copy a decoded result out of guest memory for the caller. */
-static int sandbox_copy_result(struct callbox_sandbox *sb, const char *what,
-			       const struct callbox_wire_value *v,
-			       struct callbox_wire_value *result)
+/*
+ * Hand the decoded @v to the caller. A STRING or BYTES result keeps @msg,
+ * the private copy of the message it lies in: its data moves to the
+ * front, with a NUL after it (a value's data starts at least 17 bytes in,
+ * so there is room). Returns true if @msg now belongs to @result.
+ */
+static bool sandbox_take_result(uint8_t *msg,
+				const struct callbox_wire_value *v,
+				struct callbox_wire_value *result)
 {
-	uint8_t *data;
-
-	if (v->type != CALLBOX_WIRE_STRING && v->type != CALLBOX_WIRE_BYTES) {
-		*result = *v;
-		return 0;
-	}
-	data = malloc((size_t)v->len + 1);
-	if (!data)
-		return sandbox_fail(sb, -ENOMEM,
-				    "%s: out of memory for a %" PRIu32 "-byte result",
-				    what, v->len);
-	memcpy(data, v->data, v->len);
-	data[v->len] = '\0';
 	*result = *v;
-	result->data = data;
-	return 0;
+	if (v->type != CALLBOX_WIRE_STRING && v->type != CALLBOX_WIRE_BYTES)
+		return false;
+	memmove(msg, v->data, v->len);
+	msg[v->len] = '\0';
+	result->data = msg;
+	return true;
 }
 
 void callbox_value_free(struct callbox_wire_value *v)
@@ -772,8 +768,8 @@ static int sandbox_outcome(struct callbox_sandbox *sb, const char *what,
 						    sizeof(outcome));
 			if (ret)
 				ret = sandbox_fail(sb, ret, "%s", outcome);
-			else if (result)
-				ret = sandbox_copy_result(sb, what, &v, result);
+			else if (result && sandbox_take_result(msg, &v, result))
+				msg = NULL;
 			free(msg);
 			return ret;
 		}
