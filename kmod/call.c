@@ -12,16 +12,18 @@
  * callbox_call_cancel_locked(): the first to set cancel_reason wins, and
  * the call then ends ABORTED with that reason whatever the guest does.
  *
- * Lifetime: the sandbox's list of calls holds a reference until the call
- * is consumed (callbox_call_consume(), which also stops the deadline timer
- * for good); threads working on a call hold their own; a queued kick holds
- * one until the task work has run. The final put is never made under the
- * sandbox lock.
+ * Lifetime: the sandbox's list of calls holds a reference from publication
+ * until the call is consumed (callbox_call_consume(), which also stops the deadline timer
+ * for good); threads working on a call hold their own. The final put is
+ * never made under the sandbox lock. Nothing else points at a call: a
+ * kick is a thread flag, not a callback (see callbox_call_kick_locked()).
  */
 #include <linux/bits.h>
 #include <linux/bug.h>
+#include <linux/kvm_host.h>
 #include <linux/lockdep.h>
 #include <linux/pid.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 
@@ -61,12 +63,6 @@ void callbox_call_put(struct callbox_call *call)
 	kref_put(&call->kref, callbox_call_release);
 }
 
-/* The kick has done its work by the time this runs: drop its reference. */
-static void callbox_call_kick_done(struct callback_head *head)
-{
-	callbox_call_put(container_of(head, struct callbox_call, kick_work));
-}
-
 static enum hrtimer_restart callbox_call_deadline_fn(struct hrtimer *timer)
 {
 	struct callbox_call *call = container_of(timer, struct callbox_call,
@@ -81,7 +77,7 @@ static enum hrtimer_restart callbox_call_deadline_fn(struct hrtimer *timer)
 	return HRTIMER_NORESTART;
 }
 
-/* A new call, not yet visible to anyone; the reference is the list's. */
+/* A new call, not yet visible to anyone; the reference is the caller's. */
 struct callbox_call *callbox_call_alloc(struct callbox_sandbox *sb)
 {
 	struct callbox_call *call;
@@ -96,25 +92,36 @@ struct callbox_call *callbox_call_alloc(struct callbox_sandbox *sb)
 	INIT_LIST_HEAD(&call->queue_node);
 	hrtimer_init(&call->deadline_timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS);
 	call->deadline_timer.function = callbox_call_deadline_fn;
-	init_task_work(&call->kick_work, callbox_call_kick_done);
 	return call;
 }
 
 /*
- * Publish a new call: give it the next id, queue it and arm its deadline.
- * A deadline already past aborts it at once, before any guest code runs.
+ * Publish a new call under @id (the sandbox's next one): the list takes a
+ * reference, the call is queued, and its deadline armed. An init call goes
+ * ahead of every queued call and is the only one the sandbox will run
+ * until it ends. A deadline already past aborts the call at once, before
+ * any guest code runs.
  */
-void callbox_call_add_locked(struct callbox_call *call, u64 deadline_ns)
+void callbox_call_add_locked(struct callbox_call *call, u64 id,
+			     u64 deadline_ns, bool init)
 {
 	struct callbox_sandbox *sb = call->sb;
 
 	lockdep_assert_held(&sb->lock);
 
-	call->id = sb->next_call_id++;
+	call->id = id;
+	sb->next_call_id = id + 1;
 	call->state = CALLBOX_STATE_QUEUED;
+	callbox_call_get(call);
 	list_add_tail(&call->node, &sb->calls);
 	sb->nr_calls++;
-	list_add_tail(&call->queue_node, &sb->queue);
+	if (init) {
+		call->flags |= CALLBOX_CALL_INIT;
+		sb->init_call = call;
+		list_add(&call->queue_node, &sb->queue);
+	} else {
+		list_add_tail(&call->queue_node, &sb->queue);
+	}
 
 	if (!deadline_ns)
 		return;
@@ -157,6 +164,25 @@ bool callbox_call_owned_by_current(const struct callbox_call *call)
 }
 
 /*
+ * Has the thread that owns @call exited, or started to? An exiting thread
+ * never returns to userspace, so it can never continue the call. Safe in
+ * any context, the deadline timer's included.
+ */
+bool callbox_call_owner_exited(const struct callbox_call *call)
+{
+	struct task_struct *task;
+	bool exited;
+
+	if (!call->owner)
+		return false;
+	rcu_read_lock();
+	task = pid_task(call->owner, PIDTYPE_PID);
+	exited = !task || (READ_ONCE(task->flags) & PF_EXITING);
+	rcu_read_unlock();
+	return exited;
+}
+
+/*
  * Has @call reached a terminal state? Safe without the lock (a waiter's
  * condition): the state is written under it and only ever moves forward.
  */
@@ -165,6 +191,20 @@ bool callbox_call_ended(const struct callbox_call *call)
 	u32 state = READ_ONCE(call->state);
 
 	return state == CALLBOX_STATE_EXITED || state == CALLBOX_STATE_ABORTED;
+}
+
+/* The end of a reset's init call decides whether the guest is ready. */
+static void callbox_call_end_init_locked(struct callbox_call *call,
+					 u32 new_state)
+{
+	struct callbox_sandbox *sb = call->sb;
+
+	sb->init_call = NULL;
+	if (new_state == CALLBOX_STATE_EXITED)
+		return;
+	/* The guest never got ready: no call may run in it. */
+	sb->poisoned = true;
+	call->flags |= CALLBOX_CALL_POISONED;
 }
 
 void callbox_call_transition_locked(struct callbox_call *call, u32 new_state)
@@ -181,6 +221,9 @@ void callbox_call_transition_locked(struct callbox_call *call, u32 new_state)
 	if (call->state == CALLBOX_STATE_QUEUED)
 		list_del_init(&call->queue_node);
 	call->state = new_state;
+	/* Only DONE and HOSTCALL give a status meaning; they set it after. */
+	call->status = 0;
+	call->parked_cmd = 0;
 
 	switch (new_state) {
 	case CALLBOX_STATE_ENTERED:
@@ -196,6 +239,8 @@ void callbox_call_transition_locked(struct callbox_call *call, u32 new_state)
 			sb->current_call = NULL;
 			sb->runner = NULL;
 		}
+		if (sb->init_call == call)
+			callbox_call_end_init_locked(call, new_state);
 		sb->nr_ended++;
 		/* From the timer itself this fails harmlessly. */
 		hrtimer_try_to_cancel(&call->deadline_timer);
@@ -226,6 +271,26 @@ void callbox_call_abort_locked(struct callbox_call *call, u32 reason,
 	}
 }
 
+/*
+ * Force the runner of the current call out of KVM_RUN, whether the guest
+ * spins or sleeps in HLT, without a signal and without a callback:
+ * TIF_NOTIFY_SIGNAL makes KVM_RUN return -EINTR at its next check (as
+ * for task work queued with TWA_SIGNAL), and kvm_vcpu_kick() makes that
+ * check happen now, by waking a halted vCPU or sending an IPI to the CPU
+ * that runs the guest. Setting the flag before the kick pairs with KVM
+ * setting vcpu->mode before it checks for work, so the kick is never
+ * lost. The flag is cleared when the runner returns to userspace, which
+ * it does after every call: a kick cannot reach a later call, and no
+ * module code runs on the runner's behalf, so none can outlive rmmod.
+ */
+static void callbox_call_kick_locked(struct callbox_sandbox *sb)
+{
+	lockdep_assert_held(&sb->lock);
+
+	set_tsk_thread_flag(sb->runner, TIF_NOTIFY_SIGNAL);
+	kvm_vcpu_kick(sb->vcpu);
+}
+
 /**
  * callbox_call_cancel_locked() - the one decision between cancellation
  *	and completion
@@ -251,24 +316,21 @@ int callbox_call_cancel_locked(struct callbox_call *call, u32 reason)
 		return 0;
 	}
 
-	/* ENTERED or HOSTCALL: it ends as soon as it stops running. */
+	/* ENTERED or HOSTCALL, so the current call. */
 	call->cancel_reason = reason;
 	call->flags |= CALLBOX_CALL_CANCEL_PENDING;
-
-	/*
-	 * A thread is inside KVM_RUN for this call: force it out. The task
-	 * work sets TIF_NOTIFY_SIGNAL and wakes the thread, which makes
-	 * KVM_RUN return -EINTR whether the guest spins or sleeps in HLT,
-	 * without any signal. The runner returns to userspace after this
-	 * call, which runs the work, so the kick cannot reach a later call.
-	 */
-	if (sb->runner && sb->current_call == call && !call->kick_queued) {
-		callbox_call_get(call);
-		if (task_work_add(sb->runner, &call->kick_work, TWA_SIGNAL))
-			/* Not the last reference: the list holds one. */
-			callbox_call_put(call);
-		else
-			call->kick_queued = true;
+	if (sb->runner) {
+		callbox_call_kick_locked(sb);
+	} else if (call->state == CALLBOX_STATE_ENTERED ||
+		   callbox_call_owner_exited(call)) {
+		/*
+		 * Parked after an interruption, so stopped mid-guest with no
+		 * thread in KVM_RUN: end it now. A host function, though, may
+		 * still be writing guest memory for its call, which ends when
+		 * the function returns, unless no thread is left to return.
+		 */
+		callbox_call_abort_locked(call, reason, 0, false);
+		return 0;
 	}
 	/* Pollers: a host function may be waiting to learn this. */
 	wake_up_all(&sb->wq);

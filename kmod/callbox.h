@@ -10,15 +10,22 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
-#include <linux/task_work.h>
 #include <linux/types.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/callbox.h>
 
 struct file;
 struct kvm_vcpu;
 struct mm_struct;
+struct pid;
 struct task_struct;
+
+/*
+ * The largest struct userspace may pass, whatever the command: like
+ * clone3() and openat2(), so a huge @size is never scanned for zeroes.
+ */
+#define CALLBOX_UCMD_SIZE_MAX	4096
 
 /**
  * struct callbox_ucmd - one ioctl in flight
@@ -55,26 +62,24 @@ struct callbox_sandbox;
 
 /**
  * struct callbox_call - one call (call.c)
- * @kref: held by the sandbox's list until the call is consumed, by a
- *	thread working on it, and by a queued kick
+ * @kref: held by the sandbox's list from publication until the call is
+ *	consumed, and by every thread working on it
  * @sb: the sandbox; the call holds a reference on it
  * @node: on &callbox_sandbox.calls until consumed
  * @queue_node: on &callbox_sandbox.queue while QUEUED
  * @deadline_timer: fires at the call's deadline, if it has one
- * @kick_work: task work that forces the runner out of KVM_RUN
  * @id: unique within the sandbox, increasing, never reused
  * @state: an &enum callbox_call_state
  * @reason: an &enum callbox_abort_reason, set when @state is ABORTED
  * @flags: &enum callbox_call_info_flags
- * @status: the value of the guest's last DONE or HOSTCALL
+ * @status: the value of the guest's DONE or HOSTCALL, while in that state
  * @detail: reason-specific detail, see &enum callbox_abort_reason
  * @exit_reason: KVM exit reason of the call's last exit
  * @cancel_reason: the cancellation that won (CANCELLED, DEADLINE,
  *	SANDBOX_CLOSED), 0 if none; fixed once set
- * @kick_queued: @kick_work has been queued; it is queued at most once
- * @sync: made by CALLBOX_CALL_SYNC; if interrupted, only the restarted
- *	CALL_SYNC continues it, and an interrupted SUBMIT call only RUN, so
- *	neither can be run twice or consumed by the wrong ioctl
+ * @parked_cmd: the ioctl (CALLBOX_CALL_SYNC or CALLBOX_CALL_RUN) that was
+ *	interrupted while running the call, which alone may continue it; 0
+ *	unless the call is ENTERED and parked
  * @owner: the thread that entered the guest for the call (a pid
  *	reference); only it may continue the call after a HOSTCALL or an
  *	interruption
@@ -87,7 +92,6 @@ struct callbox_call {
 	struct list_head node;
 	struct list_head queue_node;
 	struct hrtimer deadline_timer;
-	struct callback_head kick_work;
 	u64 id;
 	u32 state;
 	u32 reason;
@@ -96,8 +100,7 @@ struct callbox_call {
 	u64 detail;
 	u32 exit_reason;
 	u32 cancel_reason;
-	bool kick_queued;
-	bool sync;
+	unsigned int parked_cmd;
 	struct pid *owner;
 };
 
@@ -108,32 +111,39 @@ struct callbox_call {
  * @vcpu: the vCPU behind @vcpu_file
  * @mm: the address space that created the sandbox (mmgrab'ed); the vCPU
  *	can only run there
- * @owner_files: the file table of the creator; closing the sandbox fd
- *	there shuts the sandbox down (compared, never dereferenced)
  * @run_lock: held while a thread runs a call, so calls run one at a time
+ * @publish_lock: held while a new call gets its id, from the moment the id
+ *	is chosen until the call is on the lists, so that the id can be
+ *	written to userspace before anything is published
  * @lock: guards everything below, and the calls' state
  * @wq: woken when a call ends, is queued, or gets a pending cancellation,
  *	and on shutdown
+ * @reap_work: while a call is parked, checks now and then that its owner
+ *	thread still lives (see callbox_sandbox_reap_locked())
  * @calls: every call not yet consumed, oldest first
- * @queue: QUEUED calls, in submission order
+ * @queue: QUEUED calls, in the order they will run
  * @nr_calls: length of @calls
  * @nr_ended: calls on @calls that have ended (for poll)
  * @next_call_id: the id the next call gets
  * @current_call: the call ENTERED or in HOSTCALL, if any
- * @runner: the thread inside KVM_RUN for @current_call, or NULL
- * @poisoned: a call aborted in the middle of guest code, so guest memory
- *	and registers are in an unknown state; runs are refused until reset
- * @shutdown: the sandbox was closed; nothing new may start
+ * @runner: the thread inside KVM_RUN for @current_call, or NULL: a
+ *	current call with no runner is *parked*
+ * @init_call: the init call of a reset, from RESET until it ends; while
+ *	it is set no other call may enter the guest
+ * @poisoned: a call aborted in the middle of guest code, or an init call
+ *	did not exit, so the guest is not ready; runs are refused until reset
+ * @shutdown: the sandbox was shut down; nothing new may start
  */
 struct callbox_sandbox {
 	struct kref kref;
 	struct file *vcpu_file;
 	struct kvm_vcpu *vcpu;
 	struct mm_struct *mm;
-	void *owner_files;
-	struct mutex run_lock;	/* one call runs at a time */
+	struct mutex run_lock;		/* one call runs at a time */
+	struct mutex publish_lock;	/* ids are given out in order */
 	spinlock_t lock;	/* irq-safe: the deadline timer takes it */
 	wait_queue_head_t wq;
+	struct delayed_work reap_work;
 	struct list_head calls;
 	struct list_head queue;
 	u32 nr_calls;
@@ -141,22 +151,41 @@ struct callbox_sandbox {
 	u64 next_call_id;
 	struct callbox_call *current_call;
 	struct task_struct *runner;
+	struct callbox_call *init_call;
 	bool poisoned;
 	bool shutdown;
 };
 
+/* sandbox.c */
 int callbox_sandbox_create(void *unused, struct callbox_ucmd *ucmd);
 void callbox_sandbox_put(struct callbox_sandbox *sb);
+bool callbox_sandbox_reap_locked(struct callbox_sandbox *sb);
+void callbox_sandbox_park_locked(struct callbox_sandbox *sb);
+int callbox_sandbox_publish(struct callbox_sandbox *sb,
+			    struct callbox_call *call, u64 deadline_ns,
+			    bool init, struct callbox_ucmd *ucmd,
+			    u64 *reply_id, size_t reply_len);
 
+/* call_ioctl.c */
+int callbox_ioctl_call_sync(void *obj, struct callbox_ucmd *ucmd);
+int callbox_ioctl_call_submit(void *obj, struct callbox_ucmd *ucmd);
+int callbox_ioctl_call_run(void *obj, struct callbox_ucmd *ucmd);
+int callbox_ioctl_call_wait(void *obj, struct callbox_ucmd *ucmd);
+int callbox_ioctl_call_get(void *obj, struct callbox_ucmd *ucmd);
+int callbox_ioctl_call_cancel(void *obj, struct callbox_ucmd *ucmd);
+
+/* call.c */
 struct callbox_call *callbox_call_alloc(struct callbox_sandbox *sb);
 void callbox_call_get(struct callbox_call *call);
 void callbox_call_put(struct callbox_call *call);
-void callbox_call_add_locked(struct callbox_call *call, u64 deadline_ns);
+void callbox_call_add_locked(struct callbox_call *call, u64 id,
+			     u64 deadline_ns, bool init);
 struct callbox_call *callbox_call_find_locked(struct callbox_sandbox *sb,
 					      u64 id);
 int callbox_call_lookup_error_locked(struct callbox_sandbox *sb, u64 id);
 bool callbox_call_ended(const struct callbox_call *call);
 bool callbox_call_owned_by_current(const struct callbox_call *call);
+bool callbox_call_owner_exited(const struct callbox_call *call);
 void callbox_call_transition_locked(struct callbox_call *call, u32 new_state);
 void callbox_call_abort_locked(struct callbox_call *call, u32 reason,
 			       u64 detail, bool clean_stop);
@@ -165,6 +194,11 @@ void callbox_call_fill_info_locked(const struct callbox_call *call,
 				   struct callbox_call_info *info);
 void callbox_call_consume(struct callbox_call *call);
 
-int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call);
+/* run.c */
+int callbox_run_prepare(struct callbox_sandbox *sb);
+int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
+		     unsigned int cmd, bool restart,
+		     struct callbox_call_info __user *uout);
+bool callbox_run_is_restart(const struct callbox_call_info *out);
 
 #endif /* _CALLBOX_H */

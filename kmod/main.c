@@ -10,20 +10,25 @@
  *
  * Objects:
  *   /dev/callbox (this file)    creates sandboxes
- *   sandbox fd (sandbox.c)      one vCPU; runs calls on it
+ *   sandbox fd (sandbox.c)      one vCPU: lifetime, shutdown, reset, poll
+ *   call ioctls (call_ioctl.c)  CALL_SYNC, SUBMIT, RUN, WAIT, GET, CANCEL
  *   call (call.c)               one call: state machine, cancellation,
  *                               deadline timer, kick
  *   run (run.c)                 enters the guest and decodes its exits
  *
  * Lock ordering (outermost first):
- *   callbox_sandbox.run_lock    mutex, held while a thread runs a call
- *     kvm_vcpu.mutex            taken by KVM_RUN inside the run
- *   callbox_sandbox.lock        irq-safe spinlock (the deadline hrtimer
- *                               takes it); guards the calls' state and
- *                               the sandbox's lists. Nothing sleeps or
- *                               calls into KVM under it; task_work_add()
- *                               (the kick) and wake_up() are called under
- *                               it and take only scheduler/waitqueue locks.
+ *   callbox_sandbox.run_lock      mutex, held while a thread runs a call
+ *     kvm_vcpu.mutex              taken by KVM_RUN inside the run
+ *   callbox_sandbox.publish_lock  mutex, held while a new call gets its
+ *                                 id and the id is written to userspace
+ *   callbox_sandbox.lock          irq-safe spinlock (the deadline hrtimer
+ *                                 takes it); guards the calls' state and
+ *                                 the sandbox's lists. Nothing sleeps
+ *                                 under it. The kick (kvm_vcpu_kick()),
+ *                                 wake_up() and queue_delayed_work() are
+ *                                 called under it and take only
+ *                                 scheduler, waitqueue and workqueue
+ *                                 locks, which never nest the other way.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -52,6 +57,7 @@ long callbox_ioctl_dispatch(const struct callbox_ioctl_op *ops,
 		struct callbox_call_get call_get;
 		struct callbox_call_cancel call_cancel;
 		struct callbox_sandbox_reset sandbox_reset;
+		struct callbox_sandbox_shutdown sandbox_shutdown;
 	} buf;
 	const struct callbox_ioctl_op *op = NULL;
 	struct callbox_ucmd ucmd = {};
@@ -75,6 +81,8 @@ long callbox_ioctl_dispatch(const struct callbox_ioctl_op *ops,
 		return ret;
 	if (ucmd.user_size < op->min_size)
 		return -EINVAL;
+	if (ucmd.user_size > CALLBOX_UCMD_SIZE_MAX)
+		return -E2BIG;
 
 	ucmd.cmd = &buf;
 	ret = copy_struct_from_user(ucmd.cmd, op->size, ucmd.ubuffer,
@@ -143,7 +151,8 @@ static int __init callbox_init(void)
 	static_assert(sizeof(struct callbox_call_wait) == 64);
 	static_assert(sizeof(struct callbox_call_get) == 56);
 	static_assert(sizeof(struct callbox_call_cancel) == 16);
-	static_assert(sizeof(struct callbox_sandbox_reset) == 8);
+	static_assert(sizeof(struct callbox_sandbox_reset) == 24);
+	static_assert(sizeof(struct callbox_sandbox_shutdown) == 8);
 
 	return misc_register(&callbox_misc);
 }
@@ -157,5 +166,5 @@ module_init(callbox_init);
 module_exit(callbox_exit);
 
 MODULE_DESCRIPTION("callbox: kernel-owned calls into KVM micro-VMs");
-/* GPL: callbox uses KVM's GPL-only exports (file_is_kvm). */
+/* GPL: callbox uses KVM's GPL-only exports (file_is_kvm, kvm_vcpu_kick). */
 MODULE_LICENSE("GPL");

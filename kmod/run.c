@@ -3,7 +3,8 @@
  * callbox: entering the guest and deciding what its exit means.
  *
  * A call runs in the thread that issued the ioctl: callbox calls the vCPU
- * file's own KVM_RUN handler, so KVM sees exactly what it would see from
+ * file's own KVM_RUN handler, after the same security hook that the ioctl
+ * syscall would call, so KVM sees exactly what it would see from
  * userspace (same thread, same mm, same vcpu->mutex), and decodes the exit
  * in the kernel. The exit data lives in the kvm_run page, which userspace
  * has mapped and can change at any time, so every field is read once and
@@ -12,6 +13,8 @@
 #include <linux/fs.h>
 #include <linux/kvm_host.h>
 #include <linux/sched/signal.h>
+#include <linux/security.h>
+#include <linux/uaccess.h>
 
 #include "callbox.h"
 
@@ -110,64 +113,116 @@ static struct callbox_exit callbox_run_decode(struct kvm_vcpu *vcpu,
 		return callbox_abort(CALLBOX_ABORT_INTERNAL_ERROR,
 				     READ_ONCE(run->internal.suberror));
 	default:
+		/* KVM_EXIT_UNKNOWN too: KVM_RUN returned without an exit. */
 		return callbox_abort(CALLBOX_ABORT_UNEXPECTED_EXIT,
 				     exit_reason);
 	}
 }
 
-/*
- * Enter @call, under the lock: start it if QUEUED, continue it if it is
- * the current call (HOSTCALL, or ENTERED after an interruption). A pending
- * cancellation ends a current call here, before the guest runs again.
- * Returns true if the guest is to be entered.
+/**
+ * callbox_run_prepare() - check that the guest may be entered at all
+ * @sb: the sandbox
+ *
+ * Everything that would stop KVM_RUN before it runs guest code is checked
+ * before a call is published or moved, so that refusing has no side effect.
+ *
+ * Return: 0; -EOPNOTSUPP if the vCPU has a signal mask (see struct
+ * callbox_sandbox_create for why); -EINTR if kvm_run.immediate_exit is
+ * set; or the security module's refusal of KVM_RUN.
  */
-static bool callbox_run_enter_locked(struct callbox_sandbox *sb,
-				     struct callbox_call *call, int *ret)
+int callbox_run_prepare(struct callbox_sandbox *sb)
+{
+	struct kvm_vcpu *vcpu = sb->vcpu;
+
+	/* Set under vcpu->mutex; a racing change only makes KVM_RUN -EINTR. */
+	if (READ_ONCE(vcpu->sigset_active))
+		return -EOPNOTSUPP;
+	if (READ_ONCE(vcpu->run->immediate_exit))
+		return -EINTR;
+	return security_file_ioctl(sb->vcpu_file, KVM_RUN, 0);
+}
+
+/*
+ * Is @out, as userspace passed it in, what an interrupted RUN or CALL_SYNC
+ * left there, asking for that call to be continued?
+ */
+bool callbox_run_is_restart(const struct callbox_call_info *out)
+{
+	return out->state == CALLBOX_STATE_ENTERED && out->id;
+}
+
+/*
+ * May @call be entered by ioctl @cmd of the current thread, @restart
+ * telling whether it asks to continue a call it was interrupted in?
+ * Returns 1 to enter, 0 if the call has ended (its outcome is the
+ * answer), or -errno. Reaps a parked call whose owner has gone first.
+ */
+static int callbox_run_may_enter_locked(struct callbox_sandbox *sb,
+					struct callbox_call *call,
+					unsigned int cmd, bool restart)
 {
 	lockdep_assert_held(&sb->lock);
 
-	*ret = 0;
+	callbox_sandbox_reap_locked(sb);
+
 	switch (call->state) {
+	case CALLBOX_STATE_EXITED:
+	case CALLBOX_STATE_ABORTED:
+		return 0;
 	case CALLBOX_STATE_QUEUED:
-		if (sb->poisoned) {
-			*ret = -ENOTRECOVERABLE;
-			return false;
-		}
-		if (sb->current_call) {
-			*ret = -EBUSY;
-			return false;
-		}
-		callbox_call_transition_locked(call, CALLBOX_STATE_ENTERED);
-		break;
+		if (restart || sb->current_call)
+			return -EBUSY;
+		if (sb->init_call && sb->init_call != call)
+			return -ENOTRECOVERABLE;
+		if (sb->poisoned)
+			return -ENOTRECOVERABLE;
+		return 1;
 	case CALLBOX_STATE_HOSTCALL:
-	case CALLBOX_STATE_ENTERED:
-		if (WARN_ON_ONCE(sb->current_call != call) ||
-		    !callbox_call_owned_by_current(call)) {
-			*ret = -EBUSY;
-			return false;
-		}
+		/* Continued by RUN from the thread that got the HOSTCALL. */
+		if (cmd != CALLBOX_CALL_RUN ||
+		    !callbox_call_owned_by_current(call))
+			return -EBUSY;
 		if (call->cancel_reason) {
 			callbox_call_abort_locked(call, call->cancel_reason, 0,
 						  false);
-			return false;
+			return 0;
 		}
-		if (call->state == CALLBOX_STATE_HOSTCALL)
-			callbox_call_transition_locked(call,
-						       CALLBOX_STATE_ENTERED);
-		break;
-	default:
-		/* Ended already (cancelled while queued, say): nothing to do. */
-		return false;
+		return 1;
+	case CALLBOX_STATE_ENTERED:
+		/* Parked: continued only by the ioctl it was interrupted in. */
+		if (!restart || sb->runner || call->parked_cmd != cmd ||
+		    !callbox_call_owned_by_current(call))
+			return -EBUSY;
+		return 1;
 	}
+	WARN_ON_ONCE(1);
+	return -EINVAL;
+}
+
+/*
+ * Enter @call, under the lock: start it if QUEUED, continue it if it is
+ * parked. Returns as callbox_run_may_enter_locked().
+ */
+static int callbox_run_enter_locked(struct callbox_sandbox *sb,
+				    struct callbox_call *call,
+				    unsigned int cmd, bool restart)
+{
+	int ret = callbox_run_may_enter_locked(sb, call, cmd, restart);
+
+	if (ret <= 0)
+		return ret;
+	if (call->state != CALLBOX_STATE_ENTERED)
+		callbox_call_transition_locked(call, CALLBOX_STATE_ENTERED);
+	call->parked_cmd = 0;
 	sb->runner = current;
-	return true;
+	return 1;
 }
 
 /* Decide the call's fate from one exit, under the lock. */
 static int callbox_run_exit_locked(struct callbox_sandbox *sb,
 				   struct callbox_call *call,
 				   const struct callbox_exit *exit,
-				   u32 exit_reason)
+				   u32 exit_reason, unsigned int cmd)
 {
 	lockdep_assert_held(&sb->lock);
 
@@ -189,6 +244,7 @@ static int callbox_run_exit_locked(struct callbox_sandbox *sb,
 	case CALLBOX_EXIT_HOSTCALL:
 		callbox_call_transition_locked(call, CALLBOX_STATE_HOSTCALL);
 		call->status = exit->value;
+		callbox_sandbox_park_locked(sb);
 		return 0;
 	case CALLBOX_EXIT_INTERRUPTED:
 		if (fatal_signal_pending(current)) {
@@ -197,14 +253,15 @@ static int callbox_run_exit_locked(struct callbox_sandbox *sb,
 			return 0;
 		}
 		/*
-		 * A signal or other work for this thread: let it run in
-		 * userspace, then restart the ioctl, which continues the
-		 * call where it stopped (ERESTARTNOINTR restarts even after
-		 * a handler without SA_RESTART). The restart happens only if
-		 * something is pending; with nothing pending, userspace left
-		 * kvm_run.immediate_exit set: say EINTR, and the call stays
-		 * current for the next RUN (or CALL_SYNC) to continue.
+		 * A signal or task work for this thread: let it run in
+		 * userspace, then the ioctl restarts (ERESTARTNOINTR, even
+		 * after a handler without SA_RESTART) and continues the call.
+		 * Nothing pending means KVM stopped for a reason we checked
+		 * before entering but userspace changed since (immediate_exit,
+		 * a signal mask): say EINTR; the same ioctl continues later.
 		 */
+		call->parked_cmd = cmd;
+		callbox_sandbox_park_locked(sb);
 		return signal_pending(current) ? -ERESTARTNOINTR : -EINTR;
 	default:
 		callbox_call_abort_locked(call, exit->reason, exit->detail,
@@ -215,22 +272,32 @@ static int callbox_run_exit_locked(struct callbox_sandbox *sb,
 
 /**
  * callbox_run_call() - run a call until it ends or needs userspace
- * @sb: the sandbox, with @sb->run_lock held
+ * @sb: the sandbox, with @sb->run_lock held and callbox_run_prepare() done
  * @call: the call, referenced by the caller
+ * @cmd: the ioctl running it, CALLBOX_CALL_SYNC or CALLBOX_CALL_RUN
+ * @restart: the ioctl asks to continue the call it was interrupted in
+ * @uout: the ioctl's @out in userspace, written before the guest is
+ *	entered (so a struct that cannot be written stops the call before
+ *	it runs, and userspace knows the id) and after an interruption
  *
  * Every exit of the ABI either ends the call or hands it to userspace
  * (HOSTCALL, interruption), so one KVM_RUN serves one ioctl. Returning to
- * userspace after every call is also what consumes a kick's task work
- * before the thread can start another call.
+ * userspace after every call is also what clears a kick before the thread
+ * can start another call.
  *
- * Return: 0 when the call ended or reached HOSTCALL (or had ended before),
- * -ERESTARTNOINTR if the thread must return to userspace first, -EINTR
- * if kvm_run.immediate_exit stopped the run,
- * -ENOTRECOVERABLE or -EBUSY if the call could not start.
+ * Return: 0 when the call ended or reached HOSTCALL (or had ended before);
+ * -ERESTARTNOINTR if the thread must return to userspace first, -EINTR if
+ * KVM_RUN stopped with nothing pending (the call is parked either way);
+ * -EFAULT if @uout cannot be written; -EBUSY or -ENOTRECOVERABLE if the
+ * call could not be entered.
  */
-int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call)
+int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
+		     unsigned int cmd, bool restart,
+		     struct callbox_call_info __user *uout)
 {
 	struct file *vcpu_file = sb->vcpu_file;
+	struct kvm_run *run = sb->vcpu->run;
+	struct callbox_call_info info;
 	struct callbox_exit exit;
 	u32 exit_reason;
 	long run_ret;
@@ -239,20 +306,40 @@ int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call)
 	lockdep_assert_held(&sb->run_lock);
 
 	spin_lock_irq(&sb->lock);
-	if (!callbox_run_enter_locked(sb, call, &ret)) {
-		spin_unlock_irq(&sb->lock);
-		return ret;
-	}
+	ret = callbox_run_may_enter_locked(sb, call, cmd, restart);
+	callbox_call_fill_info_locked(call, &info);
 	spin_unlock_irq(&sb->lock);
+	if (ret <= 0)
+		return ret;
+	if (copy_to_user(uout, &info, sizeof(info)))
+		return -EFAULT;
 
+	/* Checked again: a cancel may have ended it meanwhile. */
+	spin_lock_irq(&sb->lock);
+	ret = callbox_run_enter_locked(sb, call, cmd, restart);
+	spin_unlock_irq(&sb->lock);
+	if (ret <= 0)
+		return ret;
+
+	/* Whatever the last exit was, it must not pass for this one. */
+	WRITE_ONCE(run->exit_reason, KVM_EXIT_UNKNOWN);
 	run_ret = vcpu_file->f_op->unlocked_ioctl(vcpu_file, KVM_RUN, 0);
 	/* KVM leaves exit_reason stale when immediate_exit stops it. */
 	exit_reason = run_ret == -EINTR ? KVM_EXIT_INTR :
-		      READ_ONCE(sb->vcpu->run->exit_reason);
+		      READ_ONCE(run->exit_reason);
 	exit = callbox_run_decode(sb->vcpu, run_ret, exit_reason);
 
 	spin_lock_irq(&sb->lock);
-	ret = callbox_run_exit_locked(sb, call, &exit, exit_reason);
+	ret = callbox_run_exit_locked(sb, call, &exit, exit_reason, cmd);
+	/*
+	 * Parked: the restart must name this call as ENTERED, even if a
+	 * cancel ends it before userspace gets to restart.
+	 */
+	callbox_call_fill_info_locked(call, &info);
 	spin_unlock_irq(&sb->lock);
+	if (!ret)
+		return 0;
+	if (copy_to_user(uout, &info, sizeof(info)))
+		return -EFAULT;
 	return ret;
 }

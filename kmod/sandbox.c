@@ -6,14 +6,17 @@
  * a reference on the vCPU's file, which in turn holds the VM, so the vCPU
  * outlives every call. The sandbox is reachable only through its own fd,
  * and an ioctl holds that fd, so release() runs only when no call is
- * running.
+ * running. Its lifetime is the file's, whichever fd copies exist; only
+ * CALLBOX_SANDBOX_SHUTDOWN ends it earlier.
  *
  * callbox relies on these KVM details, all stable for a module built
  * against the running kernel's headers: file_is_kvm() (exported) to
  * recognise a VM file, the VM's vcpu_array to recognise one of its vCPU
- * files, and vcpu->run / vcpu->arch.pio_data to read an exit (run.c).
+ * files, vcpu->sigset_active, and vcpu->run / vcpu->arch.pio_data to read
+ * an exit (run.c).
  */
 #include <linux/anon_inodes.h>
+#include <linux/dcache.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/kvm_host.h>
@@ -25,22 +28,33 @@
 
 #include "callbox.h"
 
+/* How often a parked call's owner is checked while it stays parked. */
+#define CALLBOX_REAP_INTERVAL	(HZ / 10)
+
 /*
- * The vCPUs bound to a sandbox, indexed by address. A vCPU serves one
- * sandbox at most: two sandboxes interleaving calls on one guest would
- * each see the other's state. Bound vCPUs cannot be freed (the sandbox
- * holds their file), so an address is never reused while it is here.
+ * The vCPUs bound to a sandbox that has not shut down, indexed by
+ * address. A vCPU serves one sandbox at most: two sandboxes interleaving
+ * calls on one guest would each see the other's state. A bound vCPU
+ * cannot be freed (the sandbox holds its file), so an address is never
+ * reused while it is here.
  */
 static DEFINE_XARRAY(callbox_bound_vcpus);
+
+/* Free the vCPU for a new sandbox, if it is still ours. Idempotent. */
+static void callbox_sandbox_unbind(struct callbox_sandbox *sb)
+{
+	xa_cmpxchg(&callbox_bound_vcpus, (unsigned long)sb->vcpu, sb, NULL, 0);
+}
 
 static void callbox_sandbox_free(struct kref *kref)
 {
 	struct callbox_sandbox *sb = container_of(kref, struct callbox_sandbox,
 						  kref);
 
-	xa_erase(&callbox_bound_vcpus, (unsigned long)sb->vcpu);
+	callbox_sandbox_unbind(sb);
 	fput(sb->vcpu_file);
 	mmdrop(sb->mm);
+	mutex_destroy(&sb->publish_lock);
 	mutex_destroy(&sb->run_lock);
 	kfree(sb);
 }
@@ -50,9 +64,115 @@ void callbox_sandbox_put(struct callbox_sandbox *sb)
 	kref_put(&sb->kref, callbox_sandbox_free);
 }
 
+/**
+ * callbox_sandbox_reap_locked() - end a parked call whose owner is gone
+ * @sb: the sandbox
+ *
+ * A parked call (HOSTCALL, or interrupted) is continued only by the thread
+ * that owns it. If that thread has exited, nothing can continue it, so it
+ * ends now: with the reason of a cancellation that won, else
+ * OWNER_EXITED. Every ioctl that looks at calls reaps first, so that what
+ * it reports is true; the reap work does it for threads that only wait.
+ *
+ * Return: true if a call is still parked.
+ */
+bool callbox_sandbox_reap_locked(struct callbox_sandbox *sb)
+{
+	struct callbox_call *call = sb->current_call;
+
+	lockdep_assert_held(&sb->lock);
+
+	if (!call || sb->runner)
+		return false;
+	if (!callbox_call_owner_exited(call))
+		return true;
+	callbox_call_abort_locked(call, call->cancel_reason ?:
+				  CALLBOX_ABORT_OWNER_EXITED, 0, false);
+	return false;
+}
+
+/* The current call was just parked: watch its owner while it stays so. */
+void callbox_sandbox_park_locked(struct callbox_sandbox *sb)
+{
+	lockdep_assert_held(&sb->lock);
+
+	queue_delayed_work(system_wq, &sb->reap_work, CALLBOX_REAP_INTERVAL);
+}
+
+static void callbox_sandbox_reap_fn(struct work_struct *work)
+{
+	struct callbox_sandbox *sb = container_of(to_delayed_work(work),
+						  struct callbox_sandbox,
+						  reap_work);
+
+	spin_lock_irq(&sb->lock);
+	if (callbox_sandbox_reap_locked(sb))
+		callbox_sandbox_park_locked(sb);
+	spin_unlock_irq(&sb->lock);
+}
+
+/**
+ * callbox_sandbox_publish() - give a new call its id and publish it
+ * @sb: the sandbox, with @sb->publish_lock held
+ * @call: the new call
+ * @deadline_ns: its deadline (0: none)
+ * @init: it is a reset's init call
+ * @ucmd: the ioctl; its reply, with the id, is written before anything
+ *	is published, so a reply that cannot be written publishes nothing
+ * @reply_id: where the id goes in the kernel copy of the ioctl's struct
+ * @reply_len: how much of that struct is the reply
+ *
+ * Only publish_lock holders give out ids, so the id written is the one the
+ * call gets.
+ *
+ * Return: 0 (the sandbox's list now holds its own reference on @call), or
+ * -ESHUTDOWN, -EAGAIN (CALLBOX_MAX_CALLS unconsumed, one more for an init
+ * call) or -EFAULT, with nothing published.
+ */
+int callbox_sandbox_publish(struct callbox_sandbox *sb,
+			    struct callbox_call *call, u64 deadline_ns,
+			    bool init, struct callbox_ucmd *ucmd,
+			    u64 *reply_id, size_t reply_len)
+{
+	int ret = 0;
+	u64 id;
+
+	lockdep_assert_held(&sb->publish_lock);
+
+	spin_lock_irq(&sb->lock);
+	if (sb->shutdown)
+		ret = -ESHUTDOWN;
+	/* An init call has one more place, so a full queue can be reset. */
+	else if (sb->nr_calls >= CALLBOX_MAX_CALLS + init)
+		ret = -EAGAIN;
+	id = sb->next_call_id;
+	spin_unlock_irq(&sb->lock);
+	if (ret)
+		return ret;
+
+	*reply_id = id;
+	ret = callbox_ucmd_respond(ucmd, reply_len);
+	if (ret)
+		return ret;
+
+	spin_lock_irq(&sb->lock);
+	/* Only shutdown can have changed: adding a call takes our lock. */
+	if (sb->shutdown) {
+		ret = -ESHUTDOWN;
+	} else {
+		callbox_call_add_locked(call, id, deadline_ns, init);
+		if (init)
+			sb->poisoned = false;
+		/* A runner may be waiting for work. */
+		wake_up_all(&sb->wq);
+	}
+	spin_unlock_irq(&sb->lock);
+	return ret;
+}
+
 /*
  * Shut down: nothing new may start, QUEUED calls end ABORTED without
- * running, and the current call is cancelled (kicked if it runs).
+ * running, a running call is kicked, a parked one ends now.
  */
 static void callbox_sandbox_shutdown_locked(struct callbox_sandbox *sb)
 {
@@ -69,33 +189,77 @@ static void callbox_sandbox_shutdown_locked(struct callbox_sandbox *sb)
 	if (call) {
 		callbox_call_cancel_locked(call, CALLBOX_ABORT_SANDBOX_CLOSED);
 		/*
-		 * No thread runs it (HOSTCALL, or interrupted): end it now
-		 * rather than when, if ever, someone continues it, so that
-		 * its waiters get their answer.
+		 * A host function still runs for it: end it now rather than
+		 * when, if ever, someone continues it, so that its waiters
+		 * get their answer.
 		 */
-		if (!sb->runner)
+		if (!sb->runner && !callbox_call_ended(call))
 			callbox_call_abort_locked(call, call->cancel_reason, 0,
 						  false);
 	}
 	wake_up_all(&sb->wq);
 }
 
-/*
- * close() of the sandbox fd by the process that created it shuts the
- * sandbox down at once, so that other threads waiting on it or running it
- * get their answer now rather than whenever the last reference goes. A
- * close elsewhere (a forked child, an fd passed away) changes nothing.
- */
-static int callbox_sandbox_flush(struct file *file, fl_owner_t id)
+static int callbox_sandbox_shutdown(void *obj, struct callbox_ucmd *ucmd)
 {
-	struct callbox_sandbox *sb = file->private_data;
+	struct callbox_sandbox *sb = obj;
+	struct callbox_sandbox_shutdown *cmd = ucmd->cmd;
 
-	if (id != sb->owner_files)
-		return 0;
+	if (cmd->flags)
+		return -EINVAL;
+
 	spin_lock_irq(&sb->lock);
 	callbox_sandbox_shutdown_locked(sb);
 	spin_unlock_irq(&sb->lock);
+
+	/* A kicked runner leaves the guest soon; then no one runs it. */
+	if (mutex_lock_killable(&sb->run_lock))
+		return -EINTR;
+	callbox_sandbox_unbind(sb);
+	mutex_unlock(&sb->run_lock);
 	return 0;
+}
+
+static int callbox_sandbox_reset(void *obj, struct callbox_ucmd *ucmd)
+{
+	struct callbox_sandbox *sb = obj;
+	struct callbox_sandbox_reset *cmd = ucmd->cmd;
+	struct callbox_call *call;
+	int ret;
+
+	if (cmd->flags || cmd->deadline_ns > KTIME_MAX)
+		return -EINVAL;
+
+	call = callbox_call_alloc(sb);
+	if (!call)
+		return -ENOMEM;
+
+	ret = -EINTR;
+	if (mutex_lock_killable(&sb->run_lock))
+		goto out_put_call;
+	if (mutex_lock_killable(&sb->publish_lock))
+		goto out_unlock_run;
+
+	spin_lock_irq(&sb->lock);
+	callbox_sandbox_reap_locked(sb);
+	if (sb->shutdown)
+		ret = -ESHUTDOWN;
+	else if (sb->current_call || sb->init_call)
+		ret = -EBUSY;
+	else
+		ret = 0;
+	spin_unlock_irq(&sb->lock);
+	if (!ret)
+		ret = callbox_sandbox_publish(sb, call, cmd->deadline_ns, true,
+					      ucmd, &cmd->out_id,
+					      sizeof(*cmd));
+
+	mutex_unlock(&sb->publish_lock);
+out_unlock_run:
+	mutex_unlock(&sb->run_lock);
+out_put_call:
+	callbox_call_put(call);
+	return ret;
 }
 
 static int callbox_sandbox_release(struct inode *inode, struct file *file)
@@ -108,6 +272,10 @@ static int callbox_sandbox_release(struct inode *inode, struct file *file)
 	/* No ioctl holds the file now, so no thread can be running a call. */
 	WARN_ON_ONCE(sb->current_call);
 	spin_unlock_irq(&sb->lock);
+
+	/* Nothing is parked any more, so the work does not come back. */
+	cancel_delayed_work_sync(&sb->reap_work);
+	callbox_sandbox_unbind(sb);
 
 	/* Every call has ended now; consume them all. */
 	for (;;) {
@@ -137,6 +305,7 @@ static __poll_t callbox_sandbox_poll(struct file *file,
 	poll_wait(file, &sb->wq, wait);
 
 	spin_lock_irq(&sb->lock);
+	callbox_sandbox_reap_locked(sb);
 	if (sb->nr_ended)
 		mask |= EPOLLIN | EPOLLRDNORM;
 	call = sb->current_call;
@@ -149,399 +318,54 @@ static __poll_t callbox_sandbox_poll(struct file *file,
 	return mask;
 }
 
-/* Deadlines are CLOCK_MONOTONIC ktime values: 0 (none) or positive. */
-static bool callbox_deadline_valid(u64 deadline_ns)
-{
-	return deadline_ns <= KTIME_MAX;
-}
-
-static void callbox_call_info_get(struct callbox_call *call,
-				  struct callbox_call_info *info)
-{
-	spin_lock_irq(&call->sb->lock);
-	callbox_call_fill_info_locked(call, info);
-	spin_unlock_irq(&call->sb->lock);
-}
-
-/*
- * Choose what CALL_SYNC runs: the interrupted current call when the ioctl
- * is being restarted, else @new, published now. Returns the call with a
- * reference for the caller, NULL if another thread's interrupted sync
- * call must end first, or an ERR_PTR.
- */
-static struct callbox_call *
-callbox_sandbox_sync_call_locked(struct callbox_sandbox *sb,
-				 struct callbox_call *new, u64 deadline_ns)
-{
-	struct callbox_call *call = sb->current_call;
-
-	lockdep_assert_held(&sb->lock);
-
-	if (call) {
-		/* HOSTCALL, or a submitted call: not CALL_SYNC's to continue. */
-		if (!call->sync || call->state != CALLBOX_STATE_ENTERED ||
-		    sb->runner)
-			return ERR_PTR(-EBUSY);
-		/* Another thread's interrupted call: wait for it to end. */
-		if (!callbox_call_owned_by_current(call))
-			return NULL;
-		/* Our own CALL_SYNC, restarted after an interruption. */
-		callbox_call_get(call);
-		return call;
-	}
-	if (sb->shutdown)
-		return ERR_PTR(-ESHUTDOWN);
-	if (!list_empty(&sb->queue))
-		return ERR_PTR(-EBUSY);
-	if (sb->poisoned)
-		return ERR_PTR(-ENOTRECOVERABLE);
-	if (sb->nr_calls >= CALLBOX_MAX_CALLS)
-		return ERR_PTR(-EAGAIN);
-
-	new->sync = true;
-	callbox_call_add_locked(new, deadline_ns);
-	callbox_call_get(new);
-	return new;
-}
-
-static int callbox_sandbox_call_sync(void *obj, struct callbox_ucmd *ucmd)
-{
-	struct callbox_sandbox *sb = obj;
-	struct callbox_call_sync *cmd = ucmd->cmd;
-	struct callbox_call *new, *call;
-	int ret;
-
-	if (cmd->flags || !callbox_deadline_valid(cmd->deadline_ns))
-		return -EINVAL;
-
-	new = callbox_call_alloc(sb);
-	if (!new)
-		return -ENOMEM;
-
-	for (;;) {
-		if (mutex_lock_killable(&sb->run_lock)) {
-			callbox_call_put(new);
-			return -EINTR;
-		}
-		spin_lock_irq(&sb->lock);
-		call = callbox_sandbox_sync_call_locked(sb, new,
-							cmd->deadline_ns);
-		spin_unlock_irq(&sb->lock);
-		if (call)
-			break;
-		mutex_unlock(&sb->run_lock);
-		ret = wait_event_interruptible(sb->wq,
-					       !READ_ONCE(sb->current_call));
-		if (ret) {
-			callbox_call_put(new);
-			return ret;
-		}
-	}
-	if (call != new)
-		callbox_call_put(new);
-	if (IS_ERR(call)) {
-		ret = PTR_ERR(call);
-		goto out_unlock_run;
-	}
-
-	ret = callbox_run_call(sb, call);
-	if (ret)
-		goto out_put_call;
-
-	callbox_call_info_get(call, &cmd->out);
-	if (callbox_call_ended(call))
-		callbox_call_consume(call);
-	ret = callbox_ucmd_respond(ucmd, sizeof(*cmd));
-
-out_put_call:
-	callbox_call_put(call);
-out_unlock_run:
-	mutex_unlock(&sb->run_lock);
-	return ret;
-}
-
-static int callbox_sandbox_call_submit(void *obj, struct callbox_ucmd *ucmd)
-{
-	struct callbox_sandbox *sb = obj;
-	struct callbox_call_submit *cmd = ucmd->cmd;
-	struct callbox_call *call;
-	int ret = 0;
-
-	if (cmd->flags || !callbox_deadline_valid(cmd->deadline_ns))
-		return -EINVAL;
-
-	call = callbox_call_alloc(sb);
-	if (!call)
-		return -ENOMEM;
-
-	spin_lock_irq(&sb->lock);
-	if (sb->shutdown) {
-		ret = -ESHUTDOWN;
-	} else if (sb->nr_calls >= CALLBOX_MAX_CALLS) {
-		ret = -EAGAIN;
-	} else {
-		callbox_call_add_locked(call, cmd->deadline_ns);
-		cmd->out_id = call->id;
-		/* A runner may be waiting for work. */
-		wake_up_all(&sb->wq);
-	}
-	spin_unlock_irq(&sb->lock);
-
-	if (ret) {
-		callbox_call_put(call);
-		return ret;
-	}
-	return callbox_ucmd_respond(ucmd, sizeof(*cmd));
-}
-
-static bool callbox_sandbox_has_work(struct callbox_sandbox *sb)
-{
-	return !list_empty(&sb->queue) || READ_ONCE(sb->shutdown) ||
-	       READ_ONCE(sb->current_call);
-}
-
-/*
- * Choose what RUN runs, see struct callbox_call_run. Returns the call
- * with a reference, NULL if there is nothing to run yet, or an ERR_PTR.
- */
-static struct callbox_call *
-callbox_sandbox_run_call_locked(struct callbox_sandbox *sb, u64 id)
-{
-	struct callbox_call *call = sb->current_call;
-
-	lockdep_assert_held(&sb->lock);
-
-	if (call) {
-		/*
-		 * Only the thread that ran it continues a current call, and
-		 * an interrupted sync call only by its CALL_SYNC.
-		 */
-		if ((id && id != call->id) ||
-		    !callbox_call_owned_by_current(call) ||
-		    (call->sync && call->state == CALLBOX_STATE_ENTERED))
-			return ERR_PTR(-EBUSY);
-	} else if (id) {
-		call = callbox_call_find_locked(sb, id);
-		if (!call)
-			return ERR_PTR(callbox_call_lookup_error_locked(sb, id));
-	} else {
-		if (sb->shutdown)
-			return ERR_PTR(-ESHUTDOWN);
-		if (sb->poisoned)
-			return ERR_PTR(-ENOTRECOVERABLE);
-		call = list_first_entry_or_null(&sb->queue,
-						struct callbox_call,
-						queue_node);
-		if (!call)
-			return NULL;
-	}
-	callbox_call_get(call);
-	return call;
-}
-
-static int callbox_sandbox_call_run(void *obj, struct callbox_ucmd *ucmd)
-{
-	struct callbox_sandbox *sb = obj;
-	struct callbox_call_run *cmd = ucmd->cmd;
-	struct callbox_call *call;
-	int ret;
-
-	if (cmd->flags & ~CALLBOX_RUN_FLAGS_MASK)
-		return -EINVAL;
-
-	for (;;) {
-		if (mutex_lock_killable(&sb->run_lock))
-			return -EINTR;
-		spin_lock_irq(&sb->lock);
-		call = callbox_sandbox_run_call_locked(sb, cmd->id);
-		spin_unlock_irq(&sb->lock);
-		if (call)
-			break;
-		mutex_unlock(&sb->run_lock);
-
-		if (cmd->flags & CALLBOX_RUN_NONBLOCK)
-			return -EAGAIN;
-		ret = wait_event_interruptible(sb->wq,
-					       callbox_sandbox_has_work(sb));
-		if (ret)
-			return ret;
-	}
-	if (IS_ERR(call)) {
-		ret = PTR_ERR(call);
-		goto out_unlock_run;
-	}
-
-	ret = callbox_run_call(sb, call);
-	if (!ret) {
-		callbox_call_info_get(call, &cmd->out);
-		ret = callbox_ucmd_respond(ucmd, sizeof(*cmd));
-	}
-	callbox_call_put(call);
-out_unlock_run:
-	mutex_unlock(&sb->run_lock);
-	return ret;
-}
-
-/* Look a call up by id and take a reference, or say why it is not there. */
-static struct callbox_call *callbox_sandbox_get_call(struct callbox_sandbox *sb,
-						     u64 id)
-{
-	struct callbox_call *call;
-
-	spin_lock_irq(&sb->lock);
-	call = callbox_call_find_locked(sb, id);
-	if (call)
-		callbox_call_get(call);
-	else
-		call = ERR_PTR(callbox_call_lookup_error_locked(sb, id));
-	spin_unlock_irq(&sb->lock);
-	return call;
-}
-
-static int callbox_sandbox_call_wait(void *obj, struct callbox_ucmd *ucmd)
-{
-	struct callbox_sandbox *sb = obj;
-	struct callbox_call_wait *cmd = ucmd->cmd;
-	struct callbox_call *call;
-	ktime_t timeout;
-	int ret;
-
-	if (cmd->flags || !callbox_deadline_valid(cmd->deadline_ns))
-		return -EINVAL;
-
-	call = callbox_sandbox_get_call(sb, cmd->id);
-	if (IS_ERR(call))
-		return PTR_ERR(call);
-
-	if (cmd->deadline_ns) {
-		/* Absolute, so a restarted wait does not wait longer. */
-		timeout = ns_to_ktime(max_t(s64, cmd->deadline_ns -
-						 ktime_get_ns(), 0));
-		ret = wait_event_interruptible_hrtimeout(sb->wq,
-							 callbox_call_ended(call),
-							 timeout);
-		if (ret == -ETIME)
-			ret = -ETIMEDOUT;
-	} else {
-		ret = wait_event_interruptible(sb->wq,
-					       callbox_call_ended(call));
-	}
-	if (ret)
-		goto out_put_call;
-
-	callbox_call_info_get(call, &cmd->out);
-	callbox_call_consume(call);
-	ret = callbox_ucmd_respond(ucmd, sizeof(*cmd));
-
-out_put_call:
-	callbox_call_put(call);
-	return ret;
-}
-
-static int callbox_sandbox_call_get(void *obj, struct callbox_ucmd *ucmd)
-{
-	struct callbox_sandbox *sb = obj;
-	struct callbox_call_get *cmd = ucmd->cmd;
-	struct callbox_call *call;
-
-	if (cmd->flags)
-		return -EINVAL;
-
-	call = callbox_sandbox_get_call(sb, cmd->id);
-	if (IS_ERR(call))
-		return PTR_ERR(call);
-	callbox_call_info_get(call, &cmd->out);
-	callbox_call_put(call);
-	return callbox_ucmd_respond(ucmd, sizeof(*cmd));
-}
-
-static int callbox_sandbox_call_cancel(void *obj, struct callbox_ucmd *ucmd)
-{
-	struct callbox_sandbox *sb = obj;
-	struct callbox_call_cancel *cmd = ucmd->cmd;
-	struct callbox_call *call;
-	int ret;
-
-	if (cmd->flags)
-		return -EINVAL;
-
-	spin_lock_irq(&sb->lock);
-	call = callbox_call_find_locked(sb, cmd->id);
-	if (call)
-		ret = callbox_call_cancel_locked(call, CALLBOX_ABORT_CANCELLED);
-	else if (callbox_call_lookup_error_locked(sb, cmd->id) == -ENOENT)
-		ret = -ENOENT;
-	else
-		ret = -EALREADY;	/* ended and consumed */
-	spin_unlock_irq(&sb->lock);
-	return ret;
-}
-
-static int callbox_sandbox_reset(void *obj, struct callbox_ucmd *ucmd)
-{
-	struct callbox_sandbox *sb = obj;
-	struct callbox_sandbox_reset *cmd = ucmd->cmd;
-	int ret = 0;
-
-	if (cmd->flags)
-		return -EINVAL;
-
-	if (mutex_lock_killable(&sb->run_lock))
-		return -EINTR;
-	spin_lock_irq(&sb->lock);
-	if (sb->shutdown)
-		ret = -ESHUTDOWN;
-	else if (sb->current_call)
-		ret = -EBUSY;
-	else
-		sb->poisoned = false;
-	spin_unlock_irq(&sb->lock);
-	mutex_unlock(&sb->run_lock);
-	return ret;
-}
-
 static const struct callbox_ioctl_op callbox_sandbox_ops[] = {
 	{
 		.ioctl_num = CALLBOX_CALL_SYNC,
 		.size = sizeof(struct callbox_call_sync),
 		.min_size = offsetofend(struct callbox_call_sync, out),
-		.execute = callbox_sandbox_call_sync,
+		.execute = callbox_ioctl_call_sync,
 	},
 	{
 		.ioctl_num = CALLBOX_CALL_SUBMIT,
 		.size = sizeof(struct callbox_call_submit),
 		.min_size = offsetofend(struct callbox_call_submit, out_id),
-		.execute = callbox_sandbox_call_submit,
+		.execute = callbox_ioctl_call_submit,
 	},
 	{
 		.ioctl_num = CALLBOX_CALL_RUN,
 		.size = sizeof(struct callbox_call_run),
 		.min_size = offsetofend(struct callbox_call_run, out),
-		.execute = callbox_sandbox_call_run,
+		.execute = callbox_ioctl_call_run,
 	},
 	{
 		.ioctl_num = CALLBOX_CALL_WAIT,
 		.size = sizeof(struct callbox_call_wait),
 		.min_size = offsetofend(struct callbox_call_wait, out),
-		.execute = callbox_sandbox_call_wait,
+		.execute = callbox_ioctl_call_wait,
 	},
 	{
 		.ioctl_num = CALLBOX_CALL_GET,
 		.size = sizeof(struct callbox_call_get),
 		.min_size = offsetofend(struct callbox_call_get, out),
-		.execute = callbox_sandbox_call_get,
+		.execute = callbox_ioctl_call_get,
 	},
 	{
 		.ioctl_num = CALLBOX_CALL_CANCEL,
 		.size = sizeof(struct callbox_call_cancel),
 		.min_size = offsetofend(struct callbox_call_cancel, id),
-		.execute = callbox_sandbox_call_cancel,
+		.execute = callbox_ioctl_call_cancel,
 	},
 	{
 		.ioctl_num = CALLBOX_SANDBOX_RESET,
 		.size = sizeof(struct callbox_sandbox_reset),
-		.min_size = offsetofend(struct callbox_sandbox_reset, flags),
+		.min_size = offsetofend(struct callbox_sandbox_reset, out_id),
 		.execute = callbox_sandbox_reset,
+	},
+	{
+		.ioctl_num = CALLBOX_SANDBOX_SHUTDOWN,
+		.size = sizeof(struct callbox_sandbox_shutdown),
+		.min_size = offsetofend(struct callbox_sandbox_shutdown, flags),
+		.execute = callbox_sandbox_shutdown,
 	},
 };
 
@@ -561,7 +385,6 @@ static long callbox_sandbox_ioctl(struct file *file, unsigned int cmd,
 
 static const struct file_operations callbox_sandbox_fops = {
 	.owner = THIS_MODULE,
-	.flush = callbox_sandbox_flush,
 	.release = callbox_sandbox_release,
 	.poll = callbox_sandbox_poll,
 	.unlocked_ioctl = callbox_sandbox_ioctl,
@@ -570,33 +393,60 @@ static const struct file_operations callbox_sandbox_fops = {
 };
 
 /*
- * Find the vCPU of @kvm that @file is the fd of. Only pointers are
- * compared, so a file of any other kind is never dereferenced as a vCPU.
+ * Find the vCPU of @kvm that @file is the fd of. Pointers first: only a
+ * file KVM made for one of its vCPUs can hold one as private_data, so no
+ * other file is ever looked into. KVM makes two such anon-inode files, the
+ * vCPU fd ("kvm-vcpu:N") and its statistics fd ("kvm-vcpu-stats"), and
+ * the name tells them apart; an anon inode's name never changes.
  */
 static struct kvm_vcpu *callbox_kvm_find_vcpu(struct kvm *kvm,
 					      struct file *file)
 {
-	struct kvm_vcpu *vcpu;
+	struct kvm_vcpu *vcpu, *found = NULL;
 	unsigned long i;
 
-	if (!str_has_prefix(file->f_path.dentry->d_name.name, "kvm-vcpu:"))
-		return NULL;
-
 	kvm_for_each_vcpu(i, vcpu, kvm) {
-		if (file->private_data == vcpu)
-			return vcpu;
+		if (file->private_data == vcpu) {
+			found = vcpu;
+			break;
+		}
 	}
-	return NULL;
+	if (!found || !file->f_op->unlocked_ioctl ||
+	    !str_has_prefix(file->f_path.dentry->d_name.name, "kvm-vcpu:"))
+		return NULL;
+	return found;
+}
+
+static struct callbox_sandbox *callbox_sandbox_alloc(struct file *vcpu_file,
+						     struct kvm_vcpu *vcpu)
+{
+	struct callbox_sandbox *sb;
+
+	sb = kzalloc(sizeof(*sb), GFP_KERNEL_ACCOUNT);
+	if (!sb)
+		return NULL;
+	kref_init(&sb->kref);
+	sb->vcpu_file = vcpu_file;
+	sb->vcpu = vcpu;
+	sb->mm = current->mm;
+	mmgrab(sb->mm);
+	mutex_init(&sb->run_lock);
+	mutex_init(&sb->publish_lock);
+	spin_lock_init(&sb->lock);
+	init_waitqueue_head(&sb->wq);
+	INIT_DELAYED_WORK(&sb->reap_work, callbox_sandbox_reap_fn);
+	INIT_LIST_HEAD(&sb->calls);
+	INIT_LIST_HEAD(&sb->queue);
+	sb->next_call_id = 1;
+	return sb;
 }
 
 int callbox_sandbox_create(void *unused, struct callbox_ucmd *ucmd)
 {
 	struct callbox_sandbox_create *cmd = ucmd->cmd;
 	struct callbox_sandbox *sb;
-	struct file *vcpu_file;
+	struct file *vm_file, *vcpu_file, *file;
 	struct kvm_vcpu *vcpu;
-	struct file *file;
-	struct fd vm;
 	struct kvm *kvm;
 	int ret;
 	int fd;
@@ -604,14 +454,14 @@ int callbox_sandbox_create(void *unused, struct callbox_ucmd *ucmd)
 	if (cmd->flags || cmd->__reserved)
 		return -EINVAL;
 
-	vm = fdget(cmd->vm_fd);
-	if (!vm.file)
+	vm_file = fget(cmd->vm_fd);
+	if (!vm_file)
 		return -EBADF;
-	if (!file_is_kvm(vm.file)) {
+	if (!file_is_kvm(vm_file)) {
 		ret = -EINVAL;
 		goto out_put_vm;
 	}
-	kvm = vm.file->private_data;
+	kvm = vm_file->private_data;
 	if (kvm->mm != current->mm) {
 		ret = -EIO;
 		goto out_put_vm;
@@ -627,24 +477,17 @@ int callbox_sandbox_create(void *unused, struct callbox_ucmd *ucmd)
 		ret = -EINVAL;
 		goto out_put_vcpu;
 	}
+	/* See struct callbox_sandbox_create; checked again at every entry. */
+	if (READ_ONCE(vcpu->sigset_active)) {
+		ret = -EOPNOTSUPP;
+		goto out_put_vcpu;
+	}
 
-	sb = kzalloc(sizeof(*sb), GFP_KERNEL_ACCOUNT);
+	sb = callbox_sandbox_alloc(vcpu_file, vcpu);
 	if (!sb) {
 		ret = -ENOMEM;
 		goto out_put_vcpu;
 	}
-	kref_init(&sb->kref);
-	sb->vcpu_file = vcpu_file;
-	sb->vcpu = vcpu;
-	sb->mm = current->mm;
-	mmgrab(sb->mm);
-	sb->owner_files = current->files;
-	mutex_init(&sb->run_lock);
-	spin_lock_init(&sb->lock);
-	init_waitqueue_head(&sb->wq);
-	INIT_LIST_HEAD(&sb->calls);
-	INIT_LIST_HEAD(&sb->queue);
-	sb->next_call_id = 1;
 
 	ret = xa_insert(&callbox_bound_vcpus, (unsigned long)vcpu, sb,
 			GFP_KERNEL_ACCOUNT);
@@ -662,7 +505,7 @@ int callbox_sandbox_create(void *unused, struct callbox_ucmd *ucmd)
 		ret = PTR_ERR(file);
 		goto out_put_fd;
 	}
-	/* From here the file owns sb: its release() drops it. */
+	/* From here the file owns sb (and the vCPU file): release() frees. */
 
 	cmd->out_sandbox_fd = fd;
 	ret = callbox_ucmd_respond(ucmd, sizeof(*cmd));
@@ -674,20 +517,21 @@ int callbox_sandbox_create(void *unused, struct callbox_ucmd *ucmd)
 
 	/* Point of no return: userspace can use the fd from now on. */
 	fd_install(fd, file);
-	fdput(vm);
+	fput(vm_file);
 	return 0;
 
 out_put_fd:
 	put_unused_fd(fd);
 out_unbind:
-	xa_erase(&callbox_bound_vcpus, (unsigned long)vcpu);
+	callbox_sandbox_unbind(sb);
 out_free_sb:
 	mmdrop(sb->mm);
+	mutex_destroy(&sb->publish_lock);
 	mutex_destroy(&sb->run_lock);
 	kfree(sb);
 out_put_vcpu:
 	fput(vcpu_file);
 out_put_vm:
-	fdput(vm);
+	fput(vm_file);
 	return ret;
 }

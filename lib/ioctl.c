@@ -36,15 +36,17 @@ int callbox_sandbox_create_fd(int dev_fd, int vm_fd, int vcpu_fd)
 int callbox_call_sync_fd(int sandbox_fd, uint64_t deadline_ns,
 			 struct callbox_call_info *out)
 {
+	/* A zeroed out: a new call, never the continuation of another. */
 	struct callbox_call_sync cmd = {
 		.size = sizeof(cmd),
 		.deadline_ns = deadline_ns,
 	};
+	int ret = ioctl(sandbox_fd, CALLBOX_CALL_SYNC, &cmd) ? -errno : 0;
 
-	if (ioctl(sandbox_fd, CALLBOX_CALL_SYNC, &cmd))
-		return -errno;
-	*out = cmd.out;
-	return 0;
+	/* After EINTR, out names the call left parked. */
+	if (!ret || ret == -EINTR)
+		*out = cmd.out;
+	return ret;
 }
 
 int callbox_call_submit_fd(int sandbox_fd, uint64_t deadline_ns, uint64_t *id)
@@ -68,11 +70,11 @@ int callbox_call_run_fd(int sandbox_fd, uint64_t id, uint32_t flags,
 		.flags = flags,
 		.id = id,
 	};
+	int ret = ioctl(sandbox_fd, CALLBOX_CALL_RUN, &cmd) ? -errno : 0;
 
-	if (ioctl(sandbox_fd, CALLBOX_CALL_RUN, &cmd))
-		return -errno;
-	*out = cmd.out;
-	return 0;
+	if (!ret || ret == -EINTR)
+		*out = cmd.out;
+	return ret;
 }
 
 int callbox_call_wait_fd(int sandbox_fd, uint64_t id, uint64_t deadline_ns,
@@ -114,11 +116,25 @@ int callbox_call_cancel_fd(int sandbox_fd, uint64_t id)
 	return ioctl(sandbox_fd, CALLBOX_CALL_CANCEL, &cmd) ? -errno : 0;
 }
 
-int callbox_sandbox_reset_fd(int sandbox_fd)
+int callbox_sandbox_reset_fd(int sandbox_fd, uint64_t deadline_ns,
+			     uint64_t *id)
 {
-	struct callbox_sandbox_reset cmd = { .size = sizeof(cmd) };
+	struct callbox_sandbox_reset cmd = {
+		.size = sizeof(cmd),
+		.deadline_ns = deadline_ns,
+	};
 
-	return ioctl(sandbox_fd, CALLBOX_SANDBOX_RESET, &cmd) ? -errno : 0;
+	if (ioctl(sandbox_fd, CALLBOX_SANDBOX_RESET, &cmd))
+		return -errno;
+	*id = cmd.out_id;
+	return 0;
+}
+
+int callbox_sandbox_shutdown_fd(int sandbox_fd)
+{
+	struct callbox_sandbox_shutdown cmd = { .size = sizeof(cmd) };
+
+	return ioctl(sandbox_fd, CALLBOX_SANDBOX_SHUTDOWN, &cmd) ? -errno : 0;
 }
 
 uint64_t callbox_deadline_after(uint64_t ns)
@@ -222,6 +238,13 @@ void callbox_describe_call(const struct callbox_call_info *c, char *buf,
 		break;
 	case CALLBOX_ABORT_SANDBOX_CLOSED:
 		snprintf(buf, len, "the sandbox was closed");
+		break;
+	case CALLBOX_ABORT_OWNER_EXITED:
+		snprintf(buf, len,
+			 "the thread that had to continue it exited (%s)",
+			 c->state == CALLBOX_STATE_ABORTED &&
+			 c->flags & CALLBOX_CALL_GUEST_RAN ?
+			 "the guest had started" : "the guest never ran");
 		break;
 	case CALLBOX_ABORT_RUN_FAILED:
 		snprintf(buf, len, "KVM_RUN failed: %s",

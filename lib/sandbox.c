@@ -41,11 +41,8 @@
 #include "vm.h"
 
 #define CALLBOX_DEFAULT_MAX_CALLS	16
-/*
- * One less than the kernel's limit on unconsumed calls, so that a reset
- * can always submit its init call, however many calls are outstanding.
- */
-#define SANDBOX_MAX_CALLS		(CALLBOX_MAX_CALLS - 1)
+/* The kernel's limit; a reset's init call has a place beyond it. */
+#define SANDBOX_MAX_CALLS		CALLBOX_MAX_CALLS
 /* More would be a table of names nobody can keep in their head. */
 #define SANDBOX_MAX_HOST_FNS		256
 
@@ -108,6 +105,7 @@ struct callbox_sandbox {
 
 	pthread_mutex_t run_lock;
 	uint64_t hostcall_id;	/* the call in HOSTCALL, for host functions */
+	bool ready;		/* the guest's last init succeeded */
 
 	struct callbox_call_info last_call;
 	char last_error[512];
@@ -587,7 +585,11 @@ static const char *const exception_names[32] = {
 	[21] = "#CP control protection",
 };
 
-/* Describe the exception the guest reported; its fields are only numbers. */
+/*
+ * Describe the fault record the guest's exception handler left. It is the
+ * guest's own claim, written in guest memory: every field is only a
+ * number, checked before it is named.
+ */
 static void sandbox_describe_fault(struct callbox_sandbox *sb,
 				   const struct callbox_fault *fault, char *buf,
 				   size_t len)
@@ -599,16 +601,20 @@ static void sandbox_describe_fault(struct callbox_sandbox *sb,
 
 	if (f.vector == 14 && f.cr2 >= guard && f.cr2 - guard < 0x1000) {
 		snprintf(buf, len,
-			 "stack overflow (page fault on the guard page below the %" PRIu64 " KiB stack, rip 0x%" PRIx64 ")",
+			 "stack overflow (a page fault on the guard page below the %" PRIu64 " KiB stack, at rip 0x%" PRIx64 ")",
 			 sb->cfg.stack_size >> 10, f.rip);
 		return;
 	}
 	if (name)
 		snprintf(buf, len, "CPU exception %s at rip 0x%" PRIx64, name,
 			 f.rip);
+	else if (f.vector < 32)
+		snprintf(buf, len,
+			 "CPU exception with reserved vector %" PRIu64 " at rip 0x%" PRIx64,
+			 f.vector, f.rip);
 	else
 		snprintf(buf, len,
-			 "CPU exception, reserved vector %" PRIu64 ", at rip 0x%" PRIx64,
+			 "an exception with vector %" PRIu64 ", which is not a CPU exception, at rip 0x%" PRIx64,
 			 f.vector, f.rip);
 	if (f.vector == 14)
 		snprintf(buf + strlen(buf), len - strlen(buf),
@@ -810,22 +816,27 @@ static int sandbox_outcome(struct callbox_sandbox *sb, const char *what,
 		return sandbox_fail(sb, -ESHUTDOWN, "%s: call %" PRIu64 ": %s",
 				    what, (uint64_t)c->id, outcome);
 	case CALLBOX_ABORT_GUEST_ABORT:
+		/*
+		 * The kernel saw the guest write an abort code; anything more
+		 * is the guest's own account, and is worded as such.
+		 */
 		if (c->detail == CALLBOX_GUEST_ABORT_EXCEPTION) {
 			sandbox_describe_fault(sb, &abort->fault, outcome,
 					       sizeof(outcome));
 			return sandbox_fail(sb, -EIO,
-					    "%s: call %" PRIu64 " aborted: %s",
+					    "%s: call %" PRIu64 " aborted by the guest, which reports %s",
 					    what, (uint64_t)c->id, outcome);
 		}
 		snprintf(message, sizeof(message), "%s", abort->message);
 		if (c->detail == CALLBOX_GUEST_ABORT_HEAP)
 			return sandbox_fail(sb, -EIO,
-					    "%s: call %" PRIu64 " aborted: the guest's heap is corrupted: %s",
+					    "%s: call %" PRIu64 " aborted by the guest, which reports that its heap is corrupted: %s",
 					    what, (uint64_t)c->id, message);
 		return sandbox_fail(sb, -ECONNABORTED,
 				    "%s: call %" PRIu64 " aborted: %s%s%s", what,
 				    (uint64_t)c->id, outcome,
-				    message[0] ? ": " : "", message);
+				    message[0] ? "; its message: " : "",
+				    message);
 	case CALLBOX_ABORT_KILLED:
 		return sandbox_fail(sb, -EINTR, "%s: call %" PRIu64 ": %s",
 				    what, (uint64_t)c->id, outcome);
@@ -946,12 +957,29 @@ static int sandbox_host_call(struct callbox_sandbox *sb, uint64_t call_id)
 }
 
 /*
+ * Is @c, an outcome the kernel returned for call @id, really about that
+ * call? The kernel promises it; a mismatch would mean reading buffers the
+ * call never wrote, so it is checked rather than trusted.
+ */
+static int sandbox_check_outcome(struct callbox_sandbox *sb, const char *what,
+				 uint64_t id,
+				 const struct callbox_call_info *c)
+{
+	if (c->id == id)
+		return 0;
+	return sandbox_fail(sb, -EPROTO,
+			    "%s: the kernel answered for call %" PRIu64 ", not call %" PRIu64,
+			    what, (uint64_t)c->id, id);
+}
+
+/*
  * Serve host calls until the call ends: @c holds a HOSTCALL outcome on
  * entry while the guest waits. Called with run_lock held.
  */
 static int sandbox_serve_host_calls(struct callbox_sandbox *sb,
 				    struct callbox_call_info *c)
 {
+	uint64_t id;
 	int ret;
 
 	while (c->state == CALLBOX_STATE_HOSTCALL) {
@@ -963,7 +991,12 @@ static int sandbox_serve_host_calls(struct callbox_sandbox *sb,
 			sandbox_hostcall_error(sb, -ENOSYS,
 					       "unknown host call number 0x%" PRIx32,
 					       c->status);
-		ret = callbox_call_run_fd(sb->sandbox_fd, c->id, 0, c);
+		id = c->id;
+		ret = callbox_call_run_fd(sb->sandbox_fd, id, 0, c);
+		if (ret)
+			return sandbox_run_error(sb, "continuing after a host call",
+						 ret);
+		ret = sandbox_check_outcome(sb, "host call", id, c);
 		if (ret)
 			return ret;
 	}
@@ -1038,29 +1071,42 @@ static int sandbox_read_exports(struct callbox_sandbox *sb)
 }
 
 /*
- * Run the guest's init (the first call after boot) to its end. It goes
- * through SUBMIT + RUN + WAIT so that it works with calls queued too.
+ * Run the guest's init (the first call after boot) to its end. It is the
+ * init call of a CALLBOX_SANDBOX_RESET, so the kernel runs no other call
+ * until it has exited, and poisons the sandbox if it does not: whatever
+ * happens to it (a cancel, its deadline), no call can enter a guest that
+ * is still at its boot entry.
  */
 static int sandbox_init_call(struct callbox_sandbox *sb)
 {
 	struct callbox_call_info *c = &sb->last_call;
 	struct sandbox_abort abort = { 0 };
-	uint64_t deadline = 0, id;
+	uint64_t deadline = 0, id = 0;
 	int ret;
 
+	sb->ready = false;
 	/* A guest whose init never ends must not hang the load, or a reset. */
 	if (sb->cfg.call_timeout_ns)
 		deadline = callbox_deadline_after(sb->cfg.call_timeout_ns);
-	ret = callbox_call_submit_fd(sb->sandbox_fd, deadline, &id);
-	if (!ret)
-		ret = callbox_call_run_fd(sb->sandbox_fd, id, 0, c);
+	ret = callbox_sandbox_reset_fd(sb->sandbox_fd, deadline, &id);
+	if (ret)
+		return sandbox_fail(sb, ret, "CALLBOX_SANDBOX_RESET: %s",
+				    strerror(-ret));
+	ret = callbox_call_run_fd(sb->sandbox_fd, id, 0, c);
+	if (ret)
+		return sandbox_run_error(sb, "guest init", ret);
+	ret = sandbox_check_outcome(sb, "guest init", id, c);
 	/* The guest's init may log, or call host functions. */
 	if (!ret)
 		ret = sandbox_serve_host_calls(sb, c);
-	if (!ret)
-		ret = callbox_call_wait_fd(sb->sandbox_fd, id, 0, c);
+	if (ret)
+		return ret;
+	ret = callbox_call_wait_fd(sb->sandbox_fd, id, 0, c);
 	if (ret)
 		return sandbox_run_error(sb, "guest init", ret);
+	ret = sandbox_check_outcome(sb, "guest init", id, c);
+	if (ret)
+		return ret;
 
 	sandbox_note_abort(sb, -1, c, &abort);
 	if (c->state != CALLBOX_STATE_EXITED)
@@ -1073,6 +1119,7 @@ static int sandbox_init_call(struct callbox_sandbox *sb)
 		return sandbox_fail(sb, -EPROTO,
 				    "guest init failed with status %" PRIu32,
 				    c->status);
+	sb->ready = true;
 	return 0;
 }
 
@@ -1211,12 +1258,6 @@ int callbox_sandbox_reset(struct callbox_sandbox *sb)
 		sandbox_fail(sb, ret, "reset: %s", err);
 		goto out_unlock;
 	}
-	ret = callbox_sandbox_reset_fd(sb->sandbox_fd);
-	if (ret) {
-		sandbox_fail(sb, ret, "CALLBOX_SANDBOX_RESET: %s",
-			     strerror(-ret));
-		goto out_unlock;
-	}
 	ret = sandbox_init_call(sb);
 
 out_unlock:
@@ -1225,6 +1266,35 @@ out_unlock:
 }
 
 /* ---- calls ---- */
+
+/* With run_lock held: refuse to run calls in a guest whose init failed. */
+static int sandbox_check_ready(struct callbox_sandbox *sb, const char *what)
+{
+	if (sb->ready)
+		return 0;
+	return sandbox_fail(sb, -ENOTRECOVERABLE,
+			    "%s: the guest is not ready: its init failed at the last reset; reset the sandbox",
+			    what);
+}
+
+/*
+ * Serve the host calls of call @c, which is in HOSTCALL, until it ends,
+ * then consume it, checking that every outcome is its own.
+ */
+static int sandbox_finish_call(struct callbox_sandbox *sb, const char *what,
+			       struct callbox_call_info *c)
+{
+	uint64_t id = c->id;
+	int ret;
+
+	ret = sandbox_serve_host_calls(sb, c);
+	if (ret)
+		return ret;
+	ret = callbox_call_wait_fd(sb->sandbox_fd, id, 0, c);
+	if (ret)
+		return sandbox_run_error(sb, what, ret);
+	return sandbox_check_outcome(sb, what, id, c);
+}
 
 int callbox_call(struct callbox_sandbox *sb, const char *function,
 		 const struct callbox_wire_value *args, unsigned int nr_args,
@@ -1243,24 +1313,24 @@ int callbox_call(struct callbox_sandbox *sb, const char *function,
 		deadline = callbox_deadline_after(sb->cfg.call_timeout_ns);
 
 	pthread_mutex_lock(&sb->run_lock);
-	sandbox_mailbox(sb)->slot = slot;
-	ret = callbox_call_sync_fd(sb->sandbox_fd, deadline, &c);
+	ret = sandbox_check_ready(sb, function);
+	if (!ret) {
+		sandbox_mailbox(sb)->slot = slot;
+		ret = callbox_call_sync_fd(sb->sandbox_fd, deadline, &c);
+		if (ret)
+			ret = sandbox_run_error(sb, function, ret);
+	}
 	/*
 	 * A CALL_SYNC that ended consumed its call. One that stopped in a
 	 * host call hands it over: serve it to the end, then consume it.
 	 */
-	if (!ret && c.state == CALLBOX_STATE_HOSTCALL) {
-		ret = sandbox_serve_host_calls(sb, &c);
-		if (!ret)
-			ret = callbox_call_wait_fd(sb->sandbox_fd, c.id, 0, &c);
-	}
+	if (!ret && c.state == CALLBOX_STATE_HOSTCALL)
+		ret = sandbox_finish_call(sb, function, &c);
 	if (!ret)
 		sandbox_note_abort(sb, slot, &c, NULL);
 	pthread_mutex_unlock(&sb->run_lock);
 
-	if (ret) {
-		ret = sandbox_run_error(sb, function, ret);
-	} else {
+	if (!ret) {
 		sb->last_call = c;
 		ret = sandbox_outcome(sb, function, &c, slot,
 				      &sb->slot_abort[slot], result);
@@ -1361,9 +1431,10 @@ int callbox_run_next(struct callbox_sandbox *sb, uint64_t deadline_ns)
 		.tv_sec = deadline_ns / 1000000000ull,
 		.tv_nsec = deadline_ns % 1000000000ull,
 	};
+	char function[CALLBOX_FUNCTION_NAME_MAX];
 	struct callbox_call_info c;
 	struct sandbox_record *r;
-	bool entered;
+	bool entered = false;
 	uint64_t id;
 	int slot, ret = 0;
 
@@ -1391,6 +1462,7 @@ int callbox_run_next(struct callbox_sandbox *sb, uint64_t deadline_ns)
 			r->started = true;
 			id = r->id;
 			slot = r->slot;
+			memcpy(function, r->function, sizeof(function));
 		}
 		pthread_mutex_unlock(&sb->lock);
 		if (r)
@@ -1399,13 +1471,21 @@ int callbox_run_next(struct callbox_sandbox *sb, uint64_t deadline_ns)
 		pthread_mutex_unlock(&sb->run_lock);
 	}
 
-	sandbox_mailbox(sb)->slot = slot;
-	ret = callbox_call_run_fd(sb->sandbox_fd, id, 0, &c);
-	entered = !ret;
-	if (!ret)
-		ret = sandbox_serve_host_calls(sb, &c);
-	if (!ret)
-		sandbox_note_abort(sb, slot, &c, NULL);
+	ret = sandbox_check_ready(sb, function);
+	if (!ret) {
+		sandbox_mailbox(sb)->slot = slot;
+		ret = callbox_call_run_fd(sb->sandbox_fd, id, 0, &c);
+		entered = !ret;
+		if (ret && ret != -ESRCH)
+			sandbox_run_error(sb, function, ret);
+	}
+	if (entered) {
+		ret = sandbox_check_outcome(sb, function, id, &c);
+		if (!ret)
+			ret = sandbox_serve_host_calls(sb, &c);
+		if (!ret)
+			sandbox_note_abort(sb, slot, &c, NULL);
+	}
 	pthread_mutex_unlock(&sb->run_lock);
 
 	if (ret == -ESRCH)
@@ -1441,6 +1521,9 @@ int callbox_call_wait(struct callbox_sandbox *sb, uint64_t id,
 	if (ret)
 		return sandbox_fail(sb, ret, "call %" PRIu64 ": %s", id,
 				    strerror(-ret));
+	ret = sandbox_check_outcome(sb, "wait", id, &c);
+	if (ret)
+		return ret;
 	if (info)
 		*info = c;
 
@@ -1501,8 +1584,11 @@ void callbox_sandbox_free(struct callbox_sandbox *sb)
 {
 	if (!sb)
 		return;
-	if (sb->sandbox_fd >= 0)
+	if (sb->sandbox_fd >= 0) {
+		/* Threads still waiting on its calls wake with an answer. */
+		callbox_sandbox_shutdown_fd(sb->sandbox_fd);
 		close(sb->sandbox_fd);
+	}
 	callbox_vm_destroy(&sb->vm);
 	free(sb->boot_image);
 	free(sb->exports);

@@ -226,9 +226,9 @@ static uint64_t bench_cancel(int dev_fd, bool halted)
 		if (ret || c.reason != CALLBOX_ABORT_CANCELLED)
 			die("cancel", ret ? -ret : EPROTO);
 	}
-	close(s.fd);	/* shuts down: the runner's RUN returns ESHUTDOWN */
+	/* The runner's RUN returns ESHUTDOWN; only then is the fd closed. */
+	callbox_sandbox_shutdown_fd(s.fd);
 	pthread_join(thread, NULL);
-	s.fd = -1;
 	stuck_destroy(&s);
 	return median(t, STOP_ROUNDS);
 }
@@ -467,9 +467,10 @@ int main(int argc, char **argv)
 		}
 		n += PER_ROUND;
 	}
-	/* Closing in the creating process shuts down and frees the runner. */
-	close(async.fd);
+	/* Shutting down frees the runner (its RUN returns ESHUTDOWN). */
+	callbox_sandbox_shutdown_fd(async.fd);
 	pthread_join(async.runner, NULL);
+	close(async.fd);
 
 	m_floor = median(t_floor, SAMPLES);
 	m_sync = median(t_sync, SAMPLES);

@@ -356,7 +356,7 @@ FIXTURE_VARIANT_ADD(bad_guest, double_free) {
 /* A guest's message arrives, with anything unprintable made harmless. */
 FIXTURE_VARIANT_ADD(bad_guest, abort_message) {
 	"abort_msg", { 0 }, 0, -ECONNABORTED, CALLBOX_ABORT_GUEST_ABORT, 7,
-	"code 7: input out of range??",
+	"code 7; its message: input out of range??",
 };
 
 FIXTURE_SETUP(bad_guest)

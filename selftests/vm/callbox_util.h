@@ -98,7 +98,7 @@ static inline void check_ioctl_abi(struct __test_metadata *_metadata,
 				   size_t size, size_t flags_off,
 				   size_t reserved_off)
 {
-	uint8_t big[512];
+	static uint8_t big[8192];
 
 	ASSERT_LE(size + 8, sizeof(big));
 
@@ -116,6 +116,16 @@ static inline void check_ioctl_abi(struct __test_metadata *_metadata,
 	memcpy(big, buf, size);
 	*(uint32_t *)big = size + 8;
 	big[size + 7] = 1;
+	EXPECT_EQ(-1, ioctl(fd, cmd, big));
+	EXPECT_EQ(E2BIG, errno);
+
+	/* Beyond a page, even all zero: never scanned (like clone3()). */
+	memset(big, 0, sizeof(big));
+	memcpy(big, buf, size);
+	*(uint32_t *)big = 4097;
+	EXPECT_EQ(-1, ioctl(fd, cmd, big));
+	EXPECT_EQ(E2BIG, errno);
+	*(uint32_t *)big = 0xffffffff;
 	EXPECT_EQ(-1, ioctl(fd, cmd, big));
 	EXPECT_EQ(E2BIG, errno);
 

@@ -181,27 +181,31 @@ TEST_F(life, submit_run_wait)
 }
 
 /*
- * kvm_run.immediate_exit left set by userspace stops KVM_RUN with nothing
- * pending: the caller gets EINTR (never a kernel-internal restart code),
- * and the call stays current until CALL_SYNC continues it.
+ * kvm_run.immediate_exit is read before the guest is entered: with it set,
+ * CALL_SYNC and RUN fail with EINTR (never a kernel-internal restart code)
+ * and neither make nor enter a call.
  */
 TEST_F(life, immediate_exit)
 {
 	struct callbox_call_info c;
+	uint64_t id;
 
 	self->run->immediate_exit = 1;
 	EXPECT_EQ(-EINTR, sync_call(self->fd, 0, &c));
-	EXPECT_EQ(-EINTR, sync_call(self->fd, 0, &c));
-	ASSERT_EQ(0, get(self->fd, 1, &c));
-	EXPECT_EQ(CALLBOX_STATE_ENTERED, c.state);
-	EXPECT_EQ(KVM_EXIT_INTR, c.exit_reason);
-	EXPECT_EQ(-EBUSY, run(self->fd, 0, CALLBOX_RUN_NONBLOCK, &c));
+	EXPECT_EQ(-ENOENT, get(self->fd, 1, &c));
+	ASSERT_EQ(0, submit(self->fd, 0, &id));
+	EXPECT_EQ(1, id);
+	EXPECT_EQ(-EINTR, run(self->fd, id, 0, &c));
+	ASSERT_EQ(0, get(self->fd, id, &c));
+	EXPECT_EQ(CALLBOX_STATE_QUEUED, c.state);
+	EXPECT_EQ(0, c.flags);
 
 	self->run->immediate_exit = 0;
-	ASSERT_EQ(0, sync_call(self->fd, 0, &c));
-	EXPECT_EQ(1, c.id);
+	ASSERT_EQ(0, run(self->fd, id, 0, &c));
+	EXPECT_EQ(id, c.id);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 	EXPECT_EQ(1, c.status);
+	ASSERT_EQ(0, wait_call(self->fd, id, 0, &c));
 }
 
 TEST_F(life, cancel_queued)
@@ -584,10 +588,14 @@ TEST_F_TIMEOUT(stuck, cancel_running, 60)
 		  a.c.flags);
 	ASSERT_EQ(0, wait_call(self->fd, id, 0, &c));
 
-	/* Stopped mid-guest: poisoned, and RESET lifts it. */
+	/* Stopped mid-guest: poisoned, and RESET queues the init call. */
 	EXPECT_EQ(-ENOTRECOVERABLE, sync_call(self->fd, 0, &c));
 	EXPECT_EQ(-ENOTRECOVERABLE, run(self->fd, 0, CALLBOX_RUN_NONBLOCK, &c));
-	EXPECT_EQ(0, callbox_sandbox_reset_fd(self->fd));
+	EXPECT_EQ(0, callbox_sandbox_reset_fd(self->fd, 0, &t0));
+	EXPECT_EQ(id + 1, t0);
+	ASSERT_EQ(0, get(self->fd, t0, &c));
+	EXPECT_EQ(CALLBOX_STATE_QUEUED, c.state);
+	EXPECT_EQ(CALLBOX_CALL_INIT, c.flags);
 }
 
 TEST_F_TIMEOUT(stuck, deadline_running, 60)
@@ -632,8 +640,10 @@ static void escape_handler(int sig)
 
 /*
  * A CALL_SYNC interrupted by a signal whose handler never returns (it
- * longjmps away) leaves its call ENTERED with no runner. Only a CALL_SYNC
- * continues it, never RUN, so it cannot run twice or be consumed twice.
+ * longjmps away) leaves its call ENTERED and parked. Nothing but that
+ * ioctl's restart may continue it: not RUN, not a new CALL_SYNC of the
+ * same thread, which would otherwise return the old call's outcome. A
+ * cancel ends it at once, since no thread runs it.
  */
 TEST_F_TIMEOUT(stuck, interrupted_sync_call, 60)
 {
@@ -654,6 +664,7 @@ TEST_F_TIMEOUT(stuck, interrupted_sync_call, 60)
 	EXPECT_EQ(CALLBOX_STATE_ENTERED, c.state);
 	EXPECT_EQ(-EBUSY, run(self->fd, 0, 0, &c));
 	EXPECT_EQ(-EBUSY, run(self->fd, 1, 0, &c));
+	EXPECT_EQ(-EBUSY, sync_call(self->fd, 0, &c));
 
 	/* Another thread's CALL_SYNC waits for it instead of taking it. */
 	other = (struct sync_arg) { .fd = self->fd };
@@ -661,23 +672,22 @@ TEST_F_TIMEOUT(stuck, interrupted_sync_call, 60)
 	usleep(100 * 1000);
 	EXPECT_FALSE(other.done);
 
-	/* No thread runs it, so a cancel needs no kick; CALL_SYNC ends it. */
+	/* No thread runs it: the cancel ends it at once, mid-guest. */
 	EXPECT_EQ(0, callbox_call_cancel_fd(self->fd, 1));
-	usleep(50 * 1000);
-	EXPECT_FALSE(other.done);	/* still ours to end */
-	ASSERT_EQ(0, sync_call(self->fd, 0, &c));
-	EXPECT_EQ(1, c.id);
+	ASSERT_EQ(0, get(self->fd, 1, &c));
 	EXPECT_EQ(CALLBOX_STATE_ABORTED, c.state);
 	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, c.reason);
-	EXPECT_EQ(-ESRCH, get(self->fd, 1, &c));
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN | CALLBOX_CALL_POISONED, c.flags);
 
-	/* Now the other caller goes on: into a poisoned sandbox. */
+	/* The other caller goes on: into a poisoned sandbox. */
 	ASSERT_EQ(0, pthread_join(t, NULL));
 	EXPECT_EQ(-ENOTRECOVERABLE, other.ret);
+	ASSERT_EQ(0, wait_call(self->fd, 1, 0, &c));
+	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, c.reason);
 }
 
-/* close() in the creating process while another thread runs the call. */
-TEST_F_TIMEOUT(stuck, close_while_running, 60)
+/* SHUTDOWN while another thread runs the call. */
+TEST_F_TIMEOUT(stuck, shutdown_while_running, 60)
 {
 	struct runner_arg a = { .fd = dup(self->fd) };
 	struct callbox_call_info c;
@@ -688,6 +698,10 @@ TEST_F_TIMEOUT(stuck, close_while_running, 60)
 	a.id = id;
 	ASSERT_EQ(0, pthread_create(&t, NULL, runner, &a));
 	ASSERT_TRUE(wait_for_state(self->fd, id, CALLBOX_STATE_ENTERED));
+	ASSERT_EQ(0, callbox_sandbox_shutdown_fd(self->fd));
+	/* When SHUTDOWN returns, the runner is out of the guest. */
+	ASSERT_EQ(0, get(a.fd, id, &c));
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, c.state);
 	ASSERT_EQ(0, close(self->fd));
 	self->fd = -1;
 	ASSERT_EQ(0, pthread_join(t, NULL));
@@ -698,7 +712,8 @@ TEST_F_TIMEOUT(stuck, close_while_running, 60)
 	/* Shut down: nothing new starts; the outcome is still readable. */
 	EXPECT_EQ(-ESHUTDOWN, submit(a.fd, 0, &id));
 	EXPECT_EQ(-ESHUTDOWN, sync_call(a.fd, 0, &c));
-	EXPECT_EQ(-ESHUTDOWN, callbox_sandbox_reset_fd(a.fd));
+	EXPECT_EQ(-ESHUTDOWN, callbox_sandbox_reset_fd(a.fd, 0, &id));
+	EXPECT_EQ(0, callbox_sandbox_shutdown_fd(a.fd));	/* twice is fine */
 	EXPECT_EQ(POLLHUP, poll_events(a.fd) & POLLHUP);
 	ASSERT_EQ(0, wait_call(a.fd, a.c.id, 0, &c));
 	EXPECT_EQ(CALLBOX_ABORT_SANDBOX_CLOSED, c.reason);
@@ -720,8 +735,8 @@ static void *waiter(void *p)
 	return NULL;
 }
 
-/* close() while a call is queued and another thread waits for it. */
-TEST_F_TIMEOUT(stuck, close_while_queued, 60)
+/* SHUTDOWN while a call is queued and another thread waits for it. */
+TEST_F_TIMEOUT(stuck, shutdown_while_queued, 60)
 {
 	struct waiter_arg w = { .fd = dup(self->fd) };
 	pthread_t t;
@@ -729,6 +744,7 @@ TEST_F_TIMEOUT(stuck, close_while_queued, 60)
 	ASSERT_EQ(0, submit(self->fd, 0, &w.id));
 	ASSERT_EQ(0, pthread_create(&t, NULL, waiter, &w));
 	usleep(50 * 1000);
+	ASSERT_EQ(0, callbox_sandbox_shutdown_fd(self->fd));
 	ASSERT_EQ(0, close(self->fd));
 	self->fd = -1;
 	ASSERT_EQ(0, pthread_join(t, NULL));
@@ -807,7 +823,7 @@ TEST_F(host, hostcall_then_continue)
 	EXPECT_EQ(-EBUSY, sync_call(self->fd, 0, &c));
 	EXPECT_EQ(-EBUSY, run(self->fd, id + 5, 0, &c));
 	/* No reset under a call that is still current. */
-	EXPECT_EQ(-EBUSY, callbox_sandbox_reset_fd(self->fd));
+	EXPECT_EQ(-EBUSY, callbox_sandbox_reset_fd(self->fd, 0, &id));
 
 	ASSERT_EQ(0, run(self->fd, 0, 0, &c));
 	EXPECT_EQ(id, c.id);
@@ -840,8 +856,8 @@ TEST_F(host, hostcall_owned_by_its_thread)
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 }
 
-/* Closing while a host function runs: its waiters get the answer at once. */
-TEST_F(host, close_in_hostcall)
+/* SHUTDOWN while a host function runs: its waiters get the answer at once. */
+TEST_F(host, shutdown_in_hostcall)
 {
 	struct waiter_arg w = { .fd = dup(self->fd) };
 	struct callbox_call_info c;
@@ -852,6 +868,7 @@ TEST_F(host, close_in_hostcall)
 	w.id = c.id;
 	ASSERT_EQ(0, pthread_create(&t, NULL, waiter, &w));
 	usleep(50 * 1000);
+	ASSERT_EQ(0, callbox_sandbox_shutdown_fd(self->fd));
 	ASSERT_EQ(0, close(self->fd));
 	self->fd = w.fd;	/* the teardown closes it */
 	ASSERT_EQ(0, pthread_join(t, NULL));
@@ -919,6 +936,9 @@ TEST_F(host, lifecycle_abi)
 	struct callbox_call_get get_cmd = { .size = sizeof(get_cmd) };
 	struct callbox_call_cancel cancel_cmd = { .size = sizeof(cancel_cmd) };
 	struct callbox_sandbox_reset reset_cmd = { .size = sizeof(reset_cmd) };
+	struct callbox_sandbox_shutdown shutdown_cmd = {
+		.size = sizeof(shutdown_cmd),
+	};
 	struct callbox_call_submit bad = {
 		.size = sizeof(bad),
 		.deadline_ns = ~0ull,
@@ -944,10 +964,13 @@ TEST_F(host, lifecycle_abi)
 	check_ioctl_abi(_metadata, self->fd, CALLBOX_SANDBOX_RESET, &reset_cmd,
 			sizeof(reset_cmd),
 			offsetof(struct callbox_sandbox_reset, flags), 0);
+	check_ioctl_abi(_metadata, self->fd, CALLBOX_SANDBOX_SHUTDOWN,
+			&shutdown_cmd, sizeof(shutdown_cmd),
+			offsetof(struct callbox_sandbox_shutdown, flags), 0);
 	EXPECT_EQ(-1, ioctl(self->fd, CALLBOX_CALL_SUBMIT, &bad));
 	EXPECT_EQ(EINVAL, errno);
 
-	/* None of the probes queued or ran anything. */
+	/* None of the probes queued, ran or shut down anything. */
 	EXPECT_EQ(-EAGAIN, run(self->fd, 0, CALLBOX_RUN_NONBLOCK, &c));
 	ASSERT_EQ(0, submit(self->fd, 0, &id));
 	EXPECT_EQ(1, id);

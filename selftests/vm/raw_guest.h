@@ -61,6 +61,22 @@ static inline void raw_vm_destroy(struct raw_vm *vm)
  */
 #define RAW_GUEST_MEM_SIZE	0x10000
 #define RAW_GUEST_CODE		0x1000
+#define RAW_GUEST_INIT		0x0f00
+
+/*
+ * The init a reset runs (CALLBOX_SANDBOX_RESET's init call), at
+ * RAW_GUEST_INIT: like a real guest's boot, it ends with DONE at the call
+ * boundary, then goes on into the guest's code when the next call enters.
+ *
+ *	mov  dx, CALLBOX_PORT_DONE
+ *	out  dx, eax
+ *	jmp  RAW_GUEST_CODE
+ */
+static const uint8_t raw_guest_init[] = {
+	0xba, 0x00, 0xcb,		/* mov dx, 0xcb00 */
+	0x66, 0xef,			/* out dx, eax */
+	0xe9, 0xf8, 0x00,		/* jmp 0x1000 (0x0f08 + 0xf8) */
+};
 
 static const uint8_t raw_guest_counter[] = {
 	0x66, 0x31, 0xc0,		/* xor eax, eax */
@@ -96,6 +112,8 @@ static inline int raw_guest_setup(struct raw_guest *g, int kvm_fd, int vm_fd,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (g->mem == MAP_FAILED)
 		return -errno;
+	memcpy((uint8_t *)g->mem + RAW_GUEST_INIT, raw_guest_init,
+	       sizeof(raw_guest_init));
 	memcpy((uint8_t *)g->mem + RAW_GUEST_CODE, code, code_len);
 	region.userspace_addr = (uintptr_t)g->mem;
 	if (ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &region))
@@ -151,16 +169,17 @@ static inline struct kvm_run *raw_guest_map_run(struct raw_guest *g,
 }
 
 /*
- * Recover a raw guest whose sandbox @sandbox_fd is poisoned, as a runner
- * would: let KVM finish the exit it stopped at (KVM_RUN with
- * immediate_exit, through the vCPU's mapped kvm_run @run), put the
- * registers back at the start, and tell the kernel.
+ * Put a raw guest back at its init (RAW_GUEST_INIT), as a runner does to
+ * recover a poisoned sandbox: let KVM finish the exit it stopped at
+ * (KVM_RUN with immediate_exit, through the vCPU's mapped kvm_run @run),
+ * set the registers, and issue CALLBOX_SANDBOX_RESET. The init call's id
+ * goes to *@init_id; the sandbox runs nothing else until it has exited.
  */
-static inline int raw_guest_reset(struct raw_guest *g, struct kvm_run *run,
-				  int sandbox_fd)
+static inline int raw_guest_rewind(struct raw_guest *g, struct kvm_run *run,
+				   int sandbox_fd, uint64_t *init_id)
 {
 	struct callbox_sandbox_reset cmd = { .size = sizeof(cmd) };
-	struct kvm_regs regs = { .rip = RAW_GUEST_CODE, .rflags = 2 };
+	struct kvm_regs regs = { .rip = RAW_GUEST_INIT, .rflags = 2 };
 	int ret, err;
 
 	/*
@@ -177,7 +196,37 @@ static inline int raw_guest_reset(struct raw_guest *g, struct kvm_run *run,
 	if (ioctl(g->vm.vcpu_fd, KVM_SET_REGS, &regs) ||
 	    ioctl(sandbox_fd, CALLBOX_SANDBOX_RESET, &cmd))
 		return -errno;
+	*init_id = cmd.out_id;
 	return 0;
+}
+
+/*
+ * Recover a raw guest whose sandbox @sandbox_fd is poisoned: rewind it,
+ * then run its init call to its DONE and consume it. An init call that
+ * does not exit (cancelled by another thread, say) leaves the sandbox
+ * poisoned, so try again, a bounded number of times.
+ */
+static inline int raw_guest_reset(struct raw_guest *g, struct kvm_run *run,
+				  int sandbox_fd)
+{
+	int tries, ret = -EPROTO;
+
+	for (tries = 0; tries < 100 && ret == -EPROTO; tries++) {
+		struct callbox_call_run run_cmd = { .size = sizeof(run_cmd) };
+		struct callbox_call_wait wait_cmd = { .size = sizeof(wait_cmd) };
+		uint64_t id = 0;
+
+		ret = raw_guest_rewind(g, run, sandbox_fd, &id);
+		if (ret)
+			return ret;
+		run_cmd.id = id;
+		wait_cmd.id = id;
+		if (ioctl(sandbox_fd, CALLBOX_CALL_RUN, &run_cmd) ||
+		    ioctl(sandbox_fd, CALLBOX_CALL_WAIT, &wait_cmd))
+			return -errno;
+		ret = wait_cmd.out.state == CALLBOX_STATE_EXITED ? 0 : -EPROTO;
+	}
+	return ret;
 }
 
 #endif /* CALLBOX_RAW_GUEST_H */

@@ -512,7 +512,7 @@ TEST(config_of_buffers_is_checked)
 	EXPECT_LOAD_FAILS(input_size, 5000, "input buffer size 5000 bytes is not a multiple of 4 KiB");
 	EXPECT_LOAD_FAILS(output_size, 512ull << 20, "output buffer size");
 	/* The kernel's 64th call is kept for the init call of a reset. */
-	EXPECT_LOAD_FAILS(max_calls, 64, "max_calls 64 is not 1 to 63");
+	EXPECT_LOAD_FAILS(max_calls, 65, "max_calls 65 is not 1 to 64");
 	EXPECT_LOAD_FAILS(input_size, 4ull << 20, "leave no room for the image");
 #undef EXPECT_LOAD_FAILS
 
@@ -975,7 +975,7 @@ TEST(abort_details_survive_a_reset)
 	}
 	EXPECT_EQ(-EIO, callbox_call_wait(sb, id, 0, &r, NULL));
 	EXPECT_ERROR(sb, "null_deref: call ");
-	EXPECT_ERROR(sb, "aborted: CPU exception #PF page fault at rip 0x");
+	EXPECT_ERROR(sb, "aborted by the guest, which reports CPU exception #PF page fault at rip 0x");
 	EXPECT_ERROR(sb, ", address 0x0 (error 0x");
 	callbox_sandbox_free(sb);
 }

@@ -22,18 +22,28 @@
  *
  * - @size below the command's first published size fails with EINVAL;
  * - @size above the size this kernel knows is accepted only if every extra
- *   byte is zero, otherwise E2BIG;
+ *   byte is zero, otherwise E2BIG; @size above 4096 is always E2BIG (like
+ *   clone3() and openat2(), so the kernel never scans a huge tail);
  * - a bit in @flags outside the command's ``*_FLAGS_MASK`` fails with
  *   EINVAL, and so does a non-zero ``__reserved`` field.
  *
- * The kernel validates the whole struct before it changes anything, so a
- * failed ioctl has no side effect.
+ * A failed ioctl has no side effect. The kernel validates the whole struct
+ * before it changes anything, and a command that publishes something (a
+ * call, a sandbox fd) writes its reply to userspace first: if the struct
+ * cannot be written back (a read-only page, say) it fails with EFAULT and
+ * nothing was published. A command that consumes a call consumes it only
+ * once the outcome has been written back. The one thing no errno can undo
+ * is guest code that already ran: if the struct becomes unwritable while
+ * the guest runs (another thread unmaps it), CALLBOX_CALL_SYNC and
+ * CALLBOX_CALL_RUN fail with EFAULT and leave the call unconsumed, under
+ * the id they wrote into @out.id before entering the guest.
  *
  * Errors common to all commands:
  *
  * - ENOTTY: unknown command for this fd;
  * - EINVAL: malformed struct (size, flags, reserved field, bad value);
- * - E2BIG: non-zero bytes beyond the struct this kernel knows;
+ * - E2BIG: non-zero bytes beyond the struct this kernel knows, or @size
+ *   above 4096;
  * - EFAULT: the struct pointer, or a pointer inside it, is not accessible;
  * - EBADF: an fd field does not name an open file;
  * - EIO: the fd was created by another process (another mm): a sandbox
@@ -59,6 +69,7 @@ enum {
 	CALLBOX_CMD_CALL_GET,
 	CALLBOX_CMD_CALL_CANCEL,
 	CALLBOX_CMD_SANDBOX_RESET,
+	CALLBOX_CMD_SANDBOX_SHUTDOWN,
 };
 
 /**
@@ -104,14 +115,22 @@ enum {
  *
  * Issued on /dev/callbox. Binds a sandbox to one vCPU. The sandbox holds a
  * reference to the vCPU file, so userspace may close @vcpu_fd and @vm_fd
- * afterwards; the VM lives until the sandbox is released. Userspace must
- * set up the vCPU (registers, memory) before the first call; callbox only
- * runs it. A vCPU serves at most one sandbox at a time, so that calls on
- * one guest never interleave.
+ * afterwards; the VM lives until the sandbox's file is released. Userspace
+ * must set up the vCPU (registers, memory) before the first call; callbox
+ * only runs it. A vCPU serves at most one sandbox at a time, so that calls
+ * on one guest never interleave; it is free again once its sandbox has
+ * shut down (see "Shutdown").
+ *
+ * The vCPU must not have a signal mask (KVM_SET_SIGNAL_MASK), now or when
+ * a call enters it. With a mask, a signal that stops the guest stays
+ * blocked in the thread, so it is never delivered and the ioctl cannot
+ * restart and continue the call (see "Signals and restarts"). callbox
+ * stops a guest by itself and needs no signal for it.
  *
  * Errors: EBADF if either fd is not open; EINVAL if @vm_fd is not a KVM VM
  * or @vcpu_fd is not a vCPU of that VM; EIO if the VM belongs to another
- * process; EBUSY if the vCPU is already bound to a sandbox.
+ * process; EBUSY if the vCPU is bound to a sandbox that has not shut down;
+ * EOPNOTSUPP if the vCPU has a signal mask.
  */
 struct callbox_sandbox_create {
 	__u32 size;
@@ -133,40 +152,46 @@ struct callbox_sandbox_create {
  * the state read back is the one true answer to "did the guest run, and
  * is there a result?"::
  *
- *   SUBMIT / CALL_SYNC
+ *   SUBMIT / CALL_SYNC / RESET
  *        |
  *        v
  *    QUEUED ----------------(RUN / CALL_SYNC)---------------> ENTERED
  *        |                                                  |  ^   |  |
- *        | cancel, deadline, close:                 HOSTCALL|  |RUN|  | DONE
+ *        | cancel, deadline, shutdown:              HOSTCALL|  |RUN|  | DONE
  *        | guest code never ran                     port    v  |   |  v
  *        |                                             HOSTCALL  |  EXITED
  *        |                                                 |     |
  *        v                                                 v     v
- *    ABORTED <----- cancel, deadline, close, guest abort, fault, kill
+ *    ABORTED <--- cancel, deadline, shutdown, owner exit, guest abort,
+ *                 fault, kill
  *
  * - QUEUED: accepted, guest code has not run for it. Owner: the kernel.
- * - ENTERED: the vCPU runs guest code for it. Owner: the thread inside
- *   CALLBOX_CALL_RUN or CALLBOX_CALL_SYNC that entered it.
- * - HOSTCALL: the guest waits on a host function. Owner: the userspace
- *   thread that got the HOSTCALL outcome; only it continues the call,
- *   with RUN.
+ * - ENTERED: the vCPU runs guest code for it, or did until an
+ *   interruption. Owner: the thread that entered the guest for it, inside
+ *   the CALLBOX_CALL_RUN or CALLBOX_CALL_SYNC that did so.
+ * - HOSTCALL: the guest waits on a host function. Owner: the same thread,
+ *   which got the HOSTCALL outcome; only it continues the call, with RUN.
  * - EXITED: terminal. The guest finished: status is valid and the result
  *   in guest memory was written by this call.
  * - ABORTED: terminal. reason says why; CALLBOX_CALL_GUEST_RAN says
  *   whether guest code ever ran for this call. No result may be read.
  *
- * Cancellation (CALLBOX_CALL_CANCEL), the call's deadline and closing the
- * sandbox race with completion through one decision under the lock, so
- * exactly one side wins and both learn which: the canceller from the
- * ioctl's return value (0: the call will end ABORTED with its reason;
- * EALREADY: it had already ended or another cancellation won), everyone
- * from the call's final reason.
+ * At most one call is *current*: ENTERED or HOSTCALL. It is *parked* when
+ * no thread is inside KVM_RUN for it: in HOSTCALL, or ENTERED after an
+ * interruption sent its ioctl back to userspace.
+ *
+ * Cancellation (CALLBOX_CALL_CANCEL), the call's deadline and shutdown
+ * race with completion through one decision under the lock, so exactly
+ * one side wins and both learn which: the canceller from the ioctl's
+ * return value (0: the call ends ABORTED with its reason; EALREADY: it
+ * had already ended or another cancellation won), everyone from the
+ * call's final reason.
  *
  * - A QUEUED call is aborted at once; guest code never runs for it.
- * - An ENTERED call: the kernel forces the vCPU out of the guest (no
- *   signal, no userspace involvement) and ends the call ABORTED, even if
- *   the guest completed in the meantime.
+ * - An ENTERED call that a thread runs: the kernel forces the vCPU out of
+ *   the guest (no signal, no userspace involvement) and ends the call
+ *   ABORTED, even if the guest completed in the meantime.
+ * - A parked ENTERED call is aborted at once.
  * - A HOSTCALL call ends ABORTED when the host function returns and the
  *   call is continued with RUN. Meanwhile CALLBOX_CALL_CANCEL_PENDING is
  *   set and the sandbox fd polls EPOLLPRI, so a long host function can
@@ -175,28 +200,17 @@ struct callbox_sandbox_create {
  * A kick is tied to the call it was meant for: once a call has ended, no
  * cancellation, deadline or kick can reach a later call.
  *
+ * A parked call whose owner thread has exited can never be continued, so
+ * it ends ABORTED: with the reason of a cancellation that had won, else
+ * CALLBOX_ABORT_OWNER_EXITED. Every ioctl that looks at the call sees it
+ * ended at once; a thread blocked waiting for it wakes within about
+ * 100 ms of the exit.
+ *
  * An abort that stops the guest in the middle of a call (anything but a
  * DONE at the call boundary) leaves guest memory and registers unknown:
  * the sandbox is then *poisoned* and refuses to run calls with
- * ENOTRECOVERABLE until userspace restores the guest and issues
- * CALLBOX_SANDBOX_RESET.
- *
- * Signals do not abort calls. When a signal (or other work for the
- * thread) interrupts the guest, the call stays ENTERED and the ioctl is
- * restarted after the handler, continuing the call where it stopped; only
- * a fatal signal ends it (CALLBOX_ABORT_KILLED). Only the interrupted
- * thread continues the call; meanwhile other CALL_SYNC callers wait. A
- * thread that leaves its signal handler by longjmp() and never calls
- * again leaves its call current (a cancel is then decided but takes
- * effect only when the call is continued) until the sandbox is closed.
- *
- * Closing: when the process that created the sandbox closes its fd (or
- * exits), the sandbox shuts down: QUEUED calls end ABORTED
- * (CALLBOX_ABORT_SANDBOX_CLOSED, guest never ran), a running call is
- * kicked and ends the same way, a call no thread runs (HOSTCALL, or
- * interrupted) ends at once, every waiter wakes with that answer, and
- * later SUBMIT, CALL_SYNC and RUN fail with ESHUTDOWN (RUN of an id that
- * has ended still returns its outcome).
+ * ENOTRECOVERABLE until it is reset and its init call has exited (see
+ * CALLBOX_SANDBOX_RESET).
  */
 enum callbox_call_state {
 	CALLBOX_STATE_QUEUED = 1,
@@ -205,6 +219,57 @@ enum callbox_call_state {
 	CALLBOX_STATE_ABORTED = 4,
 	CALLBOX_STATE_HOSTCALL = 5,
 };
+
+/**
+ * DOC: Signals and restarts
+ *
+ * Signals do not abort calls; only a fatal signal does
+ * (CALLBOX_ABORT_KILLED). When a signal or task work for the thread
+ * interrupts the guest, the call stays ENTERED, parked, and the ioctl goes
+ * back to userspace to let it run. Then the kernel restarts the ioctl by
+ * itself, even after a handler installed without SA_RESTART, and the
+ * restarted ioctl continues the call where it stopped.
+ *
+ * The right to continue an interrupted call belongs to the ioctl that was
+ * interrupted, and to nothing else. CALLBOX_CALL_SYNC and CALLBOX_CALL_RUN
+ * write the call's id and state into their @out before they enter the
+ * guest, and state ENTERED when they are interrupted. An ioctl of the same
+ * command, from the same thread, whose @out.state is CALLBOX_STATE_ENTERED
+ * and whose @out.id names the parked call, is its continuation. Any other
+ * content of @out is ignored on input, so a zeroed (or reused) struct
+ * always asks for something new, and can never pick up another call's
+ * outcome. Meanwhile other threads' CALL_SYNC wait, and everything else
+ * that would run a call fails with EBUSY.
+ *
+ * kvm_run.immediate_exit is read before the guest is entered (KVM's idiom
+ * for a signal that lands just before KVM_RUN): if it is set, the ioctl
+ * fails with EINTR and enters nothing. A call being continued stays
+ * parked, and issuing the ioctl again with the same struct, once
+ * immediate_exit is clear, continues it.
+ *
+ * A thread that leaves its signal handler by longjmp() abandons its
+ * ioctl: the parked call stays current until it is cancelled, its deadline
+ * passes, the thread exits or the sandbox shuts down.
+ */
+
+/**
+ * DOC: Shutdown
+ *
+ * A sandbox shuts down when CALLBOX_SANDBOX_SHUTDOWN is issued, or when
+ * its file is released: its last fd is closed, in every process that has
+ * one, and no ioctl is using it. As with a socket, closing one fd of
+ * several (dup(), fork(), SCM_RIGHTS) changes nothing; use
+ * CALLBOX_SANDBOX_SHUTDOWN to stop a sandbox that other fds or other
+ * threads still use.
+ *
+ * At shutdown QUEUED calls end ABORTED (CALLBOX_ABORT_SANDBOX_CLOSED,
+ * guest never ran), a running call is kicked and ends the same way, a
+ * parked call ends at once, and every waiter wakes with that answer. Later
+ * SUBMIT, CALL_SYNC, RUN and RESET fail with ESHUTDOWN (RUN of an id that
+ * has ended still returns its outcome; WAIT and GET still work). The vCPU
+ * is unbound as soon as no thread runs it, so it can serve a new sandbox;
+ * the VM itself lives until the sandbox's file is released.
+ */
 
 /**
  * enum callbox_abort_reason - why a call ended ABORTED
@@ -222,13 +287,16 @@ enum callbox_call_state {
  *	vCPU state); detail is the hardware failure reason
  * @CALLBOX_ABORT_INTERNAL_ERROR: KVM could not emulate the guest;
  *	detail is KVM's suberror
- * @CALLBOX_ABORT_UNEXPECTED_EXIT: any other KVM exit; exit_reason holds it
+ * @CALLBOX_ABORT_UNEXPECTED_EXIT: any other KVM exit, or KVM_RUN returned
+ *	without reporting one; exit_reason holds it
  * @CALLBOX_ABORT_KILLED: the thread running the call got a fatal signal
  * @CALLBOX_ABORT_RUN_FAILED: KVM_RUN failed; detail is the negative
  *	errno it returned
  * @CALLBOX_ABORT_CANCELLED: CALLBOX_CALL_CANCEL won
  * @CALLBOX_ABORT_DEADLINE: the call's deadline passed first
  * @CALLBOX_ABORT_SANDBOX_CLOSED: the sandbox shut down first
+ * @CALLBOX_ABORT_OWNER_EXITED: the call was parked and the thread that
+ *	had to continue it exited
  */
 enum callbox_abort_reason {
 	CALLBOX_ABORT_NONE = 0,
@@ -245,6 +313,7 @@ enum callbox_abort_reason {
 	CALLBOX_ABORT_CANCELLED = 11,
 	CALLBOX_ABORT_DEADLINE = 12,
 	CALLBOX_ABORT_SANDBOX_CLOSED = 13,
+	CALLBOX_ABORT_OWNER_EXITED = 14,
 };
 
 /**
@@ -255,19 +324,22 @@ enum callbox_abort_reason {
  * @CALLBOX_CALL_CANCEL_PENDING: a cancellation, the deadline or the
  *	sandbox's shutdown has won; the call will end ABORTED with that
  *	reason as soon as it stops running (or is continued, if HOSTCALL).
- * @CALLBOX_CALL_POISONED: this call's abort stopped the guest in the
- *	middle of a call and poisoned the sandbox (see "Call states"). An
- *	ABORTED call with GUEST_RAN but without this flag was stopped at the
- *	call boundary: the guest had finished, but the cancellation won.
+ * @CALLBOX_CALL_POISONED: this call's abort poisoned the sandbox: it
+ *	stopped the guest in the middle of a call, or it was an init call
+ *	that did not exit (see "Call states"). An ABORTED call with GUEST_RAN
+ *	but without this flag was stopped at the call boundary: the guest
+ *	had finished, but the cancellation won.
+ * @CALLBOX_CALL_INIT: the init call queued by CALLBOX_SANDBOX_RESET
  */
 enum callbox_call_info_flags {
 	CALLBOX_CALL_GUEST_RAN = 1 << 0,
 	CALLBOX_CALL_CANCEL_PENDING = 1 << 1,
 	CALLBOX_CALL_POISONED = 1 << 2,
+	CALLBOX_CALL_INIT = 1 << 3,
 };
 
 /**
- * struct callbox_call_info - the kernel's record of a call (output only)
+ * struct callbox_call_info - the kernel's record of a call
  * @id: the call's id
  * @state: an &enum callbox_call_state
  * @reason: an &enum callbox_abort_reason; NONE unless ABORTED
@@ -278,6 +350,10 @@ enum callbox_call_info_flags {
  * @exit_reason: the KVM exit reason (KVM_EXIT_*) of the call's last exit,
  *	0 if it never ran
  * @__reserved: 0
+ *
+ * Output only, except that CALLBOX_CALL_SYNC and CALLBOX_CALL_RUN read
+ * @id and @state of their @out to recognise their own restart (see
+ * "Signals and restarts").
  */
 struct callbox_call_info {
 	__aligned_u64 id;
@@ -298,7 +374,8 @@ struct callbox_call_info {
  * deadline is enforced by the kernel with a timer, from submission on: a
  * call still QUEUED at its deadline ends ABORTED without running, a
  * running call is forced out of the guest. A deadline already past at
- * submission aborts the call at once; that is not an error.
+ * submission aborts the call at once; that is not an error. Values above
+ * KTIME_MAX (2^63 - 1) are EINVAL.
  */
 
 /**
@@ -306,13 +383,16 @@ struct callbox_call_info {
  * @size: sizeof(struct callbox_call_sync)
  * @flags: must be 0
  * @deadline_ns: the call's deadline, see "Deadlines"; 0 for none
- * @out: output: the call's outcome
+ * @out: output: the call's outcome. On input a zeroed @out makes a new
+ *	call, and @out as an interruption left it continues that call (see
+ *	"Signals and restarts").
  *
  * Issued on a sandbox fd. The fast path: submit one call and run it in
  * the calling thread until it ends, in one ioctl. Userspace writes the
  * request into guest memory before, and reads the result after, an EXITED
- * call. A terminal call is consumed: its id is then unknown to WAIT and
- * GET (ESRCH).
+ * call. The kernel writes the new call's id into @out.id (state QUEUED)
+ * before it publishes the call. A terminal call is consumed: its id is
+ * then unknown to WAIT and GET (ESRCH).
  *
  * If the guest makes a host call, the ioctl returns with @out.state
  * HOSTCALL; userspace runs the host function and continues the call with
@@ -320,16 +400,18 @@ struct callbox_call_info {
  *
  * Returns 0 when the call ended or reached HOSTCALL; the outcome, good
  * or bad, is in @out. Only one call runs on a sandbox at a time: a second
- * caller waits for the first, including while the first is interrupted by
- * a signal.
+ * caller waits for the first, including while the first is interrupted.
  *
  * Errors (no call was made unless noted): ENOTRECOVERABLE if the sandbox
- * is poisoned; EINTR if kvm_run.immediate_exit was set (the call was made
- * and stays current: the next CALL_SYNC continues it);
- * EBUSY if calls submitted with CALLBOX_CALL_SUBMIT are pending or a call
- * waits in HOSTCALL; ESHUTDOWN after the sandbox shut down; EAGAIN if
- * CALLBOX_MAX_CALLS calls are unconsumed; EINTR if a fatal signal arrived
- * while waiting for the sandbox; EIO if called from another process.
+ * is poisoned, or its reset's init call has not exited yet; EBUSY if
+ * submitted calls are queued, a call waits in HOSTCALL, this thread's own
+ * call is parked, or @out names a call this ioctl may not continue; EINTR
+ * if kvm_run.immediate_exit is set; EOPNOTSUPP if the vCPU has a signal
+ * mask; EAGAIN if CALLBOX_MAX_CALLS calls are unconsumed; ESHUTDOWN after
+ * shutdown; EINTR if a fatal signal arrived while waiting for the sandbox;
+ * ENOENT or ESRCH if @out names a call that was never issued, or that was
+ * consumed meanwhile; the errno of a security module that forbids KVM_RUN
+ * on the vCPU. A call being continued stays parked on any of these.
  */
 struct callbox_call_sync {
 	__u32 size;
@@ -340,7 +422,10 @@ struct callbox_call_sync {
 
 #define CALLBOX_CALL_SYNC	_IO(CALLBOX_TYPE, CALLBOX_CMD_CALL_SYNC)
 
-/* The most calls a sandbox keeps that have not been consumed. */
+/*
+ * The most calls a sandbox keeps that have not been consumed, not
+ * counting the init call of a reset (see CALLBOX_SANDBOX_RESET).
+ */
 #define CALLBOX_MAX_CALLS	64
 
 /**
@@ -351,7 +436,8 @@ struct callbox_call_sync {
  * @out_id: output: the new call's id
  *
  * Queues a call without running it; a runner thread runs it with
- * CALLBOX_CALL_RUN, and anyone waits for it with CALLBOX_CALL_WAIT.
+ * CALLBOX_CALL_RUN, and anyone waits for it with CALLBOX_CALL_WAIT. The
+ * call is published only once @out_id has been written.
  *
  * Errors: EAGAIN if CALLBOX_MAX_CALLS calls are unconsumed (queued,
  * running, or ended but not yet consumed by WAIT); ESHUTDOWN after the
@@ -383,25 +469,31 @@ enum callbox_call_run_flags {
  * @flags: &enum callbox_call_run_flags
  * @id: the call to run, or 0 for "the current call, else the oldest
  *	QUEUED one"
- * @out: output: the outcome of the call that ran
+ * @out: output: the outcome of the call that ran. On input, as for
+ *	CALLBOX_CALL_SYNC, @out as an interruption left it continues that
+ *	call; anything else is ignored.
  *
  * Runs one call in the calling thread until it ends or reaches HOSTCALL.
- * If a call is current (HOSTCALL, or a submitted call ENTERED after an
- * interruption), RUN continues it, and @id must be 0 or its id. (A
- * CALL_SYNC call interrupted by a signal is continued by the restarted
- * CALL_SYNC, never by RUN.) Otherwise RUN takes the
- * QUEUED call @id, or the oldest QUEUED call, waiting for one to be
- * submitted unless CALLBOX_RUN_NONBLOCK. If call @id has already ended
- * (for example cancelled while queued), RUN returns its outcome without
- * entering the guest. RUN does not consume the call.
+ * A call in HOSTCALL is continued by RUN from its owner, with @id 0 or its
+ * id. Otherwise RUN takes the QUEUED call @id, or the oldest QUEUED call,
+ * waiting for one to be submitted unless CALLBOX_RUN_NONBLOCK. A call
+ * interrupted in RUN is continued only by that RUN restarted, and one
+ * interrupted in CALL_SYNC only by CALL_SYNC (see "Signals and restarts").
+ * If call @id has already ended (for example cancelled while queued), RUN
+ * returns its outcome without entering the guest. RUN writes the call's id
+ * and state into @out before it enters the guest, and does not consume
+ * the call.
  *
  * Errors: ENOENT if @id was never issued; ESRCH if it was consumed;
  * EBUSY if another call is current, or the current call belongs to
- * another thread or to an interrupted CALL_SYNC; EINTR if
- * kvm_run.immediate_exit was
- * set (the call stays current); EAGAIN with CALLBOX_RUN_NONBLOCK and
- * nothing to run; ENOTRECOVERABLE if the sandbox is poisoned; ESHUTDOWN
- * after shutdown.
+ * another thread or to an interrupted ioctl; EINVAL if @out names a call
+ * to continue and @id another; EINTR if kvm_run.immediate_exit is set;
+ * EOPNOTSUPP if the vCPU has a signal mask; EAGAIN with
+ * CALLBOX_RUN_NONBLOCK and nothing to run; ENOTRECOVERABLE if the sandbox
+ * is poisoned, or a reset's init call must run first; ESHUTDOWN after
+ * shutdown; the errno of a security module that forbids KVM_RUN on the
+ * vCPU. On any of these nothing was entered, and a call being continued
+ * stays parked.
  */
 struct callbox_call_run {
 	__u32 size;
@@ -422,6 +514,7 @@ struct callbox_call_run {
  * @out: output: the call's outcome
  *
  * Waits until call @id ends, then returns its outcome and consumes it.
+ * The call is consumed only once @out has been written.
  *
  * Errors: ETIMEDOUT if @deadline_ns passed first (the call goes on);
  * ENOENT if @id was never issued; ESRCH if it was already consumed.
@@ -484,20 +577,54 @@ struct callbox_call_cancel {
  * struct callbox_sandbox_reset - ioctl(CALLBOX_SANDBOX_RESET)
  * @size: sizeof(struct callbox_sandbox_reset)
  * @flags: must be 0
+ * @deadline_ns: the init call's deadline, see "Deadlines"; 0 for none
+ * @out_id: output: the init call's id
  *
- * Declares that userspace has restored guest memory and vCPU registers
- * after an abort poisoned the sandbox, so calls may run again. Queued
- * calls stay queued.
+ * Declares that userspace has put the guest back at its entry point
+ * (memory and vCPU registers): after an abort poisoned the sandbox, or to
+ * initialise a guest that was just loaded. The kernel queues the guest's
+ * *init call* (flag CALLBOX_CALL_INIT) ahead of every queued call and
+ * lifts the poison, but until the init call EXITs the sandbox runs no
+ * other call (ENOTRECOVERABLE). Run the init call with CALLBOX_CALL_RUN,
+ * and consume it with CALLBOX_CALL_WAIT, like a submitted call. If it ends
+ * any other way, even cancelled before it ran, the sandbox is poisoned
+ * again: a call never enters a guest that was not made ready for it.
+ * Queued calls stay queued behind the init call.
  *
- * Errors: EBUSY if a call is current (HOSTCALL or interrupted);
- * ESHUTDOWN after shutdown.
+ * The init call may take one place more than CALLBOX_MAX_CALLS, so that a
+ * sandbox whose queue is full can still be reset.
+ *
+ * Errors: EBUSY if a call is current or an init call is pending; EAGAIN
+ * if CALLBOX_MAX_CALLS + 1 calls are unconsumed; ESHUTDOWN after shutdown.
  */
 struct callbox_sandbox_reset {
 	__u32 size;
 	__u32 flags;
+	__aligned_u64 deadline_ns;
+	__aligned_u64 out_id;
 };
 
 #define CALLBOX_SANDBOX_RESET	_IO(CALLBOX_TYPE, CALLBOX_CMD_SANDBOX_RESET)
+
+/**
+ * struct callbox_sandbox_shutdown - ioctl(CALLBOX_SANDBOX_SHUTDOWN)
+ * @size: sizeof(struct callbox_sandbox_shutdown)
+ * @flags: must be 0
+ *
+ * Shuts the sandbox down now, whatever fds refer to it (see "Shutdown").
+ * When it returns, every call has ended, no thread runs the guest, and the
+ * vCPU is unbound. Shutting down twice is not an error.
+ *
+ * Errors: EINTR if a fatal signal arrived while waiting for a runner to
+ * leave the guest; the sandbox is shut down all the same.
+ */
+struct callbox_sandbox_shutdown {
+	__u32 size;
+	__u32 flags;
+};
+
+#define CALLBOX_SANDBOX_SHUTDOWN \
+	_IO(CALLBOX_TYPE, CALLBOX_CMD_SANDBOX_SHUTDOWN)
 
 /**
  * DOC: Polling a sandbox fd

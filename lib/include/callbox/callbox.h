@@ -51,13 +51,17 @@ extern "C" {
 int callbox_open(void);
 /* CALLBOX_SANDBOX_CREATE: returns the sandbox fd or -errno. */
 int callbox_sandbox_create_fd(int dev_fd, int vm_fd, int vcpu_fd);
-/* CALLBOX_CALL_SYNC: 0 when the call ended or reached HOSTCALL (see @out). */
+/*
+ * CALLBOX_CALL_SYNC: a new call, run to its end; 0 when it ended or
+ * reached HOSTCALL (see @out). On -EINTR (kvm_run.immediate_exit) @out
+ * names the call left parked.
+ */
 int callbox_call_sync_fd(int sandbox_fd, uint64_t deadline_ns,
 			 struct callbox_call_info *out);
 /* CALLBOX_CALL_SUBMIT: queue a call, its id in *@id. */
 int callbox_call_submit_fd(int sandbox_fd, uint64_t deadline_ns,
 			   uint64_t *id);
-/* CALLBOX_CALL_RUN: run call @id (0: the current or oldest one). */
+/* CALLBOX_CALL_RUN: run call @id (0: the current or oldest one), as SYNC. */
 int callbox_call_run_fd(int sandbox_fd, uint64_t id, uint32_t flags,
 			struct callbox_call_info *out);
 /* CALLBOX_CALL_WAIT: wait for call @id to end and consume it. */
@@ -68,8 +72,14 @@ int callbox_call_get_fd(int sandbox_fd, uint64_t id,
 			struct callbox_call_info *out);
 /* CALLBOX_CALL_CANCEL: 0 if this cancellation won, -EALREADY if not. */
 int callbox_call_cancel_fd(int sandbox_fd, uint64_t id);
-/* CALLBOX_SANDBOX_RESET: guest state restored, allow runs again. */
-int callbox_sandbox_reset_fd(int sandbox_fd);
+/*
+ * CALLBOX_SANDBOX_RESET: the guest is back at its entry; queues its init
+ * call, with deadline @deadline_ns (0: none), and puts its id in *@id.
+ */
+int callbox_sandbox_reset_fd(int sandbox_fd, uint64_t deadline_ns,
+			     uint64_t *id);
+/* CALLBOX_SANDBOX_SHUTDOWN: end every call and unbind the vCPU now. */
+int callbox_sandbox_shutdown_fd(int sandbox_fd);
 
 /* The CLOCK_MONOTONIC time @ns nanoseconds from now, as a deadline. */
 uint64_t callbox_deadline_after(uint64_t ns);
@@ -102,9 +112,9 @@ void callbox_describe_call(const struct callbox_call_info *call, char *buf,
  *	CALLBOX_LOG_* value (callbox/abi.h), or 0 for none; default
  *	CALLBOX_LOG_WARN. The guest drops messages above it without an exit.
  * @max_calls: how many calls may be outstanding (submitted and not yet
- *	consumed) at once, 1 to CALLBOX_MAX_CALLS - 1 (63: the kernel's
- *	last one is kept for the init call of a reset); 0 for the default,
- *	16. Each has a pair of I/O buffers in guest memory.
+ *	consumed) at once, 1 to CALLBOX_MAX_CALLS (64; the init call of a
+ *	reset has a place beyond it); 0 for the default, 16. Each has a
+ *	pair of I/O buffers in guest memory.
  * @stack_size: the guest's stack, at the top of memory, a multiple of
  *	4 KiB from 16 KiB to 1 MiB (default 256 KiB). An unmapped guard page
  *	below it turns an overflow into a clear error.

@@ -1,0 +1,391 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * callbox: the call ioctls of a sandbox fd: CALL_SYNC, SUBMIT, RUN, WAIT,
+ * GET and CANCEL.
+ *
+ * Each one validates its struct, then works under the sandbox's locks
+ * (see main.c for their order). Two rules from the uapi header shape
+ * them: a call is published only after its id has been written back, and
+ * consumed only after its outcome has been; and an interrupted call is
+ * continued only by the ioctl that was interrupted, which recognises
+ * itself by the @out it left behind (callbox_run_is_restart()).
+ */
+#include <linux/ktime.h>
+#include <linux/sched/signal.h>
+#include <linux/wait.h>
+
+#include "callbox.h"
+
+/* Deadlines are CLOCK_MONOTONIC ktime values: 0 (none) or positive. */
+static bool callbox_deadline_valid(u64 deadline_ns)
+{
+	return deadline_ns <= KTIME_MAX;
+}
+
+/* Look a call up by id and take a reference, or say why it is not there. */
+static struct callbox_call *callbox_sandbox_get_call(struct callbox_sandbox *sb,
+						     u64 id)
+{
+	struct callbox_call *call;
+
+	spin_lock_irq(&sb->lock);
+	callbox_sandbox_reap_locked(sb);
+	call = callbox_call_find_locked(sb, id);
+	if (call)
+		callbox_call_get(call);
+	else
+		call = ERR_PTR(callbox_call_lookup_error_locked(sb, id));
+	spin_unlock_irq(&sb->lock);
+	return call;
+}
+
+static void callbox_call_info_get(struct callbox_call *call,
+				  struct callbox_call_info *info)
+{
+	spin_lock_irq(&call->sb->lock);
+	callbox_call_fill_info_locked(call, info);
+	spin_unlock_irq(&call->sb->lock);
+}
+
+/*
+ * Reply with @call's outcome in @out, the last member of the ioctl's
+ * struct; consume the call if it ended and @consume. The outcome goes out
+ * first: a call whose outcome could not be written stays for WAIT.
+ */
+static int callbox_call_reply(struct callbox_ucmd *ucmd, size_t len,
+			      struct callbox_call *call,
+			      struct callbox_call_info *out, bool consume)
+{
+	int ret;
+
+	callbox_call_info_get(call, out);
+	ret = callbox_ucmd_respond(ucmd, len);
+	if (!ret && consume && callbox_call_ended(call))
+		callbox_call_consume(call);
+	return ret;
+}
+
+/*
+ * May CALL_SYNC start a new call now? 0: yes; 1: another thread's call is
+ * parked, so wait for it to end; or -errno. With run_lock and
+ * publish_lock held, only shutdown can change the answer before the call
+ * is published, and the publish checks that again.
+ */
+static int callbox_call_sync_may_start_locked(struct callbox_sandbox *sb)
+{
+	struct callbox_call *call;
+
+	lockdep_assert_held(&sb->lock);
+
+	callbox_sandbox_reap_locked(sb);
+	call = sb->current_call;
+	if (sb->shutdown)
+		return -ESHUTDOWN;
+	if (call) {
+		/* A host function may take long; our own call we abandoned. */
+		if (call->state == CALLBOX_STATE_HOSTCALL ||
+		    callbox_call_owned_by_current(call))
+			return -EBUSY;
+		return 1;
+	}
+	if (sb->init_call || sb->poisoned)
+		return -ENOTRECOVERABLE;
+	if (!list_empty(&sb->queue))
+		return -EBUSY;
+	return 0;
+}
+
+/* CALL_SYNC restarted after an interruption: continue that call. */
+static int callbox_call_sync_continue(struct callbox_sandbox *sb,
+				      struct callbox_ucmd *ucmd)
+{
+	struct callbox_call_sync *cmd = ucmd->cmd;
+	struct callbox_call_sync __user *ucall = ucmd->ubuffer;
+	struct callbox_call *call;
+	int ret;
+
+	if (mutex_lock_killable(&sb->run_lock))
+		return -EINTR;
+	call = callbox_sandbox_get_call(sb, cmd->out.id);
+	if (IS_ERR(call)) {
+		ret = PTR_ERR(call);
+		goto out_unlock_run;
+	}
+	ret = callbox_run_call(sb, call, CALLBOX_CALL_SYNC, true, &ucall->out);
+	if (!ret)
+		ret = callbox_call_reply(ucmd, sizeof(*cmd), call, &cmd->out,
+					 true);
+	callbox_call_put(call);
+out_unlock_run:
+	mutex_unlock(&sb->run_lock);
+	return ret;
+}
+
+int callbox_ioctl_call_sync(void *obj, struct callbox_ucmd *ucmd)
+{
+	struct callbox_sandbox *sb = obj;
+	struct callbox_call_sync *cmd = ucmd->cmd;
+	struct callbox_call_sync __user *ucall = ucmd->ubuffer;
+	struct callbox_call *call;
+	int ret;
+
+	if (cmd->flags || !callbox_deadline_valid(cmd->deadline_ns))
+		return -EINVAL;
+	ret = callbox_run_prepare(sb);
+	if (ret)
+		return ret;
+	if (callbox_run_is_restart(&cmd->out))
+		return callbox_call_sync_continue(sb, ucmd);
+
+	call = callbox_call_alloc(sb);
+	if (!call)
+		return -ENOMEM;
+
+	for (;;) {
+		ret = -EINTR;
+		if (mutex_lock_killable(&sb->run_lock))
+			goto out_put_call;
+		if (mutex_lock_killable(&sb->publish_lock))
+			goto out_unlock_run;
+		spin_lock_irq(&sb->lock);
+		ret = callbox_call_sync_may_start_locked(sb);
+		spin_unlock_irq(&sb->lock);
+		if (ret <= 0)
+			break;
+		mutex_unlock(&sb->publish_lock);
+		mutex_unlock(&sb->run_lock);
+		/* Another thread's interrupted call: it ends or is reaped. */
+		ret = wait_event_interruptible(sb->wq,
+					       !READ_ONCE(sb->current_call) ||
+					       READ_ONCE(sb->shutdown));
+		if (ret)
+			goto out_put_call;
+	}
+	if (!ret) {
+		cmd->out = (struct callbox_call_info) {
+			.state = CALLBOX_STATE_QUEUED,
+		};
+		ret = callbox_sandbox_publish(sb, call, cmd->deadline_ns,
+					      false, ucmd, &cmd->out.id,
+					      sizeof(*cmd));
+	}
+	mutex_unlock(&sb->publish_lock);
+	if (!ret)
+		ret = callbox_run_call(sb, call, CALLBOX_CALL_SYNC, false,
+				       &ucall->out);
+	if (!ret)
+		ret = callbox_call_reply(ucmd, sizeof(*cmd), call, &cmd->out,
+					 true);
+out_unlock_run:
+	mutex_unlock(&sb->run_lock);
+out_put_call:
+	callbox_call_put(call);
+	return ret;
+}
+
+int callbox_ioctl_call_submit(void *obj, struct callbox_ucmd *ucmd)
+{
+	struct callbox_sandbox *sb = obj;
+	struct callbox_call_submit *cmd = ucmd->cmd;
+	struct callbox_call *call;
+	int ret;
+
+	if (cmd->flags || !callbox_deadline_valid(cmd->deadline_ns))
+		return -EINVAL;
+
+	call = callbox_call_alloc(sb);
+	if (!call)
+		return -ENOMEM;
+
+	ret = -EINTR;
+	if (!mutex_lock_killable(&sb->publish_lock)) {
+		ret = callbox_sandbox_publish(sb, call, cmd->deadline_ns, false,
+					      ucmd, &cmd->out_id,
+					      sizeof(*cmd));
+		mutex_unlock(&sb->publish_lock);
+	}
+	callbox_call_put(call);
+	return ret;
+}
+
+static bool callbox_sandbox_has_work(struct callbox_sandbox *sb)
+{
+	return !list_empty(&sb->queue) || READ_ONCE(sb->shutdown) ||
+	       READ_ONCE(sb->current_call);
+}
+
+/*
+ * Choose what RUN runs, see struct callbox_call_run. @restart_id is the
+ * interrupted call the ioctl asks to continue, 0 if none. Returns the
+ * call with a reference, NULL if there is nothing to run yet, or an
+ * ERR_PTR.
+ */
+static struct callbox_call *
+callbox_call_run_choose_locked(struct callbox_sandbox *sb, u64 id,
+			       u64 restart_id)
+{
+	struct callbox_call *call;
+
+	lockdep_assert_held(&sb->lock);
+
+	callbox_sandbox_reap_locked(sb);
+	call = sb->current_call;
+	if (restart_id) {
+		call = callbox_call_find_locked(sb, restart_id);
+		if (!call)
+			return ERR_PTR(callbox_call_lookup_error_locked(sb,
+									restart_id));
+	} else if (call) {
+		/* Only its owner continues a call in HOSTCALL. */
+		if ((id && id != call->id) ||
+		    call->state != CALLBOX_STATE_HOSTCALL ||
+		    !callbox_call_owned_by_current(call))
+			return ERR_PTR(-EBUSY);
+	} else if (id) {
+		call = callbox_call_find_locked(sb, id);
+		if (!call)
+			return ERR_PTR(callbox_call_lookup_error_locked(sb, id));
+	} else {
+		if (sb->shutdown)
+			return ERR_PTR(-ESHUTDOWN);
+		/* A reset's init call is at the head of the queue. */
+		if (sb->poisoned && !sb->init_call)
+			return ERR_PTR(-ENOTRECOVERABLE);
+		call = list_first_entry_or_null(&sb->queue,
+						struct callbox_call,
+						queue_node);
+		if (!call)
+			return NULL;
+	}
+	callbox_call_get(call);
+	return call;
+}
+
+int callbox_ioctl_call_run(void *obj, struct callbox_ucmd *ucmd)
+{
+	struct callbox_sandbox *sb = obj;
+	struct callbox_call_run *cmd = ucmd->cmd;
+	struct callbox_call_run __user *urun = ucmd->ubuffer;
+	struct callbox_call *call;
+	u64 restart_id = 0;
+	int ret;
+
+	if (cmd->flags & ~CALLBOX_RUN_FLAGS_MASK)
+		return -EINVAL;
+	if (callbox_run_is_restart(&cmd->out)) {
+		restart_id = cmd->out.id;
+		if (cmd->id && cmd->id != restart_id)
+			return -EINVAL;
+	}
+	ret = callbox_run_prepare(sb);
+	if (ret)
+		return ret;
+
+	for (;;) {
+		if (mutex_lock_killable(&sb->run_lock))
+			return -EINTR;
+		spin_lock_irq(&sb->lock);
+		call = callbox_call_run_choose_locked(sb, cmd->id, restart_id);
+		spin_unlock_irq(&sb->lock);
+		if (call)
+			break;
+		mutex_unlock(&sb->run_lock);
+
+		if (cmd->flags & CALLBOX_RUN_NONBLOCK)
+			return -EAGAIN;
+		ret = wait_event_interruptible(sb->wq,
+					       callbox_sandbox_has_work(sb));
+		if (ret)
+			return ret;
+	}
+	if (IS_ERR(call)) {
+		ret = PTR_ERR(call);
+		goto out_unlock_run;
+	}
+
+	ret = callbox_run_call(sb, call, CALLBOX_CALL_RUN, restart_id != 0,
+			       &urun->out);
+	if (!ret)
+		ret = callbox_call_reply(ucmd, sizeof(*cmd), call, &cmd->out,
+					 false);
+	callbox_call_put(call);
+out_unlock_run:
+	mutex_unlock(&sb->run_lock);
+	return ret;
+}
+
+int callbox_ioctl_call_wait(void *obj, struct callbox_ucmd *ucmd)
+{
+	struct callbox_sandbox *sb = obj;
+	struct callbox_call_wait *cmd = ucmd->cmd;
+	struct callbox_call *call;
+	ktime_t timeout;
+	int ret;
+
+	if (cmd->flags || !callbox_deadline_valid(cmd->deadline_ns))
+		return -EINVAL;
+
+	call = callbox_sandbox_get_call(sb, cmd->id);
+	if (IS_ERR(call))
+		return PTR_ERR(call);
+
+	if (cmd->deadline_ns) {
+		/* Absolute, so a restarted wait does not wait longer. */
+		timeout = ns_to_ktime(max_t(s64, cmd->deadline_ns -
+						 ktime_get_ns(), 0));
+		ret = wait_event_interruptible_hrtimeout(sb->wq,
+							 callbox_call_ended(call),
+							 timeout);
+		if (ret == -ETIME)
+			ret = -ETIMEDOUT;
+	} else {
+		ret = wait_event_interruptible(sb->wq,
+					       callbox_call_ended(call));
+	}
+	if (!ret)
+		ret = callbox_call_reply(ucmd, sizeof(*cmd), call, &cmd->out,
+					 true);
+	callbox_call_put(call);
+	return ret;
+}
+
+int callbox_ioctl_call_get(void *obj, struct callbox_ucmd *ucmd)
+{
+	struct callbox_sandbox *sb = obj;
+	struct callbox_call_get *cmd = ucmd->cmd;
+	struct callbox_call *call;
+	int ret;
+
+	if (cmd->flags)
+		return -EINVAL;
+
+	call = callbox_sandbox_get_call(sb, cmd->id);
+	if (IS_ERR(call))
+		return PTR_ERR(call);
+	ret = callbox_call_reply(ucmd, sizeof(*cmd), call, &cmd->out, false);
+	callbox_call_put(call);
+	return ret;
+}
+
+int callbox_ioctl_call_cancel(void *obj, struct callbox_ucmd *ucmd)
+{
+	struct callbox_sandbox *sb = obj;
+	struct callbox_call_cancel *cmd = ucmd->cmd;
+	struct callbox_call *call;
+	int ret;
+
+	if (cmd->flags)
+		return -EINVAL;
+
+	spin_lock_irq(&sb->lock);
+	callbox_sandbox_reap_locked(sb);
+	call = callbox_call_find_locked(sb, cmd->id);
+	if (call)
+		ret = callbox_call_cancel_locked(call, CALLBOX_ABORT_CANCELLED);
+	else if (callbox_call_lookup_error_locked(sb, cmd->id) == -ENOENT)
+		ret = -ENOENT;
+	else
+		ret = -EALREADY;	/* ended and consumed */
+	spin_unlock_irq(&sb->lock);
+	return ret;
+}
