@@ -40,9 +40,10 @@ LIB_MAP := lib/libcallbox.map
 # ---- programs; static, so the VM's initramfs needs no libc ----
 CLI := $(BUILD)/callbox
 BENCH := $(BUILD)/bench
-VM_TESTS := $(BUILD)/selftests/sandbox_test $(BUILD)/selftests/call_test \
-	$(BUILD)/selftests/lifecycle_test $(BUILD)/selftests/regression_test \
-	$(BUILD)/selftests/stress_test $(BUILD)/selftests/typed_test
+# Every selftests/vm/*_test.c is a VM suite; a suite that needs more than
+# the default rule brings its own selftests/vm/*.mk.
+VM_TESTS := $(patsubst selftests/vm/%.c,$(BUILD)/selftests/%, \
+	$(wildcard selftests/vm/*_test.c))
 HOST_TESTS := $(BUILD)/host-tests/elf_test $(BUILD)/host-tests/layout_test \
 	$(BUILD)/host-tests/heap_test $(BUILD)/host-tests/format_test \
 	$(BUILD)/host-tests/wire_test $(BUILD)/host-tests/signature_test
@@ -178,4 +179,5 @@ clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null || true
 	rm -rf $(BUILD)
 
+-include selftests/vm/*.mk
 -include $(LIB_OBJS:.o=.d)

@@ -292,6 +292,29 @@ static void callbox_call_kick_locked(struct callbox_sandbox *sb)
 }
 
 /**
+ * callbox_call_reap_locked() - end a parked call whose owner is gone
+ * @call: the current call, with no runner
+ *
+ * A parked call (HOSTCALL, or interrupted) is continued only by the
+ * thread that owns it. If that thread has exited, nothing can continue
+ * it: the call ended when its owner did, with the reason of a
+ * cancellation that had won by then, else OWNER_EXITED. Whoever notices
+ * first makes it so, and a later cancellation finds it ended.
+ *
+ * Return: true if the call has ended now.
+ */
+bool callbox_call_reap_locked(struct callbox_call *call)
+{
+	lockdep_assert_held(&call->sb->lock);
+
+	if (!callbox_call_owner_exited(call))
+		return false;
+	callbox_call_abort_locked(call, call->cancel_reason ?:
+				  CALLBOX_ABORT_OWNER_EXITED, 0, false);
+	return true;
+}
+
+/**
  * callbox_call_cancel_locked() - the one decision between cancellation
  *	and completion
  * @call: the call
@@ -309,6 +332,10 @@ int callbox_call_cancel_locked(struct callbox_call *call, u32 reason)
 
 	if (callbox_call_ended(call) || call->cancel_reason)
 		return -EALREADY;
+	/* Parked, and its owner gone: it is over already. */
+	if (call == sb->current_call && !sb->runner &&
+	    callbox_call_reap_locked(call))
+		return -EALREADY;
 
 	if (call->state == CALLBOX_STATE_QUEUED) {
 		/* Guest code never ran for it and never will. */
@@ -321,13 +348,12 @@ int callbox_call_cancel_locked(struct callbox_call *call, u32 reason)
 	call->flags |= CALLBOX_CALL_CANCEL_PENDING;
 	if (sb->runner) {
 		callbox_call_kick_locked(sb);
-	} else if (call->state == CALLBOX_STATE_ENTERED ||
-		   callbox_call_owner_exited(call)) {
+	} else if (call->state == CALLBOX_STATE_ENTERED) {
 		/*
 		 * Parked after an interruption, so stopped mid-guest with no
 		 * thread in KVM_RUN: end it now. A host function, though, may
 		 * still be writing guest memory for its call, which ends when
-		 * the function returns, unless no thread is left to return.
+		 * the function returns (or its thread exits).
 		 */
 		callbox_call_abort_locked(call, reason, 0, false);
 		return 0;

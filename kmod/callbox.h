@@ -186,6 +186,7 @@ int callbox_call_lookup_error_locked(struct callbox_sandbox *sb, u64 id);
 bool callbox_call_ended(const struct callbox_call *call);
 bool callbox_call_owned_by_current(const struct callbox_call *call);
 bool callbox_call_owner_exited(const struct callbox_call *call);
+bool callbox_call_reap_locked(struct callbox_call *call);
 void callbox_call_transition_locked(struct callbox_call *call, u32 new_state);
 void callbox_call_abort_locked(struct callbox_call *call, u32 reason,
 			       u64 detail, bool clean_stop);

@@ -68,11 +68,9 @@ void callbox_sandbox_put(struct callbox_sandbox *sb)
  * callbox_sandbox_reap_locked() - end a parked call whose owner is gone
  * @sb: the sandbox
  *
- * A parked call (HOSTCALL, or interrupted) is continued only by the thread
- * that owns it. If that thread has exited, nothing can continue it, so it
- * ends now: with the reason of a cancellation that won, else
- * OWNER_EXITED. Every ioctl that looks at calls reaps first, so that what
- * it reports is true; the reap work does it for threads that only wait.
+ * See callbox_call_reap_locked(). Every ioctl that looks at calls reaps
+ * first, so that what it reports is true; the reap work does it for
+ * threads that only wait.
  *
  * Return: true if a call is still parked.
  */
@@ -82,13 +80,7 @@ bool callbox_sandbox_reap_locked(struct callbox_sandbox *sb)
 
 	lockdep_assert_held(&sb->lock);
 
-	if (!call || sb->runner)
-		return false;
-	if (!callbox_call_owner_exited(call))
-		return true;
-	callbox_call_abort_locked(call, call->cancel_reason ?:
-				  CALLBOX_ABORT_OWNER_EXITED, 0, false);
-	return false;
+	return call && !sb->runner && !callbox_call_reap_locked(call);
 }
 
 /* The current call was just parked: watch its owner while it stays so. */
@@ -160,9 +152,13 @@ int callbox_sandbox_publish(struct callbox_sandbox *sb,
 	if (sb->shutdown) {
 		ret = -ESHUTDOWN;
 	} else {
-		callbox_call_add_locked(call, id, deadline_ns, init);
+		/*
+		 * Lifted first: an init call that ends at once (a deadline
+		 * already past) poisons the sandbox again as it ends.
+		 */
 		if (init)
 			sb->poisoned = false;
+		callbox_call_add_locked(call, id, deadline_ns, init);
 		/* A runner may be waiting for work. */
 		wake_up_all(&sb->wq);
 	}

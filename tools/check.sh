@@ -111,22 +111,25 @@ guests=()
 for g in "$build"/guest/*.elf; do
 	guests+=(--add "$g:/guests/")
 done
-tools/vm/run.sh --timeout 900 --log "$logs/vm-console.log" \
+suites=()
+adds=()
+for t in "$build"/selftests/*_test; do
+	suites+=("$(basename "$t")")
+	adds+=(--add "$t:/selftests/")
+done
+for t in selftests/vm/*_test.sh; do
+	suites+=("$(basename "$t")")
+	adds+=(--add "$t:/selftests/")
+done
+tools/vm/run.sh --timeout 1200 --log "$logs/vm-console.log" \
 	--module "$build/kmod-vm/callbox.ko" \
 	--add "$build/callbox:/bin/callbox" \
-	--add "$build/selftests/sandbox_test:/selftests/" \
-	--add "$build/selftests/call_test:/selftests/" \
-	--add "$build/selftests/lifecycle_test:/selftests/" \
-	--add "$build/selftests/regression_test:/selftests/" \
-	--add "$build/selftests/stress_test:/selftests/" \
-	--add "$build/selftests/typed_test:/selftests/" \
-	--add selftests/vm/cli_test.sh:/selftests/ \
+	"${adds[@]}" \
 	"${guests[@]}" \
 	--script selftests/vm/run-in-vm.sh >"$logs/vm.log" 2>"$logs/vm.err"
 vm_rc=$?
 cat "$logs/vm.log"
-for suite in sandbox_test call_test lifecycle_test regression_test stress_test \
-	typed_test cli_test.sh; do
+for suite in "${suites[@]}"; do
 	# Each suite's output, from its header to the next one.
 	awk -v s="=== suite $suite" '$0 == s { on = 1; next }
 		/^=== suite / { on = 0 } on' "$logs/vm.log" >"$logs/vm-$suite.log"

@@ -20,10 +20,12 @@ set -euo pipefail
 #   spin                model-checks the call state machine (tools/model-check.sh)
 #   gcc make libc6-dev  the toolchain itself
 #   clang libclang-rt-14-dev  libFuzzer (-fsanitize=fuzzer) for tools/fuzz.sh
+#   libbpf-dev libelf-dev zlib1g-dev  a BPF LSM policy in the VM (lsm_test):
+#                       clang builds the program, libbpf loads it (static)
 PACKAGES=(
 	qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio
 	kmod linux-source-6.1 libnl-3-dev libnl-genl-3-dev sparse xz-utils gcc make
-	libc6-dev spin clang libclang-rt-14-dev
+	libc6-dev spin clang libclang-rt-14-dev libbpf-dev libelf-dev zlib1g-dev
 )
 
 usage() {

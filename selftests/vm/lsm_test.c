@@ -1,0 +1,355 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A security module's word on KVM_RUN holds through callbox too.
+ *
+ * callbox enters the guest by calling the vCPU file's ioctl handler from
+ * the kernel, which skips the security_file_ioctl() hook of the ioctl
+ * syscall; so it calls the hook itself before every entry. Here a real
+ * policy, a BPF LSM program (lsm_deny_kvm_run.bpf.c, embedded in this
+ * binary), forbids KVM_RUN to this test process only: CALL_SYNC and RUN
+ * must then fail with its errno, with no side effect, and work again once
+ * the policy is detached.
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+
+#include <bpf/libbpf.h>
+
+#include <callbox/callbox.h>
+
+#include "callbox_util.h"
+
+/* The policy's object file, built by lsm.mk, embedded whole. */
+#ifndef LSM_BPF_OBJ
+#error "LSM_BPF_OBJ must name the BPF object file (see selftests/vm/lsm.mk)"
+#endif
+asm(".pushsection .rodata, \"a\"\n"
+    ".balign 8\n"
+    "lsm_bpf_obj:\n"
+    ".incbin \"" LSM_BPF_OBJ "\"\n"
+    "lsm_bpf_obj_end:\n"
+    ".popsection\n");
+extern const char lsm_bpf_obj[], lsm_bpf_obj_end[];
+
+/* The policy's .rodata (struct deny in lsm_deny_kvm_run.bpf.c). */
+struct lsm_deny {
+	uint32_t tgid;
+	uint32_t cmd;
+};
+
+#define SECURITYFS	"/sys/kernel/security"
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	if (level != LIBBPF_WARN)
+		return 0;
+	fprintf(stderr, "# ");
+	return vfprintf(stderr, fmt, ap);
+}
+
+/*
+ * Is the BPF LSM among the active LSMs? 1 yes, 0 no, or -errno if the
+ * list cannot be read. The test VM does not mount securityfs: mount it
+ * for the read if it is not there.
+ */
+static int bpf_lsm_active(void)
+{
+	char list[512], *tok, *save;
+	bool mounted = false;
+	ssize_t len;
+	int fd, err;
+
+	fd = open(SECURITYFS "/lsm", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		if (mount("securityfs", SECURITYFS, "securityfs", 0, NULL))
+			return -errno;
+		mounted = true;
+		fd = open(SECURITYFS "/lsm", O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0) {
+		err = -errno;
+		if (mounted)
+			umount(SECURITYFS);
+		return err;
+	}
+	len = read(fd, list, sizeof(list) - 1);
+	err = len < 0 ? -errno : 0;
+	close(fd);
+	if (mounted)
+		umount(SECURITYFS);
+	if (err)
+		return err;
+	list[len] = '\0';
+	for (tok = strtok_r(list, ",\n", &save); tok;
+	     tok = strtok_r(NULL, ",\n", &save))
+		if (!strcmp(tok, "bpf"))
+			return 1;
+	return 0;
+}
+
+FIXTURE(lsm) {
+	int dev_fd;
+	struct raw_guest guest;
+	int fd;
+	struct bpf_object *obj;
+	struct bpf_link *link;
+};
+
+FIXTURE_SETUP(lsm)
+{
+	self->obj = NULL;
+	self->link = NULL;
+	self->fd = -1;
+	self->guest.vm = (struct raw_vm) { -1, -1, -1 };
+	self->guest.mem = MAP_FAILED;
+	self->dev_fd = open_or_skip(_metadata, "/dev/callbox");
+	if (self->dev_fd < 0)
+		return;
+	raw_guest_create_ok(&self->guest, raw_guest_counter,
+			    sizeof(raw_guest_counter));
+	self->fd = sandbox_create(self->dev_fd, self->guest.vm.vm_fd,
+				  self->guest.vm.vcpu_fd);
+}
+
+FIXTURE_TEARDOWN(lsm)
+{
+	/* The policy goes first, whatever failed. */
+	bpf_link__destroy(self->link);
+	bpf_object__close(self->obj);
+	if (self->fd >= 0)
+		close(self->fd);
+	raw_guest_destroy(&self->guest);
+	if (self->dev_fd >= 0)
+		close(self->dev_fd);
+}
+
+/*
+ * Load and attach the policy, forbidding KVM_RUN to this process (each
+ * test runs in its own process, forked by the harness). Returns false
+ * after SKIP() if the BPF LSM is not available; fails the test on any
+ * other error.
+ */
+static bool policy_attach(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(lsm) *self)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts,
+		    .object_name = "lsm_deny_kvm_run");
+	struct lsm_deny deny = { .tgid = getpid(), .cmd = KVM_RUN };
+	struct bpf_program *prog;
+	struct bpf_map *rodata;
+	int ret;
+
+	ret = bpf_lsm_active();
+	if (ret == -EPERM || ret == -ENODEV || ret == -ENOENT) {
+		SKIP(return false, "cannot read the active LSMs from "
+		     SECURITYFS "/lsm: %s", strerror(-ret));
+	}
+	ASSERT_LE(0, ret) {
+		TH_LOG("reading " SECURITYFS "/lsm: %s", strerror(-ret));
+	}
+	if (!ret)
+		SKIP(return false, "the BPF LSM is not active (lsm= list)");
+	if (access("/sys/kernel/btf/vmlinux", R_OK))
+		SKIP(return false, "no kernel BTF: BPF LSM programs need it");
+
+	libbpf_set_print(libbpf_print);
+	self->obj = bpf_object__open_mem(lsm_bpf_obj,
+					 lsm_bpf_obj_end - lsm_bpf_obj, &opts);
+	ASSERT_NE(NULL, self->obj) {
+		TH_LOG("opening the BPF object: %s", strerror(errno));
+	}
+	rodata = bpf_object__find_map_by_name(self->obj, ".rodata");
+	ASSERT_NE(NULL, rodata);
+	ret = bpf_map__set_initial_value(rodata, &deny, sizeof(deny));
+	ASSERT_EQ(0, ret) {
+		TH_LOG("setting the policy's target: %s", strerror(-ret));
+	}
+
+	ret = bpf_object__load(self->obj);
+	if (ret == -EPERM)
+		SKIP(return false, "loading BPF needs CAP_BPF/CAP_SYS_ADMIN");
+	ASSERT_EQ(0, ret) {
+		TH_LOG("loading the BPF object: %s", strerror(-ret));
+	}
+	prog = bpf_object__find_program_by_name(self->obj, "deny_kvm_run");
+	ASSERT_NE(NULL, prog);
+	self->link = bpf_program__attach_lsm(prog);
+	if (!self->link && errno == EPERM)
+		SKIP(return false, "attaching a BPF LSM program: EPERM");
+	ASSERT_NE(NULL, self->link) {
+		TH_LOG("attaching the BPF LSM program: %s", strerror(errno));
+	}
+	return true;
+}
+
+static void policy_detach(struct __test_metadata *_metadata,
+			  FIXTURE_DATA(lsm) *self)
+{
+	ASSERT_EQ(0, bpf_link__destroy(self->link));
+	self->link = NULL;
+	bpf_object__close(self->obj);
+	self->obj = NULL;
+}
+
+/*
+ * This harness runs the test body even after FIXTURE_SETUP skipped (no
+ * /dev/callbox, no /dev/kvm): stop there.
+ */
+#define return_if_setup_skipped()					\
+	do {								\
+		if (_metadata->skip)					\
+			return;						\
+	} while (0)
+
+static int sync_call(int fd, struct callbox_call_info *c)
+{
+	memset(c, 0, sizeof(*c));
+	return callbox_call_sync_fd(fd, 0, c);
+}
+
+static int run(int fd, uint64_t id, uint32_t flags,
+	       struct callbox_call_info *c)
+{
+	memset(c, 0, sizeof(*c));
+	return callbox_call_run_fd(fd, id, flags, c);
+}
+
+static int get(int fd, uint64_t id, struct callbox_call_info *c)
+{
+	memset(c, 0, sizeof(*c));
+	return callbox_call_get_fd(fd, id, c);
+}
+
+static int wait_call(int fd, uint64_t id, struct callbox_call_info *c)
+{
+	memset(c, 0, sizeof(*c));
+	return callbox_call_wait_fd(fd, id, 0, c);
+}
+
+/* Control: with no policy, a call enters the guest and EXITs. */
+TEST_F(lsm, no_policy_call_exits)
+{
+	struct callbox_call_info c;
+
+	return_if_setup_skipped();
+	ASSERT_EQ(0, sync_call(self->fd, &c));
+	EXPECT_EQ(1, c.id);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c.flags);
+	EXPECT_EQ(1, c.status);
+}
+
+/*
+ * With KVM_RUN forbidden, callbox refuses to enter the guest, with the
+ * policy's errno and no side effect: no call made by CALL_SYNC, the call
+ * RUN was given still QUEUED, and the guest never ran (its counter says
+ * the call run after detaching is its first).
+ */
+TEST_F(lsm, policy_forbids_entry)
+{
+	struct callbox_call_info c;
+	uint64_t id = 0;
+
+	return_if_setup_skipped();
+	if (!policy_attach(_metadata, self))
+		return;
+
+	/* The policy is live: KVM_RUN from userspace is refused. */
+	errno = 0;
+	ASSERT_EQ(-1, ioctl(self->guest.vm.vcpu_fd, KVM_RUN, 0));
+	ASSERT_EQ(EPERM, errno);
+
+	EXPECT_EQ(-EPERM, sync_call(self->fd, &c));
+	EXPECT_EQ(-ENOENT, get(self->fd, 1, &c));
+
+	ASSERT_EQ(0, callbox_call_submit_fd(self->fd, 0, &id));
+	EXPECT_EQ(1, id);
+	EXPECT_EQ(-EPERM, run(self->fd, id, 0, &c));
+	EXPECT_EQ(-EPERM, run(self->fd, 0, CALLBOX_RUN_NONBLOCK, &c));
+	ASSERT_EQ(0, get(self->fd, id, &c));
+	EXPECT_EQ(CALLBOX_STATE_QUEUED, c.state);
+	EXPECT_EQ(0, c.flags & CALLBOX_CALL_GUEST_RAN);
+
+	policy_detach(_metadata, self);
+	ASSERT_EQ(0, run(self->fd, id, 0, &c));
+	EXPECT_EQ(id, c.id);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c.flags);
+	EXPECT_EQ(1, c.status);
+	ASSERT_EQ(0, wait_call(self->fd, id, &c));
+	EXPECT_EQ(1, c.status);
+}
+
+/* Detaching the policy (destroying the link) lets calls in again. */
+TEST_F(lsm, detach_restores_calls)
+{
+	struct callbox_call_info c;
+	uint32_t i;
+
+	return_if_setup_skipped();
+	if (!policy_attach(_metadata, self))
+		return;
+	EXPECT_EQ(-EPERM, sync_call(self->fd, &c));
+	policy_detach(_metadata, self);
+
+	for (i = 1; i <= 3; i++) {
+		ASSERT_EQ(0, sync_call(self->fd, &c));
+		EXPECT_EQ(i, c.id);
+		EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+		EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c.flags);
+		EXPECT_EQ(i, c.status);
+	}
+}
+
+/*
+ * The policy is this process's only: another process's KVM_RUN (on its
+ * own VM, with immediate_exit so that it returns at once) gets past the
+ * hook, to KVM's EINTR.
+ */
+TEST_F(lsm, policy_spares_other_processes)
+{
+	int status;
+	pid_t pid;
+
+	return_if_setup_skipped();
+	if (!policy_attach(_metadata, self))
+		return;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct raw_vm vm;
+		struct kvm_run *kr;
+		long size;
+
+		if (raw_vm_create(&vm))
+			_exit(2);
+		size = ioctl(vm.kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+		if (size <= 0)
+			_exit(3);
+		kr = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  vm.vcpu_fd, 0);
+		if (kr == MAP_FAILED)
+			_exit(4);
+		kr->immediate_exit = 1;
+		if (ioctl(vm.vcpu_fd, KVM_RUN, 0) != -1)
+			_exit(5);
+		_exit(errno == EINTR ? 0 : errno == EPERM ? 1 : 6);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status)) {
+		TH_LOG("the other process's KVM_RUN: %s",
+		       WEXITSTATUS(status) == 1 ? "EPERM" : "setup failed");
+	}
+
+	/* And this process stays refused. */
+	EXPECT_EQ(-EPERM, sync_call(self->fd, &(struct callbox_call_info){}));
+}
+
+TEST_HARNESS_MAIN

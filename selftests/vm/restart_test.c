@@ -1,0 +1,537 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The restart matrix of the call contract: every way a call is entered or
+ * continued (CALL_SYNC, or SUBMIT and RUN; at once, or after a host call)
+ * crossed with every way it can be interrupted while the guest runs (a
+ * signal, task work, a vCPU signal mask, its owner thread exiting,
+ * kvm_run.immediate_exit). Each cell checks that the outcome carries the
+ * call's own id and state, that the guest ran the call exactly once, and
+ * that the next call gets its own outcome, never the old one.
+ *
+ * The guest below takes an optional host call, then spins until the test
+ * releases it, so every interruption lands while it runs.
+ */
+#include <linux/io_uring.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+
+#include "callbox_util.h"
+
+/*
+ *   start:	mov  al, [0x2000]	; take a host call first?
+ *		test al, al
+ *		jz   spin
+ *		mov  dx, CALLBOX_PORT_HOSTCALL
+ *		mov  eax, 7
+ *		out  dx, eax
+ *   spin:	mov  al, [0x2001]	; released by the test?
+ *		test al, al
+ *		jz   spin
+ *		mov  byte [0x2001], 0
+ *		inc  word [0x2002]	; calls the guest really finished
+ *		mov  ax, [0x2002]
+ *		movzx eax, ax
+ *		mov  dx, CALLBOX_PORT_DONE
+ *		out  dx, eax		; status: that count
+ *		jmp  start
+ */
+static const uint8_t guest_code[] = {
+	0xa0, 0x00, 0x20, 0x84, 0xc0, 0x74, 0x0b, 0xba, 0x08, 0xcb, 0x66, 0xb8,
+	0x07, 0x00, 0x00, 0x00, 0x66, 0xef, 0xa0, 0x01, 0x20, 0x84, 0xc0, 0x74,
+	0xf9, 0xc6, 0x06, 0x01, 0x20, 0x00, 0xff, 0x06, 0x02, 0x20, 0xa1, 0x02,
+	0x20, 0x66, 0x0f, 0xb7, 0xc0, 0xba, 0x00, 0xcb, 0x66, 0xef, 0xeb, 0xd0,
+};
+
+#define GUEST_HOSTCALL_FIRST	0x2000
+#define GUEST_RELEASE		0x2001
+#define GUEST_DONE_COUNT	0x2002
+#define HOSTCALL_STATUS		7
+
+enum entry { BY_SYNC, BY_SUBMIT };
+
+enum interruption {
+	BY_SIGNAL,		/* a handler runs, the ioctl restarts */
+	BY_TASK_WORK,		/* io_uring's TWA_SIGNAL task work, no signal */
+	BY_SIGNAL_MASK,		/* a vCPU mask appears during the interruption */
+	BY_OWNER_EXIT,		/* the handler ends the thread */
+	BY_IMMEDIATE_EXIT,	/* the handler sets kvm_run.immediate_exit */
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* ---- a minimal io_uring, to get task work queued on a thread ---- */
+
+struct ring {
+	int fd;
+	void *sq, *cq;
+	size_t sq_len, cq_len, sqes_len;
+	struct io_uring_sqe *sqes;
+	_Atomic uint32_t *sq_tail, *cq_head, *cq_tail;
+	uint32_t *sq_mask, *sq_array;
+	struct __kernel_timespec ts;
+};
+
+static int ring_setup(struct ring *r)
+{
+	struct io_uring_params p = { 0 };
+
+	r->fd = syscall(__NR_io_uring_setup, 4, &p);
+	if (r->fd < 0)
+		return -errno;
+	r->sq_len = p.sq_off.array + p.sq_entries * sizeof(uint32_t);
+	r->cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	r->sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
+	r->sq = mmap(NULL, r->sq_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     r->fd, IORING_OFF_SQ_RING);
+	r->cq = mmap(NULL, r->cq_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     r->fd, IORING_OFF_CQ_RING);
+	r->sqes = mmap(NULL, r->sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		       r->fd, IORING_OFF_SQES);
+	if (r->sq == MAP_FAILED || r->cq == MAP_FAILED ||
+	    r->sqes == MAP_FAILED)
+		return -errno;
+	r->sq_tail = (void *)((char *)r->sq + p.sq_off.tail);
+	r->sq_mask = (void *)((char *)r->sq + p.sq_off.ring_mask);
+	r->sq_array = (void *)((char *)r->sq + p.sq_off.array);
+	r->cq_head = (void *)((char *)r->cq + p.cq_off.head);
+	r->cq_tail = (void *)((char *)r->cq + p.cq_off.tail);
+	return 0;
+}
+
+/*
+ * Submit a timeout of @ms from the calling thread. When it fires, io_uring
+ * completes it by task work queued on this thread with TWA_SIGNAL.
+ */
+static int ring_submit_timeout(struct ring *r, unsigned int ms)
+{
+	uint32_t tail = atomic_load(r->sq_tail);
+	uint32_t idx = tail & *r->sq_mask;
+	struct io_uring_sqe *sqe = &r->sqes[idx];
+
+	r->ts = (struct __kernel_timespec) { .tv_nsec = ms * 1000000ll };
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = IORING_OP_TIMEOUT;
+	sqe->fd = -1;
+	sqe->addr = (uintptr_t)&r->ts;
+	sqe->len = 1;
+	r->sq_array[idx] = idx;
+	atomic_store(r->sq_tail, tail + 1);
+	return syscall(__NR_io_uring_enter, r->fd, 1, 0, 0, NULL, 0) == 1 ?
+	       0 : -errno;
+}
+
+static bool ring_completed(struct ring *r)
+{
+	return atomic_load(r->cq_tail) != atomic_load(r->cq_head);
+}
+
+static void ring_destroy(struct ring *r)
+{
+	if (r->fd < 0)
+		return;
+	munmap(r->sq, r->sq_len);
+	munmap(r->cq, r->cq_len);
+	munmap(r->sqes, r->sqes_len);
+	close(r->fd);
+}
+
+/* ---- the thread that makes the call, and the handler that hits it ---- */
+
+struct worker {
+	pthread_t thread;
+	int fd, vcpu_fd;
+	struct kvm_run *run;
+	struct ring ring;
+	enum entry entry;
+	bool after_hostcall;
+	enum interruption how;
+	uint64_t submitted_id;		/* BY_SUBMIT: the call to run */
+	atomic_int phase;		/* see enum worker_phase */
+	atomic_bool go;			/* continue after the host call */
+	/* Results, read after the join. */
+	int hostcall_ret;
+	struct callbox_call_info hostcall_out;
+	int refused;			/* -errno of a refused restart, or 0 */
+	struct callbox_call_info refused_out;
+	int ret;
+	struct callbox_call_info out;
+	atomic_bool returned;		/* the last ioctl returned */
+};
+
+enum worker_phase {
+	STARTED = 1,
+	IN_HOSTCALL,	/* got HOSTCALL, waits for go */
+	RUNNING,	/* issuing the ioctl that will be interrupted */
+	REISSUING,	/* the restart was refused; issuing it again */
+};
+
+/* One test per process (the harness forks), so the handler's state. */
+static struct worker *the_worker;
+static atomic_int signals_handled;
+static atomic_bool mask_set;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	switch (the_worker->how) {
+	case BY_SIGNAL_MASK:
+		/* Stay out of the ioctl until the vCPU has its mask. */
+		while (!atomic_load(&mask_set))
+			;
+		break;
+	case BY_OWNER_EXIT:
+		/* The thread ends here, its call parked in the kernel. */
+		syscall(SYS_exit, 0);
+		break;
+	case BY_IMMEDIATE_EXIT:
+		the_worker->run->immediate_exit = 1;
+		break;
+	default:
+		break;
+	}
+	atomic_fetch_add(&signals_handled, 1);
+}
+
+static void *worker_fn(void *p)
+{
+	struct worker *w = p;
+	union {
+		struct callbox_call_sync sync;
+		struct callbox_call_run run;
+	} cmd;
+	struct callbox_call_info *out;
+	unsigned long request;
+	uint64_t id = w->submitted_id;
+	int ret;
+
+	atomic_store(&w->phase, STARTED);
+	if (w->after_hostcall) {
+		memset(&cmd, 0, sizeof(cmd));
+		if (w->entry == BY_SYNC) {
+			cmd.sync.size = sizeof(cmd.sync);
+			ret = ioctl(w->fd, CALLBOX_CALL_SYNC, &cmd.sync);
+			w->hostcall_out = cmd.sync.out;
+		} else {
+			cmd.run.size = sizeof(cmd.run);
+			cmd.run.id = id;
+			ret = ioctl(w->fd, CALLBOX_CALL_RUN, &cmd.run);
+			w->hostcall_out = cmd.run.out;
+		}
+		w->hostcall_ret = ret ? -errno : 0;
+		if (ret || w->hostcall_out.state != CALLBOX_STATE_HOSTCALL)
+			return NULL;
+		id = w->hostcall_out.id;
+		atomic_store(&w->phase, IN_HOSTCALL);
+		while (!atomic_load(&w->go))
+			usleep(1000);
+	}
+
+	/* The ioctl the interruption hits: zeroed, so it is not a restart. */
+	memset(&cmd, 0, sizeof(cmd));
+	if (w->entry == BY_SYNC && !w->after_hostcall) {
+		cmd.sync.size = sizeof(cmd.sync);
+		request = CALLBOX_CALL_SYNC;
+		out = &cmd.sync.out;
+	} else {
+		cmd.run.size = sizeof(cmd.run);
+		cmd.run.id = id;
+		request = CALLBOX_CALL_RUN;
+		out = &cmd.run.out;
+	}
+	if (w->how == BY_TASK_WORK && ring_submit_timeout(&w->ring, 20)) {
+		w->ret = -errno;
+		return NULL;
+	}
+	atomic_store(&w->phase, RUNNING);
+	ret = ioctl(w->fd, request, &cmd);
+	if (ret && (errno == EOPNOTSUPP || errno == EINTR)) {
+		/*
+		 * The restart was refused and the call stays parked, named by
+		 * @out: clear what stopped it, and issue the same struct again.
+		 */
+		w->refused = -errno;
+		w->refused_out = *out;
+		if (w->how == BY_SIGNAL_MASK)
+			ioctl(w->vcpu_fd, KVM_SET_SIGNAL_MASK, NULL);
+		w->run->immediate_exit = 0;
+		atomic_store(&w->phase, REISSUING);
+		ret = ioctl(w->fd, request, &cmd);
+	}
+	w->ret = ret ? -errno : 0;
+	w->out = *out;
+	atomic_store(&w->returned, true);
+	return NULL;
+}
+
+/* Gives the vCPU a signal mask once the runner has let go of it. */
+static void *mask_fn(void *p)
+{
+	struct worker *w = p;
+	struct {
+		struct kvm_signal_mask mask;
+		uint64_t sigset;
+	} m = { .mask.len = sizeof(uint64_t) };
+
+	/* Takes the vCPU's mutex: waits until KVM_RUN has returned. */
+	if (!ioctl(w->vcpu_fd, KVM_SET_SIGNAL_MASK, &m))
+		atomic_store(&mask_set, true);
+	return NULL;
+}
+
+/* ---- the matrix ---- */
+
+FIXTURE(restart) {
+	int dev_fd;
+	struct raw_guest guest;
+	struct kvm_run *run;
+	size_t run_size;
+	int fd;
+	volatile uint8_t *hostcall_first, *release;
+	volatile uint16_t *done_count;
+	struct worker w;
+};
+
+FIXTURE_VARIANT(restart) {
+	enum entry entry;
+	bool after_hostcall;
+	enum interruption how;
+};
+
+#define CELL(name, e, h, i)						\
+	FIXTURE_VARIANT_ADD(restart, name) {				\
+		.entry = e, .after_hostcall = h, .how = i,		\
+	}
+
+CELL(sync_signal, BY_SYNC, false, BY_SIGNAL);
+CELL(sync_task_work, BY_SYNC, false, BY_TASK_WORK);
+CELL(sync_signal_mask, BY_SYNC, false, BY_SIGNAL_MASK);
+CELL(sync_owner_exit, BY_SYNC, false, BY_OWNER_EXIT);
+CELL(sync_immediate_exit, BY_SYNC, false, BY_IMMEDIATE_EXIT);
+CELL(sync_hostcall_signal, BY_SYNC, true, BY_SIGNAL);
+CELL(sync_hostcall_task_work, BY_SYNC, true, BY_TASK_WORK);
+CELL(sync_hostcall_signal_mask, BY_SYNC, true, BY_SIGNAL_MASK);
+CELL(sync_hostcall_owner_exit, BY_SYNC, true, BY_OWNER_EXIT);
+CELL(sync_hostcall_immediate_exit, BY_SYNC, true, BY_IMMEDIATE_EXIT);
+CELL(submit_signal, BY_SUBMIT, false, BY_SIGNAL);
+CELL(submit_task_work, BY_SUBMIT, false, BY_TASK_WORK);
+CELL(submit_signal_mask, BY_SUBMIT, false, BY_SIGNAL_MASK);
+CELL(submit_owner_exit, BY_SUBMIT, false, BY_OWNER_EXIT);
+CELL(submit_immediate_exit, BY_SUBMIT, false, BY_IMMEDIATE_EXIT);
+CELL(submit_hostcall_signal, BY_SUBMIT, true, BY_SIGNAL);
+CELL(submit_hostcall_task_work, BY_SUBMIT, true, BY_TASK_WORK);
+CELL(submit_hostcall_signal_mask, BY_SUBMIT, true, BY_SIGNAL_MASK);
+CELL(submit_hostcall_owner_exit, BY_SUBMIT, true, BY_OWNER_EXIT);
+CELL(submit_hostcall_immediate_exit, BY_SUBMIT, true, BY_IMMEDIATE_EXIT);
+
+FIXTURE_SETUP(restart)
+{
+	uint8_t *mem;
+
+	self->fd = -1;
+	self->w.ring.fd = -1;
+	self->dev_fd = open_or_skip(_metadata, "/dev/callbox");
+	raw_guest_create_ok(&self->guest, guest_code, sizeof(guest_code));
+	self->run = raw_guest_map_run(&self->guest, &self->run_size);
+	ASSERT_NE(MAP_FAILED, self->run);
+	self->fd = sandbox_create(self->dev_fd, self->guest.vm.vm_fd,
+				  self->guest.vm.vcpu_fd);
+	mem = self->guest.mem;
+	self->hostcall_first = mem + GUEST_HOSTCALL_FIRST;
+	self->release = mem + GUEST_RELEASE;
+	self->done_count = (volatile uint16_t *)(mem + GUEST_DONE_COUNT);
+	if (variant->how == BY_TASK_WORK)
+		ASSERT_EQ(0, ring_setup(&self->w.ring));
+}
+
+FIXTURE_TEARDOWN(restart)
+{
+	ring_destroy(&self->w.ring);
+	if (self->fd >= 0)
+		close(self->fd);
+	munmap(self->run, self->run_size);
+	raw_guest_destroy(&self->guest);
+	close(self->dev_fd);
+}
+
+/* Poll @cond for up to 10 s. */
+#define WAIT_FOR(cond)							\
+	({								\
+		uint64_t __until = now_ns() + 10000000000ull;		\
+		while (!(cond) && now_ns() < __until)			\
+			usleep(500);					\
+		(cond);							\
+	})
+
+static uint32_t call_state(int fd, uint64_t id)
+{
+	struct callbox_call_info c;
+
+	return callbox_call_get_fd(fd, id, &c) ? 0 : c.state;
+}
+
+TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct worker *w = &self->w;
+	struct callbox_call_info c;
+	pthread_t mask_thread;
+	uint64_t id = 1, next;
+	int i;
+
+	/* No SA_RESTART: the kernel must restart the ioctl by itself. */
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	*self->hostcall_first = variant->after_hostcall;
+	*self->release = 0;
+	w->fd = self->fd;
+	w->vcpu_fd = self->guest.vm.vcpu_fd;
+	w->run = self->run;
+	w->entry = variant->entry;
+	w->after_hostcall = variant->after_hostcall;
+	w->how = variant->how;
+	the_worker = w;
+	if (variant->entry == BY_SUBMIT) {
+		ASSERT_EQ(0, callbox_call_submit_fd(self->fd, 0,
+						    &w->submitted_id));
+		ASSERT_EQ(id, w->submitted_id);
+	}
+	ASSERT_EQ(0, pthread_create(&w->thread, NULL, worker_fn, w));
+
+	if (variant->after_hostcall) {
+		ASSERT_TRUE(WAIT_FOR(atomic_load(&w->phase) == IN_HOSTCALL));
+		EXPECT_EQ(0, w->hostcall_ret);
+		EXPECT_EQ(id, w->hostcall_out.id);
+		EXPECT_EQ(HOSTCALL_STATUS, w->hostcall_out.status);
+		EXPECT_EQ(CALLBOX_STATE_HOSTCALL, call_state(self->fd, id));
+		atomic_store(&w->go, true);
+	}
+	/* In the guest, which spins until released. */
+	ASSERT_TRUE(WAIT_FOR(atomic_load(&w->phase) == RUNNING &&
+			     call_state(self->fd, id) ==
+			     CALLBOX_STATE_ENTERED));
+	usleep(2000);
+
+	switch (variant->how) {
+	case BY_SIGNAL:
+		/* Several, each one a restart that continues the call. */
+		for (i = 0; i < 5; i++) {
+			ASSERT_FALSE(atomic_load(&w->returned)) {
+				TH_LOG("the interrupted ioctl returned: %s",
+				       strerror(-w->ret));
+			}
+			pthread_kill(w->thread, SIGUSR1);
+			ASSERT_TRUE(WAIT_FOR(atomic_load(&signals_handled) >
+					     i));
+			usleep(1000);
+		}
+		break;
+	case BY_TASK_WORK:
+		/* The completion is posted by the task work it queued. */
+		ASSERT_TRUE(WAIT_FOR(ring_completed(&w->ring)));
+		EXPECT_EQ(0, atomic_load(&signals_handled));
+		break;
+	case BY_SIGNAL_MASK:
+		ASSERT_EQ(0, pthread_create(&mask_thread, NULL, mask_fn, w));
+		pthread_kill(w->thread, SIGUSR1);
+		ASSERT_EQ(0, pthread_join(mask_thread, NULL));
+		ASSERT_TRUE(atomic_load(&mask_set));
+		ASSERT_TRUE(WAIT_FOR(atomic_load(&w->phase) == REISSUING));
+		break;
+	case BY_IMMEDIATE_EXIT:
+		pthread_kill(w->thread, SIGUSR1);
+		ASSERT_TRUE(WAIT_FOR(atomic_load(&w->phase) == REISSUING));
+		break;
+	case BY_OWNER_EXIT:
+		pthread_kill(w->thread, SIGUSR1);
+		ASSERT_EQ(0, pthread_join(w->thread, NULL));
+		/* Parked, with nobody left to continue it: it has ended. */
+		ASSERT_EQ(0, callbox_call_get_fd(self->fd, id, &c));
+		EXPECT_EQ(id, c.id);
+		EXPECT_EQ(CALLBOX_STATE_ABORTED, c.state);
+		EXPECT_EQ(CALLBOX_ABORT_OWNER_EXITED, c.reason);
+		EXPECT_EQ(CALLBOX_CALL_GUEST_RAN | CALLBOX_CALL_POISONED,
+			  c.flags);
+		EXPECT_EQ(0, c.status);
+		ASSERT_EQ(0, callbox_call_wait_fd(self->fd, id, 0, &c));
+		EXPECT_EQ(CALLBOX_ABORT_OWNER_EXITED, c.reason);
+		/* It stopped mid-guest: nothing runs until a reset. */
+		EXPECT_EQ(-ENOTRECOVERABLE,
+			  callbox_call_sync_fd(self->fd, 0, &c));
+		EXPECT_EQ(0, *self->done_count);
+		ASSERT_EQ(0, raw_guest_reset(&self->guest, self->run,
+					     self->fd));
+		/* The next call gets its own outcome: id 3 after the init. */
+		*self->hostcall_first = 0;
+		*self->release = 1;
+		ASSERT_EQ(0, callbox_call_sync_fd(self->fd, 0, &c));
+		EXPECT_EQ(id + 2, c.id);
+		EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+		EXPECT_EQ(1, c.status);
+		return;
+	}
+
+	/* Still in the guest, in the same call, until released. */
+	usleep(2000);
+	ASSERT_FALSE(atomic_load(&w->returned)) {
+		TH_LOG("the interrupted ioctl returned: %s", strerror(-w->ret));
+	}
+	EXPECT_EQ(CALLBOX_STATE_ENTERED, call_state(self->fd, id));
+	*self->release = 1;
+	ASSERT_EQ(0, pthread_join(w->thread, NULL));
+	EXPECT_EQ(0, w->ret) {
+		TH_LOG("the interrupted call's ioctl: %s", strerror(-w->ret));
+	}
+	EXPECT_EQ(id, w->out.id);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, w->out.state);
+	EXPECT_EQ(1, w->out.status);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, w->out.flags);
+	EXPECT_EQ(1, *self->done_count);	/* it ran once, to its end */
+
+	switch (variant->how) {
+	case BY_SIGNAL_MASK:
+		EXPECT_EQ(-EOPNOTSUPP, w->refused);
+		break;
+	case BY_IMMEDIATE_EXIT:
+		EXPECT_EQ(-EINTR, w->refused);
+		break;
+	default:
+		EXPECT_EQ(0, w->refused);
+		break;
+	}
+	if (w->refused) {
+		/* Refused, the restart left @out naming the parked call. */
+		EXPECT_EQ(id, w->refused_out.id);
+		EXPECT_EQ(CALLBOX_STATE_ENTERED, w->refused_out.state);
+	}
+
+	/* CALL_SYNC consumed its call; anything else is consumed by WAIT. */
+	if (variant->entry == BY_SYNC && !variant->after_hostcall) {
+		EXPECT_EQ(-ESRCH, callbox_call_get_fd(self->fd, id, &c));
+	} else {
+		ASSERT_EQ(0, callbox_call_wait_fd(self->fd, id, 0, &c));
+		EXPECT_EQ(id, c.id);
+		EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+		EXPECT_EQ(1, c.status);
+	}
+
+	/* The next call is a new call, with its own id and result. */
+	*self->hostcall_first = 0;
+	*self->release = 1;
+	ASSERT_EQ(0, callbox_call_sync_fd(self->fd, 0, &c));
+	next = c.id;
+	EXPECT_EQ(id + 1, next);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+	EXPECT_EQ(2, c.status);
+	EXPECT_EQ(2, *self->done_count);
+}
+
+TEST_HARNESS_MAIN
