@@ -13,10 +13,10 @@
  * the call then ends ABORTED with that reason whatever the guest does.
  *
  * Lifetime: the sandbox's list of calls holds a reference from publication
- * until the call is consumed (callbox_call_consume(), which also stops the deadline timer
- * for good); threads working on a call hold their own. The final put is
- * never made under the sandbox lock. Nothing else points at a call: a
- * kick is a thread flag, not a callback (see callbox_call_kick_locked()).
+ * until the call is consumed (callbox_call_consume(), which also stops the
+ * deadline timer for good); threads working on a call hold their own, and
+ * so does a queued kick until its task work has run. The final put is
+ * never made under the sandbox lock.
  */
 #include <linux/bits.h>
 #include <linux/bug.h>
@@ -26,8 +26,17 @@
 #include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
+#include <linux/task_work.h>
+#include <linux/wait_bit.h>
 
 #include "callbox.h"
+
+/*
+ * Kicks queued as task work whose callback has not finished, module-wide:
+ * module exit waits for them (callbox_call_kicks_drain()).
+ */
+static atomic_t callbox_kicks_pending = ATOMIC_INIT(0);
+static bool callbox_kicked;
 
 /* For each state, the set of states it may move to. */
 static const u8 callbox_call_next_states[] = {
@@ -63,6 +72,34 @@ void callbox_call_put(struct callbox_call *call)
 	kref_put(&call->kref, callbox_call_release);
 }
 
+/*
+ * The kick's task work, run by the runner on its way back to userspace,
+ * after the kicked call has ended: drop the kick's reference. This is
+ * module code running on behalf of no file, so module exit waits for it.
+ */
+static void callbox_call_kick_done(struct callback_head *head)
+{
+	callbox_call_put(container_of(head, struct callbox_call, kick_work));
+	/* Last: from here on only the return to task_work_run() remains. */
+	if (atomic_dec_and_test(&callbox_kicks_pending))
+		wake_up_var(&callbox_kicks_pending);
+}
+
+/**
+ * callbox_call_kicks_drain() - wait until no kick's task work can run
+ *
+ * For module exit, once no sandbox is left, so no new kick can be queued:
+ * wait for the queued ones to run, then for an RCU Tasks grace period, by
+ * which every task has left their callback's last instructions too.
+ */
+void callbox_call_kicks_drain(void)
+{
+	wait_var_event(&callbox_kicks_pending,
+		       !atomic_read(&callbox_kicks_pending));
+	if (READ_ONCE(callbox_kicked))
+		synchronize_rcu_tasks();
+}
+
 static enum hrtimer_restart callbox_call_deadline_fn(struct hrtimer *timer)
 {
 	struct callbox_call *call = container_of(timer, struct callbox_call,
@@ -92,6 +129,7 @@ struct callbox_call *callbox_call_alloc(struct callbox_sandbox *sb)
 	INIT_LIST_HEAD(&call->queue_node);
 	hrtimer_init(&call->deadline_timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS);
 	call->deadline_timer.function = callbox_call_deadline_fn;
+	init_task_work(&call->kick_work, callbox_call_kick_done);
 	return call;
 }
 
@@ -114,12 +152,13 @@ void callbox_call_add_locked(struct callbox_call *call, u64 id,
 	call->state = CALLBOX_STATE_QUEUED;
 	callbox_call_get(call);
 	list_add_tail(&call->node, &sb->calls);
-	sb->nr_calls++;
 	if (init) {
 		call->flags |= CALLBOX_CALL_INIT;
 		sb->init_call = call;
+		sb->nr_init++;
 		list_add(&call->queue_node, &sb->queue);
 	} else {
+		sb->nr_calls++;
 		list_add_tail(&call->queue_node, &sb->queue);
 	}
 
@@ -220,15 +259,15 @@ void callbox_call_transition_locked(struct callbox_call *call, u32 new_state)
 
 	if (call->state == CALLBOX_STATE_QUEUED)
 		list_del_init(&call->queue_node);
-	call->state = new_state;
+	/* Read without the lock by waiters (callbox_call_ended()). */
+	WRITE_ONCE(call->state, new_state);
 	/* Only DONE and HOSTCALL give a status meaning; they set it after. */
 	call->status = 0;
-	call->parked_cmd = 0;
 
 	switch (new_state) {
 	case CALLBOX_STATE_ENTERED:
 		call->flags |= CALLBOX_CALL_GUEST_RAN;
-		sb->current_call = call;
+		WRITE_ONCE(sb->current_call, call);
 		if (!call->owner)
 			call->owner = get_pid(task_pid(current));
 		break;
@@ -236,7 +275,7 @@ void callbox_call_transition_locked(struct callbox_call *call, u32 new_state)
 	case CALLBOX_STATE_ABORTED:
 		call->flags &= ~CALLBOX_CALL_CANCEL_PENDING;
 		if (sb->current_call == call) {
-			sb->current_call = NULL;
+			WRITE_ONCE(sb->current_call, NULL);
 			sb->runner = NULL;
 		}
 		if (sb->init_call == call)
@@ -272,23 +311,32 @@ void callbox_call_abort_locked(struct callbox_call *call, u32 reason,
 }
 
 /*
- * Force the runner of the current call out of KVM_RUN, whether the guest
- * spins or sleeps in HLT, without a signal and without a callback:
- * TIF_NOTIFY_SIGNAL makes KVM_RUN return -EINTR at its next check (as
- * for task work queued with TWA_SIGNAL), and kvm_vcpu_kick() makes that
- * check happen now, by waking a halted vCPU or sending an IPI to the CPU
- * that runs the guest. Setting the flag before the kick pairs with KVM
- * setting vcpu->mode before it checks for work, so the kick is never
- * lost. The flag is cleared when the runner returns to userspace, which
- * it does after every call: a kick cannot reach a later call, and no
- * module code runs on the runner's behalf, so none can outlive rmmod.
+ * Force the runner of the current call @call out of KVM_RUN, whether the
+ * guest spins, sleeps in HLT, or its thread sleeps interruptibly inside
+ * KVM_RUN (a fault on guest memory, say): task work queued with
+ * TWA_SIGNAL sets TIF_NOTIFY_SIGNAL and wakes or IPIs the thread, which
+ * makes KVM_RUN return -EINTR at its next check, without a signal. The
+ * runner returns to userspace after every call, which runs the work, so
+ * the kick cannot reach a later call. A call is kicked at most once: its
+ * cancellation is decided once.
  */
-static void callbox_call_kick_locked(struct callbox_sandbox *sb)
+static void callbox_call_kick_locked(struct callbox_call *call)
 {
+	struct callbox_sandbox *sb = call->sb;
+
 	lockdep_assert_held(&sb->lock);
 
-	set_tsk_thread_flag(sb->runner, TIF_NOTIFY_SIGNAL);
-	kvm_vcpu_kick(sb->vcpu);
+	callbox_call_get(call);
+	atomic_inc(&callbox_kicks_pending);
+	WRITE_ONCE(callbox_kicked, true);
+	if (!task_work_add(sb->runner, &call->kick_work, TWA_SIGNAL))
+		return;
+	/*
+	 * The runner is exiting, so its KVM_RUN ends anyway. Not the last
+	 * reference: the sandbox's list holds one.
+	 */
+	atomic_dec(&callbox_kicks_pending);
+	callbox_call_put(call);
 }
 
 /**
@@ -347,7 +395,7 @@ int callbox_call_cancel_locked(struct callbox_call *call, u32 reason)
 	call->cancel_reason = reason;
 	call->flags |= CALLBOX_CALL_CANCEL_PENDING;
 	if (sb->runner) {
-		callbox_call_kick_locked(sb);
+		callbox_call_kick_locked(call);
 	} else if (call->state == CALLBOX_STATE_ENTERED) {
 		/*
 		 * Parked after an interruption, so stopped mid-guest with no
@@ -379,10 +427,46 @@ void callbox_call_fill_info_locked(const struct callbox_call *call,
 	};
 }
 
+/**
+ * callbox_call_claim_locked() - take the right to consume a call
+ * @call: an ended call
+ *
+ * For the one ioctl about to write @call's outcome and consume it: at most
+ * one holds the claim, so a call is consumed exactly once, by an ioctl
+ * whose outcome reached userspace. The holder then consumes the call, or
+ * gives the claim back with callbox_call_unclaim() if its reply failed.
+ *
+ * Return: 0 with the claim; -ESRCH if the call was consumed; -EBUSY if
+ * another ioctl holds the claim.
+ */
+int callbox_call_claim_locked(struct callbox_call *call)
+{
+	lockdep_assert_held(&call->sb->lock);
+
+	if (call->consumed)
+		return -ESRCH;
+	if (call->claimed)
+		return -EBUSY;
+	WRITE_ONCE(call->claimed, true);
+	return 0;
+}
+
+/* Give back a claim whose reply could not be written: another may try. */
+void callbox_call_unclaim(struct callbox_call *call)
+{
+	struct callbox_sandbox *sb = call->sb;
+
+	spin_lock_irq(&sb->lock);
+	WRITE_ONCE(call->claimed, false);
+	wake_up_all(&sb->wq);
+	spin_unlock_irq(&sb->lock);
+}
+
 /*
  * Consume an ended call: take it off the sandbox's list, so its id is
- * then unknown (ESRCH). The caller holds its own reference. Safe to call
- * twice (two waiters): only the first drops the list's reference.
+ * then unknown (ESRCH). The caller holds its own reference, and the claim
+ * (or is release(), when no ioctl can hold one). Only the first call
+ * drops the list's reference.
  */
 void callbox_call_consume(struct callbox_call *call)
 {
@@ -393,11 +477,17 @@ void callbox_call_consume(struct callbox_call *call)
 	hrtimer_cancel(&call->deadline_timer);
 
 	spin_lock_irq(&sb->lock);
-	on_list = !list_empty(&call->node);
+	on_list = !call->consumed;
 	if (on_list) {
 		list_del_init(&call->node);
-		sb->nr_calls--;
+		WRITE_ONCE(call->consumed, true);
+		if (call->flags & CALLBOX_CALL_INIT)
+			sb->nr_init--;
+		else
+			sb->nr_calls--;
 		sb->nr_ended--;
+		/* Waiters held off by the claim learn it is gone. */
+		wake_up_all(&sb->wq);
 	}
 	spin_unlock_irq(&sb->lock);
 

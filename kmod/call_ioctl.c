@@ -39,30 +39,54 @@ static struct callbox_call *callbox_sandbox_get_call(struct callbox_sandbox *sb,
 	return call;
 }
 
-static void callbox_call_info_get(struct callbox_call *call,
-				  struct callbox_call_info *info)
-{
-	spin_lock_irq(&call->sb->lock);
-	callbox_call_fill_info_locked(call, info);
-	spin_unlock_irq(&call->sb->lock);
-}
-
 /*
  * Reply with @call's outcome in @out, the last member of the ioctl's
- * struct; consume the call if it ended and @consume. The outcome goes out
- * first: a call whose outcome could not be written stays for WAIT.
+ * struct. With @consume, consume the call too, if the outcome written
+ * says it ended and no other ioctl is consuming it: the claim is taken
+ * with the snapshot, and the call consumed only once the reply is out. A
+ * call whose outcome could not be written stays for WAIT, and one that
+ * ends after its snapshot was taken (a shutdown while the reply is
+ * written) stays to tell that.
  */
 static int callbox_call_reply(struct callbox_ucmd *ucmd, size_t len,
 			      struct callbox_call *call,
 			      struct callbox_call_info *out, bool consume)
 {
+	struct callbox_sandbox *sb = call->sb;
+	bool claimed = false;
 	int ret;
 
-	callbox_call_info_get(call, out);
+	spin_lock_irq(&sb->lock);
+	callbox_call_fill_info_locked(call, out);
+	if (consume && callbox_call_ended(call))
+		claimed = !callbox_call_claim_locked(call);
+	spin_unlock_irq(&sb->lock);
+
 	ret = callbox_ucmd_respond(ucmd, len);
-	if (!ret && consume && callbox_call_ended(call))
+	if (claimed && ret)
+		callbox_call_unclaim(call);
+	else if (claimed)
 		callbox_call_consume(call);
 	return ret;
+}
+
+/*
+ * After callbox_run_call() (@ret), with run_lock let go, so that a fault on
+ * user memory holds up nothing: reply with the outcome, or, if the call
+ * was parked, leave its record in @uout for the restart. Userspace memory
+ * is written here and nowhere under a sandbox lock but publication.
+ */
+static int callbox_call_finish(struct callbox_ucmd *ucmd, size_t len,
+			       struct callbox_call *call,
+			       struct callbox_call_info *out,
+			       struct callbox_call_info __user *uout,
+			       int ret, bool consume)
+{
+	if (ret == -ERESTARTNOINTR || ret == -EINTR)
+		return copy_to_user(uout, out, sizeof(*out)) ? -EFAULT : ret;
+	if (ret)
+		return ret;
+	return callbox_call_reply(ucmd, len, call, out, consume);
 }
 
 /*
@@ -101,21 +125,29 @@ static int callbox_call_sync_continue(struct callbox_sandbox *sb,
 {
 	struct callbox_call_sync *cmd = ucmd->cmd;
 	struct callbox_call_sync __user *ucall = ucmd->ubuffer;
+	struct callbox_run_req req = {
+		.cmd = CALLBOX_CALL_SYNC,
+		.restart = true,
+		.parked = &cmd->out,
+	};
 	struct callbox_call *call;
 	int ret;
 
-	if (mutex_lock_killable(&sb->run_lock))
-		return -EINTR;
+	ret = callbox_lock_or_restart(&sb->run_lock);
+	if (ret)
+		return ret;
 	call = callbox_sandbox_get_call(sb, cmd->out.id);
 	if (IS_ERR(call)) {
 		ret = PTR_ERR(call);
 		goto out_unlock_run;
 	}
-	ret = callbox_run_call(sb, call, CALLBOX_CALL_SYNC, true, &ucall->out);
-	if (!ret)
-		ret = callbox_call_reply(ucmd, sizeof(*cmd), call, &cmd->out,
-					 true);
+	ret = callbox_run_call(sb, call, &req);
+	mutex_unlock(&sb->run_lock);
+	ret = callbox_call_finish(ucmd, sizeof(*cmd), call, &cmd->out,
+				  &ucall->out, ret, true);
 	callbox_call_put(call);
+	return ret;
+
 out_unlock_run:
 	mutex_unlock(&sb->run_lock);
 	return ret;
@@ -126,14 +158,16 @@ int callbox_ioctl_call_sync(void *obj, struct callbox_ucmd *ucmd)
 	struct callbox_sandbox *sb = obj;
 	struct callbox_call_sync *cmd = ucmd->cmd;
 	struct callbox_call_sync __user *ucall = ucmd->ubuffer;
+	struct callbox_run_req req = {
+		.cmd = CALLBOX_CALL_SYNC,
+		.prepared = true,
+		.parked = &cmd->out,
+	};
 	struct callbox_call *call;
 	int ret;
 
 	if (cmd->flags || !callbox_deadline_valid(cmd->deadline_ns))
 		return -EINVAL;
-	ret = callbox_run_prepare(sb);
-	if (ret)
-		return ret;
 	if (callbox_run_is_restart(&cmd->out))
 		return callbox_call_sync_continue(sb, ucmd);
 
@@ -142,10 +176,11 @@ int callbox_ioctl_call_sync(void *obj, struct callbox_ucmd *ucmd)
 		return -ENOMEM;
 
 	for (;;) {
-		ret = -EINTR;
-		if (mutex_lock_killable(&sb->run_lock))
+		ret = callbox_lock_or_restart(&sb->run_lock);
+		if (ret)
 			goto out_put_call;
-		if (mutex_lock_killable(&sb->publish_lock))
+		ret = callbox_lock_or_restart(&sb->publish_lock);
+		if (ret)
 			goto out_unlock_run;
 		spin_lock_irq(&sb->lock);
 		ret = callbox_call_sync_may_start_locked(sb);
@@ -161,6 +196,9 @@ int callbox_ioctl_call_sync(void *obj, struct callbox_ucmd *ucmd)
 		if (ret)
 			goto out_put_call;
 	}
+	/* Checked last, so that a refusal makes no call. */
+	if (!ret)
+		ret = callbox_run_prepare(sb);
 	if (!ret) {
 		cmd->out = (struct callbox_call_info) {
 			.state = CALLBOX_STATE_QUEUED,
@@ -170,12 +208,15 @@ int callbox_ioctl_call_sync(void *obj, struct callbox_ucmd *ucmd)
 					      sizeof(*cmd));
 	}
 	mutex_unlock(&sb->publish_lock);
-	if (!ret)
-		ret = callbox_run_call(sb, call, CALLBOX_CALL_SYNC, false,
-				       &ucall->out);
-	if (!ret)
-		ret = callbox_call_reply(ucmd, sizeof(*cmd), call, &cmd->out,
-					 true);
+	if (ret)
+		goto out_unlock_run;
+	ret = callbox_run_call(sb, call, &req);
+	mutex_unlock(&sb->run_lock);
+	ret = callbox_call_finish(ucmd, sizeof(*cmd), call, &cmd->out,
+				  &ucall->out, ret, true);
+	callbox_call_put(call);
+	return ret;
+
 out_unlock_run:
 	mutex_unlock(&sb->run_lock);
 out_put_call:
@@ -197,8 +238,8 @@ int callbox_ioctl_call_submit(void *obj, struct callbox_ucmd *ucmd)
 	if (!call)
 		return -ENOMEM;
 
-	ret = -EINTR;
-	if (!mutex_lock_killable(&sb->publish_lock)) {
+	ret = callbox_lock_or_restart(&sb->publish_lock);
+	if (!ret) {
 		ret = callbox_sandbox_publish(sb, call, cmd->deadline_ns, false,
 					      ucmd, &cmd->out_id,
 					      sizeof(*cmd));
@@ -266,6 +307,11 @@ int callbox_ioctl_call_run(void *obj, struct callbox_ucmd *ucmd)
 	struct callbox_sandbox *sb = obj;
 	struct callbox_call_run *cmd = ucmd->cmd;
 	struct callbox_call_run __user *urun = ucmd->ubuffer;
+	struct callbox_run_req req = {
+		.cmd = CALLBOX_CALL_RUN,
+		.uout = &urun->out,
+		.parked = &cmd->out,
+	};
 	struct callbox_call *call;
 	u64 restart_id = 0;
 	int ret;
@@ -276,14 +322,20 @@ int callbox_ioctl_call_run(void *obj, struct callbox_ucmd *ucmd)
 		restart_id = cmd->out.id;
 		if (cmd->id && cmd->id != restart_id)
 			return -EINVAL;
+		req.restart = true;
+		req.uout = NULL;	/* it says so already */
 	}
-	ret = callbox_run_prepare(sb);
-	if (ret)
-		return ret;
 
 	for (;;) {
-		if (mutex_lock_killable(&sb->run_lock))
-			return -EINTR;
+		if (cmd->flags & CALLBOX_RUN_NONBLOCK) {
+			/* Not even for another thread's run to end. */
+			if (!mutex_trylock(&sb->run_lock))
+				return -EAGAIN;
+		} else {
+			ret = callbox_lock_or_restart(&sb->run_lock);
+			if (ret)
+				return ret;
+		}
 		spin_lock_irq(&sb->lock);
 		call = callbox_call_run_choose_locked(sb, cmd->id, restart_id);
 		spin_unlock_irq(&sb->lock);
@@ -303,15 +355,42 @@ int callbox_ioctl_call_run(void *obj, struct callbox_ucmd *ucmd)
 		goto out_unlock_run;
 	}
 
-	ret = callbox_run_call(sb, call, CALLBOX_CALL_RUN, restart_id != 0,
-			       &urun->out);
-	if (!ret)
-		ret = callbox_call_reply(ucmd, sizeof(*cmd), call, &cmd->out,
-					 false);
+	ret = callbox_run_call(sb, call, &req);
+	mutex_unlock(&sb->run_lock);
+	ret = callbox_call_finish(ucmd, sizeof(*cmd), call, &cmd->out,
+				  &urun->out, ret, false);
 	callbox_call_put(call);
+	return ret;
+
 out_unlock_run:
 	mutex_unlock(&sb->run_lock);
 	return ret;
+}
+
+/* Has @call ended, and is no other ioctl consuming it right now? */
+static bool callbox_call_waitable(const struct callbox_call *call)
+{
+	return callbox_call_ended(call) &&
+	       (!READ_ONCE(call->claimed) || READ_ONCE(call->consumed));
+}
+
+/* Wait for callbox_call_waitable(), until @deadline_ns if it is not 0. */
+static int callbox_call_wait_waitable(struct callbox_call *call,
+				      u64 deadline_ns)
+{
+	wait_queue_head_t *wq = &call->sb->wq;
+	ktime_t timeout;
+	int ret;
+
+	if (!deadline_ns)
+		return wait_event_interruptible(*wq,
+						callbox_call_waitable(call));
+	/* Absolute, so a restarted wait does not wait longer. */
+	timeout = ns_to_ktime(max_t(s64, deadline_ns - ktime_get_ns(), 0));
+	ret = wait_event_interruptible_hrtimeout(*wq,
+						 callbox_call_waitable(call),
+						 timeout);
+	return ret == -ETIME ? -ETIMEDOUT : ret;
 }
 
 int callbox_ioctl_call_wait(void *obj, struct callbox_ucmd *ucmd)
@@ -319,7 +398,6 @@ int callbox_ioctl_call_wait(void *obj, struct callbox_ucmd *ucmd)
 	struct callbox_sandbox *sb = obj;
 	struct callbox_call_wait *cmd = ucmd->cmd;
 	struct callbox_call *call;
-	ktime_t timeout;
 	int ret;
 
 	if (cmd->flags || !callbox_deadline_valid(cmd->deadline_ns))
@@ -329,22 +407,25 @@ int callbox_ioctl_call_wait(void *obj, struct callbox_ucmd *ucmd)
 	if (IS_ERR(call))
 		return PTR_ERR(call);
 
-	if (cmd->deadline_ns) {
-		/* Absolute, so a restarted wait does not wait longer. */
-		timeout = ns_to_ktime(max_t(s64, cmd->deadline_ns -
-						 ktime_get_ns(), 0));
-		ret = wait_event_interruptible_hrtimeout(sb->wq,
-							 callbox_call_ended(call),
-							 timeout);
-		if (ret == -ETIME)
-			ret = -ETIMEDOUT;
-	} else {
-		ret = wait_event_interruptible(sb->wq,
-					       callbox_call_ended(call));
-	}
-	if (!ret)
-		ret = callbox_call_reply(ucmd, sizeof(*cmd), call, &cmd->out,
-					 true);
+	/* Several WAITs: one gets the outcome, the others then ESRCH. */
+	do {
+		ret = callbox_call_wait_waitable(call, cmd->deadline_ns);
+		if (ret)
+			goto out_put_call;
+		spin_lock_irq(&sb->lock);
+		ret = callbox_call_claim_locked(call);
+		callbox_call_fill_info_locked(call, &cmd->out);
+		spin_unlock_irq(&sb->lock);
+	} while (ret == -EBUSY);
+	if (ret)
+		goto out_put_call;
+
+	ret = callbox_ucmd_respond(ucmd, sizeof(*cmd));
+	if (ret)
+		callbox_call_unclaim(call);
+	else
+		callbox_call_consume(call);
+out_put_call:
 	callbox_call_put(call);
 	return ret;
 }

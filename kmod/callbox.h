@@ -5,15 +5,22 @@
 #ifndef _CALLBOX_H
 #define _CALLBOX_H
 
+#include <linux/errno.h>
 #include <linux/hrtimer.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
+#include <linux/task_work.h>
 #include <linux/types.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 #include <linux/callbox.h>
+
+/* Guest exits are decoded from x86 KVM's port I/O (vcpu->arch.pio_data). */
+#ifndef CONFIG_X86
+#error "callbox needs x86 KVM"
+#endif
 
 struct file;
 struct kvm_vcpu;
@@ -53,6 +60,16 @@ struct callbox_ioctl_op {
 	int (*execute)(void *obj, struct callbox_ucmd *ucmd);
 };
 
+/*
+ * Take a sandbox mutex (run_lock, publish_lock) for an ioctl that has done
+ * nothing yet: a signal lets its handler run, then restarts the ioctl, so
+ * waiting behind another thread never fails a call.
+ */
+static inline int callbox_lock_or_restart(struct mutex *lock)
+{
+	return mutex_lock_interruptible(lock) ? -ERESTARTNOINTR : 0;
+}
+
 long callbox_ioctl_dispatch(const struct callbox_ioctl_op *ops,
 			    size_t num_ops, void *obj, unsigned int cmd,
 			    unsigned long arg);
@@ -68,6 +85,7 @@ struct callbox_sandbox;
  * @node: on &callbox_sandbox.calls until consumed
  * @queue_node: on &callbox_sandbox.queue while QUEUED
  * @deadline_timer: fires at the call's deadline, if it has one
+ * @kick_work: task work that forces the runner out of KVM_RUN
  * @id: unique within the sandbox, increasing, never reused
  * @state: an &enum callbox_call_state
  * @reason: an &enum callbox_abort_reason, set when @state is ABORTED
@@ -78,11 +96,15 @@ struct callbox_sandbox;
  * @cancel_reason: the cancellation that won (CANCELLED, DEADLINE,
  *	SANDBOX_CLOSED), 0 if none; fixed once set
  * @parked_cmd: the ioctl (CALLBOX_CALL_SYNC or CALLBOX_CALL_RUN) that was
- *	interrupted while running the call, which alone may continue it; 0
- *	unless the call is ENTERED and parked
+ *	last interrupted while running the call, which alone may continue
+ *	it, or collect its outcome if it ends meanwhile; 0 once the call is
+ *	entered again, or if it never was interrupted
  * @owner: the thread that entered the guest for the call (a pid
  *	reference); only it may continue the call after a HOSTCALL or an
  *	interruption
+ * @claimed: an ioctl is writing the outcome and will consume the call
+ *	(callbox_call_claim_locked())
+ * @consumed: taken off the sandbox's list; its id is unknown from now on
  *
  * All fields after @id are guarded by &callbox_sandbox.lock.
  */
@@ -92,6 +114,7 @@ struct callbox_call {
 	struct list_head node;
 	struct list_head queue_node;
 	struct hrtimer deadline_timer;
+	struct callback_head kick_work;
 	u64 id;
 	u32 state;
 	u32 reason;
@@ -102,6 +125,8 @@ struct callbox_call {
 	u32 cancel_reason;
 	unsigned int parked_cmd;
 	struct pid *owner;
+	bool claimed;
+	bool consumed;
 };
 
 /**
@@ -122,7 +147,8 @@ struct callbox_call {
  *	thread still lives (see callbox_sandbox_reap_locked())
  * @calls: every call not yet consumed, oldest first
  * @queue: QUEUED calls, in the order they will run
- * @nr_calls: length of @calls
+ * @nr_calls: calls on @calls other than init calls (CALLBOX_MAX_CALLS)
+ * @nr_init: init calls on @calls (also at most CALLBOX_MAX_CALLS)
  * @nr_ended: calls on @calls that have ended (for poll)
  * @next_call_id: the id the next call gets
  * @current_call: the call ENTERED or in HOSTCALL, if any
@@ -147,6 +173,7 @@ struct callbox_sandbox {
 	struct list_head calls;
 	struct list_head queue;
 	u32 nr_calls;
+	u32 nr_init;
 	u32 nr_ended;
 	u64 next_call_id;
 	struct callbox_call *current_call;
@@ -193,13 +220,36 @@ void callbox_call_abort_locked(struct callbox_call *call, u32 reason,
 int callbox_call_cancel_locked(struct callbox_call *call, u32 reason);
 void callbox_call_fill_info_locked(const struct callbox_call *call,
 				   struct callbox_call_info *info);
+int callbox_call_claim_locked(struct callbox_call *call);
+void callbox_call_unclaim(struct callbox_call *call);
 void callbox_call_consume(struct callbox_call *call);
+void callbox_call_kicks_drain(void);
+
+/**
+ * struct callbox_run_req - how an ioctl asks run.c to run a call
+ * @cmd: CALLBOX_CALL_SYNC or CALLBOX_CALL_RUN
+ * @restart: the ioctl asks to continue the call it was interrupted in
+ * @prepared: callbox_run_prepare() passed already (CALL_SYNC checks it
+ *	before it publishes, so that a refusal makes no call)
+ * @uout: RUN's @out in userspace, written before the guest is entered:
+ *	a struct that cannot be written stops the call before it runs, and
+ *	userspace knows which call ran; NULL if there is nothing to write
+ *	(CALL_SYNC wrote it when it published; a restart has it already)
+ * @parked: where the call's record is left when it is parked, for the
+ *	ioctl to write into userspace once it has let go of run_lock
+ */
+struct callbox_run_req {
+	unsigned int cmd;
+	bool restart;
+	bool prepared;
+	struct callbox_call_info __user *uout;
+	struct callbox_call_info *parked;
+};
 
 /* run.c */
 int callbox_run_prepare(struct callbox_sandbox *sb);
 int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
-		     unsigned int cmd, bool restart,
-		     struct callbox_call_info __user *uout);
+		     const struct callbox_run_req *req);
 bool callbox_run_is_restart(const struct callbox_call_info *out);
 
 #endif /* _CALLBOX_H */

@@ -17,18 +17,23 @@
  *   run (run.c)                 enters the guest and decodes its exits
  *
  * Lock ordering (outermost first):
- *   callbox_sandbox.run_lock      mutex, held while a thread runs a call
- *     kvm_vcpu.mutex              taken by KVM_RUN inside the run
- *   callbox_sandbox.publish_lock  mutex, held while a new call gets its
- *                                 id and the id is written to userspace
- *   callbox_sandbox.lock          irq-safe spinlock (the deadline hrtimer
- *                                 takes it); guards the calls' state and
- *                                 the sandbox's lists. Nothing sleeps
- *                                 under it. The kick (kvm_vcpu_kick()),
- *                                 wake_up() and queue_delayed_work() are
- *                                 called under it and take only
- *                                 scheduler, waitqueue and workqueue
- *                                 locks, which never nest the other way.
+ *   callbox_sandbox.run_lock        mutex, held while a thread runs a call
+ *     kvm_vcpu.mutex                taken by KVM_RUN inside the run
+ *     callbox_sandbox.publish_lock  mutex, held while a new call gets its
+ *                                   id and the id is written to userspace
+ *                                   (SUBMIT takes it without run_lock)
+ *       callbox_sandbox.lock        irq-safe spinlock (the deadline hrtimer
+ *                                   takes it); guards the calls' state and
+ *                                   the sandbox's lists. Nothing sleeps
+ *                                   under it. The kick (task_work_add()),
+ *                                   wake_up() and queue_delayed_work() are
+ *                                   called under it and take only
+ *                                   scheduler, waitqueue and workqueue
+ *                                   locks, which never nest the other way.
+ *
+ * Module exit: every sandbox holds the module through its file, and stops
+ * its timers and work before the file goes; a kick's task work holds no
+ * file, so exit waits for those (callbox_call_kicks_drain()).
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -160,11 +165,12 @@ static int __init callbox_init(void)
 static void __exit callbox_exit(void)
 {
 	misc_deregister(&callbox_misc);
+	callbox_call_kicks_drain();
 }
 
 module_init(callbox_init);
 module_exit(callbox_exit);
 
 MODULE_DESCRIPTION("callbox: kernel-owned calls into KVM micro-VMs");
-/* GPL: callbox uses KVM's GPL-only exports (file_is_kvm, kvm_vcpu_kick). */
+/* GPL: callbox uses GPL-only exports (file_is_kvm, task_work_add, ...). */
 MODULE_LICENSE("GPL");

@@ -18,6 +18,16 @@
 
 #include "callbox.h"
 
+/*
+ * Since 6.11 the kernel's view of kvm_run.immediate_exit is named
+ * immediate_exit__unsafe, a reminder that userspace may change it at any
+ * time. callbox only reads it as a hint before entering (KVM reads it
+ * again itself), which is what the name asks.
+ */
+#ifndef HINT_UNSAFE_IN_KVM
+#define HINT_UNSAFE_IN_KVM(field) field
+#endif
+
 /* What a KVM exit means for the call that was running. */
 enum callbox_exit_kind {
 	CALLBOX_EXIT_DONE,		/* the guest finished the call */
@@ -42,32 +52,26 @@ static struct callbox_exit callbox_abort(u32 reason, u64 detail)
 	};
 }
 
-/* An I/O exit: only a 4-byte OUT to one of our ports is part of the ABI. */
+/*
+ * A port I/O exit, from KVM's own record of it (vcpu->arch.pio), which
+ * userspace cannot write, unlike the kvm_run page: only a 4-byte OUT to
+ * one of our ports is part of the ABI. The value comes from KVM's data
+ * page, which the process has mapped: it can only ever forge the status
+ * of its own call, never turn one exit into another.
+ */
 static struct callbox_exit callbox_run_decode_io(struct kvm_vcpu *vcpu)
 {
-	struct kvm_run *run = vcpu->run;
-	u8 direction = READ_ONCE(run->io.direction);
-	u8 size = READ_ONCE(run->io.size);
-	u16 port = READ_ONCE(run->io.port);
-	u32 count = READ_ONCE(run->io.count);
-	u64 data_offset = READ_ONCE(run->io.data_offset);
+	struct kvm_pio_request *pio = &vcpu->arch.pio;
+	u16 port = pio->port;
 	u32 value;
 
-	if (direction != KVM_EXIT_IO_OUT || size != sizeof(u32) || count != 1)
+	if (pio->in || pio->size != sizeof(u32) || pio->count != 1)
 		return callbox_abort(CALLBOX_ABORT_BAD_PORT, port);
 	if (port != CALLBOX_PORT_DONE && port != CALLBOX_PORT_ABORT &&
 	    port != CALLBOX_PORT_HOSTCALL)
 		return callbox_abort(CALLBOX_ABORT_BAD_PORT, port);
 
-	/*
-	 * x86 KVM keeps port data in its own page, which userspace sees at
-	 * data_offset of the run mapping. Anything else means someone
-	 * rewrote the shared run page under us.
-	 */
-	if (data_offset != KVM_PIO_PAGE_OFFSET * PAGE_SIZE)
-		return callbox_abort(CALLBOX_ABORT_BAD_PORT, port);
 	value = READ_ONCE(*(u32 *)vcpu->arch.pio_data);
-
 	switch (port) {
 	case CALLBOX_PORT_ABORT:
 		return callbox_abort(CALLBOX_ABORT_GUEST_ABORT, value);
@@ -84,21 +88,33 @@ static struct callbox_exit callbox_run_decode_io(struct kvm_vcpu *vcpu)
 	}
 }
 
+/*
+ * What the exit of a KVM_RUN that returned @run_ret means. KVM sets
+ * vcpu->arch.pio.count for a port I/O exit to userspace and clears it when
+ * the next KVM_RUN completes the I/O, so it tells a real I/O exit from a
+ * kvm_run.exit_reason that userspace rewrote, or left stale.
+ */
 static struct callbox_exit callbox_run_decode(struct kvm_vcpu *vcpu,
-					      long run_ret, u32 exit_reason)
+					      long run_ret, u32 *exit_reason)
 {
 	struct kvm_run *run = vcpu->run;
 
-	if (run_ret == -EINTR)
+	if (run_ret == -EINTR) {
+		/* KVM leaves exit_reason stale when immediate_exit stops it. */
+		*exit_reason = KVM_EXIT_INTR;
 		return (struct callbox_exit) {
 			.kind = CALLBOX_EXIT_INTERRUPTED,
 		};
+	}
 	if (run_ret < 0)
 		return callbox_abort(CALLBOX_ABORT_RUN_FAILED, (u64)run_ret);
-
-	switch (exit_reason) {
-	case KVM_EXIT_IO:
+	if (vcpu->arch.pio.count) {
+		*exit_reason = KVM_EXIT_IO;
 		return callbox_run_decode_io(vcpu);
+	}
+
+	*exit_reason = READ_ONCE(run->exit_reason);
+	switch (*exit_reason) {
 	case KVM_EXIT_MMIO:
 		return callbox_abort(CALLBOX_ABORT_MMIO,
 				     READ_ONCE(run->mmio.phys_addr));
@@ -113,18 +129,23 @@ static struct callbox_exit callbox_run_decode(struct kvm_vcpu *vcpu,
 		return callbox_abort(CALLBOX_ABORT_INTERNAL_ERROR,
 				     READ_ONCE(run->internal.suberror));
 	default:
-		/* KVM_EXIT_UNKNOWN too: KVM_RUN returned without an exit. */
+		/*
+		 * KVM_EXIT_UNKNOWN too (KVM_RUN returned without an exit), and
+		 * a KVM_EXIT_IO that KVM did not make.
+		 */
 		return callbox_abort(CALLBOX_ABORT_UNEXPECTED_EXIT,
-				     exit_reason);
+				     *exit_reason);
 	}
 }
 
 /**
- * callbox_run_prepare() - check that the guest may be entered at all
+ * callbox_run_prepare() - check that the guest may be entered now
  * @sb: the sandbox
  *
- * Everything that would stop KVM_RUN before it runs guest code is checked
- * before a call is published or moved, so that refusing has no side effect.
+ * Everything that would keep KVM_RUN from running guest code, checked
+ * right before a call is entered (and, for CALL_SYNC, before it is
+ * published), so that refusing has no side effect, and a RUN that waited
+ * for work obeys what holds when it enters, not when it started.
  *
  * Return: 0; -EOPNOTSUPP if the vCPU has a signal mask (see struct
  * callbox_sandbox_create for why); -EINTR if kvm_run.immediate_exit is
@@ -137,7 +158,7 @@ int callbox_run_prepare(struct callbox_sandbox *sb)
 	/* Set under vcpu->mutex; a racing change only makes KVM_RUN -EINTR. */
 	if (READ_ONCE(vcpu->sigset_active))
 		return -EOPNOTSUPP;
-	if (READ_ONCE(vcpu->run->immediate_exit))
+	if (READ_ONCE(vcpu->run->HINT_UNSAFE_IN_KVM(immediate_exit)))
 		return -EINTR;
 	return security_file_ioctl(sb->vcpu_file, KVM_RUN, 0);
 }
@@ -165,6 +186,14 @@ static int callbox_run_may_enter_locked(struct callbox_sandbox *sb,
 
 	callbox_sandbox_reap_locked(sb);
 
+	/*
+	 * A restart continues, or collects the outcome of, only the call it
+	 * was itself interrupted in: whatever @out says, never another's.
+	 */
+	if (restart && (call->parked_cmd != cmd ||
+			!callbox_call_owned_by_current(call)))
+		return -EBUSY;
+
 	switch (call->state) {
 	case CALLBOX_STATE_EXITED:
 	case CALLBOX_STATE_ABORTED:
@@ -190,8 +219,7 @@ static int callbox_run_may_enter_locked(struct callbox_sandbox *sb,
 		return 1;
 	case CALLBOX_STATE_ENTERED:
 		/* Parked: continued only by the ioctl it was interrupted in. */
-		if (!restart || sb->runner || call->parked_cmd != cmd ||
-		    !callbox_call_owned_by_current(call))
+		if (!restart || sb->runner)
 			return -EBUSY;
 		return 1;
 	}
@@ -272,51 +300,52 @@ static int callbox_run_exit_locked(struct callbox_sandbox *sb,
 
 /**
  * callbox_run_call() - run a call until it ends or needs userspace
- * @sb: the sandbox, with @sb->run_lock held and callbox_run_prepare() done
+ * @sb: the sandbox, with @sb->run_lock held
  * @call: the call, referenced by the caller
- * @cmd: the ioctl running it, CALLBOX_CALL_SYNC or CALLBOX_CALL_RUN
- * @restart: the ioctl asks to continue the call it was interrupted in
- * @uout: the ioctl's @out in userspace, written before the guest is
- *	entered (so a struct that cannot be written stops the call before
- *	it runs, and userspace knows the id) and after an interruption
+ * @req: which ioctl runs it, and how (see struct callbox_run_req)
  *
  * Every exit of the ABI either ends the call or hands it to userspace
  * (HOSTCALL, interruption), so one KVM_RUN serves one ioctl. Returning to
- * userspace after every call is also what clears a kick before the thread
- * can start another call.
+ * userspace after every call is also what runs a kick's task work before
+ * the thread can start another call.
  *
  * Return: 0 when the call ended or reached HOSTCALL (or had ended before);
  * -ERESTARTNOINTR if the thread must return to userspace first, -EINTR if
- * KVM_RUN stopped with nothing pending (the call is parked either way);
- * -EFAULT if @uout cannot be written; -EBUSY or -ENOTRECOVERABLE if the
- * call could not be entered.
+ * KVM_RUN stopped with nothing pending (the call is parked either way, and
+ * @req->parked filled); -EFAULT if @req->uout cannot be written; -EBUSY,
+ * -ENOTRECOVERABLE or callbox_run_prepare()'s errors if the call could not
+ * be entered.
  */
 int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
-		     unsigned int cmd, bool restart,
-		     struct callbox_call_info __user *uout)
+		     const struct callbox_run_req *req)
 {
 	struct file *vcpu_file = sb->vcpu_file;
 	struct kvm_run *run = sb->vcpu->run;
 	struct callbox_call_info info;
 	struct callbox_exit exit;
-	u32 exit_reason;
+	u32 exit_reason = 0;
 	long run_ret;
 	int ret;
 
 	lockdep_assert_held(&sb->run_lock);
 
 	spin_lock_irq(&sb->lock);
-	ret = callbox_run_may_enter_locked(sb, call, cmd, restart);
+	ret = callbox_run_may_enter_locked(sb, call, req->cmd, req->restart);
 	callbox_call_fill_info_locked(call, &info);
 	spin_unlock_irq(&sb->lock);
 	if (ret <= 0)
 		return ret;
-	if (copy_to_user(uout, &info, sizeof(info)))
+	if (!req->prepared) {
+		ret = callbox_run_prepare(sb);
+		if (ret)
+			return ret;
+	}
+	if (req->uout && copy_to_user(req->uout, &info, sizeof(info)))
 		return -EFAULT;
 
 	/* Checked again: a cancel may have ended it meanwhile. */
 	spin_lock_irq(&sb->lock);
-	ret = callbox_run_enter_locked(sb, call, cmd, restart);
+	ret = callbox_run_enter_locked(sb, call, req->cmd, req->restart);
 	spin_unlock_irq(&sb->lock);
 	if (ret <= 0)
 		return ret;
@@ -324,22 +353,16 @@ int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 	/* Whatever the last exit was, it must not pass for this one. */
 	WRITE_ONCE(run->exit_reason, KVM_EXIT_UNKNOWN);
 	run_ret = vcpu_file->f_op->unlocked_ioctl(vcpu_file, KVM_RUN, 0);
-	/* KVM leaves exit_reason stale when immediate_exit stops it. */
-	exit_reason = run_ret == -EINTR ? KVM_EXIT_INTR :
-		      READ_ONCE(run->exit_reason);
-	exit = callbox_run_decode(sb->vcpu, run_ret, exit_reason);
+	exit = callbox_run_decode(sb->vcpu, run_ret, &exit_reason);
 
 	spin_lock_irq(&sb->lock);
-	ret = callbox_run_exit_locked(sb, call, &exit, exit_reason, cmd);
+	ret = callbox_run_exit_locked(sb, call, &exit, exit_reason, req->cmd);
 	/*
 	 * Parked: the restart must name this call as ENTERED, even if a
 	 * cancel ends it before userspace gets to restart.
 	 */
-	callbox_call_fill_info_locked(call, &info);
+	if (ret)
+		callbox_call_fill_info_locked(call, req->parked);
 	spin_unlock_irq(&sb->lock);
-	if (!ret)
-		return 0;
-	if (copy_to_user(uout, &info, sizeof(info)))
-		return -EFAULT;
 	return ret;
 }

@@ -118,8 +118,8 @@ static void callbox_sandbox_reap_fn(struct work_struct *work)
  * call gets.
  *
  * Return: 0 (the sandbox's list now holds its own reference on @call), or
- * -ESHUTDOWN, -EAGAIN (CALLBOX_MAX_CALLS unconsumed, one more for an init
- * call) or -EFAULT, with nothing published.
+ * -ESHUTDOWN, -EAGAIN (CALLBOX_MAX_CALLS unconsumed calls of its kind:
+ * init calls or the others) or -EFAULT, with nothing published.
  */
 int callbox_sandbox_publish(struct callbox_sandbox *sb,
 			    struct callbox_call *call, u64 deadline_ns,
@@ -134,8 +134,8 @@ int callbox_sandbox_publish(struct callbox_sandbox *sb,
 	spin_lock_irq(&sb->lock);
 	if (sb->shutdown)
 		ret = -ESHUTDOWN;
-	/* An init call has one more place, so a full queue can be reset. */
-	else if (sb->nr_calls >= CALLBOX_MAX_CALLS + init)
+	/* Init calls have places of their own: a full queue can be reset. */
+	else if ((init ? sb->nr_init : sb->nr_calls) >= CALLBOX_MAX_CALLS)
 		ret = -EAGAIN;
 	id = sb->next_call_id;
 	spin_unlock_irq(&sb->lock);
@@ -178,7 +178,8 @@ static void callbox_sandbox_shutdown_locked(struct callbox_sandbox *sb)
 
 	if (sb->shutdown)
 		return;
-	sb->shutdown = true;
+	/* Read without the lock by waiters. */
+	WRITE_ONCE(sb->shutdown, true);
 	list_for_each_entry_safe(call, next, &sb->queue, queue_node)
 		callbox_call_cancel_locked(call, CALLBOX_ABORT_SANDBOX_CLOSED);
 	call = sb->current_call;
@@ -200,6 +201,7 @@ static int callbox_sandbox_shutdown(void *obj, struct callbox_ucmd *ucmd)
 {
 	struct callbox_sandbox *sb = obj;
 	struct callbox_sandbox_shutdown *cmd = ucmd->cmd;
+	int ret;
 
 	if (cmd->flags)
 		return -EINVAL;
@@ -208,11 +210,27 @@ static int callbox_sandbox_shutdown(void *obj, struct callbox_ucmd *ucmd)
 	callbox_sandbox_shutdown_locked(sb);
 	spin_unlock_irq(&sb->lock);
 
-	/* A kicked runner leaves the guest soon; then no one runs it. */
-	if (mutex_lock_killable(&sb->run_lock))
-		return -EINTR;
+	/*
+	 * A kicked runner leaves the guest soon; then no one runs it. A
+	 * signal meanwhile restarts SHUTDOWN, which finds it done.
+	 */
+	ret = callbox_lock_or_restart(&sb->run_lock);
+	if (ret)
+		return ret;
 	callbox_sandbox_unbind(sb);
 	mutex_unlock(&sb->run_lock);
+	return 0;
+}
+
+static int callbox_sandbox_may_reset_locked(struct callbox_sandbox *sb)
+{
+	lockdep_assert_held(&sb->lock);
+
+	callbox_sandbox_reap_locked(sb);
+	if (sb->shutdown)
+		return -ESHUTDOWN;
+	if (sb->current_call || sb->init_call)
+		return -EBUSY;
 	return 0;
 }
 
@@ -226,24 +244,26 @@ static int callbox_sandbox_reset(void *obj, struct callbox_ucmd *ucmd)
 	if (cmd->flags || cmd->deadline_ns > KTIME_MAX)
 		return -EINVAL;
 
+	/* Fail at once, rather than wait for a call that runs to end. */
+	spin_lock_irq(&sb->lock);
+	ret = callbox_sandbox_may_reset_locked(sb);
+	spin_unlock_irq(&sb->lock);
+	if (ret)
+		return ret;
+
 	call = callbox_call_alloc(sb);
 	if (!call)
 		return -ENOMEM;
 
-	ret = -EINTR;
-	if (mutex_lock_killable(&sb->run_lock))
+	ret = callbox_lock_or_restart(&sb->run_lock);
+	if (ret)
 		goto out_put_call;
-	if (mutex_lock_killable(&sb->publish_lock))
+	ret = callbox_lock_or_restart(&sb->publish_lock);
+	if (ret)
 		goto out_unlock_run;
 
 	spin_lock_irq(&sb->lock);
-	callbox_sandbox_reap_locked(sb);
-	if (sb->shutdown)
-		ret = -ESHUTDOWN;
-	else if (sb->current_call || sb->init_call)
-		ret = -EBUSY;
-	else
-		ret = 0;
+	ret = callbox_sandbox_may_reset_locked(sb);
 	spin_unlock_irq(&sb->lock);
 	if (!ret)
 		ret = callbox_sandbox_publish(sb, call, cmd->deadline_ns, true,

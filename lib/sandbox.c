@@ -1071,6 +1071,23 @@ static int sandbox_read_exports(struct callbox_sandbox *sb)
 }
 
 /*
+ * End and consume call @id, which this thread started and cannot finish
+ * (a failure of its own): cancel it, continue it once if it waits in a
+ * host call (it then ends at once), and collect it. Best effort: the
+ * failure that led here is what the caller reports.
+ */
+static void sandbox_abandon_call(struct callbox_sandbox *sb, uint64_t id)
+{
+	struct callbox_call_info c;
+
+	callbox_call_cancel_fd(sb->sandbox_fd, id);
+	if (!callbox_call_get_fd(sb->sandbox_fd, id, &c) &&
+	    c.state == CALLBOX_STATE_HOSTCALL)
+		callbox_call_run_fd(sb->sandbox_fd, id, 0, &c);
+	callbox_call_wait_fd(sb->sandbox_fd, id, 0, &c);
+}
+
+/*
  * Run the guest's init (the first call after boot) to its end. It is the
  * init call of a CALLBOX_SANDBOX_RESET, so the kernel runs no other call
  * until it has exited, and poisons the sandbox if it does not: whatever
@@ -1094,13 +1111,16 @@ static int sandbox_init_call(struct callbox_sandbox *sb)
 				    strerror(-ret));
 	ret = callbox_call_run_fd(sb->sandbox_fd, id, 0, c);
 	if (ret)
-		return sandbox_run_error(sb, "guest init", ret);
-	ret = sandbox_check_outcome(sb, "guest init", id, c);
+		ret = sandbox_run_error(sb, "guest init", ret);
+	if (!ret)
+		ret = sandbox_check_outcome(sb, "guest init", id, c);
 	/* The guest's init may log, or call host functions. */
 	if (!ret)
 		ret = sandbox_serve_host_calls(sb, c);
-	if (ret)
+	if (ret) {
+		sandbox_abandon_call(sb, id);
 		return ret;
+	}
 	ret = callbox_call_wait_fd(sb->sandbox_fd, id, 0, c);
 	if (ret)
 		return sandbox_run_error(sb, "guest init", ret);

@@ -21,6 +21,7 @@
  *   signal mask (at CREATE and at every entry).
  */
 #include <dirent.h>
+#include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -482,6 +483,156 @@ TEST_F(efault, read_only_struct_changes_nothing)
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 	EXPECT_EQ(1, c.status);
 	EXPECT_EQ(-ESRCH, get(self->b.fd, 1, &c));
+}
+
+/*
+ * "A command that consumes a call consumes it only once the outcome has
+ * been written back": and only if the outcome written says it ended.
+ * CALL_SYNC's guest makes a host call; while the kernel writes that
+ * HOSTCALL reply (held up by userfaultfd write-protection of the struct's
+ * page), another thread shuts the sandbox down, which ends the call. The
+ * reply says HOSTCALL, so the call must stay for GET and WAIT to tell how
+ * it really ended.
+ */
+/*
+ * Every call: a while in the guest (so that the test re-arms the page's
+ * protection long before), then a host call, then DONE.
+ */
+static const uint8_t guest_slow_hostcaller[] = {
+	0x66, 0xb9, 0x00, 0x00, 0x20, 0x00,	/* 0: mov ecx, 0x200000 */
+	0x66, 0x49,			/* 1: dec ecx */
+	0x75, 0xfc,			/* jnz 1b */
+	0xba, 0x08, 0xcb,		/* mov dx, CALLBOX_PORT_HOSTCALL */
+	0x66, 0xef,			/* out dx, eax */
+	0xba, 0x00, 0xcb,		/* mov dx, CALLBOX_PORT_DONE */
+	0x66, 0xef,			/* out dx, eax */
+	0xeb, 0xea,			/* jmp 0 */
+};
+
+struct reply_race {
+	int fd, uffd;
+	struct callbox_call_sync *cmd;	/* alone in a write-protected page */
+	int faults;
+	bool hit;		/* the shutdown landed inside the reply */
+	uint32_t state_then;	/* the call's state when it did */
+};
+
+static int reply_race_protect(struct reply_race *r, bool on)
+{
+	struct uffdio_writeprotect wp = {
+		.range = {
+			.start = (uintptr_t)r->cmd,
+			.len = sysconf(_SC_PAGESIZE),
+		},
+		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+
+	return ioctl(r->uffd, UFFDIO_WRITEPROTECT, &wp) ? -errno : 0;
+}
+
+static void *reply_race_fn(void *p)
+{
+	struct reply_race *r = p;
+	struct callbox_call_info c;
+	struct uffd_msg msg;
+	struct pollfd pfd = { .fd = r->uffd, .events = POLLIN };
+	uint64_t id, until;
+
+	while (poll(&pfd, 1, 3000) == 1 &&
+	       read(r->uffd, &msg, sizeof(msg)) == sizeof(msg)) {
+		r->faults++;
+		id = __atomic_load_n(&r->cmd->out.id, __ATOMIC_ACQUIRE);
+		if (!id) {
+			/* The publication's write: let it land, then re-arm. */
+			reply_race_protect(r, false);
+			until = now_ns() + 5000 * MS;
+			while (!__atomic_load_n(&r->cmd->out.id,
+						__ATOMIC_ACQUIRE) &&
+			       now_ns() < until)
+				;
+			reply_race_protect(r, true);
+			continue;
+		}
+		/* The reply's write: end the call while it is held up. */
+		if (!get(r->fd, id, &c) &&
+		    c.state == CALLBOX_STATE_HOSTCALL) {
+			r->hit = true;
+			callbox_sandbox_shutdown_fd(r->fd);
+			get(r->fd, id, &c);
+			r->state_then = c.state;
+		}
+		reply_race_protect(r, false);
+		break;
+	}
+	reply_race_protect(r, false);
+	return NULL;
+}
+
+FIXTURE(reply) {};
+FIXTURE_SETUP(reply) {}
+FIXTURE_TEARDOWN(reply) {}
+
+TEST_F_TIMEOUT(reply, sync_consumes_only_what_its_reply_says_ended, 120)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct callbox_call_info c;
+	int attempt, ret, hits = 0;
+
+	for (attempt = 0; attempt < 10 && !hits; attempt++) {
+		struct uffdio_api api = {
+			.api = UFFD_API,
+			.features = UFFD_FEATURE_PAGEFAULT_FLAG_WP,
+		};
+		struct uffdio_register reg = {
+			.mode = UFFDIO_REGISTER_MODE_WP,
+		};
+		struct reply_race r = { .fd = -1 };
+		struct box b;
+		pthread_t t;
+
+		box_open(_metadata, &b, guest_slow_hostcaller,
+			 sizeof(guest_slow_hostcaller), true);
+		if (b.dev_fd < 0)
+			return;
+		r.fd = b.fd;
+		r.cmd = mmap(NULL, page, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, r.cmd);
+		memset(r.cmd, 0, page);		/* populated, so protectable */
+		r.cmd->size = sizeof(*r.cmd);
+		r.uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+		if (r.uffd < 0 && (errno == ENOSYS || errno == EPERM))
+			SKIP(return, "userfaultfd: %s", strerror(errno));
+		ASSERT_LE(0, r.uffd);
+		ASSERT_EQ(0, ioctl(r.uffd, UFFDIO_API, &api));
+		reg.range.start = (uintptr_t)r.cmd;
+		reg.range.len = page;
+		ASSERT_EQ(0, ioctl(r.uffd, UFFDIO_REGISTER, &reg));
+		ASSERT_EQ(0, reply_race_protect(&r, true));
+		ASSERT_EQ(0, pthread_create(&t, NULL, reply_race_fn, &r));
+
+		ret = ioctl(b.fd, CALLBOX_CALL_SYNC, r.cmd);
+		ASSERT_EQ(0, pthread_join(t, NULL));
+		if (r.hit) {
+			hits++;
+			EXPECT_EQ(0, ret);
+			EXPECT_EQ(CALLBOX_STATE_HOSTCALL, r.cmd->out.state);
+			EXPECT_EQ(CALLBOX_STATE_ABORTED, r.state_then);
+			/* Not consumed: how it really ended is still known. */
+			ASSERT_EQ(0, get(b.fd, r.cmd->out.id, &c));
+			EXPECT_EQ(CALLBOX_STATE_ABORTED, c.state);
+			EXPECT_EQ(CALLBOX_ABORT_SANDBOX_CLOSED, c.reason);
+			ASSERT_EQ(0, wait_call(b.fd, r.cmd->out.id, 0, &c));
+			EXPECT_EQ(CALLBOX_ABORT_SANDBOX_CLOSED, c.reason);
+		} else {
+			TH_LOG("attempt %d: the reply was not held up (%d faults)",
+			       attempt, r.faults);
+		}
+		close(r.uffd);
+		munmap(r.cmd, page);
+		box_close(&b);
+	}
+	EXPECT_EQ(1, hits);
 }
 
 /*
@@ -1458,36 +1609,39 @@ TEST_F(reset, reset_while_init_pending)
 }
 
 /*
- * "The init call may take one place more than CALLBOX_MAX_CALLS, so that a
- * sandbox whose queue is full can still be reset": 64 unconsumed calls
- * stop SUBMIT but not RESET; 65 stop RESET ("EAGAIN if CALLBOX_MAX_CALLS +
- * 1 calls are unconsumed").
+ * "Init calls have places of their own, beyond CALLBOX_MAX_CALLS": 64
+ * unconsumed calls stop SUBMIT but not RESET, unconsumed init calls take
+ * none of the 64, and only 64 unconsumed init calls stop RESET.
  */
-TEST_F_TIMEOUT(reset, init_call_extra_place, 60)
+TEST_F_TIMEOUT(reset, init_calls_have_places_of_their_own, 120)
 {
 	struct callbox_call_info c;
-	uint64_t id, init;
+	uint64_t ids[CALLBOX_MAX_CALLS], inits[CALLBOX_MAX_CALLS], id;
 	int fd = self->b.fd, i;
 
 	for (i = 0; i < CALLBOX_MAX_CALLS; i++)
-		ASSERT_EQ(0, submit(fd, 0, &id));
-	EXPECT_EQ(-EAGAIN, submit(fd, 0, &id));
-	ASSERT_EQ(0, raw_guest_rewind(&self->b.guest, self->b.run, fd,
-				      &init));
-	EXPECT_EQ(CALLBOX_MAX_CALLS + 1, init);
-	/* The extra place is the init call's only. */
+		ASSERT_EQ(0, submit(fd, 0, &ids[i]));
 	EXPECT_EQ(-EAGAIN, submit(fd, 0, &id));
 
-	/* The init call exits, unconsumed: 65 calls, no init pending. */
-	ASSERT_EQ(0, run(fd, 0, CALLBOX_RUN_NONBLOCK, &c));
-	ASSERT_EQ(init, c.id);
-	ASSERT_EQ(CALLBOX_STATE_EXITED, c.state);
+	/* 64 init calls, each run to its end and left unconsumed. */
+	for (i = 0; i < CALLBOX_MAX_CALLS; i++) {
+		ASSERT_EQ(0, raw_guest_rewind(&self->b.guest, self->b.run, fd,
+					      &inits[i]));
+		ASSERT_EQ(0, run(fd, 0, CALLBOX_RUN_NONBLOCK, &c));
+		ASSERT_EQ(inits[i], c.id);
+		ASSERT_EQ(CALLBOX_STATE_EXITED, c.state);
+	}
+	EXPECT_EQ(-EAGAIN, submit(fd, 0, &id));
 	EXPECT_EQ(-EAGAIN, callbox_sandbox_reset_fd(fd, 0, &id));
 
-	/* One consumed: room for an init call again, under the next id. */
-	ASSERT_EQ(0, wait_call(fd, init, 0, &c));
+	/* Each kind frees its own places. */
+	ASSERT_EQ(0, callbox_call_cancel_fd(fd, ids[0]));
+	ASSERT_EQ(0, wait_call(fd, ids[0], 0, &c));
+	EXPECT_EQ(-EAGAIN, callbox_sandbox_reset_fd(fd, 0, &id));
+	ASSERT_EQ(0, submit(fd, 0, &ids[0]));
+	ASSERT_EQ(0, wait_call(fd, inits[0], 0, &c));
+	EXPECT_EQ(-EAGAIN, submit(fd, 0, &id));
 	ASSERT_EQ(0, raw_guest_rewind(&self->b.guest, self->b.run, fd, &id));
-	EXPECT_EQ(init + 1, id);
 }
 
 /*

@@ -10,6 +10,7 @@
  * must then fail with its errno, with no side effect, and work again once
  * the policy is detached.
  */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -283,6 +284,52 @@ TEST_F(lsm, policy_forbids_entry)
 	EXPECT_EQ(1, c.status);
 	ASSERT_EQ(0, wait_call(self->fd, id, &c));
 	EXPECT_EQ(1, c.status);
+}
+
+struct waiting_run {
+	int fd;
+	int ret;
+	struct callbox_call_info c;
+};
+
+static void *waiting_run_fn(void *p)
+{
+	struct waiting_run *w = p;
+
+	w->ret = run(w->fd, 0, 0, &w->c);
+	return NULL;
+}
+
+/*
+ * The hook is asked when a call is entered, not when RUN starts: a RUN
+ * that began waiting for work before the policy was attached still enters
+ * nothing once it is.
+ */
+TEST_F(lsm, policy_holds_for_a_run_that_waited)
+{
+	struct waiting_run w = { .fd = self->fd };
+	struct callbox_call_info c;
+	uint64_t id = 0;
+	pthread_t t;
+
+	return_if_setup_skipped();
+	ASSERT_EQ(0, pthread_create(&t, NULL, waiting_run_fn, &w));
+	usleep(100 * 1000);	/* waiting for work, before the policy */
+	if (!policy_attach(_metadata, self)) {
+		callbox_call_submit_fd(self->fd, 0, &id);
+		pthread_join(t, NULL);
+		return;
+	}
+	ASSERT_EQ(0, callbox_call_submit_fd(self->fd, 0, &id));
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(-EPERM, w.ret);
+	ASSERT_EQ(0, get(self->fd, id, &c));
+	EXPECT_EQ(CALLBOX_STATE_QUEUED, c.state);
+	EXPECT_EQ(0, c.flags & CALLBOX_CALL_GUEST_RAN);
+	policy_detach(_metadata, self);
+	ASSERT_EQ(0, run(self->fd, id, 0, &c));
+	EXPECT_EQ(1, c.status);		/* the guest's first call */
+	ASSERT_EQ(0, wait_call(self->fd, id, &c));
 }
 
 /* Detaching the policy (destroying the link) lets calls in again. */

@@ -534,4 +534,136 @@ TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
 	EXPECT_EQ(2, *self->done_count);
 }
 
+/*
+ * An @out that only looks like a restart (state ENTERED and some id)
+ * cannot pick up a call that was not interrupted in that ioctl: not an
+ * ended call that a runner left for its submitter's WAIT, not a parked
+ * call through the other command or from another thread. The thread that
+ * was interrupted does collect its call's outcome when the call ended
+ * before the restart.
+ */
+struct forger {
+	int fd;
+	struct kvm_run *run;
+	uint64_t id;
+	struct callbox_call_run cmd;	/* the interrupted RUN's struct */
+	int interrupted, as_sync, collected;
+	struct callbox_call_info collected_out;
+	atomic_bool parked, cancelled;
+};
+
+static struct forger *the_forger;
+
+static void on_forger_signal(int sig)
+{
+	(void)sig;
+	the_forger->run->immediate_exit = 1;
+}
+
+static void *forger_fn(void *p)
+{
+	struct forger *f = p;
+	struct callbox_call_sync sync = { .size = sizeof(sync) };
+
+	/* Interrupted, then refused at the restart: parked, named by cmd. */
+	f->cmd = (struct callbox_call_run) { .size = sizeof(f->cmd),
+					     .id = f->id };
+	f->interrupted = ioctl(f->fd, CALLBOX_CALL_RUN, &f->cmd) ? -errno : 0;
+	f->run->immediate_exit = 0;
+	atomic_store(&f->parked, true);
+	while (!atomic_load(&f->cancelled))
+		usleep(1000);
+	/* The same @out through the other command: not its call. */
+	sync.out = f->cmd.out;
+	f->as_sync = ioctl(f->fd, CALLBOX_CALL_SYNC, &sync) ? -errno : 0;
+	/* The interrupted RUN again: the call ended, here is how. */
+	f->collected = ioctl(f->fd, CALLBOX_CALL_RUN, &f->cmd) ? -errno : 0;
+	f->collected_out = f->cmd.out;
+	return NULL;
+}
+
+FIXTURE(forged) {
+	int dev_fd;
+	struct raw_guest guest;
+	struct kvm_run *run;
+	size_t run_size;
+	int fd;
+	volatile uint8_t *release;
+};
+
+FIXTURE_SETUP(forged)
+{
+	self->dev_fd = open_or_skip(_metadata, "/dev/callbox");
+	raw_guest_create_ok(&self->guest, guest_code, sizeof(guest_code));
+	self->run = raw_guest_map_run(&self->guest, &self->run_size);
+	ASSERT_NE(MAP_FAILED, self->run);
+	self->fd = sandbox_create(self->dev_fd, self->guest.vm.vm_fd,
+				  self->guest.vm.vcpu_fd);
+	self->release = (uint8_t *)self->guest.mem + GUEST_RELEASE;
+}
+
+FIXTURE_TEARDOWN(forged)
+{
+	close(self->fd);
+	munmap(self->run, self->run_size);
+	raw_guest_destroy(&self->guest);
+	close(self->dev_fd);
+}
+
+TEST_F_TIMEOUT(forged, restart_is_refused, 60)
+{
+	struct sigaction sa = { .sa_handler = on_forger_signal };
+	struct callbox_call_sync sync = { .size = sizeof(sync) };
+	struct callbox_call_run run = { .size = sizeof(run) };
+	struct forger f = { .fd = self->fd, .run = self->run };
+	struct callbox_call_info c;
+	uint64_t done_id;
+	pthread_t t;
+
+	/* A call a runner ran to its end, left for its submitter's WAIT. */
+	*self->release = 1;
+	ASSERT_EQ(0, callbox_call_submit_fd(self->fd, 0, &done_id));
+	ASSERT_EQ(0, callbox_call_run_fd(self->fd, done_id, 0, &c));
+	ASSERT_EQ(CALLBOX_STATE_EXITED, c.state);
+	sync.out = (struct callbox_call_info) {
+		.id = done_id, .state = CALLBOX_STATE_ENTERED,
+	};
+	EXPECT_EQ(-1, ioctl(self->fd, CALLBOX_CALL_SYNC, &sync));
+	EXPECT_EQ(EBUSY, errno);
+	run.out = sync.out;
+	EXPECT_EQ(-1, ioctl(self->fd, CALLBOX_CALL_RUN, &run));
+	EXPECT_EQ(EBUSY, errno);
+	ASSERT_EQ(0, callbox_call_wait_fd(self->fd, done_id, 0, &c));
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+
+	/* A call interrupted in RUN on another thread, then cancelled. */
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	the_forger = &f;
+	ASSERT_EQ(0, callbox_call_submit_fd(self->fd, 0, &f.id));
+	ASSERT_EQ(0, pthread_create(&t, NULL, forger_fn, &f));
+	ASSERT_TRUE(WAIT_FOR(call_state(self->fd, f.id) ==
+			     CALLBOX_STATE_ENTERED));
+	pthread_kill(t, SIGUSR1);
+	ASSERT_TRUE(WAIT_FOR(atomic_load(&f.parked)));
+	EXPECT_EQ(-EINTR, f.interrupted);
+	EXPECT_EQ(f.id, f.cmd.out.id);
+	EXPECT_EQ(CALLBOX_STATE_ENTERED, f.cmd.out.state);
+
+	/* Its @out, copied by this thread: not this thread's call. */
+	run.out = f.cmd.out;
+	EXPECT_EQ(-1, ioctl(self->fd, CALLBOX_CALL_RUN, &run));
+	EXPECT_EQ(EBUSY, errno);
+	EXPECT_EQ(0, callbox_call_cancel_fd(self->fd, f.id));
+	atomic_store(&f.cancelled, true);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(-EBUSY, f.as_sync);
+	EXPECT_EQ(0, f.collected);
+	EXPECT_EQ(f.id, f.collected_out.id);
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, f.collected_out.state);
+	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, f.collected_out.reason);
+	/* RUN does not consume: the submitter still gets it. */
+	ASSERT_EQ(0, callbox_call_wait_fd(self->fd, f.id, 0, &c));
+	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, c.reason);
+}
+
 TEST_HARNESS_MAIN

@@ -27,11 +27,12 @@
  * - a bit in @flags outside the command's ``*_FLAGS_MASK`` fails with
  *   EINVAL, and so does a non-zero ``__reserved`` field.
  *
- * A failed ioctl has no side effect. The kernel validates the whole struct
- * before it changes anything, and a command that publishes something (a
- * call, a sandbox fd) writes its reply to userspace first: if the struct
- * cannot be written back (a read-only page, say) it fails with EFAULT and
- * nothing was published. A command that consumes a call consumes it only
+ * A failed ioctl has no side effect (its struct's output fields may have
+ * been written, and mean nothing then). The kernel validates the whole
+ * struct before it changes anything, and a command that publishes
+ * something (a call, a sandbox fd) writes its reply to userspace first:
+ * if the struct cannot be written back (a read-only page, say) it fails
+ * with EFAULT and nothing was published. A command that consumes a call consumes it only
  * once the outcome has been written back. The one thing no errno can undo
  * is guest code that already ran: if the struct becomes unwritable while
  * the guest runs (another thread unmaps it), CALLBOX_CALL_SYNC and
@@ -49,7 +50,11 @@
  * - EIO: the fd was created by another process (another mm): a sandbox
  *   cannot be used across fork() or fd passing, because its vCPU can only
  *   run in the address space that created it;
- * - ENOMEM: out of memory.
+ * - ENOMEM: out of memory;
+ * - EINTR: a signal arrived while the ioctl waited (for a call to run or
+ *   to end) and its handler was installed without SA_RESTART; nothing
+ *   happened. A wait for the sandbox itself (while another thread runs a
+ *   call, say) never ends so: the handler runs and the ioctl restarts.
  */
 
 #define CALLBOX_TYPE 0xCB
@@ -91,8 +96,15 @@ enum {
  *   the function and continues the call with CALLBOX_CALL_RUN.
  *
  * Ports CALLBOX_PORT_FIRST..CALLBOX_PORT_LAST are reserved for callbox.
- * Any other port access, any IN, and any access whose size is not 4 bytes
- * ends the call ABORTED with CALLBOX_ABORT_BAD_PORT.
+ * Any other port access that exits to userspace, any IN, and any access
+ * whose size is not 4 bytes ends the call ABORTED with
+ * CALLBOX_ABORT_BAD_PORT. The kernel decides from KVM's own record of the
+ * exit, not from the kvm_run page, which the process can write. Ports that
+ * KVM serves in the kernel because userspace set the VM up so (an
+ * in-kernel irqchip's PIC and PIT, a KVM_IOEVENTFD) never reach callbox;
+ * an ioeventfd on callbox's ports would hide the guest's DONE from it.
+ * While a vCPU is bound, only callbox may run it: a KVM_RUN that userspace
+ * issues itself is not a call, and its exits are not seen.
  *
  * After CALLBOX_PORT_DONE the guest continues with the next instruction
  * when the next call enters it: a guest is a loop of "wait for a request,
@@ -197,6 +209,14 @@ struct callbox_sandbox_create {
  *   set and the sandbox fd polls EPOLLPRI, so a long host function can
  *   stop early.
  *
+ * Forcing the vCPU out works like a signal with no handler: KVM_RUN stops
+ * at once whether the guest spins or halts, and so does an interruptible
+ * wait inside it. A thread that KVM_RUN has put in an uninterruptible wait
+ * on the guest's memory (a userfaultfd or FUSE page that never arrives;
+ * on kernels before 6.12 a userfaultfd wait is one) cannot be stopped by
+ * anything but that memory arriving or a fatal signal: the cancellation
+ * is decided at once, and the call ends ABORTED when the thread gets out.
+ *
  * A kick is tied to the call it was meant for: once a call has ended, no
  * cancellation, deadline or kick can reach a later call.
  *
@@ -235,11 +255,13 @@ enum callbox_call_state {
  * write the call's id and state into their @out before they enter the
  * guest, and state ENTERED when they are interrupted. An ioctl of the same
  * command, from the same thread, whose @out.state is CALLBOX_STATE_ENTERED
- * and whose @out.id names the parked call, is its continuation. Any other
- * content of @out is ignored on input, so a zeroed (or reused) struct
- * always asks for something new, and can never pick up another call's
- * outcome. Meanwhile other threads' CALL_SYNC wait, and everything else
- * that would run a call fails with EBUSY.
+ * and whose @out.id names the parked call, is its continuation; if the
+ * call has ended meanwhile (cancelled, say), it returns that outcome. Any
+ * other content of @out is ignored on input, so a zeroed (or reused)
+ * struct always asks for something new, and no @out can pick up a call
+ * that was not interrupted in that ioctl (EBUSY). Meanwhile other
+ * threads' CALL_SYNC wait, and everything else that would run a call
+ * fails with EBUSY.
  *
  * kvm_run.immediate_exit is read before the guest is entered (KVM's idiom
  * for a signal that lands just before KVM_RUN): if it is set, the ioctl
@@ -408,10 +430,10 @@ struct callbox_call_info {
  * call is parked, or @out names a call this ioctl may not continue; EINTR
  * if kvm_run.immediate_exit is set; EOPNOTSUPP if the vCPU has a signal
  * mask; EAGAIN if CALLBOX_MAX_CALLS calls are unconsumed; ESHUTDOWN after
- * shutdown; EINTR if a fatal signal arrived while waiting for the sandbox;
- * ENOENT or ESRCH if @out names a call that was never issued, or that was
- * consumed meanwhile; the errno of a security module that forbids KVM_RUN
- * on the vCPU. A call being continued stays parked on any of these.
+ * shutdown; ENOENT or ESRCH if @out names a call that was never issued,
+ * or that was consumed meanwhile; the errno of a security module that
+ * forbids KVM_RUN on the vCPU. A call being continued stays parked on any
+ * of these.
  */
 struct callbox_call_sync {
 	__u32 size;
@@ -424,7 +446,8 @@ struct callbox_call_sync {
 
 /*
  * The most calls a sandbox keeps that have not been consumed, not
- * counting the init call of a reset (see CALLBOX_SANDBOX_RESET).
+ * counting the init calls of resets, which have as many places of their
+ * own (see CALLBOX_SANDBOX_RESET).
  */
 #define CALLBOX_MAX_CALLS	64
 
@@ -454,8 +477,8 @@ struct callbox_call_submit {
 
 /**
  * enum callbox_call_run_flags - flags of CALLBOX_CALL_RUN
- * @CALLBOX_RUN_NONBLOCK: fail with EAGAIN instead of waiting when there
- *	is no call to run
+ * @CALLBOX_RUN_NONBLOCK: fail with EAGAIN instead of waiting, whether for
+ *	a call to be submitted or for another thread's run to end
  */
 enum callbox_call_run_flags {
 	CALLBOX_RUN_NONBLOCK = 1 << 0,
@@ -474,6 +497,7 @@ enum callbox_call_run_flags {
  *	call; anything else is ignored.
  *
  * Runs one call in the calling thread until it ends or reaches HOSTCALL.
+ * Calls run one at a time: RUN first waits while another thread runs one.
  * A call in HOSTCALL is continued by RUN from its owner, with @id 0 or its
  * id. Otherwise RUN takes the QUEUED call @id, or the oldest QUEUED call,
  * waiting for one to be submitted unless CALLBOX_RUN_NONBLOCK. A call
@@ -485,8 +509,8 @@ enum callbox_call_run_flags {
  * the call.
  *
  * Errors: ENOENT if @id was never issued; ESRCH if it was consumed;
- * EBUSY if another call is current, or the current call belongs to
- * another thread or to an interrupted ioctl; EINVAL if @out names a call
+ * EBUSY if another call is current (parked), or the current call belongs
+ * to another thread or to an interrupted ioctl; EINVAL if @out names a call
  * to continue and @id another; EINTR if kvm_run.immediate_exit is set;
  * EOPNOTSUPP if the vCPU has a signal mask; EAGAIN with
  * CALLBOX_RUN_NONBLOCK and nothing to run; ENOTRECOVERABLE if the sandbox
@@ -514,7 +538,9 @@ struct callbox_call_run {
  * @out: output: the call's outcome
  *
  * Waits until call @id ends, then returns its outcome and consumes it.
- * The call is consumed only once @out has been written.
+ * The call is consumed only once @out has been written, and once: of
+ * several WAITs for one call, one returns its outcome and the others
+ * then fail with ESRCH.
  *
  * Errors: ETIMEDOUT if @deadline_ns passed first (the call goes on);
  * ENOENT if @id was never issued; ESRCH if it was already consumed.
@@ -591,11 +617,12 @@ struct callbox_call_cancel {
  * again: a call never enters a guest that was not made ready for it.
  * Queued calls stay queued behind the init call.
  *
- * The init call may take one place more than CALLBOX_MAX_CALLS, so that a
- * sandbox whose queue is full can still be reset.
+ * Init calls have places of their own, beyond CALLBOX_MAX_CALLS, so that
+ * a sandbox whose queue is full can still be reset.
  *
- * Errors: EBUSY if a call is current or an init call is pending; EAGAIN
- * if CALLBOX_MAX_CALLS + 1 calls are unconsumed; ESHUTDOWN after shutdown.
+ * Errors: EBUSY if a call is current (running or parked) or an init call
+ * is pending; EAGAIN if CALLBOX_MAX_CALLS init calls are unconsumed;
+ * ESHUTDOWN after shutdown.
  */
 struct callbox_sandbox_reset {
 	__u32 size;
@@ -613,10 +640,9 @@ struct callbox_sandbox_reset {
  *
  * Shuts the sandbox down now, whatever fds refer to it (see "Shutdown").
  * When it returns, every call has ended, no thread runs the guest, and the
- * vCPU is unbound. Shutting down twice is not an error.
- *
- * Errors: EINTR if a fatal signal arrived while waiting for a runner to
- * leave the guest; the sandbox is shut down all the same.
+ * vCPU is unbound. Shutting down twice is not an error; nor is a signal
+ * while SHUTDOWN waits for a kicked runner to leave the guest: the
+ * handler runs and SHUTDOWN goes on.
  */
 struct callbox_sandbox_shutdown {
 	__u32 size;
