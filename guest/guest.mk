@@ -37,7 +37,8 @@ GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror \
 	-ffreestanding -fno-pic -fno-pie -mcmodel=small -mno-red-zone \
 	-fno-stack-protector -fno-asynchronous-unwind-tables \
 	-fstack-clash-protection \
-	-I$(GUEST_DIR)/include -I$(GUEST_ROOT)/uapi -MMD -MP
+	-I$(GUEST_DIR)/include -I$(GUEST_ROOT)/shared/include -I$(GUEST_ROOT)/uapi \
+	-MMD -MP
 
 GUEST_LDS := $(GUEST_DIR)/sdk/guest.ld
 GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(GUEST_LDS) \
@@ -58,6 +59,11 @@ $(GUEST_BUILD)/sdk/%.o: $(GUEST_DIR)/sdk/%.S
 	@mkdir -p $(@D)
 	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
 
+# The wire codec is shared with the host library.
+$(GUEST_BUILD)/sdk/wire.o: $(GUEST_ROOT)/shared/wire.c
+	@mkdir -p $(@D)
+	$(GUEST_CC) $(GUEST_CFLAGS) -c $< -o $@
+
 # The SDK runs on every call, so it uses no SSE: it needs none, and some
 # KVM implementations run guest code through KVM's instruction emulator,
 # which cannot execute most SSE instructions (PVM, as on the development
@@ -65,8 +71,12 @@ $(GUEST_BUILD)/sdk/%.o: $(GUEST_DIR)/sdk/%.S
 $(GUEST_SDK_OBJS): GUEST_CFLAGS += -mgeneral-regs-only
 
 # Keep GCC from turning the loops of memcpy and memset into calls to
-# memcpy and memset.
+# memcpy and memset. clang does not do that under -ffreestanding, and has
+# no such option.
+guest_cc_is_clang := $(shell $(GUEST_CC) --version 2>/dev/null | grep -q clang && echo y)
+ifneq ($(guest_cc_is_clang),y)
 $(GUEST_BUILD)/sdk/string.o: GUEST_CFLAGS += -fno-tree-loop-distribute-patterns
+endif
 
 # $(call callbox_guest_dir,DIR): build $(GUEST_BUILD)/obj/NAME.o from
 # DIR/NAME.c, so that $(GUEST_BUILD)/NAME.elf can be made.

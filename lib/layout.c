@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0 OR MIT)
 /*
  * The host-owned low memory of a guest: GDT, page tables and mailbox, at the
- * addresses fixed by guest/include/callbox/abi.h.
+ * addresses fixed by shared/include/callbox/abi.h.
  *
  * Paging maps guest-physical memory 1:1 (virtual == physical) with one PML4,
  * PDPT and PD, which covers the first 1 GiB, the most a guest may have. The
@@ -13,12 +13,20 @@
  *
  * The GDT also holds a 64-bit TSS, whose IST1 gives CPU exceptions a stack
  * of their own: a stack overflow's page fault cannot fault again.
+ *
+ * This file is the one owner of the guest's x86 boot state: the segment
+ * descriptors below are both written into the GDT and loaded into the
+ * vCPU (callbox_layout_sregs()), and the mailbox's boot fields are all
+ * written here.
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <linux/kvm.h>
 
 #include <callbox/abi.h>
 
@@ -48,6 +56,39 @@
 
 #define SEG_TSS_BUSY	0xbu	/* system type: 64-bit TSS, busy (TR) */
 
+/* Control registers and EFER for long mode with SSE (SDM vol. 3, 2.5). */
+#define X86_CR0_PE	(1ull << 0)
+#define X86_CR0_MP	(1ull << 1)
+#define X86_CR0_ET	(1ull << 4)
+#define X86_CR0_NE	(1ull << 5)
+#define X86_CR0_WP	(1ull << 16)
+#define X86_CR0_PG	(1ull << 31)
+#define X86_CR4_PAE	(1ull << 5)
+#define X86_CR4_OSFXSR	(1ull << 9)
+#define X86_CR4_OSXMMEXCPT (1ull << 10)
+#define X86_EFER_LME	(1ull << 8)
+#define X86_EFER_LMA	(1ull << 10)
+
+/*
+ * The flat code and data segments: base 0, limit 4 GiB. In 64-bit mode
+ * base and limit are ignored, but a conventional flat descriptor keeps
+ * the GDT meaningful to anyone reading it.
+ */
+struct layout_segment {
+	uint16_t selector;
+	uint8_t type;		/* the access byte's low nibble */
+	bool l;			/* 64-bit code */
+	bool db;		/* 32-bit default operand size */
+};
+
+static const struct layout_segment seg_code = {
+	CALLBOX_SEL_CODE, SEG_CODE | SEG_RW | SEG_ACCESSED, true, false,
+};
+
+static const struct layout_segment seg_data = {
+	CALLBOX_SEL_DATA, SEG_RW | SEG_ACCESSED, false, true,
+};
+
 /* The 64-bit TSS (Intel SDM vol. 3, 8.7). */
 #define TSS_LIMIT	103u
 #define TSS_IST1	0x24u
@@ -70,11 +111,6 @@ _Static_assert(CALLBOX_STACK_MAX + 0x1000 <= LARGE_PAGE_SIZE,
 	       "the guard page lies in the last 2 MiB, which has small pages");
 
 static void put64(void *mem, uint64_t gpa, uint64_t val)
-{
-	memcpy((unsigned char *)mem + gpa, &val, sizeof(val));
-}
-
-static void put32(void *mem, uint64_t gpa, uint32_t val)
 {
 	memcpy((unsigned char *)mem + gpa, &val, sizeof(val));
 }
@@ -115,19 +151,35 @@ static void map_small_pages(void *mem, uint64_t pt, uint64_t region,
 	}
 }
 
-/*
- * A flat segment: base 0, limit 4 GiB. In 64-bit mode base and limit are
- * ignored, but a conventional flat descriptor keeps the GDT meaningful to
- * anyone reading it and matches what the vCPU's hidden segment state says.
- */
-static uint64_t gdt_flat(unsigned int access, unsigned int flags)
+/* @seg's GDT descriptor. */
+static uint64_t gdt_flat(const struct layout_segment *seg)
 {
 	const uint64_t limit = 0xfffff;
+	unsigned int access = SEG_PRESENT | SEG_S | seg->type;
+	unsigned int flags = SEG_FLAG_G | (seg->l ? SEG_FLAG_L : 0) |
+			     (seg->db ? SEG_FLAG_DB : 0);
 
 	return (limit & 0xffff) |
 	       (uint64_t)access << 40 |
 	       ((limit >> 16) & 0xf) << 48 |
 	       (uint64_t)flags << 52;
+}
+
+/* @seg as the vCPU's hidden segment state holds it. */
+static struct kvm_segment kvm_flat(const struct layout_segment *seg)
+{
+	return (struct kvm_segment) {
+		.base = 0,
+		.limit = 0xffffffff,
+		.selector = seg->selector,
+		.type = seg->type,
+		.present = 1,
+		.dpl = 0,
+		.db = seg->db,
+		.s = 1,
+		.l = seg->l,
+		.g = 1,
+	};
 }
 
 static int __attribute__((format(printf, 3, 4)))
@@ -176,17 +228,29 @@ int callbox_layout_check(uint64_t mem_size, uint64_t stack_size, char *err,
 	return 0;
 }
 
-void callbox_layout_build(void *mem, uint64_t mem_size, uint64_t stack_size)
+void callbox_layout_build(void *mem, const struct callbox_layout *layout)
 {
 	const uint64_t gdt[] = {
 		0,
-		gdt_flat(SEG_PRESENT | SEG_S | SEG_CODE | SEG_RW | SEG_ACCESSED,
-			 SEG_FLAG_G | SEG_FLAG_L),
-		gdt_flat(SEG_PRESENT | SEG_S | SEG_RW | SEG_ACCESSED,
-			 SEG_FLAG_G | SEG_FLAG_DB),
+		[CALLBOX_SEL_CODE / 8] = gdt_flat(&seg_code),
+		[CALLBOX_SEL_DATA / 8] = gdt_flat(&seg_data),
 	};
-	const uint64_t guard = CALLBOX_STACK_GUARD(mem_size, stack_size);
+	const uint64_t mem_size = layout->mem_size;
+	const uint64_t guard = CALLBOX_STACK_GUARD(mem_size,
+						   layout->stack_size);
 	const uint64_t top = mem_size - LARGE_PAGE_SIZE;
+	struct callbox_mailbox mb = {
+		.magic = CALLBOX_ABI_MAGIC,
+		.version = CALLBOX_ABI_VERSION,
+		.mem_size = mem_size,
+		.stack_size = layout->stack_size,
+		.heap_size = layout->heap_size,
+		.nr_slots = layout->nr_slots,
+		.io_base = layout->io_base,
+		.input_size = layout->input_size,
+		.output_size = layout->output_size,
+		.log_level = layout->log_level,
+	};
 	uint64_t i;
 
 	memset(mem, 0, CALLBOX_GPA_IMAGE_MIN);
@@ -211,15 +275,30 @@ void callbox_layout_build(void *mem, uint64_t mem_size, uint64_t stack_size)
 	map_small_pages(mem, CALLBOX_GPA_PT, 0, top ? 0 : guard);
 	put64(mem, CALLBOX_GPA_PT, 0);
 
-	put32(mem, CALLBOX_GPA_MAILBOX +
-		   offsetof(struct callbox_mailbox, magic), CALLBOX_ABI_MAGIC);
-	put32(mem, CALLBOX_GPA_MAILBOX +
-		   offsetof(struct callbox_mailbox, version),
-	      CALLBOX_ABI_VERSION);
-	put64(mem, CALLBOX_GPA_MAILBOX +
-		   offsetof(struct callbox_mailbox, mem_size), mem_size);
-	put32(mem, CALLBOX_GPA_MAILBOX +
-		   offsetof(struct callbox_mailbox, nr_slots), CALLBOX_MAX_SLOTS);
-	put64(mem, CALLBOX_GPA_MAILBOX +
-		   offsetof(struct callbox_mailbox, stack_size), stack_size);
+	memcpy((unsigned char *)mem + CALLBOX_GPA_MAILBOX, &mb, sizeof(mb));
+}
+
+void callbox_layout_sregs(struct kvm_sregs *sregs)
+{
+	sregs->cs = kvm_flat(&seg_code);
+	sregs->ds = kvm_flat(&seg_data);
+	sregs->es = sregs->ds;
+	sregs->fs = sregs->ds;
+	sregs->gs = sregs->ds;
+	sregs->ss = sregs->ds;
+	sregs->gdt.base = CALLBOX_GPA_GDT;
+	sregs->gdt.limit = CALLBOX_GDT_ENTRIES * 8 - 1;
+	/* The TSS gives exceptions their own stack (IST1): see abi.h. */
+	sregs->tr = (struct kvm_segment) {
+		.base = CALLBOX_GPA_TSS,
+		.limit = TSS_LIMIT,
+		.selector = CALLBOX_SEL_TSS,
+		.type = SEG_TSS_BUSY,
+		.present = 1,
+	};
+	sregs->cr0 = X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE |
+		     X86_CR0_WP | X86_CR0_PG;
+	sregs->cr3 = CALLBOX_GPA_PML4;
+	sregs->cr4 = X86_CR4_PAE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
+	sregs->efer = X86_EFER_LME | X86_EFER_LMA;
 }

@@ -24,22 +24,50 @@ int callbox_layout_check(uint64_t mem_size, uint64_t stack_size, char *err,
 			 size_t errlen);
 
 /**
+ * struct callbox_layout - what a guest's host-owned memory is built from
+ * @mem_size: guest memory, accepted by callbox_layout_check()
+ * @stack_size: the stack, accepted by callbox_layout_check()
+ * @heap_size: the most the guest's heap may take, 0 for all there is
+ * @io_base: where the I/O area starts
+ * @nr_slots: the calls that may be outstanding at once
+ * @input_size: each I/O input buffer's size
+ * @output_size: each I/O output buffer's size
+ * @log_level: the most verbose guest log level the host wants
+ */
+struct callbox_layout {
+	uint64_t mem_size;
+	uint64_t stack_size;
+	uint64_t heap_size;
+	uint64_t io_base;
+	uint32_t nr_slots;
+	uint32_t input_size;
+	uint32_t output_size;
+	uint32_t log_level;
+};
+
+/**
  * callbox_layout_build() - write the host-owned structures into guest memory
  * @mem: guest memory, guest-physical 0 at @mem
- * @mem_size: its size, which callbox_layout_check() accepted
- * @stack_size: the stack's size, which callbox_layout_check() accepted
+ * @layout: what to build
  *
  * Zeroes everything below CALLBOX_GPA_IMAGE_MIN, then writes the GDT with
- * its TSS, page tables that identity map [0, @mem_size) except page 0 and
- * the stack's guard page, and the mailbox's boot fields (magic, version,
- * mem_size, nr_slots, stack_size). Memory at and above
- * CALLBOX_GPA_IMAGE_MIN is not touched.
- *
- * The vCPU state that goes with it: CR3 = CALLBOX_GPA_PML4, CR4.PAE,
- * EFER.LME|LMA (no NXE: no entry sets NX), CR0.PG|PE,
- * GDTR = { CALLBOX_GPA_GDT, CALLBOX_GDT_ENTRIES * 8 - 1 }, TR = CALLBOX_SEL_TSS, CS = CALLBOX_SEL_CODE (64-bit
- * code, type 11), the data segments = CALLBOX_SEL_DATA (type 3).
+ * its TSS, page tables that identity map [0, @layout->mem_size) except
+ * page 0 and the stack's guard page, and the mailbox's boot fields. Memory
+ * at and above CALLBOX_GPA_IMAGE_MIN is not touched.
  */
-void callbox_layout_build(void *mem, uint64_t mem_size, uint64_t stack_size);
+void callbox_layout_build(void *mem, const struct callbox_layout *layout);
+
+struct kvm_sregs;
+
+/**
+ * callbox_layout_sregs() - the vCPU state that goes with the layout
+ * @sregs: the vCPU's special registers, as KVM_GET_SREGS gave them
+ *
+ * Sets what the GDT, the TSS and the page tables of callbox_layout_build()
+ * need, from the same descriptors: CS = CALLBOX_SEL_CODE (64-bit code),
+ * the data segments = CALLBOX_SEL_DATA, TR = CALLBOX_SEL_TSS (busy), GDTR,
+ * CR3 = CALLBOX_GPA_PML4, and CR0, CR4 and EFER for long mode with SSE.
+ */
+void callbox_layout_sregs(struct kvm_sregs *sregs);
 
 #endif /* CALLBOX_LAYOUT_H */

@@ -15,19 +15,9 @@
 
 #include <callbox/abi.h>
 
+#include "layout.h"
 #include "vm.h"
 
-#define X86_CR0_PE	(1ull << 0)
-#define X86_CR0_MP	(1ull << 1)
-#define X86_CR0_ET	(1ull << 4)
-#define X86_CR0_NE	(1ull << 5)
-#define X86_CR0_WP	(1ull << 16)
-#define X86_CR0_PG	(1ull << 31)
-#define X86_CR4_PAE	(1ull << 5)
-#define X86_CR4_OSFXSR	(1ull << 9)
-#define X86_CR4_OSXMMEXCPT (1ull << 10)
-#define X86_EFER_LME	(1ull << 8)
-#define X86_EFER_LMA	(1ull << 10)
 #define X86_RFLAGS_FIXED (1ull << 1)
 
 /* Where KVM may put its real-mode TSS on Intel; unused in long mode. */
@@ -76,23 +66,6 @@ static int vm_set_cpuid(struct callbox_vm *vm, char *err, size_t errlen)
 	return 0;
 }
 
-static void vm_segment(struct kvm_segment *seg, uint16_t selector,
-		       uint8_t type, uint8_t l, uint8_t db)
-{
-	*seg = (struct kvm_segment) {
-		.base = 0,
-		.limit = 0xffffffff,
-		.selector = selector,
-		.type = type,
-		.present = 1,
-		.dpl = 0,
-		.db = db,
-		.s = 1,
-		.l = l,
-		.g = 1,
-	};
-}
-
 int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 			 size_t errlen)
 {
@@ -105,28 +78,7 @@ int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 	if (ret < 0)
 		return vm_fail(err, errlen, ret, "KVM_GET_SREGS");
 
-	/* Type 11: execute/read, accessed; type 3: read/write, accessed. */
-	vm_segment(&sregs.cs, CALLBOX_SEL_CODE, 11, 1, 0);
-	vm_segment(&sregs.ds, CALLBOX_SEL_DATA, 3, 0, 1);
-	sregs.es = sregs.ds;
-	sregs.fs = sregs.ds;
-	sregs.gs = sregs.ds;
-	sregs.ss = sregs.ds;
-	sregs.gdt.base = CALLBOX_GPA_GDT;
-	sregs.gdt.limit = CALLBOX_GDT_ENTRIES * 8 - 1;
-	/* The TSS gives exceptions their own stack (IST1): see abi.h. */
-	sregs.tr = (struct kvm_segment) {
-		.base = CALLBOX_GPA_TSS,
-		.limit = 103,
-		.selector = CALLBOX_SEL_TSS,
-		.type = 11,	/* 64-bit TSS, busy */
-		.present = 1,
-	};
-	sregs.cr0 = X86_CR0_PE | X86_CR0_MP | X86_CR0_ET | X86_CR0_NE |
-		    X86_CR0_WP | X86_CR0_PG;
-	sregs.cr3 = CALLBOX_GPA_PML4;
-	sregs.cr4 = X86_CR4_PAE | X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT;
-	sregs.efer = X86_EFER_LME | X86_EFER_LMA;
+	callbox_layout_sregs(&sregs);
 
 	ret = vm_ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs);
 	if (ret < 0)

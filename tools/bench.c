@@ -21,12 +21,18 @@
  * Under TCG the absolute numbers mean little; the ratios are the result.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
+#include <linux/callbox.h>
+#include <linux/kvm.h>
 
 #include <callbox/callbox.h>
 
@@ -128,7 +134,7 @@ static void async_call(int fd)
 static void sdk_call(struct callbox_sandbox *sb)
 {
 	if (callbox_call_int(sb, "noop", NULL, 0, NULL)) {
-		fprintf(stderr, "bench: noop: %s\n", callbox_last_error(sb));
+		fprintf(stderr, "bench: noop: %s\n", callbox_sandbox_last_error(sb));
 		exit(1);
 	}
 }
@@ -284,18 +290,19 @@ static struct callbox_sandbox *typed_sandbox(const char *guest)
 {
 	struct callbox_config cfg;
 	struct callbox_sandbox *sb;
+	int ret;
 
 	callbox_config_init(&cfg);
 	cfg.input_size = 64 << 10;
 	cfg.output_size = 64 << 10;
 	cfg.max_calls = 1;
-	sb = callbox_sandbox_new(&cfg);
-	if (!sb)
-		die("callbox_sandbox_new", ENOMEM);
+	ret = callbox_sandbox_new(&cfg, &sb);
+	if (ret)
+		die("callbox_sandbox_new", -ret);
 	if (callbox_sandbox_add_host_fn(sb, "transform", "i64(i64)",
 					bench_transform, NULL) ||
 	    callbox_sandbox_load(sb, guest)) {
-		fprintf(stderr, "bench: %s: %s\n", guest, callbox_last_error(sb));
+		fprintf(stderr, "bench: %s: %s\n", guest, callbox_sandbox_last_error(sb));
 		exit(1);
 	}
 	return sb;
@@ -307,7 +314,7 @@ static void typed_call(struct typed_case *c)
 
 	if (callbox_call(c->sb, c->function, c->args, c->nr_args, &r)) {
 		fprintf(stderr, "bench: %s: %s\n", c->function,
-			callbox_last_error(c->sb));
+			callbox_sandbox_last_error(c->sb));
 		exit(1);
 	}
 	callbox_value_free(&r);
@@ -428,11 +435,11 @@ int main(int argc, char **argv)
 		die("CALLBOX_SANDBOX_CREATE", -async.fd);
 	pthread_create(&async.runner, NULL, async_runner, &async);
 
-	sb = callbox_sandbox_new(NULL);
-	if (!sb)
-		die("callbox_sandbox_new", ENOMEM);
+	ret = callbox_sandbox_new(NULL, &sb);
+	if (ret)
+		die("callbox_sandbox_new", -ret);
 	if (callbox_sandbox_load(sb, guest)) {
-		fprintf(stderr, "bench: %s\n", callbox_last_error(sb));
+		fprintf(stderr, "bench: %s\n", callbox_sandbox_last_error(sb));
 		return 1;
 	}
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Fuzz the wire format's decoder (guest/sdk/wire.c) with libFuzzer, under
+# Fuzz the wire format's decoder (shared/wire.c) with libFuzzer, under
 # ASan and UBSan, for a bounded time. Prints a kselftest-style "ok 1" /
 # "not ok 1" line and one "# Totals:" line; exits 0 iff the build worked
 # and nothing crashed (a crash includes the round-trip oracle of
@@ -53,7 +53,7 @@ mkdir -p "$work/artifacts"
 # carry on past it and report success.
 if ! "$clang" -g -O1 -std=gnu11 -Wall -Wextra -Werror \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	-Iguest/include -o "$bin" selftests/fuzz/wire_fuzz.c guest/sdk/wire.c \
+	-Ishared/include -Iguest/include -o "$bin" selftests/fuzz/wire_fuzz.c shared/wire.c \
 	>"$work/build.log" 2>&1; then
 	sed 's/^/# /' "$work/build.log"
 	finish 0 "wire decoder: build failed (clang and libclang-rt-14-dev: tools/deps.sh)"

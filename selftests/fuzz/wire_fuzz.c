@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * libFuzzer target for the wire format's reader (guest/sdk/wire.c); built
+ * libFuzzer target for the wire format's reader (shared/wire.c); built
  * and run by tools/fuzz.sh.
  *
  * Every input is decoded to its end or its first error, under ASan and

@@ -8,8 +8,9 @@
  * the expected error, explain itself in err, and leave guest memory and
  * *entry untouched.
  *
- * The example guests are read from $CALLBOX_GUEST_BUILD, by default
- * build/guest relative to the current directory.
+ * The example guests are read from $CALLBOX_GUEST_BUILD, by default from
+ * the build tree this test was built in (CALLBOX_GUEST_BUILD, from the
+ * Makefile).
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -464,7 +465,7 @@ static const char *guest_path(char *buf, size_t len, const char *name)
 {
 	const char *dir = getenv("CALLBOX_GUEST_BUILD");
 
-	snprintf(buf, len, "%s/%s.elf", dir ? dir : "build/guest", name);
+	snprintf(buf, len, "%s/%s.elf", dir ? dir : CALLBOX_GUEST_BUILD, name);
 	return buf;
 }
 

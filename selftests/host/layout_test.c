@@ -94,6 +94,7 @@ FIXTURE(layout) {
 	uint64_t mem_size;
 	uint64_t poisoned;
 	uint64_t stack_size;
+	struct callbox_layout layout;
 };
 
 FIXTURE_VARIANT(layout) {
@@ -152,7 +153,17 @@ FIXTURE_SETUP(layout)
 						       POISON_MAX;
 	memset(self->mem, POISON, self->poisoned);
 
-	callbox_layout_build(self->mem, self->mem_size, self->stack_size);
+	self->layout = (struct callbox_layout){
+		.mem_size = self->mem_size,
+		.stack_size = self->stack_size,
+		.heap_size = 0x123000,
+		.io_base = CALLBOX_GPA_IMAGE_MIN + 0x10000,
+		.nr_slots = 7,
+		.input_size = 0x2000,
+		.output_size = 0x3000,
+		.log_level = 3,
+	};
+	callbox_layout_build(self->mem, &self->layout);
 }
 
 FIXTURE_TEARDOWN(layout)
@@ -282,16 +293,27 @@ TEST_F(layout, mailbox)
 	ASSERT_EQ(CALLBOX_ABI_MAGIC, mb.magic);
 	ASSERT_EQ(CALLBOX_ABI_VERSION, mb.version);
 	ASSERT_EQ(self->mem_size, mb.mem_size);
-	ASSERT_EQ(CALLBOX_MAX_SLOTS, mb.nr_slots);
+	ASSERT_EQ(self->stack_size, mb.stack_size);
+	/* Every boot field comes from the layout, written once. */
+	ASSERT_EQ(self->layout.heap_size, mb.heap_size);
+	ASSERT_EQ(self->layout.io_base, mb.io_base);
+	ASSERT_EQ(self->layout.nr_slots, mb.nr_slots);
+	ASSERT_EQ(self->layout.input_size, mb.input_size);
+	ASSERT_EQ(self->layout.output_size, mb.output_size);
+	ASSERT_EQ(self->layout.log_level, mb.log_level);
 
 	/* No request yet: everything else is zero. */
 	memset(&zero, 0, sizeof(zero));
 	zero.magic = mb.magic;
 	zero.version = mb.version;
 	zero.mem_size = mb.mem_size;
-	zero.nr_slots = mb.nr_slots;
 	zero.stack_size = mb.stack_size;
-	ASSERT_EQ(self->stack_size, mb.stack_size);
+	zero.heap_size = mb.heap_size;
+	zero.io_base = mb.io_base;
+	zero.nr_slots = mb.nr_slots;
+	zero.input_size = mb.input_size;
+	zero.output_size = mb.output_size;
+	zero.log_level = mb.log_level;
 	ASSERT_EQ(0, memcmp(&zero, &mb, sizeof(mb)));
 }
 
@@ -306,10 +328,18 @@ TEST_F(layout, low_memory_zeroed)
 		{ CALLBOX_GPA_TSS + 0x24, CALLBOX_GPA_TSS + 0x2c },
 		{ CALLBOX_GPA_TSS + 0x66, CALLBOX_GPA_TSS + 0x68 },
 		{ CALLBOX_GPA_MAILBOX, CALLBOX_GPA_MAILBOX + 16 },
-		{ CALLBOX_GPA_MAILBOX + offsetof(struct callbox_mailbox, nr_slots),
-		  CALLBOX_GPA_MAILBOX + offsetof(struct callbox_mailbox, nr_slots) + 4 },
-		{ CALLBOX_GPA_MAILBOX + offsetof(struct callbox_mailbox, stack_size),
-		  CALLBOX_GPA_MAILBOX + offsetof(struct callbox_mailbox, stack_size) + 8 },
+#define MAILBOX_FIELD(f)						\
+	{ CALLBOX_GPA_MAILBOX + offsetof(struct callbox_mailbox, f),	\
+	  CALLBOX_GPA_MAILBOX + offsetof(struct callbox_mailbox, f) +	\
+	  sizeof(((struct callbox_mailbox *)0)->f) }
+		MAILBOX_FIELD(nr_slots),
+		MAILBOX_FIELD(log_level),
+		MAILBOX_FIELD(stack_size),
+		MAILBOX_FIELD(heap_size),
+		MAILBOX_FIELD(io_base),
+		MAILBOX_FIELD(input_size),
+		MAILBOX_FIELD(output_size),
+#undef MAILBOX_FIELD
 	};
 	uint64_t gpa;
 	unsigned int i;

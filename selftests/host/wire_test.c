@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Tests of the typed-value wire format's codec (guest/sdk/wire.c),
+ * Tests of the typed-value wire format's codec (shared/wire.c),
  * compiled natively under ASan and UBSan.
  *
  * The reader is fed hostile messages. Each is copied into a heap buffer

@@ -20,15 +20,15 @@
  * of one of those types, or void.
  *
  * Every function that can fail returns a negative errno (never -1 with
- * errno set). The sandbox functions also leave a one-line human-readable
- * explanation in callbox_last_error().
+ * errno set). The host SDK's functions also describe each failure in one
+ * line of words: the caller's own &struct callbox_outcome where a function
+ * takes one, and always the calling thread's callbox_sandbox_last_error().
  *
  * Thread safety: the calls on one sandbox are safe to use from several
  * threads: submit, wait, cancel and get from any thread, and calls run one
- * at a time (callbox_call() and callbox_run_next() serialise).
- * callbox_last_error() describes the last failure on the sandbox, so it is
- * only meaningful when one thread uses the sandbox at a time; the async
- * functions hand back the kernel's outcome instead.
+ * at a time (callbox_call() and callbox_call_run() serialise). What a
+ * function reports is its caller's alone: the outcome it fills, and the
+ * last error and outcome of the calling thread.
  */
 #ifndef CALLBOX_CALLBOX_H
 #define CALLBOX_CALLBOX_H
@@ -98,7 +98,13 @@ void callbox_describe_call(const struct callbox_call_info *call, char *buf,
 
 /* ---- host SDK ---- */
 
+/* ---- host SDK ---- */
+
+/* Defaults of &struct callbox_config (callbox_config_init()). */
 #define CALLBOX_DEFAULT_MEM_SIZE	(4ull << 20)
+#define CALLBOX_DEFAULT_MAX_CALLS	16u
+#define CALLBOX_DEFAULT_LOG_LEVEL	CALLBOX_LOG_WARN
+/* CALLBOX_DEFAULT_STACK_SIZE and CALLBOX_DEFAULT_IO_BUFFER: callbox/abi.h */
 
 /**
  * struct callbox_config - how to build a sandbox
@@ -106,29 +112,33 @@ void callbox_describe_call(const struct callbox_call_info *call, char *buf,
  *	1 GiB (default CALLBOX_DEFAULT_MEM_SIZE). The guest image is loaded
  *	at 1 MiB, the stack grows down from the top, and the I/O buffers,
  *	(@max_calls + 1) * (@input_size + @output_size) bytes, lie below it.
- * @call_timeout_ns: deadline of each callbox_call(), from its start;
- *	0 (the default) for none. The kernel enforces it.
+ * @call_timeout_ns: deadline of each callbox_call(), from its start, and
+ *	of the guest's init; 0 (the default) for none. The kernel enforces
+ *	it.
  * @log_level: the most verbose guest log level delivered, a
  *	CALLBOX_LOG_* value (callbox/abi.h), or 0 for none; default
- *	CALLBOX_LOG_WARN. The guest drops messages above it without an exit.
+ *	CALLBOX_DEFAULT_LOG_LEVEL. The guest drops messages above it without
+ *	an exit.
  * @max_calls: how many calls may be outstanding (submitted and not yet
- *	consumed) at once, 1 to CALLBOX_MAX_CALLS (64; the init call of a
- *	reset has a place beyond it); 0 for the default, 16. Each has a
- *	pair of I/O buffers in guest memory.
+ *	collected) at once, 1 to CALLBOX_MAX_CALLS (the kernel's limit; a
+ *	reset's init call has a place beyond it); 0 for the default,
+ *	CALLBOX_DEFAULT_MAX_CALLS. Each has a pair of I/O buffers in guest
+ *	memory.
  * @stack_size: the guest's stack, at the top of memory, a multiple of
- *	4 KiB from 16 KiB to 1 MiB (default 256 KiB). An unmapped guard page
- *	below it turns an overflow into a clear error.
+ *	4 KiB from CALLBOX_STACK_MIN to CALLBOX_STACK_MAX (default
+ *	CALLBOX_DEFAULT_STACK_SIZE). An unmapped guard page below it turns an
+ *	overflow into a clear error.
  * @heap_size: the most the guest's heap (malloc) may take, from the end of
- *	the image up; 0 (the default) for everything up to the stack's guard
- *	page. A heap that does not fit fails the load with a clear error.
+ *	the image up; 0 (the default) for everything up to the I/O buffers.
+ *	A heap that does not fit fails the load with a clear error.
  * @input_size: the largest message of arguments into the guest (a call's
  *	arguments, a host function's result), in bytes: a multiple of 4 KiB
- *	from 4 KiB to 256 MiB; 0 for the default, 16 KiB. A string takes its
- *	length plus 6 bytes, bytes their length plus 5, a bool 2, a 32-bit
- *	number 5, a 64-bit one 9, void 1, and the message's header 12.
+ *	from CALLBOX_IO_BUFFER_MIN to CALLBOX_IO_BUFFER_MAX; 0 for the
+ *	default, CALLBOX_DEFAULT_IO_BUFFER. A string takes its length plus 6
+ *	bytes, bytes their length plus 5, a bool 2, a 32-bit number 5, a
+ *	64-bit one 9, void 1, and the message's header 12.
  * @output_size: the largest message out of the guest (a call's result, a
- *	host call's arguments), as for @input_size; 0 for the default,
- *	16 KiB.
+ *	host call's arguments), as for @input_size.
  * @reserved: room for later fields without breaking the library ABI;
  *	must be zero
  *
@@ -146,7 +156,29 @@ struct callbox_config {
 	uint64_t reserved[9];
 };
 
+/* Fill @cfg with the defaults. */
 void callbox_config_init(struct callbox_config *cfg);
+
+/* The longest message an outcome carries, NUL included. */
+#define CALLBOX_OUTCOME_MESSAGE_MAX	512
+
+/**
+ * struct callbox_outcome - how one libcallbox function went, in full
+ * @error: what it returned: 0, or a negative errno
+ * @call: the kernel's record of the call it made or waited for, if any
+ *	(@call.id is 0 if it made none, e.g. arguments that did not match)
+ * @message: "" on success, else one line naming the function and what
+ *	went wrong, e.g. "add: call 7 aborted by the guest, which reports
+ *	CPU exception #PF page fault at rip 0x100035, address 0x0"
+ *
+ * Owned by the caller: the functions that take one fill it for their
+ * caller alone, whatever other threads do on the same sandbox.
+ */
+struct callbox_outcome {
+	int error;
+	struct callbox_call_info call;
+	char message[CALLBOX_OUTCOME_MESSAGE_MAX];
+};
 
 struct callbox_sandbox;
 
@@ -163,7 +195,7 @@ struct callbox_sandbox;
  * Runs in the thread that runs the call, while the call is in HOSTCALL,
  * with the sandbox's run lock held: it must not run, wait for or reset
  * calls of its own sandbox, which would wait for itself. A long function
- * should check callbox_host_call_cancelled() (or poll callbox_sandbox_fd()
+ * should check callbox_host_fn_cancelled() (or poll callbox_sandbox_fd()
  * for POLLPRI) and return early: a cancelled call ends ABORTED when it
  * returns, whatever it returns.
  *
@@ -190,14 +222,21 @@ typedef int (*callbox_host_fn)(struct callbox_sandbox *sb,
 typedef void (*callbox_log_fn)(struct callbox_sandbox *sb, unsigned int level,
 			       const char *message, void *opaque);
 
+/* ---- the sandbox ---- */
+
 /**
  * callbox_sandbox_new() - allocate an empty sandbox
- * @cfg: configuration, copied; NULL for the defaults
+ * @cfg: configuration, copied; NULL for the defaults (it is checked by
+ *	callbox_sandbox_load())
+ * @sb: where the new sandbox goes; NULL on failure
  *
- * Return: the sandbox, or NULL if out of memory. Load a guest into it
- * with callbox_sandbox_load().
+ * Load a guest into it with callbox_sandbox_load().
+ *
+ * Return: 0, or -ENOMEM (or another errno from pthreads), with
+ * callbox_sandbox_last_error(NULL) saying so.
  */
-struct callbox_sandbox *callbox_sandbox_new(const struct callbox_config *cfg);
+int callbox_sandbox_new(const struct callbox_config *cfg,
+			struct callbox_sandbox **sb);
 
 /**
  * callbox_sandbox_add_host_fn() - register a host function for the guest
@@ -221,20 +260,13 @@ int callbox_sandbox_add_host_fn(struct callbox_sandbox *sb, const char *name,
 				void *opaque);
 
 /**
- * callbox_host_fn_fail() - fail a host function, with a message
- * @sb: the sandbox the host function runs for
- * @error: the error code, not 0, that the guest sees
- * @fmt: printf-style; the guest sees at most CALLBOX_ERROR_MESSAGE_MAX - 1
- *	bytes of it through callbox_host_error()
+ * callbox_log_level_name() - the name of a log level
+ * @level: 0 (off) or a CALLBOX_LOG_* value
  *
- * For use inside a &typedef callbox_host_fn: return callbox_host_fn_fail(
- * sb, -EDOM, "division by zero");
- *
- * Return: @error.
+ * Return: "off", "error", "warn", "info", "debug" or "trace"; NULL for
+ * any other @level.
  */
-int callbox_host_fn_fail(struct callbox_sandbox *sb, int error,
-			 const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+const char *callbox_log_level_name(unsigned int level);
 
 /* Send guest log messages to @fn instead of stderr; NULL restores that. */
 void callbox_sandbox_set_log_fn(struct callbox_sandbox *sb, callbox_log_fn fn,
@@ -245,8 +277,8 @@ void callbox_sandbox_set_log_fn(struct callbox_sandbox *sb, callbox_log_fn fn,
  * @sb: a sandbox from callbox_sandbox_new(), not loaded yet
  * @guest_path: a static x86-64 ELF executable built with the guest SDK
  *
- * Creates the VM and its vCPU, loads the ELF, binds the vCPU to a
- * callbox sandbox and runs the guest's init as the first call.
+ * Checks the configuration, creates the VM and its vCPU, loads the ELF,
+ * binds the vCPU to a callbox sandbox and runs the guest's init.
  *
  * Return: 0, or -errno: -EINVAL bad configuration, -ENOEXEC malformed
  * ELF, -E2BIG image does not fit, -ENOENT no /dev/kvm or /dev/callbox,
@@ -272,6 +304,60 @@ int callbox_sandbox_export(const struct callbox_sandbox *sb,
 			   unsigned int index, char *buf, size_t len);
 
 /**
+ * callbox_sandbox_fd() - the sandbox fd, for poll/epoll
+ *
+ * POLLIN: a call has ended and waits to be consumed; POLLPRI: the current
+ * host call's call was cancelled; POLLHUP: the sandbox shut down.
+ */
+int callbox_sandbox_fd(const struct callbox_sandbox *sb);
+
+/**
+ * callbox_sandbox_reset() - recover a poisoned sandbox
+ *
+ * Reloads the guest's memory and registers as they were at load, and
+ * runs the guest's init again as the kernel's init call. Until that init
+ * has succeeded, calls fail with -ENOTRECOVERABLE. Submitted calls, and
+ * the results of ended calls not yet waited for, are kept.
+ *
+ * Return: 0 or -errno.
+ */
+int callbox_sandbox_reset(struct callbox_sandbox *sb);
+
+/**
+ * callbox_sandbox_last_error() - what went wrong, in words
+ * @sb: the sandbox; NULL for callbox_sandbox_new()
+ *
+ * Return: the message of the calling thread's last libcallbox function on
+ * @sb if it failed, else "". Other threads' calls never change it. Valid
+ * until this thread's next libcallbox function.
+ */
+const char *callbox_sandbox_last_error(const struct callbox_sandbox *sb);
+
+/**
+ * callbox_sandbox_last_outcome() - how the calling thread's last
+ *	libcallbox function on @sb went
+ * @sb: the sandbox; NULL for callbox_sandbox_new()
+ *
+ * Return: its outcome, the kernel's record of its call included; an empty
+ * outcome if this thread's last function was on another sandbox. Valid
+ * until this thread's next libcallbox function.
+ */
+const struct callbox_outcome *
+callbox_sandbox_last_outcome(const struct callbox_sandbox *sb);
+
+/**
+ * callbox_sandbox_free() - destroy a sandbox and its VM; NULL is allowed
+ *
+ * Shuts the kernel sandbox down first, so threads still waiting on its
+ * calls get an answer (-ESHUTDOWN). No other thread may call into @sb
+ * after this: stop runners with callbox_call_run_stop() and join them
+ * first.
+ */
+void callbox_sandbox_free(struct callbox_sandbox *sb);
+
+/* ---- calls ---- */
+
+/**
  * callbox_call() - call a guest function and wait for its result
  * @sb: a loaded sandbox
  * @function: the function's name, as exported by the guest
@@ -279,14 +365,17 @@ int callbox_sandbox_export(const struct callbox_sandbox *sb,
  *	CALLBOX_I32(5), CALLBOX_STRING("hello") }
  * @nr_args: at most CALLBOX_MAX_PARAMS (32)
  * @result: the function's result, one value of its declared type (VOID
- *	for none); may be NULL. A STRING or BYTES result is a copy the
- *	caller owns: release it with callbox_value_free(). A STRING result
- *	is NUL-terminated.
+ *	for none); may be NULL, and may be one of @args. Always written,
+ *	last: the result, or an empty (VOID) value after a failure, so
+ *	callbox_value_free() is safe on it whatever happens. A STRING or
+ *	BYTES result is a copy the caller owns: release it with
+ *	callbox_value_free(). A STRING result is NUL-terminated.
  *
  * The arguments are checked against the signature the guest published,
  * so a mismatch fails before the guest runs. Runs the call in this thread
  * (one ioctl unless the guest makes host calls), with the configured call
  * timeout. A malformed result from the guest is an error, never trusted.
+ * callbox_sandbox_last_outcome() then has the call's full outcome.
  *
  * Return: 0 when the guest returned a value, or -errno:
  * -ENOENT the guest has no such function, -EINVAL the arguments do not
@@ -294,13 +383,13 @@ int callbox_sandbox_export(const struct callbox_sandbox *sb,
  * the input buffer or the result the output buffer, -EREMOTEIO the
  * function failed (callbox_fail() in the guest), -EBADMSG the result in
  * guest memory is malformed or of the wrong type, -EPROTO the guest's
- * runtime found its function's result wrong, -ETIMEDOUT the call timeout
- * passed, -ECANCELED cancelled, -ECONNABORTED the guest aborted, -EIO the
- * guest crashed (fault, bad I/O, halt ...), -ENOTRECOVERABLE an earlier
- * abort left the guest in an unknown state (see callbox_sandbox_reset()),
- * -EPROTO the guest answered outside the ABI, -EBUSY async calls are
- * pending, -EAGAIN too many calls outstanding, -ENOMEM.
- * callbox_last_error() names the function and what went wrong.
+ * runtime found its function's result wrong, or answered outside the
+ * ABI, -ETIMEDOUT the call's deadline passed, -ECANCELED cancelled,
+ * -ECONNABORTED the guest aborted, -EIO the guest crashed (fault, bad
+ * I/O, halt ...), -ENOTRECOVERABLE an earlier abort left the guest in an
+ * unknown state (see callbox_sandbox_reset()), -EBUSY async calls are
+ * pending, -EAGAIN too many calls outstanding, -ESHUTDOWN the sandbox was
+ * freed meanwhile, -ENOMEM.
  */
 int callbox_call(struct callbox_sandbox *sb, const char *function,
 		 const struct callbox_wire_value *args, unsigned int nr_args,
@@ -311,7 +400,8 @@ int callbox_call(struct callbox_sandbox *sb, const char *function,
  * @sb, @function: as for callbox_call()
  * @args: @nr_args i64 arguments
  * @nr_args: as for callbox_call()
- * @result: the i64 result; may be NULL
+ * @result: the i64 result; may be NULL, and may point into @args; always
+ *	written, last: 0 unless the call succeeds
  *
  * Return: as for callbox_call(); -EINVAL also if the function's
  * signature is not all i64, its result included.
@@ -319,9 +409,6 @@ int callbox_call(struct callbox_sandbox *sb, const char *function,
 int callbox_call_int(struct callbox_sandbox *sb, const char *function,
 		     const int64_t *args, unsigned int nr_args,
 		     int64_t *result);
-
-/* Free the data of a STRING or BYTES result, and empty @v. */
-void callbox_value_free(struct callbox_wire_value *v);
 
 /**
  * callbox_call_submit() - queue a call for a runner thread
@@ -341,97 +428,127 @@ int callbox_call_submit(struct callbox_sandbox *sb, const char *function,
 			uint64_t *id);
 
 /**
- * callbox_run_next() - on a runner thread: run the oldest submitted call
+ * callbox_call_run() - on a runner thread: run the oldest submitted call
  * @sb: the sandbox
  * @deadline_ns: wait for a call to be submitted until then; 0 to wait
  *	without limit
  *
  * Runs one call until it ends, serving its host calls. A call cancelled
- * before its turn is not entered.
+ * before its turn is not entered. Its outcome goes to whoever waits for
+ * it, with callbox_call_wait().
  *
- * Return: 0 after a call, -ETIMEDOUT if none came before @deadline_ns,
- * -ESHUTDOWN after callbox_run_stop(), -ENOTRECOVERABLE if the sandbox is
- * poisoned (the call stays queued; reset and run again).
+ * Return: 0 after a call, -ETIME if none came before @deadline_ns,
+ * -ESHUTDOWN after callbox_call_run_stop(), -ENOTRECOVERABLE if the
+ * sandbox is poisoned (the call stays queued; reset and run again).
  */
-int callbox_run_next(struct callbox_sandbox *sb, uint64_t deadline_ns);
+int callbox_call_run(struct callbox_sandbox *sb, uint64_t deadline_ns);
 
-/* Make callbox_run_next() return -ESHUTDOWN, now and from now on. */
-void callbox_run_stop(struct callbox_sandbox *sb);
+/* Make callbox_call_run() return -ESHUTDOWN, now and from now on. */
+void callbox_call_run_stop(struct callbox_sandbox *sb);
 
 /**
- * callbox_call_wait() - wait for a submitted call and consume it
+ * callbox_call_wait() - wait for a submitted call and collect it
  * @sb: the sandbox
  * @id: from callbox_call_submit()
  * @deadline_ns: stop waiting then (the call goes on); 0 for no limit
- * @result: the function's result, only written on success, as for
- *	callbox_call(); may be NULL
- * @info: the kernel's outcome; may be NULL
+ * @result: the function's result, as for callbox_call(); may be NULL
+ * @outcome: the caller's own record of how the call went, the kernel's
+ *	record and the message included; may be NULL
  *
  * Return: 0 if the guest returned a value; -ETIME if @deadline_ns passed
- * first (the call is not consumed; wait again or cancel it); else the
+ * first (the call is not collected; wait again or cancel it); else the
  * call's failure as for callbox_call() (-ETIMEDOUT: the call's own
  * deadline ended it), or -ENOENT/-ESRCH for an unknown or already
- * consumed id.
+ * collected id.
  */
 int callbox_call_wait(struct callbox_sandbox *sb, uint64_t id,
 		      uint64_t deadline_ns, struct callbox_wire_value *result,
-		      struct callbox_call_info *info);
+		      struct callbox_outcome *outcome);
 
 /* Cancel call @id: 0 if this cancellation won, -EALREADY if not. */
 int callbox_call_cancel(struct callbox_sandbox *sb, uint64_t id);
 
-/* The state of call @id now, without consuming it. */
+/* The state of call @id now, without collecting it. */
 int callbox_call_get(struct callbox_sandbox *sb, uint64_t id,
 		     struct callbox_call_info *info);
 
+/* ---- host functions ---- */
+
 /**
- * callbox_host_call_cancelled() - for a host function: should it stop?
+ * callbox_host_fn_fail() - fail a host function, with a message
+ * @sb: the sandbox the host function runs for
+ * @error: the error code, not 0, that the guest sees
+ * @fmt: printf-style; the guest sees at most CALLBOX_ERROR_MESSAGE_MAX - 1
+ *	bytes of it through callbox_host_error()
+ *
+ * For use inside a &typedef callbox_host_fn: return callbox_host_fn_fail(
+ * sb, -EDOM, "division by zero");
+ *
+ * Return: @error.
+ */
+int callbox_host_fn_fail(struct callbox_sandbox *sb, int error,
+			 const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/**
+ * callbox_host_fn_cancelled() - for a host function: should it stop?
  *
  * Return: true if the call that made the current host call has been
  * cancelled (or its deadline passed); it will end ABORTED.
  */
-bool callbox_host_call_cancelled(struct callbox_sandbox *sb);
+bool callbox_host_fn_cancelled(struct callbox_sandbox *sb);
+
+/* ---- values ---- */
+
+/* Free the data of a STRING or BYTES result, and empty @v. */
+void callbox_value_free(struct callbox_wire_value *v);
+
+/* Flags of callbox_value_parse(): what it may read besides @text. */
+#define CALLBOX_VALUE_READ_FILES	(1u << 0)	/* bytes:@FILE */
+#define CALLBOX_VALUE_READ_STDIN	(1u << 1)	/* bytes:@- */
 
 /**
- * callbox_sandbox_fd() - the sandbox fd, for poll/epoll
+ * callbox_value_parse() - a typed value from its text, TYPE:VALUE
+ * @text: e.g. "i32:-5", "u64:0xff", "f64:1.5", "bool:true", "str:hi",
+ *	"bytes:hex:00ff", "bytes:@FILE" (the file's contents), "bytes:@-"
+ *	(all of standard input), or a plain integer, taken as i64. Types:
+ *	i32 u32 i64 u64 f32 f64 bool str (or string) bytes. Integers are
+ *	decimal, 0x hex or 0 octal, and must fit their type; floats are
+ *	strtod()'s (inf, nan and hex included) and must fit theirs.
+ * @flags: 0, or CALLBOX_VALUE_READ_FILES to allow bytes:@FILE, and
+ *	CALLBOX_VALUE_READ_STDIN to allow bytes:@-, which reads stdin to its
+ *	end (so a caller that parses several values should allow it once).
+ *	Nothing else is ever read; a file named "-" is bytes:@./-.
+ * @v: the value, emptied first; a STRING or BYTES value's data is a copy
+ *	to release with callbox_value_free()
+ * @err: a one-line message when it fails, e.g. "3000000000 is out of
+ *	range for i32 (-2147483648 to 2147483647)"; it quotes at most
+ *	@text, so strlen(@text) + 256 bytes always hold it whole
+ * @errlen: the size of @err; the message is truncated to fit
  *
- * POLLIN: a call has ended and waits to be consumed; POLLPRI: the current
- * host call's call was cancelled; POLLHUP: the sandbox shut down.
+ * A file or stdin is read whole, up to CALLBOX_IO_BUFFER_MAX bytes, the
+ * most any message into the guest can hold.
+ *
+ * Return: 0, or -EINVAL (malformed, out of range), -EPERM (a file or
+ * stdin that @flags do not allow), -ENOENT and others from opening a
+ * file, -EIO reading it, -E2BIG a file too large, -ENOMEM.
  */
-int callbox_sandbox_fd(const struct callbox_sandbox *sb);
+int callbox_value_parse(const char *text, unsigned int flags,
+			struct callbox_wire_value *v, char *err, size_t errlen);
 
 /**
- * callbox_sandbox_reset() - recover a poisoned sandbox
+ * callbox_value_format() - a typed value as text, as the CLI prints it
+ * @v: the value
+ * @buf: where the text goes, always NUL-terminated (truncated if needed)
+ * @len: the size of @buf
  *
- * Reloads the guest's memory and registers as they were at load, tells
- * the kernel, and runs the guest's init again. Submitted calls, and the
- * results of ended calls not yet waited for, are kept.
+ * Numbers in decimal, floats to the precision that reads back the same
+ * value, bool as true/false, a string as itself, bytes in hex, void as "".
  *
- * Return: 0 or -errno.
+ * Return: the length of the whole text, as snprintf() does.
  */
-int callbox_sandbox_reset(struct callbox_sandbox *sb);
-
-/**
- * callbox_last_error() - what went wrong in the last failure on @sb
- *
- * Return: a NUL-terminated message owned by @sb; "" if nothing failed.
- */
-const char *callbox_last_error(const struct callbox_sandbox *sb);
-
-/**
- * callbox_last_call() - the kernel's outcome of the last call that
- *	callbox_call() or callbox_sandbox_load() ran on @sb
- */
-const struct callbox_call_info *
-callbox_last_call(const struct callbox_sandbox *sb);
-
-/**
- * callbox_sandbox_free() - destroy a sandbox and its VM; NULL is allowed
- *
- * No other thread may use @sb any more: stop runners with
- * callbox_run_stop() and join them first.
- */
-void callbox_sandbox_free(struct callbox_sandbox *sb);
+size_t callbox_value_format(const struct callbox_wire_value *v, char *buf,
+			    size_t len);
 
 #ifdef __cplusplus
 }

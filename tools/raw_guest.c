@@ -1,14 +1,10 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+// SPDX-License-Identifier: GPL-2.0
 /*
- * A raw KVM guest with no library involved, for the kernel ABI tests and
- * for the benchmark's KVM_RUN floor. Functions return 0 or -errno.
+ * A raw KVM guest of a few bytes, driven through callbox's ioctls with no
+ * libcallbox involved; see raw_guest.h.
  */
-#ifndef CALLBOX_RAW_GUEST_H
-#define CALLBOX_RAW_GUEST_H
-
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -16,14 +12,9 @@
 #include <linux/callbox.h>
 #include <linux/kvm.h>
 
-/* A bare KVM VM with one vCPU. */
-struct raw_vm {
-	int kvm_fd;
-	int vm_fd;
-	int vcpu_fd;
-};
+#include "raw_guest.h"
 
-static inline int raw_vm_create(struct raw_vm *vm)
+int raw_vm_create(struct raw_vm *vm)
 {
 	*vm = (struct raw_vm) { -1, -1, -1 };
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
@@ -38,7 +29,7 @@ static inline int raw_vm_create(struct raw_vm *vm)
 	return 0;
 }
 
-static inline void raw_vm_destroy(struct raw_vm *vm)
+void raw_vm_destroy(struct raw_vm *vm)
 {
 	if (vm->vcpu_fd >= 0)
 		close(vm->vcpu_fd);
@@ -49,36 +40,13 @@ static inline void raw_vm_destroy(struct raw_vm *vm)
 	*vm = (struct raw_vm) { -1, -1, -1 };
 }
 
-/*
- * Real mode, code at 0x1000 that counts calls. Each CALLBOX_PORT_DONE
- * reports the number of the call:
- *
- *	xor  eax, eax
- *   1:	mov  dx, CALLBOX_PORT_DONE
- *	inc  eax
- *	out  dx, eax
- *	jmp  1b
- */
-#define RAW_GUEST_MEM_SIZE	0x10000
-#define RAW_GUEST_CODE		0x1000
-#define RAW_GUEST_INIT		0x0f00
-
-/*
- * The init a reset runs (CALLBOX_SANDBOX_RESET's init call), at
- * RAW_GUEST_INIT: like a real guest's boot, it ends with DONE at the call
- * boundary, then goes on into the guest's code when the next call enters.
- *
- *	mov  dx, CALLBOX_PORT_DONE
- *	out  dx, eax
- *	jmp  RAW_GUEST_CODE
- */
-static const uint8_t raw_guest_init[] = {
+const uint8_t raw_guest_init[8] = {
 	0xba, 0x00, 0xcb,		/* mov dx, 0xcb00 */
 	0x66, 0xef,			/* out dx, eax */
 	0xe9, 0xf8, 0x00,		/* jmp 0x1000 (0x0f08 + 0xf8) */
 };
 
-static const uint8_t raw_guest_counter[] = {
+const uint8_t raw_guest_counter[12] = {
 	0x66, 0x31, 0xc0,		/* xor eax, eax */
 	0xba, 0x00, 0xcb,		/* mov dx, 0xcb00 */
 	0x66, 0x40,			/* inc eax */
@@ -86,17 +54,8 @@ static const uint8_t raw_guest_counter[] = {
 	0xeb, 0xf7,			/* jmp to mov dx */
 };
 
-struct raw_guest {
-	struct raw_vm vm;
-	void *mem;
-};
-
-/*
- * Set up a raw guest in the VM @vm_fd of @kvm_fd (both taken over), for
- * callers that need the VM configured before its vCPU exists.
- */
-static inline int raw_guest_setup(struct raw_guest *g, int kvm_fd, int vm_fd,
-				  const uint8_t *code, size_t code_len)
+int raw_guest_setup(struct raw_guest *g, int kvm_fd, int vm_fd,
+		    const uint8_t *code, size_t code_len)
 {
 	struct kvm_userspace_memory_region region = {
 		.memory_size = RAW_GUEST_MEM_SIZE,
@@ -112,6 +71,8 @@ static inline int raw_guest_setup(struct raw_guest *g, int kvm_fd, int vm_fd,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (g->mem == MAP_FAILED)
 		return -errno;
+	if (code_len > RAW_GUEST_MEM_SIZE - RAW_GUEST_CODE)
+		return -E2BIG;
 	memcpy((uint8_t *)g->mem + RAW_GUEST_INIT, raw_guest_init,
 	       sizeof(raw_guest_init));
 	memcpy((uint8_t *)g->mem + RAW_GUEST_CODE, code, code_len);
@@ -129,8 +90,8 @@ static inline int raw_guest_setup(struct raw_guest *g, int kvm_fd, int vm_fd,
 	return 0;
 }
 
-static inline int raw_guest_create(struct raw_guest *g, const uint8_t *code,
-				   size_t code_len)
+int raw_guest_create(struct raw_guest *g, const uint8_t *code,
+		     size_t code_len)
 {
 	int kvm_fd, vm_fd;
 
@@ -147,7 +108,7 @@ static inline int raw_guest_create(struct raw_guest *g, const uint8_t *code,
 	return raw_guest_setup(g, kvm_fd, vm_fd, code, code_len);
 }
 
-static inline void raw_guest_destroy(struct raw_guest *g)
+void raw_guest_destroy(struct raw_guest *g)
 {
 	raw_vm_destroy(&g->vm);
 	if (g->mem != MAP_FAILED)
@@ -155,9 +116,7 @@ static inline void raw_guest_destroy(struct raw_guest *g)
 	g->mem = MAP_FAILED;
 }
 
-/* Map the vCPU's kvm_run page; MAP_FAILED on error, its size in @size. */
-static inline struct kvm_run *raw_guest_map_run(struct raw_guest *g,
-						size_t *size)
+struct kvm_run *raw_guest_map_run(struct raw_guest *g, size_t *size)
 {
 	long len = ioctl(g->vm.kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 
@@ -168,15 +127,8 @@ static inline struct kvm_run *raw_guest_map_run(struct raw_guest *g,
 		    g->vm.vcpu_fd, 0);
 }
 
-/*
- * Put a raw guest back at its init (RAW_GUEST_INIT), as a runner does to
- * recover a poisoned sandbox: let KVM finish the exit it stopped at
- * (KVM_RUN with immediate_exit, through the vCPU's mapped kvm_run @run),
- * set the registers, and issue CALLBOX_SANDBOX_RESET. The init call's id
- * goes to *@init_id; the sandbox runs nothing else until it has exited.
- */
-static inline int raw_guest_rewind(struct raw_guest *g, struct kvm_run *run,
-				   int sandbox_fd, uint64_t *init_id)
+int raw_guest_rewind(struct raw_guest *g, struct kvm_run *run,
+		     int sandbox_fd, uint64_t *init_id)
 {
 	struct callbox_sandbox_reset cmd = { .size = sizeof(cmd) };
 	struct kvm_regs regs = { .rip = RAW_GUEST_INIT, .rflags = 2 };
@@ -200,14 +152,7 @@ static inline int raw_guest_rewind(struct raw_guest *g, struct kvm_run *run,
 	return 0;
 }
 
-/*
- * Recover a raw guest whose sandbox @sandbox_fd is poisoned: rewind it,
- * then run its init call to its DONE and consume it. An init call that
- * does not exit (cancelled by another thread, say) leaves the sandbox
- * poisoned, so try again, a bounded number of times.
- */
-static inline int raw_guest_reset(struct raw_guest *g, struct kvm_run *run,
-				  int sandbox_fd)
+int raw_guest_reset(struct raw_guest *g, struct kvm_run *run, int sandbox_fd)
 {
 	int tries, ret = -EPROTO;
 
@@ -228,5 +173,3 @@ static inline int raw_guest_reset(struct raw_guest *g, struct kvm_run *run,
 	}
 	return ret;
 }
-
-#endif /* CALLBOX_RAW_GUEST_H */

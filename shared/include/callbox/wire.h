@@ -4,7 +4,7 @@
  * typed call travel between host and guest in shared memory.
  *
  * Shared, unchanged, by the freestanding guest SDK and by the host; the
- * codec (guest/sdk/wire.c) is compiled into both. It allocates nothing:
+ * codec (shared/wire.c) is compiled into both. It allocates nothing:
  * the writer fills a caller's buffer, and the reader hands out values
  * that point into the buffer it reads.
  *
@@ -309,6 +309,9 @@ int callbox_wire_put_bytes(struct callbox_wire_writer *w, const void *p,
  */
 int64_t callbox_wire_writer_finish(struct callbox_wire_writer *w);
 
+/* How many values @w holds so far. */
+uint32_t callbox_wire_writer_count(const struct callbox_wire_writer *w);
+
 /**
  * callbox_wire_reader_init() - check a message's header
  * @r: the reader
@@ -324,6 +327,13 @@ int64_t callbox_wire_writer_finish(struct callbox_wire_writer *w);
  */
 int callbox_wire_reader_init(struct callbox_wire_reader *r, const void *buf,
 			     size_t size);
+
+/*
+ * After a successful callbox_wire_reader_init(): the message's length,
+ * header included, and how many values its header announces.
+ */
+uint32_t callbox_wire_reader_length(const struct callbox_wire_reader *r);
+uint32_t callbox_wire_reader_count(const struct callbox_wire_reader *r);
 
 /**
  * callbox_wire_next() - decode the next value

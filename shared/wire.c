@@ -273,6 +273,21 @@ int64_t callbox_wire_writer_finish(struct callbox_wire_writer *w)
  * Record the first error: @what must be a static string, as the reader
  * cannot format one; @offset and @value locate it for the host's message.
  */
+uint32_t callbox_wire_writer_count(const struct callbox_wire_writer *w)
+{
+	return w->count;
+}
+
+uint32_t callbox_wire_reader_length(const struct callbox_wire_reader *r)
+{
+	return r->length;
+}
+
+uint32_t callbox_wire_reader_count(const struct callbox_wire_reader *r)
+{
+	return r->count;
+}
+
 static int reader_fail(struct callbox_wire_reader *r, const char *what,
 		       uint32_t offset, uint64_t value)
 {
