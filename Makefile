@@ -3,68 +3,129 @@
 # callbox: build everything, and run the demo, the tests and the benchmark
 # in a QEMU VM booting Debian's kernel. See README.md.
 #
-#   make            module, library, guests, CLI, tests
+#   make            the module, the library, the CLI, the benchmark, guests
+#   make userspace  all of that but the module
+#   make selftests  the test programs (needs the linux-source-6.1 package)
 #   make demo       boot the VM and run real guest calls
 #   make check      every test, host and VM; ends "N passed, N failed"
 #   make bench      benchmarks in the VM
 #   make vm-shell   interactive shell in the VM, module loaded
+#
+# CC, CFLAGS, CPPFLAGS and LDFLAGS are honoured, from the command line or
+# the environment; the flags the code needs are added to them. Warnings are
+# errors unless WERROR=0 (make check always builds with WERROR=1).
 #
 # The module builds against KDIR if given, else the running kernel's
 # build directory if it exists, else the headers of the Debian kernel the
 # test VM boots. The VM always gets a module built against its own kernel.
 
 BUILD := build
-V ?= 0
 
 # The Debian kernel the test VM boots (resolved at build time).
 VM_KVER = $(shell tools/vm/kernel.sh --kver)
 VM_KDIR = /lib/modules/$(VM_KVER)/build
 KDIR ?= $(or $(wildcard /lib/modules/$(shell uname -r)/build),$(VM_KDIR))
 
-CC := gcc
-CFLAGS := -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE
-CPPFLAGS := -Iuapi -Ilib/include -Iguest/include -MMD -MP
-KSFT := $(BUILD)/ksft
-KSFT_HARNESS := $(KSFT)/kselftest_harness.h
-LINUX_SOURCE := /usr/src/linux-source-6.1.tar.xz
+# ---- flags: the user's, then what the code needs ----
+CFLAGS ?= -O2 -g
+WERROR ?= 1
+OBJCOPY ?= objcopy
+CALLBOX_CFLAGS := -std=gnu11 -Wall -Wextra $(if $(filter 1,$(WERROR)),-Werror)
+CALLBOX_CPPFLAGS := -D_GNU_SOURCE -MMD -MP
+# User code includes only the installed layout of the public headers.
+USER_CPPFLAGS := -I$(BUILD)/include $(CALLBOX_CPPFLAGS)
+
+# ---- the public headers, as they install: <callbox/...> and the uapi ----
+PUBLIC_HDRS := $(BUILD)/include/callbox/callbox.h \
+	$(BUILD)/include/callbox/abi.h $(BUILD)/include/callbox/wire.h \
+	$(BUILD)/include/linux/callbox.h
+
+$(BUILD)/include/callbox/callbox.h: lib/include/callbox/callbox.h
+$(BUILD)/include/callbox/abi.h: shared/include/callbox/abi.h
+$(BUILD)/include/callbox/wire.h: shared/include/callbox/wire.h
+$(BUILD)/include/linux/callbox.h: uapi/linux/callbox.h
+$(PUBLIC_HDRS):
+	install -D -m 644 $< $@
 
 # ---- libcallbox ----
-LIB_SRCS := lib/ioctl.c lib/vm.c lib/sandbox.c lib/elf.c lib/layout.c \
-	lib/signature.c
-# The wire codec is shared with the guest SDK, which owns its source.
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/lib/wire.o
+LIB_SRCS := $(wildcard lib/*.c) shared/wire.c
+LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+LIB_MAP := lib/libcallbox.map
+LIB_SYMS := $(BUILD)/lib/exports.list
 LIB_A := $(BUILD)/libcallbox.a
 LIB_SO := $(BUILD)/libcallbox.so.1
-LIB_MAP := lib/libcallbox.map
+LIB_CPPFLAGS := -Ilib -Ilib/include -Ishared/include -Iuapi $(CALLBOX_CPPFLAGS)
 
-# ---- programs; static, so the VM's initramfs needs no libc ----
+LIB_COMPILE = $(CC) $(LIB_CPPFLAGS) $(CPPFLAGS) $(CALLBOX_CFLAGS) $(CFLAGS) \
+	-fPIC -c $< -o $@
+
+$(BUILD)/lib/%.o: lib/%.c
+	@mkdir -p $(@D)
+	$(LIB_COMPILE)
+$(BUILD)/shared/%.o: shared/%.c
+	@mkdir -p $(@D)
+	$(LIB_COMPILE)
+
+# The names the map exports, one a line: what the static library keeps.
+$(LIB_SYMS): $(LIB_MAP)
+	@mkdir -p $(@D)
+	sed -n '/global:/,/local:/{s/^[[:space:]]*\([a-z_0-9]*\);.*/\1/p}' \
+		$< >$@
+
+# The static library hides its internals as the shared one does: its
+# objects are linked into one, and every global symbol not in the map is
+# made local.
+$(BUILD)/lib/libcallbox.o: $(LIB_OBJS) $(LIB_SYMS)
+	$(CC) -r -nostdlib -o $@.tmp $(LIB_OBJS)
+	$(OBJCOPY) --keep-global-symbols=$(LIB_SYMS) $@.tmp $@
+	@rm -f $@.tmp
+
+$(LIB_A): $(BUILD)/lib/libcallbox.o
+	rm -f $@ && $(AR) rcs $@ $<
+
+$(LIB_SO): $(LIB_OBJS) $(LIB_MAP)
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libcallbox.so.1 \
+		-Wl,-z,defs -Wl,--version-script=$(LIB_MAP) -o $@ $(LIB_OBJS)
+
+# ---- programs: static, so that the VM's initramfs needs no libc ----
 CLI := $(BUILD)/callbox
+CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/cli/*.c))
 BENCH := $(BUILD)/bench
-# Every selftests/vm/*_test.c is a VM suite; a suite that needs more than
-# the default rule brings its own selftests/vm/*.mk.
-VM_TESTS := $(patsubst selftests/vm/%.c,$(BUILD)/selftests/%, \
-	$(wildcard selftests/vm/*_test.c))
-HOST_TESTS := $(BUILD)/host-tests/elf_test $(BUILD)/host-tests/layout_test \
-	$(BUILD)/host-tests/heap_test $(BUILD)/host-tests/format_test \
-	$(BUILD)/host-tests/wire_test $(BUILD)/host-tests/signature_test
+BENCH_OBJS := $(BUILD)/tools/bench.o $(BUILD)/tools/raw_guest.o
+TOOL_OBJS := $(CLI_OBJS) $(BENCH_OBJS)
 
+# Before the first build there are no dependency files to say so.
+$(TOOL_OBJS): | $(PUBLIC_HDRS)
+$(BUILD)/tools/%.o: tools/%.c
+	@mkdir -p $(@D)
+	$(CC) $(USER_CPPFLAGS) $(CPPFLAGS) $(CALLBOX_CFLAGS) $(CFLAGS) \
+		-c $< -o $@
+
+$(CLI): $(CLI_OBJS) $(LIB_A)
+	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^
+
+$(BENCH): $(BENCH_OBJS) $(LIB_A)
+	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^ -lpthread
+
+# ---- guests ----
 GUEST_BUILD := $(BUILD)/guest
 include guest/guest.mk
 # Guests of the tests, beside the examples.
 $(eval $(call callbox_guest_dir,selftests/guests))
 TEST_GUEST_ELFS := $(GUEST_BUILD)/hostile.elf
 
+# ---- the module ----
 VM_KO := $(BUILD)/kmod-vm/callbox.ko
-VM_GUESTS = $(foreach g,$(GUEST_EXAMPLE_ELFS),--add $(g):/guests/)
 KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild uapi/linux/callbox.h
 
-.PHONY: all module userspace demo check bench vm-shell deps clean \
-	vm-module checkpatch
+.PHONY: all module userspace lib selftests ksft-install demo check bench \
+	vm-shell deps clean vm-module
 
 all: module userspace
 
-userspace: $(LIB_A) $(LIB_SO) $(CLI) $(BENCH) $(VM_TESTS) $(HOST_TESTS) \
-	$(GUEST_EXAMPLE_ELFS) $(TEST_GUEST_ELFS)
+lib: $(LIB_A) $(LIB_SO) $(PUBLIC_HDRS)
+
+userspace: lib $(CLI) $(BENCH) $(GUEST_EXAMPLE_ELFS)
 
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
@@ -84,70 +145,40 @@ $(VM_KO): $(KMOD_SRCS)
 		rm -f $@; exit 1; fi
 	@cp $(@D)/kmod/callbox.ko $@
 
-$(BUILD)/lib/%.o: lib/%.c
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
+# ---- the tests: selftests/, in the kselftest layout ----
+# The kselftest harness, lib.mk and runner come from Debian's kernel source.
+LINUX_SOURCE := /usr/src/linux-source-6.1.tar.xz
+KSFT := $(BUILD)/ksft
+KSFT_FILES := $(KSFT)/lib.mk $(KSFT)/kselftest_harness.h \
+	$(KSFT)/kselftest/runner.sh $(KSFT)/run_kselftest.sh
 
-$(BUILD)/lib/wire.o: guest/sdk/wire.c
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -fPIC -c $< -o $@
-
-$(LIB_A): $(LIB_OBJS)
-	rm -f $@ && ar rcs $@ $^
-
-$(LIB_SO): $(LIB_OBJS) $(LIB_MAP)
-	$(CC) -shared -Wl,-soname,libcallbox.so.1 -Wl,-z,defs \
-		-Wl,--version-script=$(LIB_MAP) -o $@ $(LIB_OBJS)
-
-$(CLI): tools/callbox.c $(LIB_A)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -static -o $@ $< $(LIB_A)
-
-$(BENCH): tools/bench.c selftests/vm/raw_guest.h $(LIB_A)
-	$(CC) $(CPPFLAGS) -Iselftests/vm $(CFLAGS) -static -o $@ $< $(LIB_A) \
-		-lpthread
-
-$(KSFT_HARNESS):
-	@test -r $(LINUX_SOURCE) || { echo "$(LINUX_SOURCE) missing: run tools/deps.sh"; exit 1; }
-	mkdir -p $(KSFT)
+$(KSFT_FILES) &: $(LINUX_SOURCE)
+	@mkdir -p $(KSFT)
 	tar -xJf $(LINUX_SOURCE) -C $(KSFT) --strip-components=4 \
+		linux-source-6.1/tools/testing/selftests/lib.mk \
+		linux-source-6.1/tools/testing/selftests/run_kselftest.sh \
 		--wildcards 'linux-source-6.1/tools/testing/selftests/kselftest*'
-	touch $@
+	touch $(KSFT_FILES)
 
-$(BUILD)/selftests/%: selftests/vm/%.c selftests/vm/callbox_util.h \
-		selftests/vm/raw_guest.h \
-		$(LIB_A) $(KSFT_HARNESS)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -isystem $(KSFT) $(CFLAGS) -static -o $@ $< $(LIB_A) \
-		-lpthread
+$(LINUX_SOURCE):
+	@echo "$@ is missing: install linux-source-6.1 (tools/deps.sh)"; exit 1
 
-# Host tests feed hostile input to the parsers: always under ASan+UBSan.
-HOST_TEST_CFLAGS := $(CFLAGS) -fsanitize=address,undefined \
-	-fno-sanitize-recover=all -fno-omit-frame-pointer
+# What the selftests' makefiles need from here (see selftests/Makefile).
+# Everything goes on their command line, so that CC overrides lib.mk's own
+# choice of compiler.
+SELFTESTS_MAKE = $(MAKE) -C selftests TOP=$(CURDIR) \
+	CALLBOX_BUILD=$(abspath $(BUILD)) CC="$(CC)" CFLAGS="$(CFLAGS)" \
+	CPPFLAGS="$(CPPFLAGS)" LDFLAGS="$(LDFLAGS)" WERROR=$(WERROR)
 
-$(BUILD)/host-tests/elf_test: selftests/host/elf_test.c lib/elf.c \
-		$(GUEST_EXAMPLE_ELFS) $(KSFT_HARNESS)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Ilib -isystem $(KSFT) $(HOST_TEST_CFLAGS) -o $@ $< \
-		lib/elf.c
+selftests: lib $(BUILD)/tools/raw_guest.o $(KSFT_FILES) $(TEST_GUEST_ELFS) \
+		$(GUEST_EXAMPLE_ELFS)
+	+$(SELFTESTS_MAKE) all
 
-$(BUILD)/host-tests/layout_test: selftests/host/layout_test.c lib/layout.c \
-		$(KSFT_HARNESS)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Ilib -isystem $(KSFT) $(HOST_TEST_CFLAGS) -o $@ $< \
-		lib/layout.c
-
-$(BUILD)/host-tests/signature_test: selftests/host/signature_test.c \
-		lib/signature.c guest/sdk/wire.c $(KSFT_HARNESS)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Ilib -isystem $(KSFT) $(HOST_TEST_CFLAGS) -o $@ $< \
-		lib/signature.c guest/sdk/wire.c
-
-# The guest SDK's heap, formatter and wire codec, compiled natively.
-$(BUILD)/host-tests/%_test: selftests/host/%_test.c guest/sdk/%.c \
-		$(KSFT_HARNESS)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -isystem $(KSFT) $(HOST_TEST_CFLAGS) -o $@ $< \
-		guest/sdk/$*.c
+# The installed suites, as run_kselftest.sh runs them (in the VM).
+KSFT_INSTALL := $(BUILD)/kselftest
+ksft-install: selftests
+	rm -rf $(KSFT_INSTALL)
+	+$(SELFTESTS_MAKE) install INSTALL_PATH=$(abspath $(KSFT_INSTALL))
 
 # ---- running things ----
 
@@ -161,23 +192,22 @@ demo: deps
 	tools/demo.sh
 
 check: deps
-	$(MAKE) userspace vm-module
+	$(MAKE) -j$(shell nproc) WERROR=1 userspace ksft-install vm-module
 	tools/check.sh
 
 bench: deps
 	$(MAKE) userspace vm-module
 	tools/vm/run.sh --module $(VM_KO) --add $(BENCH):/bin/bench \
-		$(VM_GUESTS) -- /bin/bench
+		$(foreach g,$(GUEST_EXAMPLE_ELFS),--add $(g):/guests/) -- /bin/bench
 
 vm-shell: deps
-	$(MAKE) userspace vm-module
+	$(MAKE) userspace ksft-install vm-module
 	tools/vm/run.sh --shell --module $(VM_KO) --add $(CLI):/bin/callbox \
-		$(VM_GUESTS) --add $(BUILD)/selftests:/selftests \
-		--add $(BENCH):/bin/bench
+		$(foreach g,$(GUEST_EXAMPLE_ELFS),--add $(g):/guests/) \
+		--add $(KSFT_INSTALL):/kselftest --add $(BENCH):/bin/bench
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null || true
 	rm -rf $(BUILD)
 
--include selftests/vm/*.mk
--include $(LIB_OBJS:.o=.d)
+-include $(LIB_OBJS:.o=.d) $(TOOL_OBJS:.o=.d)

@@ -2,23 +2,32 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Run every callbox test and end with one line "N passed, N failed".
-# Called by `make check` after the build; exits non-zero on any failure.
+# Called by `make check` after the build (make userspace ksft-install
+# vm-module); exits non-zero on any failure.
 #
-#   1. host tests: code that needs no kernel (ELF loader, memory layout)
-#   2. static checks: checkpatch.pl --strict on the kernel code, the
-#      Promela model of the call lifecycle (tools/model-check.sh), and a
-#      bounded libFuzzer run of the wire decoder (tools/fuzz.sh)
-#   3. VM suites: the kselftest suites and the CLI test, in QEMU with
-#      callbox.ko loaded; a dirty dmesg or a VM that dies fails too
+#   1. host suites: the "host" kselftest collection, run by kselftest's
+#      run_kselftest.sh on this machine
+#   2. static checks: checkpatch.pl --strict on the kernel code; the
+#      module's W=1 and sparse build; the library's exports; the build's
+#      dependency tracking; a clang build; the selftests' config fragment
+#      against the VM's kernel; the guest build kit; the Promela model of
+#      the call lifecycle (tools/model-check.sh); a bounded libFuzzer run
+#      of the wire decoder (tools/fuzz.sh)
+#   3. VM suites: the "vm" collection, run by run_kselftest.sh in QEMU
+#      with callbox.ko loaded; a dirty dmesg or a VM that dies fails too
 #
-# Counts are the kselftest "# Totals:" lines of each suite. A suite that
-# never prints its totals (crash, hang, VM death) counts as one failure.
+# Counts are the "# Totals:" lines of each suite. A suite that never
+# prints its totals (crash, hang, VM death), or that the runner reports
+# "not ok" (a non-zero exit, a timeout) with no failure counted, counts
+# as one failure more.
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root" || exit 1
 build=build
+ksft=$build/kselftest
 logs=$build/check
+rm -rf "$logs"
 mkdir -p "$logs"
 
 passed=0
@@ -31,13 +40,30 @@ fail() {
 	failures+=("$1")
 }
 
+# One check that is not a suite: NAME, then its command; its output goes
+# to $logs/NAME.log and is shown if it fails.
+check() {
+	local name=$1 log
+	shift
+	log=$logs/${name//[^a-zA-Z0-9_.-]/_}.log
+	if "$@" >"$log" 2>&1; then
+		passed=$((passed + 1))
+		echo "check: $name"
+	else
+		cat "$log"
+		fail "$name"
+	fi
+}
+
 # Add the "# Totals:" of suite $1 from log $2; no totals is a failure.
+# $3, if given, is the runner's line for it: "ok ..." or "not ok ...".
 count_suite() {
-	local name=$1 log=$2 line p f s
-	line=$(grep -E '^# Totals: pass:' "$log" | tail -n 1)
+	local name=$1 log=$2 verdict=${3:-ok} line p f s
+	line=$(grep -E '^(# )*# Totals: pass:' "$log" | tail -n 1 |
+		sed -E 's/^(# )*# Totals/# Totals/')
 	if [ -z "$line" ]; then
-		echo "check: $name: no totals (crashed or never ran)"
-		fail "$name (no totals)"
+		echo "check: $name: no totals (crashed or never ran): $verdict"
+		fail "$name (no totals: $verdict)"
 		return
 	fi
 	p=$(sed -E 's/^# Totals: pass:([0-9]+) .*/\1/' <<<"$line")
@@ -48,18 +74,37 @@ count_suite() {
 	skipped=$((skipped + s))
 	echo "check: $name: $p passed, $f failed, $s skipped"
 	if [ "$f" -ne 0 ]; then
-		failures+=("$name: $(grep -E '^(not ok|#  FAIL|# FAIL)' "$log" | tr '\n' ' ')")
+		failures+=("$name: $(grep -E '^(# )*(not ok|#  FAIL)' "$log" | sed -E 's/^(# )+//' | tr '\n' ' ')")
+	elif [[ "$verdict" != ok* ]]; then
+		# Everything passed, yet the program failed (exit status, timeout).
+		fail "$name: $verdict"
 	fi
 }
 
-# ---- 1. host tests ----
-for t in "$build"/host-tests/*_test; do
-	name=host/$(basename "$t")
-	"$t" >"$logs/$(basename "$t").log" 2>&1
-	count_suite "$name" "$logs/$(basename "$t").log"
-done
+# Count every suite of run_kselftest.sh's output $2 for collection $1:
+# each is "# selftests: C: NAME", its output prefixed with "# ", then
+# "ok N selftests: C: NAME" or "not ok N ...".
+count_collection() {
+	local collection=$1 out=$2 name verdict
+	awk -v dir="$logs/$collection" '
+		/^# selftests: / { name = $NF; file = dir "-" name ".log"; next }
+		/^(not )?ok [0-9]+ selftests: / { print > (file ".verdict"); file = ""; next }
+		file != "" { print > file }' "$out"
+	for name in $(sed -n "s/^$collection://p" "$ksft/kselftest-list.txt"); do
+		verdict=$(cat "$logs/$collection-$name.log.verdict" 2>/dev/null ||
+			echo "never ran")
+		[ -f "$logs/$collection-$name.log" ] || : >"$logs/$collection-$name.log"
+		count_suite "$collection/$name" "$logs/$collection-$name.log" "$verdict"
+	done
+}
 
-# ---- 2. static checks on the kernel side ----
+# ---- 1. host suites ----
+# The runner reopens /dev/stdout to append each test's output: the log
+# must be in append mode too, or the two overwrite each other.
+(cd "$ksft" && ./run_kselftest.sh -c host) >>"$logs/host.log" 2>&1
+count_collection host "$logs/host.log"
+
+# ---- 2. static checks ----
 ksrc=$build/ksft/scripts
 if [ ! -x "$ksrc/checkpatch.pl" ]; then
 	mkdir -p "$build/ksft"
@@ -74,74 +119,83 @@ for f in kmod/*.c; do
 	case "$f" in *.mod.c) ;; *) kfiles+=("$f") ;; esac
 done
 for f in "${kfiles[@]}"; do
-	if "$ksrc/checkpatch.pl" --strict --no-tree --quiet -f "$f" \
-		>"$logs/checkpatch.log" 2>&1; then
-		passed=$((passed + 1))
-	else
-		cat "$logs/checkpatch.log"
-		fail "checkpatch --strict $f"
-	fi
+	check "checkpatch --strict $f" \
+		"$ksrc/checkpatch.pl" --strict --no-tree --quiet -f "$f"
 done
-echo "check: checkpatch --strict on ${#kfiles[@]} files"
 # The VM module was built with W=1 and sparse; the build fails on any
 # warning (see the Makefile), so reaching here means it was clean.
-passed=$((passed + 1))
-echo "check: callbox.ko builds clean with W=1 and sparse"
+check "callbox.ko builds clean with W=1 and sparse" test -f "$build/kmod-vm/callbox.ko"
 
-# ---- the guest build kit: a user's guest, outside guest/, in one command ----
-if make --no-print-directory guest SRC=selftests/guests/kit_guest.c \
-	>"$logs/guest-kit.log" 2>&1 && [ -f "$build/guest/kit_guest.elf" ]; then
-	passed=$((passed + 1))
-	echo "check: make guest SRC=... builds a user's guest"
-else
-	cat "$logs/guest-kit.log"
-	fail "make guest SRC=selftests/guests/kit_guest.c"
-fi
+# The library exports its header's functions, by name, and nothing else.
+tools/check-exports.sh >"$logs/exports.log" 2>&1
+count_suite exports "$logs/exports.log"
 
-# ---- the model: the call state machine, checked exhaustively by spin ----
+# Every object is rebuilt when a header it includes changes.
+tools/check-build.sh >"$logs/build-deps.log" 2>&1
+count_suite build-deps "$logs/build-deps.log"
+
+# The userspace and the tests build with clang too, from a clean directory,
+# in parallel.
+check "make CC=clang userspace selftests" \
+	make --no-print-directory -j"$(nproc)" BUILD="$build/clang" CC=clang \
+	WERROR=1 userspace selftests
+
+# Every option the VM suites need is set in the kernel the VM boots.
+config_ok() {
+	local config=/boot/config-$(tools/vm/kernel.sh --kver) opt ok=0
+	while read -r opt; do
+		case "$opt" in "" | "#"*) continue ;; esac
+		grep -qxF -- "$opt" "$config" || { echo "$config lacks $opt"; ok=1; }
+	done <selftests/vm/config
+	return $ok
+}
+check "the VM's kernel has every option of selftests/vm/config" config_ok
+
+# The guest build kit: a user's guest, outside guest/, in one command.
+check "make guest SRC=... builds a user's guest" \
+	make --no-print-directory guest SRC=selftests/guests/kit_guest.c
+
+# The model: the call state machine, checked exhaustively by spin.
 tools/model-check.sh >"$logs/model-check.log" 2>&1
 count_suite model "$logs/model-check.log"
 
-# ---- fuzzing: the wire decoder reads hostile guest memory ----
+# Fuzzing: the wire decoder reads hostile guest memory.
 tools/fuzz.sh >"$logs/fuzz-wire.log" 2>&1
 count_suite fuzz/wire "$logs/fuzz-wire.log"
 
 # ---- 3. the VM ----
+# The "vm" collection, then "tsan": the outcome test again, built with
+# ThreadSanitizer, the one dynamic program, which takes its loader and
+# libraries along (--add-libs).
 guests=()
 for g in "$build"/guest/*.elf; do
 	guests+=(--add "$g:/guests/")
 done
-suites=()
-adds=()
-for t in "$build"/selftests/*_test; do
-	suites+=("$(basename "$t")")
-	adds+=(--add "$t:/selftests/")
-done
-for t in selftests/vm/*_test.sh; do
-	suites+=("$(basename "$t")")
-	adds+=(--add "$t:/selftests/")
-done
-tools/vm/run.sh --timeout 1200 --log "$logs/vm-console.log" \
+tools/vm/run.sh --timeout 1500 --log "$logs/vm-console.log" \
 	--module "$build/kmod-vm/callbox.ko" \
 	--add "$build/callbox:/bin/callbox" \
-	"${adds[@]}" \
+	--add tools/vm/timeout:/usr/bin/timeout \
+	--add "$ksft/run_kselftest.sh:/kselftest/" \
+	--add "$ksft/kselftest-list.txt:/kselftest/" \
+	--add "$ksft/kselftest:/kselftest/" \
+	--add "$ksft/vm:/kselftest/" \
+	--add "$ksft/tsan:/kselftest/" \
+	--add-libs "$ksft/tsan/outcome_tsan_test" \
 	"${guests[@]}" \
-	--script selftests/vm/run-in-vm.sh >"$logs/vm.log" 2>"$logs/vm.err"
+	-- "cd /kselftest && ./run_kselftest.sh -c vm -c tsan" \
+	>"$logs/vm.log" 2>"$logs/vm.err"
 vm_rc=$?
 cat "$logs/vm.log"
-for suite in "${suites[@]}"; do
-	# Each suite's output, from its header to the next one.
-	awk -v s="=== suite $suite" '$0 == s { on = 1; next }
-		/^=== suite / { on = 0 } on' "$logs/vm.log" >"$logs/vm-$suite.log"
-	count_suite "vm/$suite" "$logs/vm-$suite.log"
-done
-if [ "$vm_rc" -ne 0 ]; then
+count_collection vm "$logs/vm.log"
+count_collection tsan "$logs/vm.log"
+if grep -qE 'vm: (timeout|kernel panicked|dmesg)' "$logs/vm.err"; then
 	cat "$logs/vm.err"
 	# The suites' own failures are counted already; a VM-level failure
 	# (panic, timeout, kernel warning in dmesg) is one more.
-	if grep -qE 'vm: (timeout|kernel panicked|dmesg)' "$logs/vm.err"; then
-		fail "vm: $(grep -E '^vm: ' "$logs/vm.err" | head -n 1)"
-	fi
+	fail "vm: $(grep -E '^vm: ' "$logs/vm.err" | head -n 1)"
+elif [ "$vm_rc" -ne 0 ] && ! grep -q '^not ok' "$logs/vm.log"; then
+	cat "$logs/vm.err"
+	fail "vm: exit status $vm_rc"
 else
 	passed=$((passed + 1))
 	echo "check: vm: dmesg clean, verdict received"

@@ -22,10 +22,12 @@ set -euo pipefail
 #   clang libclang-rt-14-dev  libFuzzer (-fsanitize=fuzzer) for tools/fuzz.sh
 #   libbpf-dev libelf-dev zlib1g-dev  a BPF LSM policy in the VM (lsm_test):
 #                       clang builds the program, libbpf loads it (static)
+#   rsync               kselftest's lib.mk installs the suites with it
 PACKAGES=(
 	qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio
 	kmod linux-source-6.1 libnl-3-dev libnl-genl-3-dev sparse xz-utils gcc make
 	libc6-dev spin clang libclang-rt-14-dev libbpf-dev libelf-dev zlib1g-dev
+	rsync
 )
 
 usage() {

@@ -21,6 +21,11 @@
 #                     to absolute path DEST in the VM (default /bin/NAME);
 #                     a DEST ending in / or naming an existing directory
 #                     gets /NAME appended, as with cp; repeatable
+#   --add-libs BINARY what the dynamic program BINARY needs to run in the
+#                     VM, whose initramfs has no libc: every library
+#                     `ldd BINARY` lists, and the dynamic loader, copied to
+#                     the same paths in the VM (symlinks followed); add
+#                     BINARY itself with --add; repeatable
 #   --module KO       insmod KO after kvm-amd; if it is callbox.ko, also
 #                     require /dev/callbox to appear
 #   -h, --help        this text
@@ -53,6 +58,7 @@ log=$build/console.log
 script=
 cmd=()
 adds=()
+libs_of=()
 module=
 while (($#)); do
 	case "$1" in
@@ -70,6 +76,11 @@ while (($#)); do
 	--add)
 		[[ -n "${2:-}" ]] || die "--add needs SRC[:DEST]"
 		adds+=("$2")
+		shift
+		;;
+	--add-libs)
+		[[ -f "${2:-}" ]] || die "--add-libs: no such file: ${2:-}"
+		libs_of+=("$2")
 		shift
 		;;
 	--module)
@@ -185,6 +196,29 @@ for spec in "${adds[@]}"; do
 	cp -RL --preserve=mode "$src" "$rootfs$dest"
 done
 
+# ---------------------------------------------------------------- libraries
+# Everything else in the VM is static. A dynamic program (a sanitizer's
+# runtime cannot be linked statically) gets the loader and its libraries
+# at the paths they have here: the loader is the program's PT_INTERP, and
+# with no /etc/ld.so.cache it searches /lib/x86_64-linux-gnu, /usr/lib/...
+# itself. Lines of ldd: "NAME => PATH (ADDR)", "PATH (ADDR)" for the
+# loader, "NAME (ADDR)" for the vDSO, which has no file.
+for bin in "${libs_of[@]}"; do
+	out=$(ldd "$bin" 2>&1) || die "--add-libs: ldd $bin: $out"
+	while read -r line; do
+		case "$line" in
+		*"=> not found"*) die "--add-libs: $bin: $line" ;;
+		*"=> /"*) lib=${line#*=> } ;;
+		/*) lib=$line ;;
+		*) continue ;;
+		esac
+		lib=${lib% (0x*)}
+		[[ -f "$lib" ]] || die "--add-libs: $bin: no such file: $lib"
+		mkdir -p "$rootfs$(dirname "$lib")"
+		cp -L --preserve=mode "$lib" "$rootfs$lib"
+	done <<<"$out"
+done
+
 # ---------------------------------------------------------------- script
 if [[ -n "$script" ]]; then
 	cp "$script" "$rootfs/etc/vm/script"
@@ -244,6 +278,12 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 # Debian's kernel does not mount devtmpfs on the initramfs by itself.
 mount -t devtmpfs devtmpfs /dev || setup_failed "cannot mount devtmpfs"
+# What udev would add, and scripts expect: the kselftest runner writes to
+# /dev/stdout, which would otherwise become a plain file.
+ln -s /proc/self/fd /dev/fd
+ln -s /proc/self/fd/0 /dev/stdin
+ln -s /proc/self/fd/1 /dev/stdout
+ln -s /proc/self/fd/2 /dev/stderr
 mount -t debugfs debugfs /sys/kernel/debug || setup_failed "cannot mount debugfs"
 mount -t tmpfs tmpfs /tmp || setup_failed "cannot mount tmpfs on /tmp"
 # Raw mode: the tty's default ONLCR would turn every \n into \r\n in the
