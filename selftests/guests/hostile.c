@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0 OR MIT)
 /*
  * A hostile guest, for the tests of how the host reads guest memory
- * (selftests/vm/typed_test.c). The SDK's runtime never writes a malformed
+ * (selftests/vm/hostile_test.c). The SDK's runtime never writes a malformed
  * message, so this guest goes around it: it writes raw bytes where the
  * host will read them and ends calls through the ports itself.
  *

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Calls: the CALLBOX_CALL_SYNC ABI on a raw guest, then real guests built
- * with the guest SDK through libcallbox: results, many calls, and every
- * way a guest can end a call badly.
+ * A call and how it ends: the CALLBOX_CALL_SYNC ABI on a raw guest, then
+ * real guests built with the guest SDK through libcallbox: results, many
+ * calls, and every way a guest can end a call badly; signals do not end
+ * a call, the call timeout does.
  */
 #include <pthread.h>
 #include <signal.h>
@@ -12,7 +13,7 @@
 #include <callbox/abi.h>
 #include <callbox/callbox.h>
 
-#include "callbox_util.h"
+#include "sdk_util.h"
 
 /* ---- the kernel ABI, on a raw guest ---- */
 
@@ -44,7 +45,7 @@ TEST_F(raw, call_exits_with_status)
 	int i;
 
 	for (i = 1; i <= 3; i++) {
-		ASSERT_EQ(0, _call_sync(self->sandbox_fd, &c));
+		call_sync(self->sandbox_fd, 0, &c);
 		EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 		EXPECT_EQ(CALLBOX_ABORT_NONE, c.reason);
 		EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c.flags);
@@ -89,7 +90,7 @@ TEST_F(raw, kvm_fds_closed)
 	struct callbox_call_info c;
 
 	raw_vm_destroy(&self->guest.vm);
-	ASSERT_EQ(0, _call_sync(self->sandbox_fd, &c));
+	call_sync(self->sandbox_fd, 0, &c);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 	EXPECT_EQ(1, c.status);
 }
@@ -100,11 +101,11 @@ TEST_F(raw, guest_memory_unmapped)
 	struct callbox_call_info c;
 
 	ASSERT_EQ(0, munmap(self->guest.mem, RAW_GUEST_MEM_SIZE));
-	ASSERT_EQ(0, _call_sync(self->sandbox_fd, &c));
+	call_sync(self->sandbox_fd, 0, &c);
 	EXPECT_EQ(CALLBOX_STATE_ABORTED, c.state);
 	EXPECT_NE(CALLBOX_ABORT_NONE, c.reason);
 	/* The guest may have run before the fault: the sandbox is gone. */
-	call_sync_err(ENOTRECOVERABLE, self->sandbox_fd);
+	call_sync_err(ENOTRECOVERABLE, self->sandbox_fd, 0, &c);
 	self->guest.mem = MAP_FAILED;
 }
 
@@ -122,7 +123,7 @@ static void *racer_thread(void *arg)
 	int i;
 
 	for (i = 0; i < r->calls; i++) {
-		if (_call_sync(r->sandbox_fd, &c) ||
+		if (_call_sync(r->sandbox_fd, 0, &c) ||
 		    c.state != CALLBOX_STATE_EXITED || c.status != c.id)
 			r->failures++;
 		r->ids[i] = c.id;
@@ -163,23 +164,6 @@ TEST_F_TIMEOUT(raw, two_threads, 120)
 
 /* ---- real guests through libcallbox ---- */
 
-static struct callbox_sandbox *load(struct __test_metadata *_metadata,
-				    const char *guest)
-{
-	struct callbox_sandbox *sb;
-	char path[128];
-	int ret;
-
-	snprintf(path, sizeof(path), GUEST_DIR "/%s.elf", guest);
-	sb = callbox_sandbox_new(NULL);
-	ASSERT_NE(NULL, sb);
-	ret = callbox_sandbox_load(sb, path);
-	ASSERT_EQ(0, ret) {
-		TH_LOG("load %s: %s", path, callbox_last_error(sb));
-	}
-	return sb;
-}
-
 static int64_t call2(struct callbox_sandbox *sb, const char *fn, int64_t a,
 		     int64_t b, int *ret)
 {
@@ -191,7 +175,7 @@ static int64_t call2(struct callbox_sandbox *sb, const char *fn, int64_t a,
 
 TEST(guest_returns_values)
 {
-	struct callbox_sandbox *sb = load(_metadata, "arith");
+	struct callbox_sandbox *sb = load(NULL, "arith");
 	int64_t six[6] = { 1, 2, 3, 4, 5, 6 }, r;
 	int ret;
 
@@ -212,14 +196,14 @@ TEST(guest_returns_values)
 
 TEST(guest_request_errors)
 {
-	struct callbox_sandbox *sb = load(_metadata, "arith");
+	struct callbox_sandbox *sb = load(NULL, "arith");
 	int64_t seven[7] = { 1, 2, 3, 4, 5, 6, 7 };
 	char long_name[100];
 	int ret;
 
 	call2(sb, "no_such_function", 1, 2, &ret);
 	EXPECT_EQ(-ENOENT, ret);
-	EXPECT_NE(NULL, strstr(callbox_last_error(sb), "no_such_function"));
+	EXPECT_NE(NULL, strstr(callbox_sandbox_last_error(sb), "no_such_function"));
 
 	/*
 	 * The wrong number of arguments: the library checks them against
@@ -227,14 +211,14 @@ TEST(guest_request_errors)
 	 * what it takes.
 	 */
 	EXPECT_EQ(-EINVAL, callbox_call_int(sb, "add", NULL, 0, NULL));
-	EXPECT_NE(NULL, strstr(callbox_last_error(sb),
+	EXPECT_NE(NULL, strstr(callbox_sandbox_last_error(sb),
 			       "add: 0 arguments given, but the function takes 2 (i64 add(i64, i64))")) {
-		TH_LOG("%s", callbox_last_error(sb));
+		TH_LOG("%s", callbox_sandbox_last_error(sb));
 	}
 	EXPECT_EQ(-EINVAL, callbox_call_int(sb, "add", seven, 7, NULL));
-	EXPECT_NE(NULL, strstr(callbox_last_error(sb),
+	EXPECT_NE(NULL, strstr(callbox_sandbox_last_error(sb),
 			       "add: 7 arguments given")) {
-		TH_LOG("%s", callbox_last_error(sb));
+		TH_LOG("%s", callbox_sandbox_last_error(sb));
 	}
 	memset(long_name, 'a', sizeof(long_name) - 1);
 	long_name[sizeof(long_name) - 1] = '\0';
@@ -253,17 +237,17 @@ FIXTURE_TEARDOWN(slow) {}
 
 TEST_F_TIMEOUT(slow, ten_thousand_calls, 300)
 {
-	struct callbox_sandbox *sb = load(_metadata, "arith");
+	struct callbox_sandbox *sb = load(NULL, "arith");
 	uint64_t first_id;
 	int64_t i;
 	int ret;
 
-	first_id = callbox_last_call(sb)->id;
+	first_id = callbox_sandbox_last_outcome(sb)->call.id;
 	for (i = 0; i < 10000; i++) {
 		ASSERT_EQ(i + 1000, call2(sb, "add", i, 1000, &ret));
 		ASSERT_EQ(0, ret);
 	}
-	EXPECT_EQ(first_id + 10000, callbox_last_call(sb)->id);
+	EXPECT_EQ(first_id + 10000, callbox_sandbox_last_outcome(sb)->call.id);
 	callbox_sandbox_free(sb);
 }
 
@@ -274,7 +258,7 @@ TEST(many_sandboxes)
 	int i, round, ret;
 
 	for (i = 0; i < N; i++)
-		sb[i] = load(_metadata, "arith");
+		sb[i] = load(NULL, "arith");
 	for (round = 0; round < 10; round++) {
 		for (i = 0; i < N; i++) {
 			ASSERT_EQ(i * round, call2(sb[i], "mul", i, round,
@@ -298,7 +282,7 @@ FIXTURE_VARIANT(bad_guest) {
 	int ret;
 	uint32_t reason;
 	uint64_t detail;
-	const char *message;	/* in callbox_last_error() */
+	const char *message;	/* in callbox_sandbox_last_error() */
 };
 
 FIXTURE_VARIANT_ADD(bad_guest, null_deref) {
@@ -361,7 +345,7 @@ FIXTURE_VARIANT_ADD(bad_guest, abort_message) {
 
 FIXTURE_SETUP(bad_guest)
 {
-	self->sb = load(_metadata, "fault");
+	self->sb = load(NULL, "fault");
 }
 
 FIXTURE_TEARDOWN(bad_guest)
@@ -382,21 +366,21 @@ TEST_F(bad_guest, aborts_and_poisons)
 	EXPECT_EQ(variant->ret,
 		  callbox_call_int(self->sb, variant->function, variant->args,
 				   variant->nargs, &r));
-	c = callbox_last_call(self->sb);
+	c = &callbox_sandbox_last_outcome(self->sb)->call;
 	EXPECT_EQ(CALLBOX_STATE_ABORTED, c->state);
 	EXPECT_EQ(variant->reason, c->reason);
 	EXPECT_EQ(variant->detail, c->detail);
 	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN | CALLBOX_CALL_POISONED, c->flags);
 	EXPECT_EQ(0, c->status);
-	EXPECT_NE(NULL, strstr(callbox_last_error(self->sb), variant->message));
-	TH_LOG("%s: %s", variant->function, callbox_last_error(self->sb));
+	EXPECT_NE(NULL, strstr(callbox_sandbox_last_error(self->sb), variant->message));
+	TH_LOG("%s: %s", variant->function, callbox_sandbox_last_error(self->sb));
 
 	/* The guest stopped mid-call: its sandbox refuses further calls. */
 	EXPECT_EQ(-ENOTRECOVERABLE,
 		  callbox_call_int(self->sb, "ok", NULL, 0, &r));
 
 	/* A fresh sandbox of the same guest works. */
-	fresh = load(_metadata, "fault");
+	fresh = load(NULL, "fault");
 	EXPECT_EQ(0, callbox_call_int(fresh, "ok", NULL, 0, &r));
 	EXPECT_EQ(7, r);
 	callbox_sandbox_free(fresh);
@@ -416,7 +400,7 @@ static void on_alarm(int sig)
  */
 TEST_F_TIMEOUT(slow, signals_do_not_abort, 120)
 {
-	struct callbox_sandbox *sb = load(_metadata, "spin");
+	struct callbox_sandbox *sb = load(NULL, "spin");
 	struct itimerval it = {
 		.it_value = { .tv_usec = 1000 },
 		.it_interval = { .tv_usec = 1000 },
@@ -432,10 +416,11 @@ TEST_F_TIMEOUT(slow, signals_do_not_abort, 120)
 	it = (struct itimerval) {};
 	setitimer(ITIMER_REAL, &it, NULL);
 	EXPECT_EQ(0, ret) {
-		TH_LOG("%s", callbox_last_error(sb));
+		TH_LOG("%s", callbox_sandbox_last_error(sb));
 	}
 	EXPECT_EQ(n, r);
-	EXPECT_EQ(CALLBOX_STATE_EXITED, callbox_last_call(sb)->state);
+	EXPECT_EQ(CALLBOX_STATE_EXITED,
+		  callbox_sandbox_last_outcome(sb)->call.state);
 	/* The call must really have been interrupted for this to count. */
 	EXPECT_LT(0, alarms);
 	TH_LOG("%d signals during the call", alarms);
@@ -452,521 +437,25 @@ TEST_F_TIMEOUT(slow, timeout_stops_spin_then_reset, 60)
 	struct callbox_sandbox *sb;
 	const struct callbox_call_info *c;
 	int64_t n = 10, r = 0;
-	char path[] = GUEST_DIR "/spin.elf";
 
 	callbox_config_init(&cfg);
 	cfg.call_timeout_ns = 200 * 1000 * 1000;
-	sb = callbox_sandbox_new(&cfg);
-	ASSERT_NE(NULL, sb);
-	ASSERT_EQ(0, callbox_sandbox_load(sb, path)) {
-		TH_LOG("%s", callbox_last_error(sb));
-	}
+	sb = load(&cfg, "spin");
 
 	EXPECT_EQ(-ETIMEDOUT, callbox_call_int(sb, "spin", NULL, 0, NULL));
-	c = callbox_last_call(sb);
+	c = &callbox_sandbox_last_outcome(sb)->call;
 	EXPECT_EQ(CALLBOX_STATE_ABORTED, c->state);
 	EXPECT_EQ(CALLBOX_ABORT_DEADLINE, c->reason);
 	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN | CALLBOX_CALL_POISONED, c->flags);
-	TH_LOG("%s", callbox_last_error(sb));
+	TH_LOG("%s", callbox_sandbox_last_error(sb));
 
 	EXPECT_EQ(-ENOTRECOVERABLE,
 		  callbox_call_int(sb, "spin_for", &n, 1, &r));
 	ASSERT_EQ(0, callbox_sandbox_reset(sb)) {
-		TH_LOG("%s", callbox_last_error(sb));
+		TH_LOG("%s", callbox_sandbox_last_error(sb));
 	}
 	EXPECT_EQ(0, callbox_call_int(sb, "spin_for", &n, 1, &r));
 	EXPECT_EQ(10, r);
-	callbox_sandbox_free(sb);
-}
-
-/* ---- host functions and async calls through the library ---- */
-
-/*
- * The host functions guest/examples/host.c calls, registered by name:
- * i64 transform(i64) doubles, i64 wait() takes as long as the host likes
- * (until its call is cancelled), string greeting(string) greets.
- */
-struct host_state {
-	volatile int started;		/* wait() is running */
-	volatile int saw_cancel;	/* and learnt its call was cancelled */
-};
-
-static int host_transform(struct callbox_sandbox *sb,
-			  const struct callbox_wire_value *args,
-			  struct callbox_wire_writer *result, void *opaque)
-{
-	(void)sb;
-	(void)opaque;
-	callbox_wire_put_i64(result, 2 * args[0].i64);
-	return 0;
-}
-
-/* A long host function that stops early when its call is cancelled. */
-static int host_wait(struct callbox_sandbox *sb,
-		     const struct callbox_wire_value *args,
-		     struct callbox_wire_writer *result, void *opaque)
-{
-	struct host_state *st = opaque;
-	int i;
-
-	(void)args;
-	st->started = 1;
-	for (i = 0; i < 10000; i++) {
-		if (callbox_host_call_cancelled(sb)) {
-			st->saw_cancel = 1;
-			return callbox_host_fn_fail(sb, -ECANCELED,
-						    "wait: the call was cancelled");
-		}
-		usleep(1000);
-	}
-	callbox_wire_put_i64(result, 0);
-	return 0;
-}
-
-static int host_greeting(struct callbox_sandbox *sb,
-			 const struct callbox_wire_value *args,
-			 struct callbox_wire_writer *result, void *opaque)
-{
-	char *text;
-	int ret;
-
-	(void)opaque;
-	if (asprintf(&text, "hello, %s", (const char *)args[0].data) < 0)
-		return callbox_host_fn_fail(sb, -ENOMEM, "out of memory");
-	ret = callbox_wire_put_string(result, text);
-	free(text);
-	return ret ? callbox_host_fn_fail(sb, -E2BIG, "greeting too long") : 0;
-}
-
-static void add_host_fns(struct __test_metadata *_metadata,
-			 struct callbox_sandbox *sb, struct host_state *st)
-{
-	ASSERT_EQ(0, callbox_sandbox_add_host_fn(sb, "transform", "i64(i64)",
-						 host_transform, NULL));
-	ASSERT_EQ(0, callbox_sandbox_add_host_fn(sb, "wait", "i64()",
-						 host_wait, st));
-	ASSERT_EQ(0, callbox_sandbox_add_host_fn(sb, "greeting",
-						 "string(string)",
-						 host_greeting, NULL));
-}
-
-/* The host guest, with its host functions registered before the load. */
-static struct callbox_sandbox *load_host(struct __test_metadata *_metadata,
-					 struct host_state *st)
-{
-	struct callbox_sandbox *sb = callbox_sandbox_new(NULL);
-
-	ASSERT_NE(NULL, sb);
-	add_host_fns(_metadata, sb, st);
-	ASSERT_EQ(0, callbox_sandbox_load(sb, GUEST_DIR "/host.elf")) {
-		TH_LOG("load: %s", callbox_last_error(sb));
-	}
-	return sb;
-}
-
-struct log_capture {
-	int n;
-	unsigned int level[16];
-	char message[16][CALLBOX_LOG_MESSAGE_MAX];
-};
-
-static void capture_log(struct callbox_sandbox *sb, unsigned int level,
-			const char *message, void *opaque)
-{
-	struct log_capture *cap = opaque;
-
-	(void)sb;
-	if (cap->n < 16) {
-		cap->level[cap->n] = level;
-		snprintf(cap->message[cap->n], sizeof(cap->message[0]), "%s",
-			 message);
-	}
-	cap->n++;
-}
-
-static struct callbox_sandbox *load_logging(struct __test_metadata *_metadata,
-					    const char *guest,
-					    unsigned int level,
-					    struct log_capture *cap)
-{
-	struct callbox_config cfg;
-	struct callbox_sandbox *sb;
-	char path[128];
-
-	callbox_config_init(&cfg);
-	cfg.log_level = level;
-	sb = callbox_sandbox_new(&cfg);
-	ASSERT_NE(NULL, sb);
-	callbox_sandbox_set_log_fn(sb, capture_log, cap);
-	snprintf(path, sizeof(path), GUEST_DIR "/%s.elf", guest);
-	ASSERT_EQ(0, callbox_sandbox_load(sb, path)) {
-		TH_LOG("%s", callbox_last_error(sb));
-	}
-	return sb;
-}
-
-/* Log levels: what passes the threshold arrives, in order, even from init. */
-TEST(guest_logging)
-{
-	struct log_capture cap = {};
-	struct callbox_sandbox *sb;
-	int64_t r;
-
-	sb = load_logging(_metadata, "host", CALLBOX_LOG_DEBUG, &cap);
-	ASSERT_EQ(1, cap.n);
-	EXPECT_EQ(CALLBOX_LOG_INFO, cap.level[0]);
-	EXPECT_STREQ("host guest ready", cap.message[0]);
-
-	ASSERT_EQ(0, callbox_call_int(sb, "log_levels", NULL, 0, &r));
-	EXPECT_EQ(5, r);
-	ASSERT_EQ(5, cap.n);	/* no trace message */
-	EXPECT_EQ(CALLBOX_LOG_ERROR, cap.level[1]);
-	EXPECT_STREQ("an error", cap.message[1]);
-	EXPECT_EQ(CALLBOX_LOG_DEBUG, cap.level[4]);
-	EXPECT_STREQ("a debug message", cap.message[4]);
-	callbox_sandbox_free(sb);
-
-	/* The default threshold: errors and warnings only. */
-	cap = (struct log_capture) {};
-	sb = load_logging(_metadata, "host", CALLBOX_LOG_WARN, &cap);
-	ASSERT_EQ(0, callbox_call_int(sb, "log_levels", NULL, 0, &r));
-	EXPECT_EQ(2, cap.n);
-	callbox_sandbox_free(sb);
-
-	/* Off. */
-	cap = (struct log_capture) {};
-	sb = load_logging(_metadata, "host", 0, &cap);
-	ASSERT_EQ(0, callbox_call_int(sb, "log_levels", NULL, 0, &r));
-	EXPECT_EQ(0, cap.n);
-	callbox_sandbox_free(sb);
-}
-
-TEST(guest_logf)
-{
-	struct log_capture cap = {};
-	struct callbox_sandbox *sb;
-	int64_t n = -42, r;
-
-	sb = load_logging(_metadata, "host", CALLBOX_LOG_INFO, &cap);
-	ASSERT_EQ(0, callbox_call_int(sb, "log_formatted", &n, 1, &r));
-	EXPECT_EQ(-42, r);
-	ASSERT_EQ(2, cap.n);	/* the init message, then ours */
-	EXPECT_STREQ("n = -42, hex 0xffffffffffffffd6, done", cap.message[1]);
-	callbox_sandbox_free(sb);
-}
-
-/*
- * A guest that allocates until its heap is exhausted gets NULL, a clean
- * error it can handle, and all the memory back when it frees.
- */
-TEST(heap_exhaustion)
-{
-	struct callbox_sandbox *sb = load(_metadata, "fault");
-	int64_t block = 4096, r = 0;
-
-	ASSERT_EQ(0, callbox_call_int(sb, "exhaust_heap", &block, 1, &r)) {
-		TH_LOG("%s", callbox_last_error(sb));
-	}
-	/*
-	 * The heap is what lies between the image (above 1 MiB) and the
-	 * I/O buffers below the stack guard (260 KiB below 4 MiB): 17 pairs
-	 * of a 16 KiB input and a 16 KiB output buffer (16 calls and the
-	 * host call), 544 KiB. That leaves about 2.19 MiB: 560 blocks.
-	 */
-	EXPECT_LT(530, r);
-	EXPECT_GT(570, r);
-	TH_LOG("%lld blocks of 4 KiB", (long long)r);
-	/* The guest is healthy afterwards. */
-	EXPECT_EQ(0, callbox_call_int(sb, "exhaust_heap", &block, 1, &r));
-	callbox_sandbox_free(sb);
-}
-
-/* A log record that ignores the rules arrives bounded and printable. */
-TEST(hostile_log_record)
-{
-	struct log_capture cap = {};
-	struct callbox_sandbox *sb;
-	int64_t r;
-	int i;
-
-	sb = load_logging(_metadata, "fault", CALLBOX_LOG_TRACE, &cap);
-	ASSERT_EQ(0, callbox_call_int(sb, "hostile_log", NULL, 0, &r));
-	EXPECT_EQ(7, r);
-	ASSERT_EQ(1, cap.n);	/* level 99 was dropped */
-	EXPECT_EQ(CALLBOX_LOG_ERROR, cap.level[0]);
-	ASSERT_EQ(CALLBOX_LOG_MESSAGE_MAX - 1, strlen(cap.message[0]));
-	for (i = 0; i < CALLBOX_LOG_MESSAGE_MAX - 1; i++)
-		ASSERT_EQ(i % 2 ? '?' : 'A', cap.message[0][i]);
-	callbox_sandbox_free(sb);
-}
-
-TEST(host_calls)
-{
-	struct callbox_sandbox *sb;
-	struct host_state st = {};
-	int64_t n, r;
-
-	sb = load_host(_metadata, &st);
-	n = 20;
-	EXPECT_EQ(0, callbox_call_int(sb, "via_host", &n, 1, &r));
-	EXPECT_EQ(41, r);
-	n = 100;	/* many host calls nested in one guest call */
-	EXPECT_EQ(0, callbox_call_int(sb, "many_host_calls", &n, 1, &r));
-	EXPECT_EQ(9900, r);
-	EXPECT_EQ(0, callbox_call_int(sb, "via_host", &n, 1, &r));
-	EXPECT_EQ(201, r);
-	callbox_sandbox_free(sb);
-}
-
-/*
- * A string through two host calls nested in one guest call, the second
- * fed the first's result: strings travel both ways, and the guest keeps
- * its copy of the first result although the second reuses the buffer.
- */
-TEST(host_call_strings)
-{
-	struct callbox_sandbox *sb;
-	struct callbox_wire_value name = CALLBOX_STRING("world");
-	struct callbox_wire_value r = {};
-	struct host_state st = {};
-
-	sb = load_host(_metadata, &st);
-	ASSERT_EQ(0, callbox_call(sb, "greet_twice", &name, 1, &r)) {
-		TH_LOG("%s", callbox_last_error(sb));
-	}
-	ASSERT_EQ(CALLBOX_WIRE_STRING, r.type);
-	EXPECT_STREQ("hello, hello, world", (const char *)r.data);
-	EXPECT_EQ(strlen("hello, hello, world"), r.len);
-	callbox_value_free(&r);
-	callbox_sandbox_free(sb);
-}
-
-/* A host function found by the name the guest passes, with its result. */
-TEST(host_call_by_name)
-{
-	struct callbox_sandbox *sb;
-	struct callbox_wire_value args[2] = {
-		CALLBOX_STRING("transform"), CALLBOX_I64(5),
-	};
-	struct callbox_wire_value r = {};
-	struct host_state st = {};
-
-	sb = load_host(_metadata, &st);
-	ASSERT_EQ(0, callbox_call(sb, "try_host", args, 2, &r)) {
-		TH_LOG("%s", callbox_last_error(sb));
-	}
-	ASSERT_EQ(CALLBOX_WIRE_STRING, r.type);
-	EXPECT_STREQ("ok i64 10", (const char *)r.data);
-	callbox_value_free(&r);
-	callbox_sandbox_free(sb);
-}
-
-struct lib_runner {
-	struct callbox_sandbox *sb;
-	int calls;	/* run this many, or until stopped if < 0 */
-	int ret;
-};
-
-static void *lib_runner(void *p)
-{
-	struct lib_runner *r = p;
-	int i;
-
-	for (i = 0; r->calls < 0 || i < r->calls; i++) {
-		r->ret = callbox_run_next(r->sb, 0);
-		if (r->ret)
-			break;
-	}
-	return NULL;
-}
-
-/* Results stay in their own slots while later calls run. */
-TEST(async_results_keep)
-{
-	struct callbox_sandbox *sb = load(_metadata, "arith");
-	struct lib_runner r = { .sb = sb, .calls = 10 };
-	struct callbox_call_info info;
-	struct callbox_wire_value args[2], res;
-	uint64_t ids[10];
-	pthread_t t;
-	int i;
-
-	for (i = 0; i < 10; i++) {
-		args[0] = CALLBOX_I64(i);
-		args[1] = CALLBOX_I64(100);
-		ASSERT_EQ(0, callbox_call_submit(sb, "add", args, 2, 0,
-						 &ids[i]));
-	}
-	ASSERT_EQ(0, pthread_create(&t, NULL, lib_runner, &r));
-	ASSERT_EQ(0, pthread_join(t, NULL));
-	EXPECT_EQ(0, r.ret);
-	/* Collect in reverse: each result is its own call's. */
-	for (i = 9; i >= 0; i--) {
-		ASSERT_EQ(0, callbox_call_wait(sb, ids[i], 0, &res, &info));
-		EXPECT_EQ(CALLBOX_WIRE_I64, res.type);
-		EXPECT_EQ(100 + i, res.i64);
-		EXPECT_EQ(CALLBOX_STATE_EXITED, info.state);
-	}
-	EXPECT_EQ(-ESRCH, callbox_call_wait(sb, ids[0], 0, &res, NULL));
-	callbox_sandbox_free(sb);
-}
-
-/* The deadline holds even when no runner ever comes; no result is read. */
-TEST(async_deadline_without_runner)
-{
-	struct callbox_sandbox *sb = load(_metadata, "arith");
-	struct callbox_wire_value args[2] = { CALLBOX_I64(1), CALLBOX_I64(2) };
-	struct callbox_wire_value res = CALLBOX_I64(12345);
-	struct callbox_call_info info;
-	uint64_t id;
-
-	ASSERT_EQ(0, callbox_call_submit(sb, "add", args, 2,
-					 callbox_deadline_after(20000000),
-					 &id));
-	EXPECT_EQ(-ETIMEDOUT, callbox_call_wait(sb, id, 0, &res, &info));
-	EXPECT_EQ(CALLBOX_ABORT_DEADLINE, info.reason);
-	EXPECT_EQ(0, info.flags & CALLBOX_CALL_GUEST_RAN);
-	EXPECT_EQ(CALLBOX_WIRE_I64, res.type);
-	EXPECT_EQ(12345, res.i64);
-	/* A runner now finds nothing to enter, and the guest is healthy. */
-	EXPECT_EQ(-ETIMEDOUT, callbox_run_next(sb, callbox_deadline_after(1000000)));
-	EXPECT_EQ(0, callbox_call(sb, "add", args, 2, &res));
-	EXPECT_EQ(3, res.i64);
-	callbox_sandbox_free(sb);
-}
-
-TEST(run_stop_wakes_runner)
-{
-	struct callbox_sandbox *sb = load(_metadata, "arith");
-	struct lib_runner r = { .sb = sb, .calls = -1 };
-	pthread_t t;
-
-	ASSERT_EQ(0, pthread_create(&t, NULL, lib_runner, &r));
-	usleep(50 * 1000);
-	callbox_run_stop(sb);
-	ASSERT_EQ(0, pthread_join(t, NULL));
-	EXPECT_EQ(-ESHUTDOWN, r.ret);
-	callbox_sandbox_free(sb);
-}
-
-/*
- * Cancel a call while its host function runs (Hyperlight cannot, its
- * issue #192): the host function learns it and stops early, the call ends
- * ABORTED, and the sandbox recovers with a reset.
- */
-TEST_F_TIMEOUT(slow, cancel_during_host_function, 60)
-{
-	struct callbox_sandbox *sb;
-	struct lib_runner r = { .calls = 1 };
-	struct callbox_call_info info;
-	struct callbox_wire_value v = CALLBOX_I64(12345);
-	struct host_state st = {};
-	int64_t n = 5, res;
-	pthread_t t;
-	uint64_t id;
-	int i;
-
-	sb = load_host(_metadata, &st);
-	r.sb = sb;
-	ASSERT_EQ(0, callbox_call_submit(sb, "wait_on_host", NULL, 0, 0, &id));
-	ASSERT_EQ(0, pthread_create(&t, NULL, lib_runner, &r));
-	for (i = 0; i < 10000 && !st.started; i++)
-		usleep(1000);
-	ASSERT_TRUE(st.started);
-
-	EXPECT_EQ(0, callbox_call_cancel(sb, id));
-	EXPECT_EQ(-ECANCELED, callbox_call_wait(sb, id, 0, &v, &info));
-	EXPECT_EQ(12345, v.i64);	/* no result from a cancelled call */
-	ASSERT_EQ(0, pthread_join(t, NULL));
-	EXPECT_EQ(0, r.ret);
-	EXPECT_TRUE(st.saw_cancel);
-	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, info.reason);
-	EXPECT_TRUE(info.flags & CALLBOX_CALL_GUEST_RAN);
-
-	EXPECT_EQ(-ENOTRECOVERABLE, callbox_call_int(sb, "via_host", &n, 1,
-						     &res));
-	ASSERT_EQ(0, callbox_sandbox_reset(sb)) {
-		TH_LOG("%s", callbox_last_error(sb));
-	}
-	EXPECT_EQ(0, callbox_call_int(sb, "via_host", &n, 1, &res));
-	EXPECT_EQ(11, res);
-	callbox_sandbox_free(sb);
-}
-
-static int load_cfg(struct callbox_config *cfg, const char *guest,
-		    struct callbox_sandbox **sbp)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), GUEST_DIR "/%s.elf", guest);
-	*sbp = callbox_sandbox_new(cfg);
-	return *sbp ? callbox_sandbox_load(*sbp, path) : -ENOMEM;
-}
-
-/* Stack and heap sizes are the configuration's, and checked at load. */
-TEST(config_sizes)
-{
-	struct callbox_config cfg;
-	struct callbox_sandbox *sb;
-	int64_t arg, r = 0;
-
-	/* A 64 KiB stack overflows sooner, and the error says its size. */
-	callbox_config_init(&cfg);
-	cfg.stack_size = 64 << 10;
-	ASSERT_EQ(0, load_cfg(&cfg, "fault", &sb));
-	arg = 1000000;
-	EXPECT_EQ(-EIO, callbox_call_int(sb, "stack_overflow", &arg, 1, &r));
-	EXPECT_NE(NULL, strstr(callbox_last_error(sb), "below the 64 KiB stack"));
-	callbox_sandbox_free(sb);
-
-	/* 256 KiB of heap: about 63 blocks of 4 KiB, then NULL. */
-	callbox_config_init(&cfg);
-	cfg.heap_size = 256 << 10;
-	ASSERT_EQ(0, load_cfg(&cfg, "fault", &sb));
-	arg = 4096;
-	EXPECT_EQ(0, callbox_call_int(sb, "exhaust_heap", &arg, 1, &r));
-	EXPECT_LT(55, r);
-	EXPECT_GE(64, r);
-	callbox_sandbox_free(sb);
-
-	/* Layouts that cannot be: clear errors, no sandbox. */
-	callbox_config_init(&cfg);
-	cfg.heap_size = 64 << 20;
-	EXPECT_EQ(-EINVAL, load_cfg(&cfg, "fault", &sb));
-	EXPECT_NE(NULL, strstr(callbox_last_error(sb), "heap does not fit"));
-	TH_LOG("%s", callbox_last_error(sb));
-	callbox_sandbox_free(sb);
-
-	callbox_config_init(&cfg);
-	cfg.stack_size = 3 << 20;
-	EXPECT_EQ(-EINVAL, load_cfg(&cfg, "fault", &sb));
-	EXPECT_NE(NULL, strstr(callbox_last_error(sb), "stack size"));
-	callbox_sandbox_free(sb);
-}
-
-TEST(load_errors)
-{
-	struct callbox_config cfg;
-	struct callbox_sandbox *sb;
-
-	sb = callbox_sandbox_new(NULL);
-	ASSERT_NE(NULL, sb);
-	EXPECT_EQ(-ENOENT, callbox_sandbox_load(sb, "/nonexistent.elf"));
-	EXPECT_EQ(-ENOEXEC, callbox_sandbox_load(sb, "/proc/self/status"));
-	EXPECT_EQ(-EBADF, callbox_call_int(sb, "add", NULL, 0, NULL));
-	callbox_sandbox_free(sb);
-
-	callbox_config_init(&cfg);
-	cfg.mem_size = 3 << 20;
-	sb = callbox_sandbox_new(&cfg);
-	ASSERT_NE(NULL, sb);
-	EXPECT_EQ(-EINVAL, callbox_sandbox_load(sb, GUEST_DIR "/arith.elf"));
-	EXPECT_NE(NULL, strstr(callbox_last_error(sb), "config"));
-	callbox_sandbox_free(sb);
-
-	/* Loading twice into one sandbox. */
-	sb = load(_metadata, "arith");
-	EXPECT_EQ(-EALREADY, callbox_sandbox_load(sb, GUEST_DIR "/arith.elf"));
 	callbox_sandbox_free(sb);
 }
 

@@ -1,19 +1,33 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the callbox selftests that run in the test VM.
+ * Helpers shared by the callbox selftests that run in the test VM, at the
+ * level of the kernel ABI: raw KVM guests, the callbox ioctls, and the
+ * threads and polling the suites build on them. sdk_util.h has the
+ * libcallbox (host SDK) level, starve_util.h the scheduler starvation.
  *
- * Helper triple, as in the iommufd selftests: _foo() returns the raw
- * result, foo() asserts success, foo_err(errno, ...) asserts that exact
- * failure.
+ * Helper triples, as in the iommufd selftests: for an operation foo,
+ * _foo() does it and returns 0 or -errno (no assertions), foo() asserts
+ * that it succeeds, and foo_err(errno, ...) checks that it fails with
+ * exactly that errno (an EXPECT: the test goes on to its next check).
+ * The checking forms are macros: they need the harness's _metadata, and
+ * report the line of the test that used them. A test that deliberately
+ * passes a malformed struct (EFAULT, a bad size or flag ...) issues the
+ * raw ioctl() instead.
  */
 #ifndef CALLBOX_SELFTEST_UTIL_H
 #define CALLBOX_SELFTEST_UTIL_H
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/kvm.h>
 #include <linux/callbox.h>
@@ -24,6 +38,27 @@
 
 /* Where the test VM's initramfs puts the example guests. */
 #define GUEST_DIR "/guests"
+
+/* A millisecond, in the nanoseconds of deadlines and now_ns(). */
+#define MS	(1000 * 1000ull)
+
+/* CLOCK_MONOTONIC in ns: the clock of every callbox deadline. */
+static inline uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* Assert that @ret, 0 or -errno from @what, is 0; say why if not. */
+#define ASSERT_OK(what, ret)						\
+	({								\
+		int __ok_ret = (ret);					\
+		ASSERT_EQ(0, __ok_ret) {				\
+			TH_LOG("%s: %s", what, strerror(-__ok_ret));	\
+		}							\
+	})
 
 static inline int open_or_skip(struct __test_metadata *_metadata,
 			       const char *path)
@@ -59,7 +94,16 @@ static inline int open_or_skip(struct __test_metadata *_metadata,
 		}                                                       \
 	})
 
-/* The library's thin layer is exactly one ioctl per call: use it. */
+/*
+ * ---- the callbox ioctls ----
+ *
+ * Built on the library's thin layer, which is exactly one ioctl per call.
+ * Each _foo() zeroes its @out first: a zeroed @out asks for a new call,
+ * never the restart of an interrupted one, and after a failure the test
+ * reads zeroes rather than a previous outcome.
+ */
+
+/* CALLBOX_SANDBOX_CREATE: the new sandbox fd, or -errno. */
 #define _sandbox_create(dev_fd, vm_fd, vcpu_fd) \
 	callbox_sandbox_create_fd(dev_fd, vm_fd, vcpu_fd)
 
@@ -74,19 +118,103 @@ static inline int open_or_skip(struct __test_metadata *_metadata,
 	})
 
 #define sandbox_create_err(_errno, dev_fd, vm_fd, vcpu_fd) \
-	EXPECT_EQ(-(_errno), _sandbox_create(dev_fd, vm_fd, vcpu_fd))
+	({ EXPECT_EQ(-(_errno), _sandbox_create(dev_fd, vm_fd, vcpu_fd)); })
 
-static inline int _call_sync(int sandbox_fd, struct callbox_call_info *out)
+static inline int _call_sync(int fd, uint64_t deadline_ns,
+			     struct callbox_call_info *out)
 {
 	memset(out, 0, sizeof(*out));
-	return callbox_call_sync_fd(sandbox_fd, 0, out);
+	return callbox_call_sync_fd(fd, deadline_ns, out);
 }
 
-#define call_sync_err(_errno, sandbox_fd)                               \
-	({                                                              \
-		struct callbox_call_info __c;                           \
-		EXPECT_EQ(-(_errno), _call_sync(sandbox_fd, &__c));     \
-	})
+#define call_sync(fd, deadline_ns, out) \
+	ASSERT_OK("CALLBOX_CALL_SYNC", _call_sync(fd, deadline_ns, out))
+
+#define call_sync_err(_errno, fd, deadline_ns, out) \
+	({ EXPECT_EQ(-(_errno), _call_sync(fd, deadline_ns, out)); })
+
+static inline int _call_submit(int fd, uint64_t deadline_ns, uint64_t *id)
+{
+	return callbox_call_submit_fd(fd, deadline_ns, id);
+}
+
+#define call_submit(fd, deadline_ns, id) \
+	ASSERT_OK("CALLBOX_CALL_SUBMIT", _call_submit(fd, deadline_ns, id))
+
+#define call_submit_err(_errno, fd, deadline_ns, id) \
+	({ EXPECT_EQ(-(_errno), _call_submit(fd, deadline_ns, id)); })
+
+static inline int _call_run(int fd, uint64_t id, uint32_t flags,
+			    struct callbox_call_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	return callbox_call_run_fd(fd, id, flags, out);
+}
+
+#define call_run(fd, id, flags, out) \
+	ASSERT_OK("CALLBOX_CALL_RUN", _call_run(fd, id, flags, out))
+
+#define call_run_err(_errno, fd, id, flags, out) \
+	({ EXPECT_EQ(-(_errno), _call_run(fd, id, flags, out)); })
+
+static inline int _call_wait(int fd, uint64_t id, uint64_t deadline_ns,
+			     struct callbox_call_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	return callbox_call_wait_fd(fd, id, deadline_ns, out);
+}
+
+#define call_wait(fd, id, deadline_ns, out) \
+	ASSERT_OK("CALLBOX_CALL_WAIT", _call_wait(fd, id, deadline_ns, out))
+
+#define call_wait_err(_errno, fd, id, deadline_ns, out) \
+	({ EXPECT_EQ(-(_errno), _call_wait(fd, id, deadline_ns, out)); })
+
+static inline int _call_get(int fd, uint64_t id,
+			    struct callbox_call_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	return callbox_call_get_fd(fd, id, out);
+}
+
+#define call_get(fd, id, out) \
+	ASSERT_OK("CALLBOX_CALL_GET", _call_get(fd, id, out))
+
+#define call_get_err(_errno, fd, id, out) \
+	({ EXPECT_EQ(-(_errno), _call_get(fd, id, out)); })
+
+/* 0 if this cancellation won, -EALREADY if the call had ended. */
+static inline int _call_cancel(int fd, uint64_t id)
+{
+	return callbox_call_cancel_fd(fd, id);
+}
+
+#define call_cancel(fd, id) \
+	ASSERT_OK("CALLBOX_CALL_CANCEL", _call_cancel(fd, id))
+
+#define call_cancel_err(_errno, fd, id) \
+	({ EXPECT_EQ(-(_errno), _call_cancel(fd, id)); })
+
+static inline int _sandbox_reset(int fd, uint64_t deadline_ns,
+				 uint64_t *init_id)
+{
+	return callbox_sandbox_reset_fd(fd, deadline_ns, init_id);
+}
+
+#define sandbox_reset(fd, deadline_ns, init_id) \
+	ASSERT_OK("CALLBOX_SANDBOX_RESET", \
+		  _sandbox_reset(fd, deadline_ns, init_id))
+
+#define sandbox_reset_err(_errno, fd, deadline_ns, init_id) \
+	({ EXPECT_EQ(-(_errno), _sandbox_reset(fd, deadline_ns, init_id)); })
+
+static inline int _sandbox_shutdown(int fd)
+{
+	return callbox_sandbox_shutdown_fd(fd);
+}
+
+#define sandbox_shutdown(fd) \
+	ASSERT_OK("CALLBOX_SANDBOX_SHUTDOWN", _sandbox_shutdown(fd))
 
 /*
  * The ioctl ABI checks every command gets: @buf is a valid struct of
@@ -146,6 +274,212 @@ static inline void check_ioctl_abi(struct __test_metadata *_metadata,
 	/* Bad pointer. */
 	EXPECT_EQ(-1, ioctl(fd, cmd, (void *)8));
 	EXPECT_EQ(EFAULT, errno);
+}
+
+/* ---- watching calls and threads ---- */
+
+/* Poll @cond for up to 10 s; its last value. */
+#define WAIT_FOR(cond)							\
+	({								\
+		uint64_t __until = now_ns() + 10000000000ull;		\
+		while (!(cond) && now_ns() < __until)			\
+			usleep(500);					\
+		(cond);							\
+	})
+
+/* The state of call @id now, 0 if GET fails. */
+static inline uint32_t call_state(int fd, uint64_t id)
+{
+	struct callbox_call_info c;
+
+	return _call_get(fd, id, &c) ? 0 : c.state;
+}
+
+/* Wait (up to 10 s) until call @id is in @state; true if it got there. */
+static inline bool wait_for_state(int fd, uint64_t id, uint32_t state)
+{
+	return WAIT_FOR(call_state(fd, id) == state);
+}
+
+/* Wait (up to 10 s) until call @id has every flag of @flags. */
+static inline bool wait_for_flags(int fd, uint64_t id, uint32_t flags)
+{
+	struct callbox_call_info c;
+
+	return WAIT_FOR(!_call_get(fd, id, &c) && (c.flags & flags) == flags);
+}
+
+/* The sandbox fd's POLLIN and POLLPRI now (POLLHUP comes regardless). */
+static inline short poll_events(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLPRI };
+
+	return poll(&p, 1, 0) == 1 ? p.revents : 0;
+}
+
+/* Join @t if it ends within @ms; ETIMEDOUT if it is still blocked. */
+static inline int join_within(pthread_t t, unsigned int ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000l;
+	if (ts.tv_nsec >= 1000000000l) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000l;
+	}
+	return pthread_timedjoin_np(t, NULL, &ts);
+}
+
+/*
+ * A call made on a thread of its own, for tests that act on it meanwhile:
+ * CALL_SYNC if @sync, else RUN of @id with @flags.
+ */
+struct call_runner {
+	pthread_t thread;
+	int fd;
+	uint64_t id;
+	uint32_t flags;
+	bool sync;
+	int ret;
+	struct callbox_call_info c;
+	atomic_bool done;	/* the ioctl has returned */
+};
+
+static inline void *call_runner_fn(void *p)
+{
+	struct call_runner *r = p;
+
+	if (r->sync)
+		r->ret = _call_sync(r->fd, 0, &r->c);
+	else
+		r->ret = _call_run(r->fd, r->id, r->flags, &r->c);
+	atomic_store(&r->done, true);
+	return NULL;
+}
+
+/* A WAIT for call @id on a thread of its own. */
+struct call_waiter {
+	pthread_t thread;
+	int fd;
+	uint64_t id;
+	int ret;
+	struct callbox_call_info c;
+	atomic_bool done;	/* the ioctl has returned */
+};
+
+static inline void *call_waiter_fn(void *p)
+{
+	struct call_waiter *w = p;
+
+	w->ret = _call_wait(w->fd, w->id, 0, &w->c);
+	atomic_store(&w->done, true);
+	return NULL;
+}
+
+/* ---- raw guests (real mode, code at RAW_GUEST_CODE) ---- */
+
+/* jmp $ : spins until something forces it out. */
+static const uint8_t guest_spinner[] = {
+	0xeb, 0xfe,			/* jmp $ */
+};
+
+/* Every call: a host call with HOSTCALL_VALUE, then DONE with it. */
+#define HOSTCALL_VALUE	0x1234
+static const uint8_t guest_hostcaller[] = {
+	0x66, 0xb8, 0x34, 0x12, 0x00, 0x00,	/* 0: mov eax, 0x1234 */
+	0xba, 0x08, 0xcb,		/* mov dx, CALLBOX_PORT_HOSTCALL */
+	0x66, 0xef,			/* out dx, eax */
+	0xba, 0x00, 0xcb,		/* mov dx, CALLBOX_PORT_DONE */
+	0x66, 0xef,			/* out dx, eax */
+	0xeb, 0xee,			/* jmp 0 */
+};
+
+/* ---- a raw guest with its sandbox ---- */
+
+struct box {
+	int dev_fd;
+	struct raw_guest guest;
+	int fd;			/* the sandbox, -1 if not bound */
+	struct kvm_run *run;
+	size_t run_size;
+};
+
+/* An empty box, which box_close() accepts as it is. */
+static inline void box_init(struct box *b)
+{
+	b->dev_fd = -1;
+	b->guest.vm = (struct raw_vm) { -1, -1, -1 };
+	b->guest.mem = MAP_FAILED;
+	b->fd = -1;
+	b->run = MAP_FAILED;
+}
+
+/* A raw guest running @code, its kvm_run mapped, bound if @bind. */
+static inline void box_open(struct __test_metadata *_metadata, struct box *b,
+			    const uint8_t *code, size_t len, bool bind)
+{
+	box_init(b);
+	b->dev_fd = open_or_skip(_metadata, "/dev/callbox");
+	if (b->dev_fd < 0)
+		return;
+	raw_guest_create_ok(&b->guest, code, len);
+	b->run = raw_guest_map_run(&b->guest, &b->run_size);
+	ASSERT_NE(MAP_FAILED, b->run);
+	if (bind)
+		b->fd = sandbox_create(b->dev_fd, b->guest.vm.vm_fd,
+				       b->guest.vm.vcpu_fd);
+}
+
+static inline void box_close(struct box *b)
+{
+	if (b->run != MAP_FAILED)
+		munmap(b->run, b->run_size);
+	if (b->fd >= 0)
+		close(b->fd);
+	raw_guest_destroy(&b->guest);
+	if (b->dev_fd >= 0)
+		close(b->dev_fd);
+}
+
+/*
+ * A fixture that is one box running @code, bound at setup if @bind. The
+ * suites that share a fixture by name share its definition here.
+ */
+#define BOX_FIXTURE(name, code, bind)					\
+	FIXTURE(name) {							\
+		struct box b;						\
+	};								\
+	FIXTURE_SETUP(name)						\
+	{								\
+		box_open(_metadata, &self->b, code, sizeof(code), bind); \
+	}								\
+	FIXTURE_TEARDOWN(name)						\
+	{								\
+		box_close(&self->b);					\
+	}
+
+/* Replace the guest's code, as userspace does before a reset. */
+static inline void box_load(struct box *b, const uint8_t *code, size_t len)
+{
+	memcpy((uint8_t *)b->guest.mem + RAW_GUEST_CODE, code, len);
+}
+
+/*
+ * Bind the box's vCPU to a new sandbox, as a probe: 0 if that worked (the
+ * probe sandbox is closed again, which frees the vCPU), else -errno, e.g.
+ * -EBUSY while another sandbox holds the vCPU.
+ */
+static inline int probe_bind(struct box *b)
+{
+	int fd = _sandbox_create(b->dev_fd, b->guest.vm.vm_fd,
+				 b->guest.vm.vcpu_fd);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
 }
 
 #endif /* CALLBOX_SELFTEST_UTIL_H */

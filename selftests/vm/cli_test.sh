@@ -155,6 +155,29 @@ check "--help explains typed arguments" 0 'bytes:hex:00ff10' -- $CALLBOX run --h
 check "--help" 0 'Usage: callbox run' -- $CALLBOX --help
 check "unknown command" 2 "unknown command 'frobnicate'" -- $CALLBOX frobnicate
 
+# Subcommands: the table, help, --version, list.
+check "--help lists the commands" 0 '^  list +list a guest' -- $CALLBOX --help
+check "no arguments: usage on stderr" 2 '^Usage: callbox run' -- sh -c "$CALLBOX 2>&1 >/dev/null"
+check "no arguments: nothing on stdout" 0 '^0$' -- sh -c "$CALLBOX 2>/dev/null | wc -c"
+check "help without COMMAND" 0 '^Usage: callbox run' -- $CALLBOX help
+check "help run is run --help" 0 '^same$' -- sh -c "$CALLBOX run --help >/tmp/cli_test.help && $CALLBOX help run | cmp - /tmp/cli_test.help && echo same"
+check "help list" 0 '^Usage: callbox list' -- $CALLBOX help list
+check "help of an unknown command" 2 "unknown command 'nope'" -- $CALLBOX help nope
+check "--version" 0 '^callbox [0-9]+\.[0-9]+' -- $CALLBOX --version
+check "unknown command suggests --help" 2 "^Try 'callbox --help'" -- $CALLBOX frobnicate
+check "list" 0 '^i64 add\(i64, i64\)$' -- $CALLBOX list $GUESTS/arith.elf
+check "list is run --list" 0 '^same$' -- sh -c "$CALLBOX run --list $GUESTS/host.elf >/tmp/cli_test.list && $CALLBOX list $GUESTS/host.elf | cmp - /tmp/cli_test.list && echo same"
+check "list takes the sandbox options" 1 'config' -- $CALLBOX list --mem 3M $GUESTS/arith.elf
+check "list --mem" 0 '^i64 fib\(i64\)$' -- $CALLBOX list --mem 64M $GUESTS/arith.elf
+check "list without GUEST" 2 'Usage: callbox list' -- $CALLBOX list
+check "list with a FUNCTION" 2 'list needs GUEST, and only GUEST' -- $CALLBOX list $GUESTS/arith.elf add
+check "list of a missing guest" 1 'No such file' -- $CALLBOX list /nonexistent.elf
+check "list --help" 0 'Usage: callbox list' -- $CALLBOX list --help
+
+# A bytes result larger than a piece of the printer's hex.
+seq 1 3000 | head -c 10000 >/tmp/cli_test.big
+check_echo echo_bytes "10000 bytes in hex" 0 '^same$' -- sh -c "$CALLBOX run --input-size 32K --output-size 32K $GUESTS/echo.elf echo_bytes bytes:@/tmp/cli_test.big >/tmp/cli_test.hex && { xxd -p /tmp/cli_test.big | tr -d '\n'; echo; } | cmp - /tmp/cli_test.hex && echo same"
+
 echo "1..$n"
 echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
 [ "$fail" -eq 0 ]

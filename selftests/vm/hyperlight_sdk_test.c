@@ -28,7 +28,7 @@
 
 #include <callbox/callbox.h>
 
-#include "callbox_util.h"
+#include "sdk_util.h"
 
 /* ---- host_calls_survive_signals ---- */
 
@@ -67,13 +67,10 @@ TEST_F_TIMEOUT(signals, host_calls_survive_signals, 300)
 
 	if (access("/dev/callbox", F_OK))
 		SKIP(return, "/dev/callbox is missing");
-	sb = callbox_sandbox_new(NULL);
-	ASSERT_NE(NULL, sb);
+	sb = sandbox_new(NULL);
 	ASSERT_EQ(0, callbox_sandbox_add_host_fn(sb, "transform", "i64(i64)",
 						 host_transform, NULL));
-	ASSERT_EQ(0, callbox_sandbox_load(sb, GUEST_DIR "/host.elf")) {
-		TH_LOG("load: %s", callbox_last_error(sb));
-	}
+	load_into(sb, "host");
 
 	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));
 	ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
@@ -88,7 +85,7 @@ TEST_F_TIMEOUT(signals, host_calls_survive_signals, 300)
 		}
 		if (i - right < 5)
 			TH_LOG("call %d: %s (result %lld)", i,
-			       ret ? callbox_last_error(sb) : "wrong result",
+			       ret ? callbox_sandbox_last_error(sb) : "wrong result",
 			       (long long)result);
 	}
 	ASSERT_EQ(0, setitimer(ITIMER_REAL, &off, NULL));
@@ -130,8 +127,7 @@ static void *canceller_fn(void *p)
 		sem_wait(&canceller.go);
 		if (!canceller.id)
 			return NULL;
-		canceller.ret = callbox_call_cancel_fd(canceller.fd,
-						       canceller.id);
+		canceller.ret = _call_cancel(canceller.fd, canceller.id);
 		sem_post(&canceller.done);
 	}
 }
@@ -202,11 +198,7 @@ FIXTURE_SETUP(reset_init)
 		SKIP(return, "/dev/callbox is missing");
 	callbox_config_init(&cfg);
 	cfg.call_timeout_ns = INIT_TIMEOUT_NS;
-	self->sb = callbox_sandbox_new(&cfg);
-	ASSERT_NE(NULL, self->sb);
-	ASSERT_EQ(0, callbox_sandbox_load(self->sb, GUEST_DIR "/fault.elf")) {
-		TH_LOG("load: %s", callbox_last_error(self->sb));
-	}
+	self->sb = load(&cfg, "fault");
 	ASSERT_EQ(0, sem_init(&canceller.go, 0, 0));
 	ASSERT_EQ(0, sem_init(&canceller.done, 0, 0));
 	ASSERT_EQ(0, pthread_create(&canceller.thread, NULL, canceller_fn,
@@ -241,9 +233,9 @@ TEST_F_TIMEOUT(reset_init, never_runs_boot_code, 300)
 		ret = callbox_sandbox_reset(self->sb);
 		interfere = NONE;
 		EXPECT_NE(0, ret);
-		EXPECT_NE(NULL, strstr(callbox_last_error(self->sb),
+		EXPECT_NE(NULL, strstr(callbox_sandbox_last_error(self->sb),
 				       variant->reason)) {
-			TH_LOG("reset: %s", callbox_last_error(self->sb));
+			TH_LOG("reset: %s", callbox_sandbox_last_error(self->sb));
 		}
 
 		/*
@@ -255,16 +247,16 @@ TEST_F_TIMEOUT(reset_init, never_runs_boot_code, 300)
 		ret = callbox_call_int(self->sb, "ok", NULL, 0, &r);
 		ASSERT_EQ(-ENOTRECOVERABLE, ret) {
 			TH_LOG("call after the failed reset: %s (result %lld)",
-			       ret ? callbox_last_error(self->sb) : "ran",
+			       ret ? callbox_sandbox_last_error(self->sb) : "ran",
 			       (long long)r);
 		}
 
 		/* A reset left alone works, and so does the next call. */
 		ASSERT_EQ(0, callbox_sandbox_reset(self->sb)) {
-			TH_LOG("reset: %s", callbox_last_error(self->sb));
+			TH_LOG("reset: %s", callbox_sandbox_last_error(self->sb));
 		}
 		ASSERT_EQ(0, callbox_call_int(self->sb, "ok", NULL, 0, &r)) {
-			TH_LOG("%s", callbox_last_error(self->sb));
+			TH_LOG("%s", callbox_sandbox_last_error(self->sb));
 		}
 		EXPECT_EQ(7, r);
 	}

@@ -94,9 +94,7 @@ static int bpf_lsm_active(void)
 }
 
 FIXTURE(lsm) {
-	int dev_fd;
-	struct raw_guest guest;
-	int fd;
+	struct box b;
 	struct bpf_object *obj;
 	struct bpf_link *link;
 };
@@ -105,16 +103,8 @@ FIXTURE_SETUP(lsm)
 {
 	self->obj = NULL;
 	self->link = NULL;
-	self->fd = -1;
-	self->guest.vm = (struct raw_vm) { -1, -1, -1 };
-	self->guest.mem = MAP_FAILED;
-	self->dev_fd = open_or_skip(_metadata, "/dev/callbox");
-	if (self->dev_fd < 0)
-		return;
-	raw_guest_create_ok(&self->guest, raw_guest_counter,
-			    sizeof(raw_guest_counter));
-	self->fd = sandbox_create(self->dev_fd, self->guest.vm.vm_fd,
-				  self->guest.vm.vcpu_fd);
+	box_open(_metadata, &self->b, raw_guest_counter,
+		 sizeof(raw_guest_counter), true);
 }
 
 FIXTURE_TEARDOWN(lsm)
@@ -122,11 +112,7 @@ FIXTURE_TEARDOWN(lsm)
 	/* The policy goes first, whatever failed. */
 	bpf_link__destroy(self->link);
 	bpf_object__close(self->obj);
-	if (self->fd >= 0)
-		close(self->fd);
-	raw_guest_destroy(&self->guest);
-	if (self->dev_fd >= 0)
-		close(self->dev_fd);
+	box_close(&self->b);
 }
 
 /*
@@ -207,38 +193,13 @@ static void policy_detach(struct __test_metadata *_metadata,
 			return;						\
 	} while (0)
 
-static int sync_call(int fd, struct callbox_call_info *c)
-{
-	memset(c, 0, sizeof(*c));
-	return callbox_call_sync_fd(fd, 0, c);
-}
-
-static int run(int fd, uint64_t id, uint32_t flags,
-	       struct callbox_call_info *c)
-{
-	memset(c, 0, sizeof(*c));
-	return callbox_call_run_fd(fd, id, flags, c);
-}
-
-static int get(int fd, uint64_t id, struct callbox_call_info *c)
-{
-	memset(c, 0, sizeof(*c));
-	return callbox_call_get_fd(fd, id, c);
-}
-
-static int wait_call(int fd, uint64_t id, struct callbox_call_info *c)
-{
-	memset(c, 0, sizeof(*c));
-	return callbox_call_wait_fd(fd, id, 0, c);
-}
-
 /* Control: with no policy, a call enters the guest and EXITs. */
 TEST_F(lsm, no_policy_call_exits)
 {
 	struct callbox_call_info c;
 
 	return_if_setup_skipped();
-	ASSERT_EQ(0, sync_call(self->fd, &c));
+	call_sync(self->b.fd, 0, &c);
 	EXPECT_EQ(1, c.id);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c.flags);
@@ -262,42 +223,28 @@ TEST_F(lsm, policy_forbids_entry)
 
 	/* The policy is live: KVM_RUN from userspace is refused. */
 	errno = 0;
-	ASSERT_EQ(-1, ioctl(self->guest.vm.vcpu_fd, KVM_RUN, 0));
+	ASSERT_EQ(-1, ioctl(self->b.guest.vm.vcpu_fd, KVM_RUN, 0));
 	ASSERT_EQ(EPERM, errno);
 
-	EXPECT_EQ(-EPERM, sync_call(self->fd, &c));
-	EXPECT_EQ(-ENOENT, get(self->fd, 1, &c));
+	call_sync_err(EPERM, self->b.fd, 0, &c);
+	call_get_err(ENOENT, self->b.fd, 1, &c);
 
-	ASSERT_EQ(0, callbox_call_submit_fd(self->fd, 0, &id));
+	call_submit(self->b.fd, 0, &id);
 	EXPECT_EQ(1, id);
-	EXPECT_EQ(-EPERM, run(self->fd, id, 0, &c));
-	EXPECT_EQ(-EPERM, run(self->fd, 0, CALLBOX_RUN_NONBLOCK, &c));
-	ASSERT_EQ(0, get(self->fd, id, &c));
+	call_run_err(EPERM, self->b.fd, id, 0, &c);
+	call_run_err(EPERM, self->b.fd, 0, CALLBOX_RUN_NONBLOCK, &c);
+	call_get(self->b.fd, id, &c);
 	EXPECT_EQ(CALLBOX_STATE_QUEUED, c.state);
 	EXPECT_EQ(0, c.flags & CALLBOX_CALL_GUEST_RAN);
 
 	policy_detach(_metadata, self);
-	ASSERT_EQ(0, run(self->fd, id, 0, &c));
+	call_run(self->b.fd, id, 0, &c);
 	EXPECT_EQ(id, c.id);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c.flags);
 	EXPECT_EQ(1, c.status);
-	ASSERT_EQ(0, wait_call(self->fd, id, &c));
+	call_wait(self->b.fd, id, 0, &c);
 	EXPECT_EQ(1, c.status);
-}
-
-struct waiting_run {
-	int fd;
-	int ret;
-	struct callbox_call_info c;
-};
-
-static void *waiting_run_fn(void *p)
-{
-	struct waiting_run *w = p;
-
-	w->ret = run(w->fd, 0, 0, &w->c);
-	return NULL;
 }
 
 /*
@@ -307,29 +254,28 @@ static void *waiting_run_fn(void *p)
  */
 TEST_F(lsm, policy_holds_for_a_run_that_waited)
 {
-	struct waiting_run w = { .fd = self->fd };
+	struct call_runner r = { .fd = self->b.fd };
 	struct callbox_call_info c;
 	uint64_t id = 0;
-	pthread_t t;
 
 	return_if_setup_skipped();
-	ASSERT_EQ(0, pthread_create(&t, NULL, waiting_run_fn, &w));
+	ASSERT_EQ(0, pthread_create(&r.thread, NULL, call_runner_fn, &r));
 	usleep(100 * 1000);	/* waiting for work, before the policy */
 	if (!policy_attach(_metadata, self)) {
-		callbox_call_submit_fd(self->fd, 0, &id);
-		pthread_join(t, NULL);
+		_call_submit(self->b.fd, 0, &id);
+		pthread_join(r.thread, NULL);
 		return;
 	}
-	ASSERT_EQ(0, callbox_call_submit_fd(self->fd, 0, &id));
-	ASSERT_EQ(0, pthread_join(t, NULL));
-	EXPECT_EQ(-EPERM, w.ret);
-	ASSERT_EQ(0, get(self->fd, id, &c));
+	call_submit(self->b.fd, 0, &id);
+	ASSERT_EQ(0, pthread_join(r.thread, NULL));
+	EXPECT_EQ(-EPERM, r.ret);
+	call_get(self->b.fd, id, &c);
 	EXPECT_EQ(CALLBOX_STATE_QUEUED, c.state);
 	EXPECT_EQ(0, c.flags & CALLBOX_CALL_GUEST_RAN);
 	policy_detach(_metadata, self);
-	ASSERT_EQ(0, run(self->fd, id, 0, &c));
+	call_run(self->b.fd, id, 0, &c);
 	EXPECT_EQ(1, c.status);		/* the guest's first call */
-	ASSERT_EQ(0, wait_call(self->fd, id, &c));
+	call_wait(self->b.fd, id, 0, &c);
 }
 
 /* Detaching the policy (destroying the link) lets calls in again. */
@@ -341,11 +287,11 @@ TEST_F(lsm, detach_restores_calls)
 	return_if_setup_skipped();
 	if (!policy_attach(_metadata, self))
 		return;
-	EXPECT_EQ(-EPERM, sync_call(self->fd, &c));
+	call_sync_err(EPERM, self->b.fd, 0, &c);
 	policy_detach(_metadata, self);
 
 	for (i = 1; i <= 3; i++) {
-		ASSERT_EQ(0, sync_call(self->fd, &c));
+		call_sync(self->b.fd, 0, &c);
 		EXPECT_EQ(i, c.id);
 		EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 		EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c.flags);
@@ -396,7 +342,7 @@ TEST_F(lsm, policy_spares_other_processes)
 	}
 
 	/* And this process stays refused. */
-	EXPECT_EQ(-EPERM, sync_call(self->fd, &(struct callbox_call_info){}));
+	call_sync_err(EPERM, self->b.fd, 0, &(struct callbox_call_info){});
 }
 
 TEST_HARNESS_MAIN

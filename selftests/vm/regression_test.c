@@ -32,20 +32,17 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <callbox/callbox.h>
 
 #include "callbox_util.h"
+#include "starve_util.h"
 
 #define SUBMIT_CPU		0
 #define STARVED_CPU		1
-/* Any RT priority starves SCHED_IDLE; stay low so the kernel's own win. */
-#define SPINNER_PRIO		5
 #define ITERATIONS		2000
 /* Every UNSTARVED_EVERY-th iteration the starved thread gets its CPU. */
 #define UNSTARVED_EVERY		10
-#define RT_RUNTIME		"/proc/sys/kernel/sched_rt_runtime_us"
 /* How long the submitter waits before it gives up and cancels. */
 #define WAIT_TIMEOUT_NS		1500000ull
 /*
@@ -56,98 +53,6 @@
 #define ANSWER_TIMEOUT_NS	10000000000ull
 /* Violations logged one by one; the rest are only counted. */
 #define MAX_LOGGED		10
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-/* Pin the calling thread to @cpu and give it @policy. Returns -errno. */
-static int set_self_sched(int cpu, int policy, int prio)
-{
-	struct sched_param param = { .sched_priority = prio };
-	cpu_set_t set;
-	int ret;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	/* Pin first, so that an RT thread never hogs the wrong CPU. */
-	ret = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-	if (!ret)
-		ret = pthread_setschedparam(pthread_self(), policy, &param);
-	return -ret;
-}
-
-/* ---- the starvation: a SCHED_FIFO thread spinning on STARVED_CPU ---- */
-
-struct starver {
-	pthread_t thread;
-	bool started;
-	atomic_int state;	/* 0: starting, 1: spinning, <0: -errno */
-	atomic_bool stop;
-	atomic_bool pause;	/* asked to give the CPU back for a while */
-	atomic_bool paused;	/* ... and it has */
-};
-
-static void *starver_thread(void *arg)
-{
-	struct starver *s = arg;
-	int ret = set_self_sched(STARVED_CPU, SCHED_FIFO, SPINNER_PRIO);
-
-	atomic_store(&s->state, ret ? ret : 1);
-	if (ret)
-		return NULL;
-	while (!atomic_load_explicit(&s->stop, memory_order_relaxed)) {
-		if (atomic_load_explicit(&s->pause, memory_order_relaxed)) {
-			atomic_store(&s->paused, true);
-			/* Sleeping is what lets the SCHED_IDLE thread run. */
-			while (atomic_load(&s->pause) &&
-			       !atomic_load(&s->stop))
-				usleep(50);
-			atomic_store(&s->paused, false);
-		}
-		__builtin_ia32_pause();
-	}
-	return NULL;
-}
-
-/* Give the starved CPU back (@pause) or take it again, and wait for it. */
-static void starve_pause(struct starver *s, bool pause)
-{
-	atomic_store(&s->pause, pause);
-	while (atomic_load(&s->paused) != pause)
-		sched_yield();
-}
-
-/* Returns 0 once the spinner owns the CPU, or -errno. */
-static int starve_start(struct starver *s)
-{
-	int ret;
-
-	atomic_store(&s->state, 0);
-	atomic_store(&s->stop, false);
-	atomic_store(&s->pause, false);
-	atomic_store(&s->paused, false);
-	ret = pthread_create(&s->thread, NULL, starver_thread, s);
-	if (ret)
-		return -ret;
-	s->started = true;
-	while (!atomic_load(&s->state))
-		sched_yield();
-	return atomic_load(&s->state) < 0 ? atomic_load(&s->state) : 0;
-}
-
-static void starve_stop(struct starver *s)
-{
-	if (!s->started)
-		return;
-	atomic_store(&s->stop, true);
-	pthread_join(s->thread, NULL);
-	s->started = false;
-}
 
 /* ---- callbox: the runner thread ---- */
 
@@ -190,7 +95,7 @@ static void *cb_runner_thread(void *arg)
 
 	for (;;) {
 		/* Blocks until the submitter's SUBMIT wakes it up. */
-		ret = callbox_call_run_fd(r->sandbox_fd, 0, 0, &out);
+		ret = _call_run(r->sandbox_fd, 0, 0, &out);
 		if (ret == -ENOTRECOVERABLE) {
 			ret = raw_guest_reset(r->guest, r->run,
 						r->sandbox_fd);
@@ -311,11 +216,7 @@ static void old_handler_stop(struct old_proto *p)
 /* ---- the fixture ---- */
 
 FIXTURE(hyperlight_373) {
-	int dev_fd;
-	struct raw_guest guest;
-	struct kvm_run *run;
-	size_t run_size;
-	int sandbox_fd;
+	struct box b;		/* bound by the callbox test only */
 	struct starver starver;
 	struct cb_runner runner;
 	struct old_proto proto;
@@ -324,55 +225,14 @@ FIXTURE(hyperlight_373) {
 	bool ready;
 };
 
-/*
- * Turn RT throttling off, so that only the test decides when the starved
- * thread runs; remember the old value in @old. Not being allowed to is
- * fine: the starved thread then also runs 5% of the time.
- */
-static bool rt_throttling_off(char *old, size_t len)
-{
-	ssize_t n;
-	int fd;
-
-	fd = open(RT_RUNTIME, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, old, len - 1);
-	if (n <= 0 || lseek(fd, 0, SEEK_SET) || write(fd, "-1", 2) != 2) {
-		close(fd);
-		return false;
-	}
-	old[n] = '\0';
-	close(fd);
-	return true;
-}
-
-static void rt_throttling_restore(const char *old)
-{
-	int fd = open(RT_RUNTIME, O_WRONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	if (write(fd, old, strlen(old)) < 0)
-		perror(RT_RUNTIME);
-	close(fd);
-}
-
 FIXTURE_SETUP(hyperlight_373)
 {
-	self->dev_fd = -1;
-	self->sandbox_fd = -1;
-	self->run = MAP_FAILED;
-	self->guest.mem = MAP_FAILED;
-	self->guest.vm = (struct raw_vm) { -1, -1, -1 };
+	box_init(&self->b);
 	if (sysconf(_SC_NPROCESSORS_ONLN) <= STARVED_CPU)
 		SKIP(return, "needs CPUs %d and %d", SUBMIT_CPU, STARVED_CPU);
-	self->dev_fd = open_or_skip(_metadata, "/dev/callbox");
-	raw_guest_create_ok(&self->guest, raw_guest_counter,
-			    sizeof(raw_guest_counter));
 	/* The runners read exits and flush them through kvm_run. */
-	self->run = raw_guest_map_run(&self->guest, &self->run_size);
-	ASSERT_NE(MAP_FAILED, self->run);
+	box_open(_metadata, &self->b, raw_guest_counter,
+		 sizeof(raw_guest_counter), false);
 	if (!rt_throttling_off(self->rt_runtime, sizeof(self->rt_runtime))) {
 		self->rt_runtime[0] = '\0';
 		TH_LOG("cannot turn RT throttling off: the starved thread will run 5%% of the time");
@@ -388,18 +248,12 @@ FIXTURE_TEARDOWN(hyperlight_373)
 		rt_throttling_restore(self->rt_runtime);
 	if (self->runner.started) {
 		/* Shutdown wakes a blocked RUN with ESHUTDOWN. */
-		callbox_sandbox_shutdown_fd(self->sandbox_fd);
+		_sandbox_shutdown(self->b.fd);
 		pthread_join(self->runner.thread, NULL);
 	}
 	old_handler_stop(&self->proto);
 	free(self->runner.recs);
-	if (self->sandbox_fd >= 0)
-		close(self->sandbox_fd);
-	if (self->run != MAP_FAILED)
-		munmap(self->run, self->run_size);
-	raw_guest_destroy(&self->guest);
-	if (self->dev_fd >= 0)
-		close(self->dev_fd);
+	box_close(&self->b);
 }
 
 /*
@@ -414,17 +268,6 @@ FIXTURE_TEARDOWN(hyperlight_373)
 		int __ret = set_self_sched(SUBMIT_CPU, SCHED_OTHER, 0); \
 		ASSERT_EQ(0, __ret) {                                   \
 			TH_LOG("pinning to CPU %d: %s", SUBMIT_CPU,     \
-			       strerror(-__ret));                       \
-		}                                                       \
-	})
-
-#define starve_start_ok(s)                                              \
-	({                                                              \
-		int __ret = starve_start(s);                            \
-		if (__ret == -EPERM)                                    \
-			SKIP(return, "SCHED_FIFO needs CAP_SYS_NICE");  \
-		ASSERT_EQ(0, __ret) {                                   \
-			TH_LOG("starting the spinner: %s",              \
 			       strerror(-__ret));                       \
 		}                                                       \
 	})
@@ -526,22 +369,18 @@ static void cb_iteration(struct __test_metadata *_metadata, int sandbox_fd,
 	uint64_t id;
 	int cancel, ret;
 
-	ret = callbox_call_submit_fd(sandbox_fd, 0, &id);
-	ASSERT_EQ(0, ret) {
-		TH_LOG("SUBMIT: %s", strerror(-ret));
-	}
+	call_submit(sandbox_fd, 0, &id);
 	check(t, id > t->last_id, "id %llu after %llu", (unsigned long long)id,
 	      (unsigned long long)t->last_id);
 	t->last_id = id;
 
-	ret = callbox_call_wait_fd(sandbox_fd, id,
-				   now_ns() + WAIT_TIMEOUT_NS, &c);
+	ret = _call_wait(sandbox_fd, id, now_ns() + WAIT_TIMEOUT_NS, &c);
 	if (!ret) {
 		/* The runner got to it in time; it is consumed already. */
 		t->in_time++;
-		cancel = callbox_call_cancel_fd(sandbox_fd, id);
+		cancel = _call_cancel(sandbox_fd, id);
 		check(t, cancel == -EALREADY, "CANCEL: %s", strerror(-cancel));
-		ret = callbox_call_wait_fd(sandbox_fd, id, 0, &again);
+		ret = _call_wait(sandbox_fd, id, 0, &again);
 		check(t, ret == -ESRCH, "second WAIT: %s", strerror(-ret));
 	} else {
 		ASSERT_EQ(-ETIMEDOUT, ret) {
@@ -549,9 +388,9 @@ static void cb_iteration(struct __test_metadata *_metadata, int sandbox_fd,
 		}
 		t->timed_out++;
 		/* Where Hyperlight looked at its flag: ask the kernel. */
-		cancel = callbox_call_cancel_fd(sandbox_fd, id);
-		ret = callbox_call_wait_fd(sandbox_fd, id,
-					   now_ns() + ANSWER_TIMEOUT_NS, &c);
+		cancel = _call_cancel(sandbox_fd, id);
+		ret = _call_wait(sandbox_fd, id, now_ns() + ANSWER_TIMEOUT_NS,
+				 &c);
 		ASSERT_EQ(0, ret) {
 			TH_LOG("WAIT after CANCEL (which returned %d): %s",
 			       cancel, strerror(-ret));
@@ -591,18 +430,17 @@ TEST_F_TIMEOUT(hyperlight_373, callbox_never_reads_unwritten_result, 120)
 	struct cb_rec *recs;
 	uint64_t start, pill;
 	unsigned int i;
-	int ret;
 
 	pin_submitter();
-	self->sandbox_fd = sandbox_create(self->dev_fd, self->guest.vm.vm_fd,
-					  self->guest.vm.vcpu_fd);
+	self->b.fd = sandbox_create(self->b.dev_fd, self->b.guest.vm.vm_fd,
+				    self->b.guest.vm.vcpu_fd);
 	recs = calloc(ITERATIONS, sizeof(*recs));
 	ASSERT_NE(NULL, recs);
 
 	*r = (struct cb_runner) {
-		.sandbox_fd = self->sandbox_fd,
-		.guest = &self->guest,
-		.run = self->run,
+		.sandbox_fd = self->b.fd,
+		.guest = &self->b.guest,
+		.run = self->b.run,
 		/*
 		 * Every call: the iterations, the pill and the final one, and
 		 * each reset's init call takes an id too.
@@ -622,17 +460,12 @@ TEST_F_TIMEOUT(hyperlight_373, callbox_never_reads_unwritten_result, 120)
 	}
 	/* Let it block in RUN, as an idle runner would be. */
 	usleep(10000);
-	starve_start_ok(&self->starver);
+	starve_start_ok(&self->starver, STARVED_CPU);
 
 	start = now_ns();
 	for (i = 0; i < ITERATIONS; i++) {
-		bool unstarved = i % UNSTARVED_EVERY == UNSTARVED_EVERY - 1;
-
-		if (unstarved)
-			starve_pause(&self->starver, true);
-		cb_iteration(_metadata, self->sandbox_fd, &t, &recs[i]);
-		if (unstarved)
-			starve_pause(&self->starver, false);
+		starve_step(&self->starver, i, UNSTARVED_EVERY);
+		cb_iteration(_metadata, self->b.fd, &t, &recs[i]);
 		t.iterations++;
 	}
 	starve_stop(&self->starver);
@@ -644,10 +477,9 @@ TEST_F_TIMEOUT(hyperlight_373, callbox_never_reads_unwritten_result, 120)
 	 * cannot miss it.
 	 */
 	atomic_store(&r->exit_id, t.last_id + 1);
-	ret = callbox_call_submit_fd(self->sandbox_fd, 0, &pill);
-	ASSERT_EQ(0, ret);
+	call_submit(self->b.fd, 0, &pill);
 	ASSERT_LT(t.last_id, pill);
-	ASSERT_EQ(0, callbox_call_wait_fd(self->sandbox_fd, pill, 0, &c));
+	call_wait(self->b.fd, pill, 0, &c);
 	ASSERT_EQ(CALLBOX_STATE_EXITED, c.state);
 	cb_account(&t, &c, _metadata);
 	ASSERT_EQ(0, pthread_join(r->thread, NULL));
@@ -661,7 +493,7 @@ TEST_F_TIMEOUT(hyperlight_373, callbox_never_reads_unwritten_result, 120)
 	 * The guest's own count: every call it completed, and no other. A
 	 * cancelled call that ran in the guest would show up here.
 	 */
-	ASSERT_EQ(0, callbox_call_sync_fd(self->sandbox_fd, 0, &c));
+	call_sync(self->b.fd, 0, &c);
 	ASSERT_EQ(CALLBOX_STATE_EXITED, c.state);
 	EXPECT_EQ(t.count + 1, c.status);
 
@@ -801,8 +633,8 @@ TEST_F_TIMEOUT(hyperlight_373, control_userspace_flag_protocol_is_wrong, 120)
 	unsigned int i;
 
 	pin_submitter();
-	p->vcpu_fd = self->guest.vm.vcpu_fd;
-	p->run = self->run;
+	p->vcpu_fd = self->b.guest.vm.vcpu_fd;
+	p->run = self->b.run;
 	ASSERT_EQ(0, pthread_mutex_init(&p->lock, NULL));
 	ASSERT_EQ(0, pthread_cond_init(&p->work, NULL));
 	ASSERT_EQ(0, pthread_condattr_init(&attr));
@@ -819,17 +651,12 @@ TEST_F_TIMEOUT(hyperlight_373, control_userspace_flag_protocol_is_wrong, 120)
 		       strerror(-p->error));
 	}
 	usleep(10000);
-	starve_start_ok(&self->starver);
+	starve_start_ok(&self->starver, STARVED_CPU);
 
 	start = now_ns();
 	for (i = 0; i < ITERATIONS; i++) {
-		bool unstarved = i % UNSTARVED_EVERY == UNSTARVED_EVERY - 1;
-
-		if (unstarved)
-			starve_pause(&self->starver, true);
+		starve_step(&self->starver, i, UNSTARVED_EVERY);
 		old_iteration(_metadata, p, &t);
-		if (unstarved)
-			starve_pause(&self->starver, false);
 		t.iterations++;
 	}
 	starve_stop(&self->starver);

@@ -17,7 +17,6 @@
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
-#include <time.h>
 
 #include "callbox_util.h"
 
@@ -60,14 +59,6 @@ enum interruption {
 	BY_OWNER_EXIT,		/* the handler ends the thread */
 	BY_IMMEDIATE_EXIT,	/* the handler sets kvm_run.immediate_exit */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 /* ---- a minimal io_uring, to get task work queued on a thread ---- */
 
@@ -277,13 +268,14 @@ static void *worker_fn(void *p)
 static void *mask_fn(void *p)
 {
 	struct worker *w = p;
-	struct {
+	/* struct kvm_signal_mask ends in the sigset, a flexible array. */
+	union {
 		struct kvm_signal_mask mask;
-		uint64_t sigset;
+		uint8_t bytes[sizeof(struct kvm_signal_mask) + sizeof(uint64_t)];
 	} m = { .mask.len = sizeof(uint64_t) };
 
 	/* Takes the vCPU's mutex: waits until KVM_RUN has returned. */
-	if (!ioctl(w->vcpu_fd, KVM_SET_SIGNAL_MASK, &m))
+	if (!ioctl(w->vcpu_fd, KVM_SET_SIGNAL_MASK, &m.mask))
 		atomic_store(&mask_set, true);
 	return NULL;
 }
@@ -291,11 +283,7 @@ static void *mask_fn(void *p)
 /* ---- the matrix ---- */
 
 FIXTURE(restart) {
-	int dev_fd;
-	struct raw_guest guest;
-	struct kvm_run *run;
-	size_t run_size;
-	int fd;
+	struct box b;
 	volatile uint8_t *hostcall_first, *release;
 	volatile uint16_t *done_count;
 	struct worker w;
@@ -337,15 +325,9 @@ FIXTURE_SETUP(restart)
 {
 	uint8_t *mem;
 
-	self->fd = -1;
 	self->w.ring.fd = -1;
-	self->dev_fd = open_or_skip(_metadata, "/dev/callbox");
-	raw_guest_create_ok(&self->guest, guest_code, sizeof(guest_code));
-	self->run = raw_guest_map_run(&self->guest, &self->run_size);
-	ASSERT_NE(MAP_FAILED, self->run);
-	self->fd = sandbox_create(self->dev_fd, self->guest.vm.vm_fd,
-				  self->guest.vm.vcpu_fd);
-	mem = self->guest.mem;
+	box_open(_metadata, &self->b, guest_code, sizeof(guest_code), true);
+	mem = self->b.guest.mem;
 	self->hostcall_first = mem + GUEST_HOSTCALL_FIRST;
 	self->release = mem + GUEST_RELEASE;
 	self->done_count = (volatile uint16_t *)(mem + GUEST_DONE_COUNT);
@@ -356,27 +338,7 @@ FIXTURE_SETUP(restart)
 FIXTURE_TEARDOWN(restart)
 {
 	ring_destroy(&self->w.ring);
-	if (self->fd >= 0)
-		close(self->fd);
-	munmap(self->run, self->run_size);
-	raw_guest_destroy(&self->guest);
-	close(self->dev_fd);
-}
-
-/* Poll @cond for up to 10 s. */
-#define WAIT_FOR(cond)							\
-	({								\
-		uint64_t __until = now_ns() + 10000000000ull;		\
-		while (!(cond) && now_ns() < __until)			\
-			usleep(500);					\
-		(cond);							\
-	})
-
-static uint32_t call_state(int fd, uint64_t id)
-{
-	struct callbox_call_info c;
-
-	return callbox_call_get_fd(fd, id, &c) ? 0 : c.state;
+	box_close(&self->b);
 }
 
 TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
@@ -392,16 +354,15 @@ TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
 	*self->hostcall_first = variant->after_hostcall;
 	*self->release = 0;
-	w->fd = self->fd;
-	w->vcpu_fd = self->guest.vm.vcpu_fd;
-	w->run = self->run;
+	w->fd = self->b.fd;
+	w->vcpu_fd = self->b.guest.vm.vcpu_fd;
+	w->run = self->b.run;
 	w->entry = variant->entry;
 	w->after_hostcall = variant->after_hostcall;
 	w->how = variant->how;
 	the_worker = w;
 	if (variant->entry == BY_SUBMIT) {
-		ASSERT_EQ(0, callbox_call_submit_fd(self->fd, 0,
-						    &w->submitted_id));
+		call_submit(self->b.fd, 0, &w->submitted_id);
 		ASSERT_EQ(id, w->submitted_id);
 	}
 	ASSERT_EQ(0, pthread_create(&w->thread, NULL, worker_fn, w));
@@ -411,12 +372,12 @@ TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
 		EXPECT_EQ(0, w->hostcall_ret);
 		EXPECT_EQ(id, w->hostcall_out.id);
 		EXPECT_EQ(HOSTCALL_STATUS, w->hostcall_out.status);
-		EXPECT_EQ(CALLBOX_STATE_HOSTCALL, call_state(self->fd, id));
+		EXPECT_EQ(CALLBOX_STATE_HOSTCALL, call_state(self->b.fd, id));
 		atomic_store(&w->go, true);
 	}
 	/* In the guest, which spins until released. */
 	ASSERT_TRUE(WAIT_FOR(atomic_load(&w->phase) == RUNNING &&
-			     call_state(self->fd, id) ==
+			     call_state(self->b.fd, id) ==
 			     CALLBOX_STATE_ENTERED));
 	usleep(2000);
 
@@ -454,25 +415,24 @@ TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
 		pthread_kill(w->thread, SIGUSR1);
 		ASSERT_EQ(0, pthread_join(w->thread, NULL));
 		/* Parked, with nobody left to continue it: it has ended. */
-		ASSERT_EQ(0, callbox_call_get_fd(self->fd, id, &c));
+		call_get(self->b.fd, id, &c);
 		EXPECT_EQ(id, c.id);
 		EXPECT_EQ(CALLBOX_STATE_ABORTED, c.state);
 		EXPECT_EQ(CALLBOX_ABORT_OWNER_EXITED, c.reason);
 		EXPECT_EQ(CALLBOX_CALL_GUEST_RAN | CALLBOX_CALL_POISONED,
 			  c.flags);
 		EXPECT_EQ(0, c.status);
-		ASSERT_EQ(0, callbox_call_wait_fd(self->fd, id, 0, &c));
+		call_wait(self->b.fd, id, 0, &c);
 		EXPECT_EQ(CALLBOX_ABORT_OWNER_EXITED, c.reason);
 		/* It stopped mid-guest: nothing runs until a reset. */
-		EXPECT_EQ(-ENOTRECOVERABLE,
-			  callbox_call_sync_fd(self->fd, 0, &c));
+		call_sync_err(ENOTRECOVERABLE, self->b.fd, 0, &c);
 		EXPECT_EQ(0, *self->done_count);
-		ASSERT_EQ(0, raw_guest_reset(&self->guest, self->run,
-					     self->fd));
+		ASSERT_EQ(0, raw_guest_reset(&self->b.guest, self->b.run,
+					     self->b.fd));
 		/* The next call gets its own outcome: id 3 after the init. */
 		*self->hostcall_first = 0;
 		*self->release = 1;
-		ASSERT_EQ(0, callbox_call_sync_fd(self->fd, 0, &c));
+		call_sync(self->b.fd, 0, &c);
 		EXPECT_EQ(id + 2, c.id);
 		EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 		EXPECT_EQ(1, c.status);
@@ -484,7 +444,7 @@ TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
 	ASSERT_FALSE(atomic_load(&w->returned)) {
 		TH_LOG("the interrupted ioctl returned: %s", strerror(-w->ret));
 	}
-	EXPECT_EQ(CALLBOX_STATE_ENTERED, call_state(self->fd, id));
+	EXPECT_EQ(CALLBOX_STATE_ENTERED, call_state(self->b.fd, id));
 	*self->release = 1;
 	ASSERT_EQ(0, pthread_join(w->thread, NULL));
 	EXPECT_EQ(0, w->ret) {
@@ -515,9 +475,9 @@ TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
 
 	/* CALL_SYNC consumed its call; anything else is consumed by WAIT. */
 	if (variant->entry == BY_SYNC && !variant->after_hostcall) {
-		EXPECT_EQ(-ESRCH, callbox_call_get_fd(self->fd, id, &c));
+		call_get_err(ESRCH, self->b.fd, id, &c);
 	} else {
-		ASSERT_EQ(0, callbox_call_wait_fd(self->fd, id, 0, &c));
+		call_wait(self->b.fd, id, 0, &c);
 		EXPECT_EQ(id, c.id);
 		EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 		EXPECT_EQ(1, c.status);
@@ -526,7 +486,7 @@ TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
 	/* The next call is a new call, with its own id and result. */
 	*self->hostcall_first = 0;
 	*self->release = 1;
-	ASSERT_EQ(0, callbox_call_sync_fd(self->fd, 0, &c));
+	call_sync(self->b.fd, 0, &c);
 	next = c.id;
 	EXPECT_EQ(id + 1, next);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
@@ -583,31 +543,19 @@ static void *forger_fn(void *p)
 }
 
 FIXTURE(forged) {
-	int dev_fd;
-	struct raw_guest guest;
-	struct kvm_run *run;
-	size_t run_size;
-	int fd;
+	struct box b;
 	volatile uint8_t *release;
 };
 
 FIXTURE_SETUP(forged)
 {
-	self->dev_fd = open_or_skip(_metadata, "/dev/callbox");
-	raw_guest_create_ok(&self->guest, guest_code, sizeof(guest_code));
-	self->run = raw_guest_map_run(&self->guest, &self->run_size);
-	ASSERT_NE(MAP_FAILED, self->run);
-	self->fd = sandbox_create(self->dev_fd, self->guest.vm.vm_fd,
-				  self->guest.vm.vcpu_fd);
-	self->release = (uint8_t *)self->guest.mem + GUEST_RELEASE;
+	box_open(_metadata, &self->b, guest_code, sizeof(guest_code), true);
+	self->release = (uint8_t *)self->b.guest.mem + GUEST_RELEASE;
 }
 
 FIXTURE_TEARDOWN(forged)
 {
-	close(self->fd);
-	munmap(self->run, self->run_size);
-	raw_guest_destroy(&self->guest);
-	close(self->dev_fd);
+	box_close(&self->b);
 }
 
 TEST_F_TIMEOUT(forged, restart_is_refused, 60)
@@ -615,34 +563,33 @@ TEST_F_TIMEOUT(forged, restart_is_refused, 60)
 	struct sigaction sa = { .sa_handler = on_forger_signal };
 	struct callbox_call_sync sync = { .size = sizeof(sync) };
 	struct callbox_call_run run = { .size = sizeof(run) };
-	struct forger f = { .fd = self->fd, .run = self->run };
+	struct forger f = { .fd = self->b.fd, .run = self->b.run };
 	struct callbox_call_info c;
 	uint64_t done_id;
 	pthread_t t;
 
 	/* A call a runner ran to its end, left for its submitter's WAIT. */
 	*self->release = 1;
-	ASSERT_EQ(0, callbox_call_submit_fd(self->fd, 0, &done_id));
-	ASSERT_EQ(0, callbox_call_run_fd(self->fd, done_id, 0, &c));
+	call_submit(self->b.fd, 0, &done_id);
+	call_run(self->b.fd, done_id, 0, &c);
 	ASSERT_EQ(CALLBOX_STATE_EXITED, c.state);
 	sync.out = (struct callbox_call_info) {
 		.id = done_id, .state = CALLBOX_STATE_ENTERED,
 	};
-	EXPECT_EQ(-1, ioctl(self->fd, CALLBOX_CALL_SYNC, &sync));
+	EXPECT_EQ(-1, ioctl(self->b.fd, CALLBOX_CALL_SYNC, &sync));
 	EXPECT_EQ(EBUSY, errno);
 	run.out = sync.out;
-	EXPECT_EQ(-1, ioctl(self->fd, CALLBOX_CALL_RUN, &run));
+	EXPECT_EQ(-1, ioctl(self->b.fd, CALLBOX_CALL_RUN, &run));
 	EXPECT_EQ(EBUSY, errno);
-	ASSERT_EQ(0, callbox_call_wait_fd(self->fd, done_id, 0, &c));
+	call_wait(self->b.fd, done_id, 0, &c);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 
 	/* A call interrupted in RUN on another thread, then cancelled. */
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
 	the_forger = &f;
-	ASSERT_EQ(0, callbox_call_submit_fd(self->fd, 0, &f.id));
+	call_submit(self->b.fd, 0, &f.id);
 	ASSERT_EQ(0, pthread_create(&t, NULL, forger_fn, &f));
-	ASSERT_TRUE(WAIT_FOR(call_state(self->fd, f.id) ==
-			     CALLBOX_STATE_ENTERED));
+	ASSERT_TRUE(wait_for_state(self->b.fd, f.id, CALLBOX_STATE_ENTERED));
 	pthread_kill(t, SIGUSR1);
 	ASSERT_TRUE(WAIT_FOR(atomic_load(&f.parked)));
 	EXPECT_EQ(-EINTR, f.interrupted);
@@ -651,9 +598,9 @@ TEST_F_TIMEOUT(forged, restart_is_refused, 60)
 
 	/* Its @out, copied by this thread: not this thread's call. */
 	run.out = f.cmd.out;
-	EXPECT_EQ(-1, ioctl(self->fd, CALLBOX_CALL_RUN, &run));
+	EXPECT_EQ(-1, ioctl(self->b.fd, CALLBOX_CALL_RUN, &run));
 	EXPECT_EQ(EBUSY, errno);
-	EXPECT_EQ(0, callbox_call_cancel_fd(self->fd, f.id));
+	EXPECT_EQ(0, _call_cancel(self->b.fd, f.id));
 	atomic_store(&f.cancelled, true);
 	ASSERT_EQ(0, pthread_join(t, NULL));
 	EXPECT_EQ(-EBUSY, f.as_sync);
@@ -662,7 +609,7 @@ TEST_F_TIMEOUT(forged, restart_is_refused, 60)
 	EXPECT_EQ(CALLBOX_STATE_ABORTED, f.collected_out.state);
 	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, f.collected_out.reason);
 	/* RUN does not consume: the submitter still gets it. */
-	ASSERT_EQ(0, callbox_call_wait_fd(self->fd, f.id, 0, &c));
+	call_wait(self->b.fd, f.id, 0, &c);
 	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, c.reason);
 }
 

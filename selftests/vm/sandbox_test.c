@@ -211,7 +211,7 @@ TEST_F(sandbox, used_after_fork)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0)
-		_exit(_call_sync(fd, &call) == -EIO ? 0 : 1);
+		_exit(_call_sync(fd, 0, &call) == -EIO ? 0 : 1);
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));

@@ -30,7 +30,6 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include <callbox/callbox.h>
 
@@ -55,14 +54,6 @@
 #define WAIT_LIMIT_NS		30000000000ull
 
 enum deadline_kind { DEADLINE_NONE, DEADLINE_PAST, DEADLINE_AHEAD };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 /*
  * Everything seen about one call, indexed by id. Each field is written by
@@ -146,8 +137,7 @@ static int runner_reset(struct stress *s)
 	int tries;
 
 	for (tries = 0; tries < 100; tries++) {
-		struct callbox_call_run run = { .size = sizeof(run) };
-		struct callbox_call_wait wait = { .size = sizeof(wait) };
+		struct callbox_call_info out;
 		uint64_t id = 0;
 		int ret;
 
@@ -157,13 +147,13 @@ static int runner_reset(struct stress *s)
 		if (id >= s->nr_recs)
 			return -ERANGE;
 		s->recs[id].init = 1;
-		run.id = id;
-		wait.id = id;
-		if (ioctl(s->sandbox_fd, CALLBOX_CALL_RUN, &run) ||
-		    ioctl(s->sandbox_fd, CALLBOX_CALL_WAIT, &wait))
-			return -errno;
-		s->recs[id].init_state = wait.out.state;
-		if (wait.out.state == CALLBOX_STATE_EXITED)
+		ret = _call_run(s->sandbox_fd, id, 0, &out);
+		if (!ret)
+			ret = _call_wait(s->sandbox_fd, id, 0, &out);
+		if (ret)
+			return ret;
+		s->recs[id].init_state = out.state;
+		if (out.state == CALLBOX_STATE_EXITED)
 			return 0;
 	}
 	return -EPROTO;
@@ -179,7 +169,7 @@ static void *runner_thread(void *arg)
 	int ret;
 
 	for (;;) {
-		ret = callbox_call_run_fd(s->sandbox_fd, 0, 0, &out);
+		ret = _call_run(s->sandbox_fd, 0, 0, &out);
 		if (ret == -ENOTRECOVERABLE) {
 			/* Only an outcome that said so may poison. */
 			if (!poison_seen)
@@ -256,13 +246,13 @@ static int submitter_wait_oldest(struct submitter *sub)
 	struct call_rec *rec = &s->recs[id];
 	int ret;
 
-	ret = callbox_call_wait_fd(s->sandbox_fd, id, now_ns() + WAIT_LIMIT_NS,
-				   &rec->out);
+	ret = _call_wait(s->sandbox_fd, id, now_ns() + WAIT_LIMIT_NS,
+			 &rec->out);
 	if (ret)
 		return ret;
 	rec->waited++;
 	/* Consumed: the id is gone for good. */
-	ret = callbox_call_wait_fd(s->sandbox_fd, id, 0, &again);
+	ret = _call_wait(s->sandbox_fd, id, 0, &again);
 	rec->rewait_ok = ret == -ESRCH;
 	sub->head = (sub->head + 1) % WINDOW;
 	sub->nr--;
@@ -300,8 +290,7 @@ static void *submitter_thread(void *arg)
 				   rand_r(&sub->seed) % DEADLINE_AHEAD_NS;
 		}
 		for (;;) {
-			ret = callbox_call_submit_fd(s->sandbox_fd, deadline,
-						     &id);
+			ret = _call_submit(s->sandbox_fd, deadline, &id);
 			if (ret != -EAGAIN)
 				break;
 			sub->eagain++;
@@ -354,7 +343,7 @@ static void *canceller_thread(void *arg)
 		id = latest - back;
 		rec = &s->recs[id];
 		c->tries++;
-		ret = callbox_call_cancel_fd(s->sandbox_fd, id);
+		ret = _call_cancel(s->sandbox_fd, id);
 		if (!ret)
 			rec->cancel_won++;
 		else if (ret == -EALREADY)
@@ -377,10 +366,7 @@ static void *canceller_thread(void *arg)
 }
 
 FIXTURE(stress) {
-	int dev_fd;
-	struct raw_guest guest;
-	struct kvm_run *run;
-	size_t run_size;
+	struct box b;
 	struct stress s;
 	struct runner runner;
 	struct submitter sub[SUBMITTERS];
@@ -390,22 +376,12 @@ FIXTURE(stress) {
 
 FIXTURE_SETUP(stress)
 {
-	self->dev_fd = -1;
-	self->s.sandbox_fd = -1;
-	self->run = MAP_FAILED;
-	self->guest.mem = MAP_FAILED;
-	self->guest.vm = (struct raw_vm) { -1, -1, -1 };
-	self->dev_fd = open_or_skip(_metadata, "/dev/callbox");
-	raw_guest_create_ok(&self->guest, raw_guest_counter,
-			    sizeof(raw_guest_counter));
 	/* The runner flushes the vCPU's last exit through kvm_run. */
-	self->run = raw_guest_map_run(&self->guest, &self->run_size);
-	ASSERT_NE(MAP_FAILED, self->run);
-	self->s.sandbox_fd = sandbox_create(self->dev_fd,
-					    self->guest.vm.vm_fd,
-					    self->guest.vm.vcpu_fd);
-	self->s.guest = &self->guest;
-	self->s.run = self->run;
+	box_open(_metadata, &self->b, raw_guest_counter,
+		 sizeof(raw_guest_counter), true);
+	self->s.sandbox_fd = self->b.fd;
+	self->s.guest = &self->b.guest;
+	self->s.run = self->b.run;
 	/*
 	 * Every call: the submitted ones, the last one and the sync one;
 	 * every call may poison, and each reset's init call takes an id.
@@ -426,8 +402,8 @@ FIXTURE_TEARDOWN(stress)
 	 * sandbox down ends every call and wakes every waiter and runner.
 	 */
 	atomic_store(&self->s.submitters_done, true);
-	if (self->s.sandbox_fd >= 0)
-		callbox_sandbox_shutdown_fd(self->s.sandbox_fd);
+	if (self->b.fd >= 0)
+		_sandbox_shutdown(self->b.fd);
 	for (i = 0; i < SUBMITTERS; i++)
 		if (self->sub[i].started)
 			pthread_join(self->sub[i].thread, NULL);
@@ -435,14 +411,8 @@ FIXTURE_TEARDOWN(stress)
 		pthread_join(self->canceller.thread, NULL);
 	if (self->runner.started)
 		pthread_join(self->runner.thread, NULL);
-	if (self->s.sandbox_fd >= 0)
-		close(self->s.sandbox_fd);
 	free(self->s.recs);
-	if (self->run != MAP_FAILED)
-		munmap(self->run, self->run_size);
-	raw_guest_destroy(&self->guest);
-	if (self->dev_fd >= 0)
-		close(self->dev_fd);
+	box_close(&self->b);
 }
 
 struct tally {
@@ -613,16 +583,15 @@ TEST_F_TIMEOUT(stress, submit_run_wait_cancel, 300)
 	 */
 	last = atomic_load(&s->latest_id) + 1;
 	atomic_store(&s->exit_id, last);
-	ASSERT_EQ(0, callbox_call_submit_fd(s->sandbox_fd, 0, &id));
+	call_submit(s->sandbox_fd, 0, &id);
 	ASSERT_LE(last, id);
 	last = id;
 	s->recs[id].submitted++;
-	ASSERT_EQ(0, callbox_call_wait_fd(s->sandbox_fd, id,
-					  now_ns() + WAIT_LIMIT_NS,
-					  &s->recs[id].out));
+	call_wait(s->sandbox_fd, id, now_ns() + WAIT_LIMIT_NS,
+		  &s->recs[id].out);
 	s->recs[id].waited++;
 	s->recs[id].rewait_ok =
-		callbox_call_wait_fd(s->sandbox_fd, id, 0, &c) == -ESRCH;
+		_call_wait(s->sandbox_fd, id, 0, &c) == -ESRCH;
 	EXPECT_EQ(CALLBOX_STATE_EXITED, s->recs[id].out.state);
 	ASSERT_EQ(0, pthread_join(r->thread, NULL));
 	r->started = false;
@@ -637,7 +606,7 @@ TEST_F_TIMEOUT(stress, submit_run_wait_cancel, 300)
 	 * outcomes alone. A call that ran behind the kernel's back would
 	 * make it bigger.
 	 */
-	ASSERT_EQ(0, callbox_call_sync_fd(s->sandbox_fd, 0, &c));
+	call_sync(s->sandbox_fd, 0, &c);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 	EXPECT_LT(last, c.id);
 	EXPECT_EQ(r->count + 1, c.status);

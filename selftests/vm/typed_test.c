@@ -1,50 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Typed calls through real guests: every type round-trips bit for bit,
- * signatures are checked with clear errors, typed host functions (failing
- * ones too) work, and malformed messages from a hostile guest are errors
- * that leave the host healthy.
+ * signatures are checked with clear errors, and the I/O buffers bound
+ * arguments and results, up to 1 MiB strings and bytes in buffers
+ * configured to hold them. typed_host_test.c has the host functions,
+ * hostile_test.c the guests that break the rules.
  */
 #include <math.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <callbox/abi.h>
 #include <callbox/callbox.h>
 
-#include "callbox_util.h"
-
-#define ECHO GUEST_DIR "/echo.elf"
-#define STRINGS GUEST_DIR "/strings.elf"
-#define HOST GUEST_DIR "/host.elf"
-#define HOSTILE GUEST_DIR "/hostile.elf"
-
-static struct callbox_sandbox *load(struct __test_metadata *_metadata,
-				    const char *guest,
-				    const struct callbox_config *cfg)
-{
-	struct callbox_sandbox *sb = callbox_sandbox_new(cfg);
-	int ret;
-
-	if (!sb)
-		return NULL;
-	ret = callbox_sandbox_load(sb, guest);
-	if (ret) {
-		TH_LOG("loading %s: %s", guest, callbox_last_error(sb));
-		callbox_sandbox_free(sb);
-		return NULL;
-	}
-	return sb;
-}
-
-/* Does the last error mention @needle? Logs it either way on failure. */
-#define EXPECT_ERROR(sb, needle)                                         \
-	EXPECT_NE(NULL, strstr(callbox_last_error(sb), needle)) {        \
-		TH_LOG("error \"%s\" lacks \"%s\"",                      \
-		       callbox_last_error(sb), needle);                  \
-	}
+#include "sdk_util.h"
 
 /* Call @function with one argument and check that it comes back. */
 static void round_trip(struct __test_metadata *_metadata,
@@ -54,7 +24,7 @@ static void round_trip(struct __test_metadata *_metadata,
 	struct callbox_wire_value r = { 0 };
 
 	ASSERT_EQ(0, callbox_call(sb, function, &arg, 1, &r)) {
-		TH_LOG("%s: %s", function, callbox_last_error(sb));
+		TH_LOG("%s: %s", function, callbox_sandbox_last_error(sb));
 	}
 	ASSERT_EQ(arg.type, r.type);
 	switch (arg.type) {
@@ -88,8 +58,7 @@ FIXTURE_SETUP(echo)
 {
 	if (access("/dev/callbox", F_OK))
 		SKIP(return, "/dev/callbox is missing");
-	self->sb = load(_metadata, ECHO, NULL);
-	ASSERT_NE(NULL, self->sb);
+	self->sb = load(NULL, "echo");
 }
 
 FIXTURE_TEARDOWN(echo)
@@ -148,7 +117,7 @@ TEST_F(echo, arithmetic_on_every_type)
 	({                                                               \
 		struct callbox_wire_value __a[] = { a, b };              \
 		ASSERT_EQ(0, callbox_call(self->sb, fn, __a, 2, &r)) {   \
-			TH_LOG("%s", callbox_last_error(self->sb));      \
+			TH_LOG("%s", callbox_sandbox_last_error(self->sb));      \
 		}                                                        \
 	})
 	CALL2("add_i32", CALLBOX_I32(INT32_MAX), CALLBOX_I32(1));
@@ -190,7 +159,7 @@ TEST_F(echo, thirty_two_parameters_of_mixed_types)
 			want = (int64_t)((uint64_t)want + (uint64_t)args[i].i64);
 	}
 	ASSERT_EQ(0, callbox_call(self->sb, "sum32", args, 32, &r)) {
-		TH_LOG("%s", callbox_last_error(self->sb));
+		TH_LOG("%s", callbox_sandbox_last_error(self->sb));
 	}
 	EXPECT_EQ(want, r.i64);
 
@@ -208,7 +177,7 @@ TEST_F(echo, thirty_two_parameters_of_mixed_types)
 		};
 
 		ASSERT_EQ(0, callbox_call(self->sb, "describe", all, 9, &r)) {
-			TH_LOG("%s", callbox_last_error(self->sb));
+			TH_LOG("%s", callbox_sandbox_last_error(self->sb));
 		}
 		EXPECT_STREQ("i32 -5, u32 7, i64 -9223372036854775808, u64 18446744073709551615, f32 0x7fc00001, f64 0x8000000000000000, bool true, string 's' (1), bytes 3",
 			     (const char *)r.data);
@@ -286,7 +255,7 @@ TEST_F(echo, buffers_bound_arguments_and_results)
 	ASSERT_EQ(0, callbox_call(self->sb, "make_string",
 				  &CALLBOX_U32(CALLBOX_DEFAULT_IO_BUFFER - 12 - 6),
 				  1, &r)) {
-		TH_LOG("%s", callbox_last_error(self->sb));
+		TH_LOG("%s", callbox_sandbox_last_error(self->sb));
 	}
 	EXPECT_EQ(CALLBOX_DEFAULT_IO_BUFFER - 12 - 6, r.len);
 	callbox_value_free(&r);
@@ -301,7 +270,7 @@ TEST_F(echo, a_failing_function_leaves_the_guest_healthy)
 	EXPECT_EQ(-EREMOTEIO, callbox_call(self->sb, "make_string",
 					   &CALLBOX_U32(UINT32_MAX), 1, &r));
 	EXPECT_ERROR(self->sb, "make_string: no memory for 4294967295 bytes");
-	EXPECT_EQ(0, callbox_last_call(self->sb)->flags &
+	EXPECT_EQ(0, callbox_sandbox_last_outcome(self->sb)->call.flags &
 		     CALLBOX_CALL_POISONED);
 	round_trip(_metadata, self->sb, "echo_u32", CALLBOX_U32(7));
 }
@@ -323,8 +292,8 @@ TEST_F(echo, async_typed_calls)
 	EXPECT_EQ(-ETIME, callbox_call_wait(self->sb, id[1],
 					    callbox_deadline_after(1000000),
 					    &r, NULL));
-	ASSERT_EQ(0, callbox_run_next(self->sb, 0));
-	ASSERT_EQ(0, callbox_run_next(self->sb, 0));
+	ASSERT_EQ(0, callbox_call_run(self->sb, 0));
+	ASSERT_EQ(0, callbox_call_run(self->sb, 0));
 	ASSERT_EQ(0, callbox_call_wait(self->sb, id[1], 0, &r, NULL));
 	EXPECT_EQ(-0.5, r.f64);
 	ASSERT_EQ(0, callbox_call_wait(self->sb, id[0], 0, &r, NULL));
@@ -371,7 +340,7 @@ static void *typed_worker(void *p)
 		if (ret) {
 			if (!w->failed++)
 				snprintf(w->error, sizeof(w->error), "%d: %s",
-					 ret, callbox_last_error(w->sb));
+					 ret, callbox_sandbox_last_error(w->sb));
 			continue;
 		}
 		if (r.type != CALLBOX_WIRE_STRING ||
@@ -381,15 +350,6 @@ static void *typed_worker(void *p)
 			w->ok++;
 		callbox_value_free(&r);
 	}
-	return NULL;
-}
-
-static void *typed_runner(void *p)
-{
-	struct callbox_sandbox *sb = p;
-
-	while (callbox_run_next(sb, 0) != -ESHUTDOWN)
-		;
 	return NULL;
 }
 
@@ -423,9 +383,10 @@ TEST_F_TIMEOUT(echo, threads_get_their_own_results, 300)
 
 	typed_workers(_metadata, self->sb, false);
 
-	ASSERT_EQ(0, pthread_create(&runner, NULL, typed_runner, self->sb));
+	ASSERT_EQ(0, pthread_create(&runner, NULL, run_until_stopped,
+				    self->sb));
 	typed_workers(_metadata, self->sb, true);
-	callbox_run_stop(self->sb);
+	callbox_call_run_stop(self->sb);
 	pthread_join(runner, NULL);
 }
 
@@ -449,8 +410,7 @@ TEST(one_mib_strings_and_bytes)
 	cfg.max_calls = 1;
 	cfg.input_size = 2 << 20;
 	cfg.output_size = 2 << 20;
-	sb = load(_metadata, ECHO, &cfg);
-	ASSERT_NE(NULL, sb);
+	sb = load(&cfg, "echo");
 
 	for (i = 0; i < mib; i++) {
 		s[i] = 'a' + i % 26;
@@ -474,11 +434,10 @@ TEST(one_mib_strings_and_bytes)
 	callbox_sandbox_free(sb);
 
 	/* The strings guest reverses one, on its heap. */
-	sb = load(_metadata, STRINGS, &cfg);
-	ASSERT_NE(NULL, sb);
+	sb = load(&cfg, "strings");
 	r = CALLBOX_STRING(s);
 	ASSERT_EQ(0, callbox_call(sb, "reverse", &r, 1, &r)) {
-		TH_LOG("%s", callbox_last_error(sb));
+		TH_LOG("%s", callbox_sandbox_last_error(sb));
 	}
 	ASSERT_EQ(mib, r.len);
 	for (i = 0; i < mib; i++)
@@ -503,9 +462,8 @@ TEST(config_of_buffers_is_checked)
 	do {                                                             \
 		callbox_config_init(&cfg);                               \
 		cfg.field = value;                                       \
-		sb = callbox_sandbox_new(&cfg);                          \
-		ASSERT_NE(NULL, sb);                                     \
-		EXPECT_EQ(-EINVAL, callbox_sandbox_load(sb, ECHO));      \
+		sb = sandbox_new(&cfg);                                  \
+		load_into_err(EINVAL, sb, "echo");                       \
 		EXPECT_ERROR(sb, needle);                                \
 		callbox_sandbox_free(sb);                                \
 	} while (0)
@@ -520,499 +478,11 @@ TEST(config_of_buffers_is_checked)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.mem_size = CALLBOX_DEFAULT_MEM_SIZE;
 	cfg.stack_size = CALLBOX_DEFAULT_STACK_SIZE;
-	sb = callbox_sandbox_new(&cfg);
-	ASSERT_NE(NULL, sb);
-	EXPECT_EQ(0, callbox_sandbox_load(sb, ECHO)) {
-		TH_LOG("%s", callbox_last_error(sb));
+	sb = sandbox_new(&cfg);
+	EXPECT_EQ(0, _load_into(sb, "echo")) {
+		TH_LOG("%s", callbox_sandbox_last_error(sb));
 	}
 	callbox_sandbox_free(sb);
-}
-
-/* ---- typed host functions ---- */
-
-struct host_counts {
-	int transform;
-};
-
-/* A host function; it need not use every parameter. */
-#define HOST_FN(name)							\
-	static int name(struct callbox_sandbox *sb __attribute__((unused)),	\
-			const struct callbox_wire_value *args			\
-				__attribute__((unused)),			\
-			struct callbox_wire_writer *result			\
-				__attribute__((unused)),			\
-			void *opaque __attribute__((unused)))
-
-HOST_FN(transform)
-{
-	struct host_counts *n = opaque;
-
-	n->transform++;
-	return callbox_wire_put_i64(result, 2 * args[0].i64);
-}
-
-HOST_FN(greeting)
-{
-	char text[256];
-
-	snprintf(text, sizeof(text), "Hello, %s!", (const char *)args[0].data);
-	return callbox_wire_put_string(result, text);
-}
-
-HOST_FN(fails)
-{
-	return callbox_host_fn_fail(sb, -EDOM, "no %lld for you",
-				    (long long)args[0].i64);
-}
-
-HOST_FN(fails_silently)
-{
-	return 1234;
-}
-
-/* Declared to return i64, puts a string. */
-HOST_FN(lies)
-{
-	return callbox_wire_put_string(result, "oops");
-}
-
-/* A result larger than the guest's input buffer. */
-HOST_FN(too_big)
-{
-	static char big[CALLBOX_DEFAULT_IO_BUFFER + 1];
-
-	memset(big, 'b', sizeof(big) - 1);
-	/* The writer's error is the library's to report, not ours. */
-	callbox_wire_put_string(result, big);
-	return 0;
-}
-
-HOST_FN(nothing)
-{
-	return 0;
-}
-
-HOST_FN(takes_string)
-{
-	return callbox_wire_put_i64(result, args[0].len);
-}
-
-static void add_host_fns(struct __test_metadata *_metadata,
-			 struct callbox_sandbox *sb, struct host_counts *n)
-{
-	static const struct {
-		const char *name, *signature;
-		callbox_host_fn fn;
-	} fns[] = {
-		{ "transform", "i64(i64)", transform },
-		{ "greeting", "string(string)", greeting },
-		{ "fails", "i64(i64)", fails },
-		{ "fails_silently", "i64(i64)", fails_silently },
-		{ "lies", "i64(i64)", lies },
-		{ "too_big", "string(i64)", too_big },
-		{ "nothing", "void(i64)", nothing },
-		{ "takes_string", "i64(string)", takes_string },
-	};
-	size_t i;
-
-	/* Braces: ASSERT_EQ() { TH_LOG() } is two statements. */
-	for (i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-		ASSERT_EQ(0, callbox_sandbox_add_host_fn(sb, fns[i].name,
-							 fns[i].signature,
-							 fns[i].fn, n)) {
-			TH_LOG("%s", callbox_last_error(sb));
-		}
-	}
-}
-
-FIXTURE(host) {
-	struct callbox_sandbox *sb;
-	struct host_counts n;
-};
-
-/* A sandbox with every host function above, and @guest loaded. */
-static struct callbox_sandbox *load_with_host_fns(struct __test_metadata *_metadata,
-						  const char *guest,
-						  struct host_counts *n)
-{
-	struct callbox_sandbox *sb = callbox_sandbox_new(NULL);
-
-	memset(n, 0, sizeof(*n));
-	ASSERT_NE(NULL, sb);
-	add_host_fns(_metadata, sb, n);
-	ASSERT_EQ(0, callbox_sandbox_load(sb, guest)) {
-		TH_LOG("%s", callbox_last_error(sb));
-	}
-	return sb;
-}
-
-FIXTURE_SETUP(host)
-{
-	if (access("/dev/callbox", F_OK))
-		SKIP(return, "/dev/callbox is missing");
-	self->sb = load_with_host_fns(_metadata, HOST, &self->n);
-}
-
-FIXTURE_TEARDOWN(host)
-{
-	callbox_sandbox_free(self->sb);
-}
-
-/* try_host(name, x): what the guest saw when it called name(x). */
-static void expect_try_host(struct __test_metadata *_metadata,
-			    struct callbox_sandbox *sb, const char *name,
-			    int64_t x, const char *want)
-{
-	struct callbox_wire_value args[] = { CALLBOX_STRING(name),
-					     CALLBOX_I64(x) }, r;
-
-	ASSERT_EQ(0, callbox_call(sb, "try_host", args, 2, &r)) {
-		TH_LOG("%s", callbox_last_error(sb));
-	}
-	EXPECT_STREQ(want, (const char *)r.data);
-	callbox_value_free(&r);
-}
-
-TEST_F(host, typed_host_functions)
-{
-	struct callbox_wire_value r;
-	char want[256];
-
-	expect_try_host(_metadata, self->sb, "transform", 21, "ok i64 42");
-	expect_try_host(_metadata, self->sb, "nothing", 1, "ok void");
-
-	/* Strings both ways, two host calls in one guest call. */
-	r = CALLBOX_STRING("Ada");
-	ASSERT_EQ(0, callbox_call(self->sb, "greet_twice", &r, 1, &r));
-	EXPECT_STREQ("Hello, Hello, Ada!!", (const char *)r.data);
-	callbox_value_free(&r);
-
-	/* Many host calls in one guest call. */
-	self->n.transform = 0;
-	ASSERT_EQ(0, callbox_call(self->sb, "many_host_calls",
-				  &CALLBOX_I64(500), 1, &r));
-	EXPECT_EQ(2 * (499 * 500 / 2), r.i64);
-	EXPECT_EQ(500, self->n.transform);
-
-	/* Failures the guest sees, with the code and the message. */
-	expect_try_host(_metadata, self->sb, "fails", 3,
-			"error -33: no 3 for you");
-	expect_try_host(_metadata, self->sb, "fails_silently", 3,
-			"error 1234: the host function failed");
-	snprintf(want, sizeof(want), "error %d: no host function named 'nope'",
-		 -ENOENT);
-	expect_try_host(_metadata, self->sb, "nope", 3, want);
-	snprintf(want, sizeof(want),
-		 "error %d: takes_string: argument 1 is i64, but the function takes string there (i64 takes_string(string))",
-		 -EINVAL);
-	expect_try_host(_metadata, self->sb, "takes_string", 3, want);
-	snprintf(want, sizeof(want),
-		 "error %d: lies: the host function returned 1 values, not one i64",
-		 -EPROTO);
-	expect_try_host(_metadata, self->sb, "lies", 3, want);
-	snprintf(want, sizeof(want),
-		 "error %d: too_big: the result does not fit the guest's 16384-byte input buffer",
-		 -E2BIG);
-	expect_try_host(_metadata, self->sb, "too_big", 3, want);
-
-	/* The sandbox is healthy after all of that. */
-	expect_try_host(_metadata, self->sb, "transform", -4, "ok i64 -8");
-}
-
-TEST(host_fn_registration_is_checked)
-{
-	struct callbox_sandbox *sb = callbox_sandbox_new(NULL);
-	char name[CALLBOX_FUNCTION_NAME_MAX + 1];
-
-	ASSERT_NE(NULL, sb);
-	EXPECT_EQ(0, callbox_sandbox_add_host_fn(sb, "f", " void ( ) ",
-						 nothing, NULL));
-	EXPECT_EQ(-EEXIST, callbox_sandbox_add_host_fn(sb, "f", "void()",
-						       nothing, NULL));
-	EXPECT_ERROR(sb, "host function f is registered already");
-	EXPECT_EQ(-EINVAL, callbox_sandbox_add_host_fn(sb, "g", "i64(int)",
-						       nothing, NULL));
-	EXPECT_ERROR(sb, "host function g: signature \"i64(int)\": parameter 1: 'int' is not one of");
-	EXPECT_EQ(-EINVAL, callbox_sandbox_add_host_fn(sb, "g", "i64(void)",
-						       nothing, NULL));
-	EXPECT_EQ(-EINVAL, callbox_sandbox_add_host_fn(sb, "g", "i64(i64",
-						       nothing, NULL));
-	EXPECT_EQ(-EINVAL, callbox_sandbox_add_host_fn(sb, "a b", "void()",
-						       nothing, NULL));
-	EXPECT_EQ(-EINVAL, callbox_sandbox_add_host_fn(sb, "", "void()",
-						       nothing, NULL));
-	memset(name, 'n', sizeof(name) - 1);
-	name[sizeof(name) - 1] = '\0';
-	EXPECT_EQ(-EINVAL, callbox_sandbox_add_host_fn(sb, name, "void()",
-						       nothing, NULL));
-	EXPECT_EQ(-EINVAL, callbox_sandbox_add_host_fn(sb, "g", "void()",
-						       NULL, NULL));
-	callbox_sandbox_free(sb);
-}
-
-/* The set of host functions is fixed once the guest runs. */
-TEST_F(host, no_host_fn_after_the_load)
-{
-	EXPECT_EQ(-EBUSY, callbox_sandbox_add_host_fn(self->sb, "late",
-						      "void()", nothing, NULL));
-	EXPECT_ERROR(self->sb, "before callbox_sandbox_load()");
-}
-
-/* ---- a hostile guest ---- */
-
-FIXTURE(hostile) {
-	struct callbox_sandbox *sb;
-	struct host_counts n;
-};
-
-FIXTURE_SETUP(hostile)
-{
-	if (access("/dev/callbox", F_OK))
-		SKIP(return, "/dev/callbox is missing");
-	self->sb = load_with_host_fns(_metadata, HOSTILE, &self->n);
-}
-
-FIXTURE_TEARDOWN(hostile)
-{
-	callbox_sandbox_free(self->sb);
-}
-
-/* The cases of selftests/guests/hostile.c's reply(), in its order. */
-static const struct {
-	int err;
-	const char *needle;
-} hostile_replies[] = {
-	{ 0, NULL },					/* fine */
-	{ -EBADMSG, "message length past the end of the buffer (value 16385" },
-	{ -EBADMSG, "string length runs past the message end" },
-	{ -EBADMSG, "string not NUL-terminated" },
-	{ -EBADMSG, "unknown type tag (value 119" },
-	{ -EBADMSG, "the guest returned i64, but the function is declared to return string" },
-	{ -EBADMSG, "bad magic" },
-	{ -EBADMSG, "holds 2 values, not one" },
-	{ -EBADMSG, "holds no value" },
-	{ -EBADMSG, "trailing bytes after the last value" },
-	{ -EBADMSG, "NUL byte inside a string" },
-	{ -EBADMSG, "string length runs past the message end (value 4294967295" },
-	/* The first string's length swallows the second value's bytes. */
-	{ -EBADMSG, "NUL byte inside a string (value 14" },
-	{ -EBADMSG, "message length shorter than its header (value 5" },
-	{ -EINVAL, "reply: the guest refused the call (status 2): (the guest left no readable message)" },
-};
-
-TEST_F(hostile, malformed_replies_are_errors)
-{
-	struct callbox_wire_value r;
-	unsigned int c, round;
-
-	/* Twice, so that every case also follows every other one. */
-	for (round = 0; round < 2; round++) {
-		for (c = 0; c < sizeof(hostile_replies) / sizeof(hostile_replies[0]); c++) {
-			int ret = callbox_call(self->sb, "reply",
-					       &CALLBOX_U32(c), 1, &r);
-
-			EXPECT_EQ(hostile_replies[c].err, ret) {
-				TH_LOG("case %u: %s", c,
-				       callbox_last_error(self->sb));
-			}
-			if (!ret) {
-				EXPECT_STREQ("fine", (const char *)r.data);
-				callbox_value_free(&r);
-			} else {
-				EXPECT_ERROR(self->sb, hostile_replies[c].needle);
-				EXPECT_ERROR(self->sb, "reply: ");
-			}
-		}
-	}
-}
-
-TEST_F(hostile, malformed_host_calls_are_answered)
-{
-	static const struct {
-		int err;
-		const char *needle;
-	} cases[] = {
-		{ -EINVAL, "host function name not NUL-terminated" },
-		{ -EBADMSG, "transform: malformed arguments: bad magic" },
-		{ -EBADMSG, "transform: malformed arguments: bytes length runs past the message end" },
-		{ -ENOSYS, "unknown host call number 0x1234" },
-		{ -ENOENT, "no host function named 'no_such_fn'" },
-	};
-	struct callbox_wire_value r;
-	char want[32];
-	unsigned int c;
-
-	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		ASSERT_EQ(0, callbox_call(self->sb, "raw_host_call",
-					  &CALLBOX_U32(c), 1, &r)) {
-			TH_LOG("case %u: %s", c, callbox_last_error(self->sb));
-		}
-		snprintf(want, sizeof(want), "error %d: ", cases[c].err);
-		EXPECT_EQ(0, strncmp(want, (const char *)r.data, strlen(want))) {
-			TH_LOG("case %u: %s", c, r.data);
-		}
-		EXPECT_NE(NULL, strstr((const char *)r.data, cases[c].needle)) {
-			TH_LOG("case %u: %s", c, r.data);
-		}
-		callbox_value_free(&r);
-	}
-	/* The host function never ran on any of those. */
-	EXPECT_EQ(0, self->n.transform);
-	ASSERT_EQ(0, callbox_call(self->sb, "ping", NULL, 0, &r));
-	EXPECT_STREQ("pong", (const char *)r.data);
-	callbox_value_free(&r);
-}
-
-/* The guest checks each call against its own table, whatever the host did. */
-TEST_F(hostile, guest_checks_arguments_too)
-{
-	struct callbox_wire_value arg = CALLBOX_I64(5), r;
-
-	ASSERT_EQ(0, callbox_call(self->sb, "target", &arg, 1, &r));
-	EXPECT_STREQ("target ran", (const char *)r.data);
-	callbox_value_free(&r);
-
-	/* Now the guest's table says target takes a string. */
-	ASSERT_EQ(0, callbox_call(self->sb, "mutate", &CALLBOX_U32(1), 1, &r));
-	EXPECT_EQ(-EINVAL, callbox_call(self->sb, "target", &arg, 1, &r));
-	EXPECT_ERROR(self->sb, "target: the guest refused the call (status 2): argument 1 is i64, but the function takes string there");
-
-	/* ... and that it takes nothing. */
-	ASSERT_EQ(0, callbox_call(self->sb, "mutate", &CALLBOX_U32(2), 1, &r));
-	EXPECT_EQ(-EINVAL, callbox_call(self->sb, "target", &arg, 1, &r));
-	EXPECT_ERROR(self->sb, "(status 2): 1 arguments given, but the function takes 0");
-}
-
-/*
- * A reset reloads the guest's memory but keeps the I/O buffers: the
- * arguments of a queued call, and the result of an ended call nobody has
- * collected yet, are both still there after it.
- */
-TEST_F(hostile, reset_keeps_queued_arguments_and_uncollected_results)
-{
-	struct callbox_wire_value before = CALLBOX_STRING("ran before the reset");
-	struct callbox_wire_value after = CALLBOX_STRING("queued across the reset");
-	uint64_t id_before, id_spin, id_after;
-	struct callbox_wire_value r;
-
-	ASSERT_EQ(0, callbox_call_submit(self->sb, "echo_text", &before, 1, 0,
-					 &id_before));
-	ASSERT_EQ(0, callbox_run_next(self->sb, 0));
-	ASSERT_EQ(0, callbox_call_submit(self->sb, "spin", NULL, 0,
-					 callbox_deadline_after(200000000),
-					 &id_spin));
-	ASSERT_EQ(0, callbox_call_submit(self->sb, "echo_text", &after, 1, 0,
-					 &id_after));
-
-	/* The deadline stops the spin mid-call: the sandbox is poisoned. */
-	ASSERT_EQ(0, callbox_run_next(self->sb, 0));
-	EXPECT_EQ(-ETIMEDOUT, callbox_call_wait(self->sb, id_spin, 0, &r, NULL));
-	/* A wait's message names the function too. */
-	EXPECT_ERROR(self->sb, "spin: call ");
-	EXPECT_EQ(-ENOTRECOVERABLE, callbox_run_next(self->sb, 0));
-
-	ASSERT_EQ(0, callbox_sandbox_reset(self->sb)) {
-		TH_LOG("%s", callbox_last_error(self->sb));
-	}
-	ASSERT_EQ(0, callbox_run_next(self->sb, 0));
-	ASSERT_EQ(0, callbox_call_wait(self->sb, id_after, 0, &r, NULL)) {
-		TH_LOG("%s", callbox_last_error(self->sb));
-	}
-	EXPECT_STREQ("queued across the reset", (const char *)r.data);
-	callbox_value_free(&r);
-	ASSERT_EQ(0, callbox_call_wait(self->sb, id_before, 0, &r, NULL));
-	EXPECT_STREQ("ran before the reset", (const char *)r.data);
-	callbox_value_free(&r);
-}
-
-/*
- * How a call aborted is kept with the call: a reset (which reloads the
- * mailbox) between the abort and the wait must not change what the wait
- * reports.
- */
-/* Two runners still enter the calls in the order they were submitted. */
-TEST_F_TIMEOUT(hostile, runners_keep_submission_order, 300)
-{
-	struct callbox_wire_value r;
-	pthread_t runner[2];
-	uint64_t id[15];
-	int round, i;
-
-	ASSERT_EQ(0, pthread_create(&runner[0], NULL, typed_runner, self->sb));
-	ASSERT_EQ(0, pthread_create(&runner[1], NULL, typed_runner, self->sb));
-	for (round = 0; round < 20; round++) {
-		for (i = 0; i < 15; i++)
-			ASSERT_EQ(0, callbox_call_submit(self->sb, "ticket",
-							 NULL, 0, 0, &id[i]));
-		for (i = 0; i < 15; i++) {
-			ASSERT_EQ(0, callbox_call_wait(self->sb, id[i], 0, &r,
-						       NULL));
-			EXPECT_EQ((uint64_t)(round * 15 + i), r.u64) {
-				TH_LOG("round %d: call %d entered as number %llu",
-				       round, i, (unsigned long long)r.u64);
-			}
-		}
-	}
-	callbox_run_stop(self->sb);
-	pthread_join(runner[0], NULL);
-	pthread_join(runner[1], NULL);
-}
-
-TEST(abort_details_survive_a_reset)
-{
-	struct callbox_sandbox *sb;
-	struct callbox_wire_value r;
-	uint64_t id;
-
-	if (access("/dev/callbox", F_OK))
-		SKIP(return, "/dev/callbox is missing");
-	sb = load(_metadata, GUEST_DIR "/fault.elf", NULL);
-	ASSERT_NE(NULL, sb);
-	ASSERT_EQ(0, callbox_call_submit(sb, "null_deref", NULL, 0, 0, &id));
-	ASSERT_EQ(0, callbox_run_next(sb, 0));
-	ASSERT_EQ(0, callbox_sandbox_reset(sb)) {
-		TH_LOG("%s", callbox_last_error(sb));
-	}
-	EXPECT_EQ(-EIO, callbox_call_wait(sb, id, 0, &r, NULL));
-	EXPECT_ERROR(sb, "null_deref: call ");
-	EXPECT_ERROR(sb, "aborted by the guest, which reports CPU exception #PF page fault at rip 0x");
-	EXPECT_ERROR(sb, ", address 0x0 (error 0x");
-	callbox_sandbox_free(sb);
-}
-
-TEST(malformed_export_tables_fail_the_load)
-{
-	static const char *const needles[] = {
-		NULL,
-		"claims 4294967295 exports, more than the 128 that fit",
-		"export 2 is malformed: the name is not NUL-terminated",
-		"export 2 is malformed: bad: parameter 1 has type tag 153",
-		"export 2 is malformed: bad: 200 parameters, more than 32",
-		"export 2 is malformed: the name has byte 0x20 at 1",
-		"the guest exports good twice",
-		"claims 4097 exports, more than the 4096 that fit",
-	};
-	struct callbox_config cfg;
-	struct callbox_sandbox *sb;
-	unsigned int v;
-
-	if (access("/dev/callbox", F_OK))
-		SKIP(return, "/dev/callbox is missing");
-	for (v = 1; v < sizeof(needles) / sizeof(needles[0]); v++) {
-		callbox_config_init(&cfg);
-		cfg.log_level = CALLBOX_LOG_TRACE;	/* hostile.c's switch */
-		cfg.heap_size = v * 4096;
-		/* The last one needs a buffer larger than 4096 exports. */
-		if (v == sizeof(needles) / sizeof(needles[0]) - 1) {
-			cfg.output_size = 1 << 20;
-			cfg.max_calls = 1;
-		}
-		sb = callbox_sandbox_new(&cfg);
-		ASSERT_NE(NULL, sb);
-		EXPECT_EQ(-EPROTO, callbox_sandbox_load(sb, HOSTILE));
-		EXPECT_ERROR(sb, needles[v]);
-		callbox_sandbox_free(sb);
-	}
 }
 
 TEST_HARNESS_MAIN

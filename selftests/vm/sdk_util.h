@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Helpers for the suites that run the example guests through libcallbox's
+ * host SDK, in the triples of callbox_util.h: _foo() returns 0 or -errno,
+ * foo() asserts success, foo_err(errno, ...) expects that failure.
+ *
+ * A guest is named as its file in GUEST_DIR without ".elf" ("arith"). A
+ * failed load logs the library's own words for it, which say why.
+ */
+#ifndef CALLBOX_SELFTEST_SDK_UTIL_H
+#define CALLBOX_SELFTEST_SDK_UTIL_H
+
+#include <stdio.h>
+
+#include <callbox/callbox.h>
+
+#include "callbox_util.h"
+
+/* A new sandbox with @cfg (NULL: the defaults), no guest in it yet. */
+#define sandbox_new(cfg)						\
+	({								\
+		struct callbox_sandbox *__sb = NULL;			\
+		ASSERT_EQ(0, callbox_sandbox_new(cfg, &__sb)) {		\
+			TH_LOG("%s", callbox_sandbox_last_error(NULL));	\
+		}							\
+		__sb;							\
+	})
+
+/* Load @guest into @sb, a sandbox from sandbox_new(): 0 or -errno. */
+static inline int _load_into(struct callbox_sandbox *sb, const char *guest)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), GUEST_DIR "/%s.elf", guest);
+	return callbox_sandbox_load(sb, path);
+}
+
+#define load_into(sb, guest)						\
+	({								\
+		int __ret = _load_into(sb, guest);			\
+		ASSERT_EQ(0, __ret) {					\
+			TH_LOG("loading %s: %s", guest,			\
+			       callbox_sandbox_last_error(sb));		\
+		}							\
+	})
+
+#define load_into_err(_errno, sb, guest) \
+	({ EXPECT_EQ(-(_errno), _load_into(sb, guest)); })
+
+/*
+ * A new sandbox with @cfg and @guest loaded into it: 0 or -errno, and the
+ * sandbox in *@sb either way, for its callbox_sandbox_last_error(); NULL
+ * only if it could not be created.
+ */
+static inline int _load(const struct callbox_config *cfg, const char *guest,
+			struct callbox_sandbox **sb)
+{
+	int ret = callbox_sandbox_new(cfg, sb);
+
+	return ret ? ret : _load_into(*sb, guest);
+}
+
+/* The same, asserting success: the loaded sandbox. */
+#define load(cfg, guest)						\
+	({								\
+		struct callbox_sandbox *__lsb = sandbox_new(cfg);	\
+		load_into(__lsb, guest);				\
+		__lsb;							\
+	})
+
+/* Does the last error mention @needle? Logs it either way on failure. */
+#define EXPECT_ERROR(sb, needle)					\
+	EXPECT_NE(NULL, strstr(callbox_sandbox_last_error(sb), needle)) { \
+		TH_LOG("error \"%s\" lacks \"%s\"",			\
+		       callbox_sandbox_last_error(sb), needle);		\
+	}
+
+/* A thread that runs calls with callbox_call_run(). */
+struct lib_runner {
+	struct callbox_sandbox *sb;
+	int calls;	/* run this many, or until an error if < 0 */
+	int ret;
+};
+
+static inline void *lib_runner(void *p)
+{
+	struct lib_runner *r = p;
+	int i;
+
+	for (i = 0; r->calls < 0 || i < r->calls; i++) {
+		r->ret = callbox_call_run(r->sb, 0);
+		if (r->ret)
+			break;
+	}
+	return NULL;
+}
+
+/* A thread that runs calls on sandbox @p until it is stopped. */
+static inline void *run_until_stopped(void *p)
+{
+	struct callbox_sandbox *sb = p;
+
+	while (callbox_call_run(sb, 0) != -ESHUTDOWN)
+		;
+	return NULL;
+}
+
+#endif /* CALLBOX_SELFTEST_SDK_UTIL_H */
