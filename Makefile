@@ -113,7 +113,7 @@ $(KSFT_HARNESS):
 		--wildcards 'linux-source-6.1/tools/testing/selftests/kselftest*'
 	touch $@
 
-$(BUILD)/selftests/%: selftests/vm/%.c selftests/vm/callbox_util.h \
+$(BUILD)/selftests/%: selftests/vm/%.c selftests/vm/callbox_util.h selftests/vm/stall.h \
 		selftests/vm/raw_guest.h \
 		$(LIB_A) $(KSFT_HARNESS)
 	@mkdir -p $(@D)

@@ -17,7 +17,7 @@ $(LSM_BPF_OBJ): selftests/vm/lsm_deny_kvm_run.bpf.c
 
 # Overrides the generic $(BUILD)/selftests/% rule of the Makefile.
 $(BUILD)/selftests/lsm_test: selftests/vm/lsm_test.c \
-		selftests/vm/callbox_util.h selftests/vm/raw_guest.h \
+		selftests/vm/callbox_util.h selftests/vm/raw_guest.h selftests/vm/stall.h \
 		$(LSM_BPF_OBJ) $(LIB_A) $(KSFT_HARNESS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -isystem $(KSFT) $(CFLAGS) \

@@ -17,12 +17,14 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include <bpf/libbpf.h>
 
 #include <callbox/callbox.h>
 
 #include "callbox_util.h"
+#include "stall.h"
 
 /* The policy's object file, built by lsm.mk, embedded whole. */
 #ifndef LSM_BPF_OBJ
@@ -397,6 +399,181 @@ TEST_F(lsm, policy_spares_other_processes)
 
 	/* And this process stays refused. */
 	EXPECT_EQ(-EPERM, sync_call(self->fd, &(struct callbox_call_info){}));
+}
+
+/*
+ * ==== The policy holds at entry, after a stalled write too ====
+ *
+ * RUN writes @out, and CALL_SYNC its publication reply, before they
+ * enter the guest; a write to userspace can take as long as the process
+ * likes. The hook must be asked after those writes, right before
+ * KVM_RUN: a policy attached while the write is held up still refuses
+ * entry, with its errno and nothing entered. RUN: the call stays QUEUED,
+ * without CALLBOX_CALL_GUEST_RAN. CALL_SYNC: the id it wrote back names
+ * a call that is gone (ESRCH), never run; the sandbox is not poisoned.
+ * Either way, once the policy is detached, the guest runs its first call.
+ *
+ * The write is held up as in stall_test.c (see stall.h): the ioctl's
+ * struct is alone in a page that userfaultfd write-protects, so the
+ * kernel's copy_to_user() waits for this process to lift the protection.
+ */
+FIXTURE(lsm_stall) {
+	FIXTURE_DATA(lsm) lsm;	/* guest, sandbox and policy, as above */
+	struct stall st;
+	/* The thread whose ioctl stalls. */
+	pthread_t thread;
+	bool started;
+	unsigned long cmd;
+	int ret;
+};
+
+FIXTURE_VARIANT(lsm_stall) {
+	bool sync;
+};
+
+FIXTURE_VARIANT_ADD(lsm_stall, run) {
+	.sync = false,
+};
+
+FIXTURE_VARIANT_ADD(lsm_stall, call_sync) {
+	.sync = true,
+};
+
+static void *stalled_ioctl_fn(void *p)
+{
+	FIXTURE_DATA(lsm_stall) *self = p;
+
+	self->ret = ioctl(self->lsm.fd, self->cmd, self->st.page) ? -errno : 0;
+	return NULL;
+}
+
+/* Join the ioctl's thread if it ends within @ms. */
+static bool stalled_ioctl_join(FIXTURE_DATA(lsm_stall) *self, unsigned int ms)
+{
+	struct timespec ts;
+
+	if (!self->started)
+		return true;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000l;
+	if (ts.tv_nsec >= 1000000000l) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000l;
+	}
+	if (pthread_timedjoin_np(self->thread, NULL, &ts))
+		return false;
+	self->started = false;
+	return true;
+}
+
+FIXTURE_SETUP(lsm_stall)
+{
+	self->st.uffd = -1;
+	self->st.page = MAP_FAILED;
+	lsm_setup(_metadata, &self->lsm, NULL);
+	if (_metadata->skip)
+		return;
+	stall_init(_metadata, &self->st);
+}
+
+FIXTURE_TEARDOWN(lsm_stall)
+{
+	bool joined;
+
+	/*
+	 * However the test ended: let the write land, and if the ioctl
+	 * still runs, shut the sandbox down; then the thread ends. No
+	 * handler block on the EXPECT: after a failed ASSERT the harness
+	 * leaves its trigger set, and the block would run.
+	 */
+	stall_protect(&self->st, false);
+	joined = stalled_ioctl_join(self, 10000);
+	if (!joined && self->lsm.fd >= 0) {
+		callbox_sandbox_shutdown_fd(self->lsm.fd);
+		joined = stalled_ioctl_join(self, 10000);
+	}
+	if (!joined)
+		TH_LOG("the stalled ioctl's thread is still blocked");
+	EXPECT_TRUE(joined);
+	stall_destroy(&self->st);
+	lsm_teardown(_metadata, &self->lsm, NULL);
+}
+
+TEST_F_TIMEOUT(lsm_stall, policy_attached_during_the_stalled_write, 120)
+{
+	struct callbox_call_sync *sync = self->st.page;
+	struct callbox_call_run *run_cmd = self->st.page;
+	struct callbox_call_info c;
+	int fd = self->lsm.fd;
+	uint64_t id = 0;
+
+	return_if_setup_skipped();
+	if (variant->sync) {
+		sync->size = sizeof(*sync);
+		self->cmd = CALLBOX_CALL_SYNC;
+	} else {
+		ASSERT_EQ(0, callbox_call_submit_fd(fd, 0, &id));
+		ASSERT_EQ(1, id);
+		run_cmd->size = sizeof(*run_cmd);
+		run_cmd->id = id;
+		self->cmd = CALLBOX_CALL_RUN;
+	}
+
+	/* No policy yet: the ioctl passes every check, then stalls. */
+	ASSERT_EQ(0, stall_protect(&self->st, true));
+	ASSERT_EQ(0, pthread_create(&self->thread, NULL, stalled_ioctl_fn,
+				    self));
+	self->started = true;
+	ASSERT_TRUE(stall_wait(&self->st, 5000)) {
+		TH_LOG("the ioctl did not write its struct");
+	}
+
+	/* The policy arrives meanwhile (the teardown releases on a SKIP). */
+	if (!policy_attach(_metadata, &self->lsm))
+		return;
+	errno = 0;
+	ASSERT_EQ(-1, ioctl(self->lsm.guest.vm.vcpu_fd, KVM_RUN, 0));
+	ASSERT_EQ(EPERM, errno);
+
+	/* The write lands: the ioctl must not enter the guest now. */
+	ASSERT_EQ(0, stall_protect(&self->st, false));
+	ASSERT_TRUE(stalled_ioctl_join(self, 10000)) {
+		TH_LOG("the ioctl still runs");
+	}
+	EXPECT_EQ(-EPERM, self->ret) {
+		c = variant->sync ? sync->out : run_cmd->out;
+		TH_LOG("the ioctl returned %s: call %llu state %u flags %#x",
+		       self->ret ? strerror(-self->ret) : "0",
+		       (unsigned long long)c.id, c.state, c.flags);
+	}
+	if (variant->sync) {
+		EXPECT_EQ(1, sync->out.id);
+		EXPECT_EQ(-ESRCH, get(fd, 1, &c)) {
+			TH_LOG("call 1: state %u flags %#x", c.state, c.flags);
+		}
+	} else {
+		ASSERT_EQ(0, get(fd, id, &c));
+		EXPECT_EQ(CALLBOX_STATE_QUEUED, c.state);
+		EXPECT_EQ(0, c.flags & CALLBOX_CALL_GUEST_RAN);
+	}
+
+	/* Detached, the guest runs its first call. */
+	policy_detach(_metadata, &self->lsm);
+	if (variant->sync) {
+		ASSERT_EQ(0, sync_call(fd, &c));
+		EXPECT_EQ(2, c.id);
+	} else {
+		ASSERT_EQ(0, run(fd, id, 0, &c));
+		EXPECT_EQ(id, c.id);
+	}
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c.flags);
+	EXPECT_EQ(1, c.status);		/* the guest's first call */
+	if (!variant->sync) {
+		ASSERT_EQ(0, wait_call(fd, id, &c));
+		EXPECT_EQ(1, c.status);
+	}
 }
 
 TEST_HARNESS_MAIN
