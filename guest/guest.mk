@@ -41,7 +41,7 @@ GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror \
 	-MMD -MP
 
 GUEST_LDS := $(GUEST_DIR)/sdk/guest.ld
-GUEST_LDFLAGS := -nostdlib -static -no-pie -Wl,-T,$(GUEST_LDS) \
+GUEST_LDFLAGS := -nostdlib -static -Wl,-T,$(GUEST_LDS) \
 	-Wl,--build-id=none -Wl,-z,noexecstack
 # For the helpers GCC may call on its own (e.g. 128-bit division).
 GUEST_LDLIBS := -lgcc

@@ -39,28 +39,48 @@ static struct callbox_call *callbox_sandbox_get_call(struct callbox_sandbox *sb,
 	return call;
 }
 
+/* Has @call ended, and is no other ioctl consuming it right now? */
+static bool callbox_call_waitable(const struct callbox_call *call)
+{
+	return callbox_call_ended(call) &&
+	       (!READ_ONCE(call->claimed) || READ_ONCE(call->consumed));
+}
+
 /*
  * Reply with @call's outcome in @out, the last member of the ioctl's
- * struct. With @consume, consume the call too, if the outcome written
- * says it ended and no other ioctl is consuming it: the claim is taken
- * with the snapshot, and the call consumed only once the reply is out. A
- * call whose outcome could not be written stays for WAIT, and one that
- * ends after its snapshot was taken (a shutdown while the reply is
- * written) stays to tell that.
+ * struct. With @consume (CALL_SYNC), consume the call too if the outcome
+ * written says it ended: the claim is taken with the snapshot, and the
+ * call consumed only once the reply is out. If another ioctl (a WAIT)
+ * holds the claim, its reply is being written: wait for it, then either
+ * it consumed the call (-ESRCH) or its reply failed and this one tries.
+ * That wait is for another thread's copy to userspace, so it ends only
+ * for a fatal signal, as a wait on a page fault would. A call whose
+ * outcome could not be written stays for WAIT.
  */
 static int callbox_call_reply(struct callbox_ucmd *ucmd, size_t len,
 			      struct callbox_call *call,
 			      struct callbox_call_info *out, bool consume)
 {
 	struct callbox_sandbox *sb = call->sb;
-	bool claimed = false;
+	bool claimed;
 	int ret;
 
-	spin_lock_irq(&sb->lock);
-	callbox_call_fill_info_locked(call, out);
-	if (consume && callbox_call_ended(call))
-		claimed = !callbox_call_claim_locked(call);
-	spin_unlock_irq(&sb->lock);
+	for (;;) {
+		spin_lock_irq(&sb->lock);
+		callbox_call_fill_info_locked(call, out);
+		ret = 0;
+		claimed = consume && callbox_call_ended(call);
+		if (claimed)
+			ret = callbox_call_claim_locked(call);
+		spin_unlock_irq(&sb->lock);
+		if (ret != -EBUSY)
+			break;
+		ret = wait_event_killable(sb->wq, callbox_call_waitable(call));
+		if (ret)
+			return ret;
+	}
+	if (ret)
+		return ret;	/* -ESRCH: consumed by another ioctl */
 
 	ret = callbox_ucmd_respond(ucmd, len);
 	if (claimed && ret)
@@ -142,14 +162,14 @@ static int callbox_call_sync_continue(struct callbox_sandbox *sb,
 		goto out_unlock_run;
 	}
 	ret = callbox_run_call(sb, call, &req);
-	mutex_unlock(&sb->run_lock);
+	callbox_run_unlock(sb);
 	ret = callbox_call_finish(ucmd, sizeof(*cmd), call, &cmd->out,
 				  &ucall->out, ret, true);
 	callbox_call_put(call);
 	return ret;
 
 out_unlock_run:
-	mutex_unlock(&sb->run_lock);
+	callbox_run_unlock(sb);
 	return ret;
 }
 
@@ -184,17 +204,24 @@ int callbox_ioctl_call_sync(void *obj, struct callbox_ucmd *ucmd)
 			goto out_unlock_run;
 		spin_lock_irq(&sb->lock);
 		ret = callbox_call_sync_may_start_locked(sb);
+		if (!ret)
+			callbox_sandbox_starting_locked(sb);
 		spin_unlock_irq(&sb->lock);
 		if (ret <= 0)
 			break;
 		mutex_unlock(&sb->publish_lock);
-		mutex_unlock(&sb->run_lock);
-		/* Another thread's interrupted call: it ends or is reaped. */
-		ret = wait_event_interruptible(sb->wq,
-					       !READ_ONCE(sb->current_call) ||
-					       READ_ONCE(sb->shutdown));
-		if (ret)
+		callbox_run_unlock(sb);
+		/*
+		 * Another thread's interrupted call: it ends or is reaped. A
+		 * signal meanwhile runs its handler, then the ioctl restarts:
+		 * nothing has happened yet.
+		 */
+		if (wait_event_interruptible(sb->wq,
+					     !READ_ONCE(sb->current_call) ||
+					     READ_ONCE(sb->shutdown))) {
+			ret = -ERESTARTNOINTR;
 			goto out_put_call;
+		}
 	}
 	/* Checked last, so that a refusal makes no call. */
 	if (!ret)
@@ -204,21 +231,21 @@ int callbox_ioctl_call_sync(void *obj, struct callbox_ucmd *ucmd)
 			.state = CALLBOX_STATE_QUEUED,
 		};
 		ret = callbox_sandbox_publish(sb, call, cmd->deadline_ns,
-					      false, ucmd, &cmd->out.id,
+					      false, true, ucmd, &cmd->out.id,
 					      sizeof(*cmd));
 	}
 	mutex_unlock(&sb->publish_lock);
 	if (ret)
 		goto out_unlock_run;
 	ret = callbox_run_call(sb, call, &req);
-	mutex_unlock(&sb->run_lock);
+	callbox_run_unlock(sb);
 	ret = callbox_call_finish(ucmd, sizeof(*cmd), call, &cmd->out,
 				  &ucall->out, ret, true);
 	callbox_call_put(call);
 	return ret;
 
 out_unlock_run:
-	mutex_unlock(&sb->run_lock);
+	callbox_run_unlock(sb);
 out_put_call:
 	callbox_call_put(call);
 	return ret;
@@ -241,7 +268,7 @@ int callbox_ioctl_call_submit(void *obj, struct callbox_ucmd *ucmd)
 	ret = callbox_lock_or_restart(&sb->publish_lock);
 	if (!ret) {
 		ret = callbox_sandbox_publish(sb, call, cmd->deadline_ns, false,
-					      ucmd, &cmd->out_id,
+					      false, ucmd, &cmd->out_id,
 					      sizeof(*cmd));
 		mutex_unlock(&sb->publish_lock);
 	}
@@ -338,10 +365,12 @@ int callbox_ioctl_call_run(void *obj, struct callbox_ucmd *ucmd)
 		}
 		spin_lock_irq(&sb->lock);
 		call = callbox_call_run_choose_locked(sb, cmd->id, restart_id);
+		if (!IS_ERR_OR_NULL(call) && !callbox_call_ended(call))
+			callbox_sandbox_starting_locked(sb);
 		spin_unlock_irq(&sb->lock);
 		if (call)
 			break;
-		mutex_unlock(&sb->run_lock);
+		callbox_run_unlock(sb);
 
 		if (cmd->flags & CALLBOX_RUN_NONBLOCK)
 			return -EAGAIN;
@@ -356,22 +385,15 @@ int callbox_ioctl_call_run(void *obj, struct callbox_ucmd *ucmd)
 	}
 
 	ret = callbox_run_call(sb, call, &req);
-	mutex_unlock(&sb->run_lock);
+	callbox_run_unlock(sb);
 	ret = callbox_call_finish(ucmd, sizeof(*cmd), call, &cmd->out,
 				  &urun->out, ret, false);
 	callbox_call_put(call);
 	return ret;
 
 out_unlock_run:
-	mutex_unlock(&sb->run_lock);
+	callbox_run_unlock(sb);
 	return ret;
-}
-
-/* Has @call ended, and is no other ioctl consuming it right now? */
-static bool callbox_call_waitable(const struct callbox_call *call)
-{
-	return callbox_call_ended(call) &&
-	       (!READ_ONCE(call->claimed) || READ_ONCE(call->consumed));
 }
 
 /* Wait for callbox_call_waitable(), until @deadline_ns if it is not 0. */

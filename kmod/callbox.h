@@ -154,6 +154,9 @@ struct callbox_call {
  * @current_call: the call ENTERED or in HOSTCALL, if any
  * @runner: the thread inside KVM_RUN for @current_call, or NULL: a
  *	current call with no runner is *parked*
+ * @starting: the run_lock holder has chosen a call to run (or publishes
+ *	a CALL_SYNC call) and holds run_lock until it has run it: RESET
+ *	fails at once rather than wait for it
  * @init_call: the init call of a reset, from RESET until it ends; while
  *	it is set no other call may enter the guest
  * @poisoned: a call aborted in the middle of guest code, or an init call
@@ -178,6 +181,7 @@ struct callbox_sandbox {
 	u64 next_call_id;
 	struct callbox_call *current_call;
 	struct task_struct *runner;
+	bool starting;
 	struct callbox_call *init_call;
 	bool poisoned;
 	bool shutdown;
@@ -188,9 +192,11 @@ int callbox_sandbox_create(void *unused, struct callbox_ucmd *ucmd);
 void callbox_sandbox_put(struct callbox_sandbox *sb);
 bool callbox_sandbox_reap_locked(struct callbox_sandbox *sb);
 void callbox_sandbox_park_locked(struct callbox_sandbox *sb);
+void callbox_sandbox_starting_locked(struct callbox_sandbox *sb);
+void callbox_run_unlock(struct callbox_sandbox *sb);
 int callbox_sandbox_publish(struct callbox_sandbox *sb,
 			    struct callbox_call *call, u64 deadline_ns,
-			    bool init, struct callbox_ucmd *ucmd,
+			    bool init, bool enter, struct callbox_ucmd *ucmd,
 			    u64 *reply_id, size_t reply_len);
 
 /* call_ioctl.c */
@@ -229,8 +235,8 @@ void callbox_call_kicks_drain(void);
  * struct callbox_run_req - how an ioctl asks run.c to run a call
  * @cmd: CALLBOX_CALL_SYNC or CALLBOX_CALL_RUN
  * @restart: the ioctl asks to continue the call it was interrupted in
- * @prepared: callbox_run_prepare() passed already (CALL_SYNC checks it
- *	before it publishes, so that a refusal makes no call)
+ * @prepared: callbox_run_prepare() passed already, after the last write
+ *	to userspace (CALL_SYNC checks it when it publishes the call)
  * @uout: RUN's @out in userspace, written before the guest is entered:
  *	a struct that cannot be written stops the call before it runs, and
  *	userspace knows which call ran; NULL if there is nothing to write

@@ -89,10 +89,15 @@ static struct callbox_exit callbox_run_decode_io(struct kvm_vcpu *vcpu)
 }
 
 /*
- * What the exit of a KVM_RUN that returned @run_ret means. KVM sets
- * vcpu->arch.pio.count for a port I/O exit to userspace and clears it when
- * the next KVM_RUN completes the I/O, so it tells a real I/O exit from a
- * kvm_run.exit_reason that userspace rewrote, or left stale.
+ * What the exit of a KVM_RUN that returned @run_ret means. For an IN or
+ * OUT instruction that the CPU intercepted, KVM sets vcpu->arch.pio.count
+ * as it exits to userspace and clears it when the next KVM_RUN completes
+ * the I/O, so a 4-byte OUT to one of our ports is recognised from KVM's
+ * own record, never from the kvm_run page. String I/O (OUTS, INS) goes
+ * through KVM's instruction emulator, which clears pio.count for an OUT
+ * before it exits: it shows only as exit_reason KVM_EXIT_IO, which
+ * userspace could also have written there. Either way it is not one of
+ * the ABI's exits, and ends the call BAD_PORT.
  */
 static struct callbox_exit callbox_run_decode(struct kvm_vcpu *vcpu,
 					      long run_ret, u32 *exit_reason)
@@ -128,11 +133,12 @@ static struct callbox_exit callbox_run_decode(struct kvm_vcpu *vcpu,
 	case KVM_EXIT_INTERNAL_ERROR:
 		return callbox_abort(CALLBOX_ABORT_INTERNAL_ERROR,
 				     READ_ONCE(run->internal.suberror));
+	case KVM_EXIT_IO:
+		/* String I/O, or a rewritten exit_reason: see above. */
+		return callbox_abort(CALLBOX_ABORT_BAD_PORT,
+				     READ_ONCE(vcpu->arch.pio.port));
 	default:
-		/*
-		 * KVM_EXIT_UNKNOWN too (KVM_RUN returned without an exit), and
-		 * a KVM_EXIT_IO that KVM did not make.
-		 */
+		/* KVM_EXIT_UNKNOWN too: KVM_RUN returned without an exit. */
 		return callbox_abort(CALLBOX_ABORT_UNEXPECTED_EXIT,
 				     *exit_reason);
 	}
@@ -143,9 +149,12 @@ static struct callbox_exit callbox_run_decode(struct kvm_vcpu *vcpu,
  * @sb: the sandbox
  *
  * Everything that would keep KVM_RUN from running guest code, checked
- * right before a call is entered (and, for CALL_SYNC, before it is
- * published), so that refusing has no side effect, and a RUN that waited
- * for work obeys what holds when it enters, not when it started.
+ * right before a call is entered, after the last write to userspace (a
+ * write can wait on a page fault for as long as userfaultfd likes), so
+ * that refusing has no side effect, and a RUN that waited for work obeys
+ * what holds when it enters, not when it started. CALL_SYNC checks before
+ * it writes its publication reply too, so that the common refusal makes
+ * no call at all.
  *
  * Return: 0; -EOPNOTSUPP if the vCPU has a signal mask (see struct
  * callbox_sandbox_create for why); -EINTR if kvm_run.immediate_exit is
@@ -335,13 +344,14 @@ int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 	spin_unlock_irq(&sb->lock);
 	if (ret <= 0)
 		return ret;
+	if (req->uout && copy_to_user(req->uout, &info, sizeof(info)))
+		return -EFAULT;
+	/* After the write: nothing may change what it checks before entry. */
 	if (!req->prepared) {
 		ret = callbox_run_prepare(sb);
 		if (ret)
 			return ret;
 	}
-	if (req->uout && copy_to_user(req->uout, &info, sizeof(info)))
-		return -EFAULT;
 
 	/* Checked again: a cancel may have ended it meanwhile. */
 	spin_lock_irq(&sb->lock);

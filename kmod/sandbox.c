@@ -109,21 +109,25 @@ static void callbox_sandbox_reap_fn(struct work_struct *work)
  * @call: the new call
  * @deadline_ns: its deadline (0: none)
  * @init: it is a reset's init call
+ * @enter: CALL_SYNC enters the call next, with no write to userspace in
+ *	between: check callbox_run_prepare() once the reply is written
  * @ucmd: the ioctl; its reply, with the id, is written before anything
  *	is published, so a reply that cannot be written publishes nothing
  * @reply_id: where the id goes in the kernel copy of the ioctl's struct
  * @reply_len: how much of that struct is the reply
  *
  * Only publish_lock holders give out ids, so the id written is the one the
- * call gets.
+ * call gets. An id written back for a call that then is not published
+ * (@enter's check failed) is used up: it names no call, ever (ESRCH).
  *
  * Return: 0 (the sandbox's list now holds its own reference on @call), or
  * -ESHUTDOWN, -EAGAIN (CALLBOX_MAX_CALLS unconsumed calls of its kind:
- * init calls or the others) or -EFAULT, with nothing published.
+ * init calls or the others), -EFAULT or callbox_run_prepare()'s errors,
+ * with nothing published.
  */
 int callbox_sandbox_publish(struct callbox_sandbox *sb,
 			    struct callbox_call *call, u64 deadline_ns,
-			    bool init, struct callbox_ucmd *ucmd,
+			    bool init, bool enter, struct callbox_ucmd *ucmd,
 			    u64 *reply_id, size_t reply_len)
 {
 	int ret = 0;
@@ -146,10 +150,16 @@ int callbox_sandbox_publish(struct callbox_sandbox *sb,
 	ret = callbox_ucmd_respond(ucmd, reply_len);
 	if (ret)
 		return ret;
+	/* The write may have waited long: check what holds now. */
+	if (enter)
+		ret = callbox_run_prepare(sb);
 
 	spin_lock_irq(&sb->lock);
-	/* Only shutdown can have changed: adding a call takes our lock. */
-	if (sb->shutdown) {
+	if (ret) {
+		/* Userspace has the id: no later call may get it. */
+		sb->next_call_id = id + 1;
+	} else if (sb->shutdown) {
+		/* Only shutdown can have changed: adding a call takes our lock. */
 		ret = -ESHUTDOWN;
 	} else {
 		/*
@@ -218,8 +228,35 @@ static int callbox_sandbox_shutdown(void *obj, struct callbox_ucmd *ucmd)
 	if (ret)
 		return ret;
 	callbox_sandbox_unbind(sb);
-	mutex_unlock(&sb->run_lock);
+	callbox_run_unlock(sb);
 	return 0;
+}
+
+/**
+ * callbox_sandbox_starting_locked() - a run_lock holder starts a call
+ * @sb: the sandbox, with @sb->lock and @sb->run_lock held
+ *
+ * From now until run_lock is let go, RESET fails at once rather than wait
+ * for run_lock: the call may take long to start (its struct write can wait
+ * on a page fault) and then runs.
+ */
+void callbox_sandbox_starting_locked(struct callbox_sandbox *sb)
+{
+	lockdep_assert_held(&sb->lock);
+	lockdep_assert_held(&sb->run_lock);
+
+	sb->starting = true;
+	wake_up_all(&sb->wq);
+}
+
+/* Let go of run_lock, which a RESET may be waiting for. */
+void callbox_run_unlock(struct callbox_sandbox *sb)
+{
+	spin_lock_irq(&sb->lock);
+	sb->starting = false;
+	spin_unlock_irq(&sb->lock);
+	mutex_unlock(&sb->run_lock);
+	wake_up_all(&sb->wq);
 }
 
 static int callbox_sandbox_may_reset_locked(struct callbox_sandbox *sb)
@@ -229,9 +266,37 @@ static int callbox_sandbox_may_reset_locked(struct callbox_sandbox *sb)
 	callbox_sandbox_reap_locked(sb);
 	if (sb->shutdown)
 		return -ESHUTDOWN;
-	if (sb->current_call || sb->init_call)
+	if (sb->current_call || sb->starting || sb->init_call)
 		return -EBUSY;
 	return 0;
+}
+
+/*
+ * Take run_lock for RESET, which never waits for a call: EBUSY if one is
+ * current or starting. Held by anything else (a RUN looking for work,
+ * SHUTDOWN, another RESET), run_lock is let go soon: wait for that, but
+ * fail as soon as its holder starts a call.
+ */
+static int callbox_sandbox_reset_lock(struct callbox_sandbox *sb)
+{
+	int ret;
+
+	for (;;) {
+		spin_lock_irq(&sb->lock);
+		ret = callbox_sandbox_may_reset_locked(sb);
+		spin_unlock_irq(&sb->lock);
+		if (ret)
+			return ret;
+		if (mutex_trylock(&sb->run_lock))
+			return 0;
+		/* Nothing has happened yet: a signal restarts the ioctl. */
+		if (wait_event_interruptible(sb->wq,
+					     !mutex_is_locked(&sb->run_lock) ||
+					     READ_ONCE(sb->starting) ||
+					     READ_ONCE(sb->current_call) ||
+					     READ_ONCE(sb->shutdown)))
+			return -ERESTARTNOINTR;
+	}
 }
 
 static int callbox_sandbox_reset(void *obj, struct callbox_ucmd *ucmd)
@@ -244,18 +309,11 @@ static int callbox_sandbox_reset(void *obj, struct callbox_ucmd *ucmd)
 	if (cmd->flags || cmd->deadline_ns > KTIME_MAX)
 		return -EINVAL;
 
-	/* Fail at once, rather than wait for a call that runs to end. */
-	spin_lock_irq(&sb->lock);
-	ret = callbox_sandbox_may_reset_locked(sb);
-	spin_unlock_irq(&sb->lock);
-	if (ret)
-		return ret;
-
 	call = callbox_call_alloc(sb);
 	if (!call)
 		return -ENOMEM;
 
-	ret = callbox_lock_or_restart(&sb->run_lock);
+	ret = callbox_sandbox_reset_lock(sb);
 	if (ret)
 		goto out_put_call;
 	ret = callbox_lock_or_restart(&sb->publish_lock);
@@ -267,12 +325,12 @@ static int callbox_sandbox_reset(void *obj, struct callbox_ucmd *ucmd)
 	spin_unlock_irq(&sb->lock);
 	if (!ret)
 		ret = callbox_sandbox_publish(sb, call, cmd->deadline_ns, true,
-					      ucmd, &cmd->out_id,
+					      false, ucmd, &cmd->out_id,
 					      sizeof(*cmd));
 
 	mutex_unlock(&sb->publish_lock);
 out_unlock_run:
-	mutex_unlock(&sb->run_lock);
+	callbox_run_unlock(sb);
 out_put_call:
 	callbox_call_put(call);
 	return ret;

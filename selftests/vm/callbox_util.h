@@ -60,6 +60,17 @@ static inline uint64_t now_ns(void)
 		}							\
 	})
 
+/*
+ * This harness runs the test body even after FIXTURE_SETUP skipped (no
+ * /dev/callbox, no /dev/kvm, no userfaultfd ...), and a SKIP in a helper
+ * returns from the helper only: stop there.
+ */
+#define return_if_setup_skipped()					\
+	do {								\
+		if (_metadata->skip)					\
+			return;						\
+	} while (0)
+
 static inline int open_or_skip(struct __test_metadata *_metadata,
 			       const char *path)
 {
@@ -334,7 +345,8 @@ static inline int join_within(pthread_t t, unsigned int ms)
 
 /*
  * A call made on a thread of its own, for tests that act on it meanwhile:
- * CALL_SYNC if @sync, else RUN of @id with @flags.
+ * CALL_SYNC if @sync, RESET if @reset (its init call's id in @id), else
+ * RUN of @id with @flags.
  */
 struct call_runner {
 	pthread_t thread;
@@ -342,21 +354,51 @@ struct call_runner {
 	uint64_t id;
 	uint32_t flags;
 	bool sync;
+	bool reset;
 	int ret;
 	struct callbox_call_info c;
+	uint64_t elapsed_ns;	/* how long the ioctl took */
 	atomic_bool done;	/* the ioctl has returned */
+	bool started;		/* by call_runner_start(), not joined yet */
 };
 
 static inline void *call_runner_fn(void *p)
 {
 	struct call_runner *r = p;
+	uint64_t t0 = now_ns();
 
-	if (r->sync)
+	if (r->reset)
+		r->ret = _sandbox_reset(r->fd, 0, &r->id);
+	else if (r->sync)
 		r->ret = _call_sync(r->fd, 0, &r->c);
 	else
 		r->ret = _call_run(r->fd, r->id, r->flags, &r->c);
+	r->elapsed_ns = now_ns() - t0;
 	atomic_store(&r->done, true);
 	return NULL;
+}
+
+/*
+ * Start @r's thread, for call_runner_join(): a test that may leave it
+ * blocked (a failed ASSERT, say) lets its teardown join it, within a
+ * bound, once it has ended what blocks it.
+ */
+#define call_runner_start(r)						\
+	({								\
+		ASSERT_EQ(0, pthread_create(&(r)->thread, NULL,		\
+					    call_runner_fn, (r)));	\
+		(r)->started = true;					\
+	})
+
+/* Join @r if it ends within @ms: true if it did, or is not started. */
+static inline bool call_runner_join(struct call_runner *r, unsigned int ms)
+{
+	if (!r->started)
+		return true;
+	if (join_within(r->thread, ms))
+		return false;
+	r->started = false;
+	return true;
 }
 
 /* A WAIT for call @id on a thread of its own. */
@@ -395,6 +437,43 @@ static const uint8_t guest_hostcaller[] = {
 	0x66, 0xef,			/* out dx, eax */
 	0xeb, 0xee,			/* jmp 0 */
 };
+
+/*
+ * Every call takes a host call first if the test set HELD_HOSTCALL_FIRST
+ * (status HELD_HOSTCALL_STATUS), then spins until the test sets
+ * HELD_RELEASE, clears it, and ends with DONE, its status the number of
+ * calls the guest finished (also at HELD_DONE_COUNT): every interruption
+ * lands while the guest runs, and the status tells whether it ran a call
+ * once.
+ *
+ *   start:	mov  al, [0x2000]	; take a host call first?
+ *		test al, al
+ *		jz   spin
+ *		mov  dx, CALLBOX_PORT_HOSTCALL
+ *		mov  eax, 7
+ *		out  dx, eax
+ *   spin:	mov  al, [0x2001]	; released by the test?
+ *		test al, al
+ *		jz   spin
+ *		mov  byte [0x2001], 0
+ *		inc  word [0x2002]	; calls the guest really finished
+ *		mov  ax, [0x2002]
+ *		movzx eax, ax
+ *		mov  dx, CALLBOX_PORT_DONE
+ *		out  dx, eax		; status: that count
+ *		jmp  start
+ */
+static const uint8_t guest_held[] = {
+	0xa0, 0x00, 0x20, 0x84, 0xc0, 0x74, 0x0b, 0xba, 0x08, 0xcb, 0x66, 0xb8,
+	0x07, 0x00, 0x00, 0x00, 0x66, 0xef, 0xa0, 0x01, 0x20, 0x84, 0xc0, 0x74,
+	0xf9, 0xc6, 0x06, 0x01, 0x20, 0x00, 0xff, 0x06, 0x02, 0x20, 0xa1, 0x02,
+	0x20, 0x66, 0x0f, 0xb7, 0xc0, 0xba, 0x00, 0xcb, 0x66, 0xef, 0xeb, 0xd0,
+};
+
+#define HELD_HOSTCALL_FIRST	0x2000
+#define HELD_RELEASE		0x2001
+#define HELD_DONE_COUNT		0x2002
+#define HELD_HOSTCALL_STATUS	7
 
 /* ---- a raw guest with its sandbox ---- */
 

@@ -5,7 +5,10 @@
  *
  * - the checks before entry hold at the moment of entry, not when the
  *   ioctl started: kvm_run.immediate_exit set while RUN waits for work
- *   enters nothing (the call stays QUEUED);
+ *   enters nothing (the call stays QUEUED); and immediate_exit or a vCPU
+ *   signal mask set while RUN writes @out, or CALL_SYNC its publication
+ *   reply (a write held up with userfaultfd, see stall.h), refuses entry
+ *   after that write;
  * - CALLBOX_RUN_NONBLOCK never waits, not even for another thread's run;
  *   RESET fails with EBUSY at once while a call runs;
  * - the exit is decided from KVM's own record of it: a process that
@@ -18,6 +21,7 @@
 #include <stdatomic.h>
 
 #include "callbox_util.h"
+#include "stall.h"
 
 FIXTURE(entry) {
 	struct box b;
@@ -199,6 +203,189 @@ TEST_F_TIMEOUT(entry, two_waits_one_outcome, 120)
 		call_get_err(ESRCH, self->b.fd, id, &c);
 	}
 	EXPECT_EQ(100, got);
+}
+
+/*
+ * ==== The checks before entry hold at entry, after a stalled write ====
+ *
+ * RUN "writes the call's id and state into @out before it enters the
+ * guest", and CALL_SYNC publishes its call (writes the id back) before
+ * it runs it; kvm_run.immediate_exit "is read before the guest is
+ * entered", and "the vCPU must not have a signal mask ... now or when a
+ * call enters it". So the checks belong after those writes, right before
+ * KVM_RUN: whatever changes while a write is held up must still refuse
+ * entry, with that errno, and nothing entered.
+ *
+ * RUN: the call stays QUEUED, without CALLBOX_CALL_GUEST_RAN, and runs
+ * later as the guest's first call. CALL_SYNC: "the call is dropped
+ * before it is published: @out.id names no call (ESRCH), and no later
+ * call gets that id"; the sandbox is not poisoned, and the next CALL_SYNC
+ * runs the guest's first call, as call 2. The counter guest tells: the
+ * n-th call it runs reports n.
+ */
+enum entry_block {
+	BY_IMMEDIATE_EXIT,
+	BY_SIGNAL_MASK,
+};
+
+FIXTURE(entry_check) {
+	struct box b;
+	struct stall st;
+};
+
+FIXTURE_VARIANT(entry_check) {
+	bool sync;
+	enum entry_block how;
+	int err;
+};
+
+FIXTURE_VARIANT_ADD(entry_check, run_immediate_exit) {
+	.sync = false, .how = BY_IMMEDIATE_EXIT, .err = EINTR,
+};
+
+FIXTURE_VARIANT_ADD(entry_check, run_signal_mask) {
+	.sync = false, .how = BY_SIGNAL_MASK, .err = EOPNOTSUPP,
+};
+
+FIXTURE_VARIANT_ADD(entry_check, sync_immediate_exit) {
+	.sync = true, .how = BY_IMMEDIATE_EXIT, .err = EINTR,
+};
+
+FIXTURE_VARIANT_ADD(entry_check, sync_signal_mask) {
+	.sync = true, .how = BY_SIGNAL_MASK, .err = EOPNOTSUPP,
+};
+
+FIXTURE_SETUP(entry_check)
+{
+	stall_init(&self->st);
+	box_open(_metadata, &self->b, raw_guest_counter,
+		 sizeof(raw_guest_counter), true);
+	if (_metadata->skip)
+		return;
+	stall_open(_metadata, &self->st);
+}
+
+/* stall_close() first: the stalled ioctl must end before the box goes. */
+FIXTURE_TEARDOWN(entry_check)
+{
+	stall_close(_metadata, &self->st, self->b.fd);
+	box_close(&self->b);
+}
+
+struct mask_setter {
+	pthread_t thread;
+	int vcpu_fd;
+	int ret;
+	atomic_bool done;
+};
+
+/* Gives the vCPU an (empty) signal mask. */
+static void *mask_setter_fn(void *p)
+{
+	struct mask_setter *m = p;
+	/* struct kvm_signal_mask ends in the sigset, a flexible array. */
+	union {
+		struct kvm_signal_mask mask;
+		uint8_t bytes[sizeof(struct kvm_signal_mask) + sizeof(uint64_t)];
+	} arg = { .mask.len = sizeof(uint64_t) };
+
+	m->ret = ioctl(m->vcpu_fd, KVM_SET_SIGNAL_MASK, &arg.mask) ? -errno : 0;
+	atomic_store(&m->done, true);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(entry_check, changed_during_the_stalled_write, 60)
+{
+	struct callbox_call_sync *sync = self->st.page;
+	struct callbox_call_run *run = self->st.page;
+	struct stall *t = &self->st;
+	struct mask_setter m = { 0 };
+	struct callbox_call_info c;
+	uint64_t id;
+
+	return_if_setup_skipped();
+	if (variant->sync) {
+		sync->size = sizeof(*sync);
+	} else {
+		call_submit(self->b.fd, 0, &id);
+		ASSERT_EQ(1, id);
+		run->size = sizeof(*run);
+		run->id = id;
+	}
+
+	/* The ioctl passes every check, then stalls in its write. */
+	stall_arm(t);
+	stall_ioctl(t, self->b.fd,
+		    variant->sync ? CALLBOX_CALL_SYNC : CALLBOX_CALL_RUN);
+	ASSERT_TRUE(stall_wait(t, 5000)) {
+		TH_LOG("the ioctl did not write its struct");
+	}
+
+	switch (variant->how) {
+	case BY_IMMEDIATE_EXIT:
+		self->b.run->immediate_exit = 1;
+		break;
+	case BY_SIGNAL_MASK:
+		/*
+		 * In a thread, bounded: it takes vcpu->mutex, which the
+		 * stalled ioctl must not hold (it has not entered KVM_RUN).
+		 */
+		m.vcpu_fd = self->b.guest.vm.vcpu_fd;
+		ASSERT_EQ(0, pthread_create(&m.thread, NULL, mask_setter_fn,
+					    &m));
+		EXPECT_TRUE(WAIT_FOR(atomic_load(&m.done))) {
+			TH_LOG("KVM_SET_SIGNAL_MASK blocked by the stalled ioctl");
+		}
+		if (!atomic_load(&m.done))
+			_stall_release(t);	/* unblocks it */
+		ASSERT_EQ(0, pthread_join(m.thread, NULL));
+		ASSERT_EQ(0, m.ret);
+		break;
+	}
+
+	/* The write lands; the ioctl must now refuse to enter. */
+	stall_release(t);
+	ASSERT_TRUE(stall_ioctl_join(t, 10000)) {
+		TH_LOG("the ioctl still runs");
+	}
+	EXPECT_EQ(-variant->err, t->ret) {
+		c = variant->sync ? sync->out : run->out;
+		TH_LOG("the ioctl returned %s, call %llu state %u flags %#x",
+		       t->ret ? strerror(-t->ret) : "0",
+		       (unsigned long long)c.id, c.state, c.flags);
+	}
+	if (variant->sync) {
+		/* Its published id names a call that is gone, never run. */
+		EXPECT_EQ(1, sync->out.id);
+		EXPECT_EQ(-ESRCH, _call_get(self->b.fd, 1, &c)) {
+			TH_LOG("call 1: state %u flags %#x", c.state, c.flags);
+		}
+	} else {
+		call_get(self->b.fd, 1, &c);
+		EXPECT_EQ(CALLBOX_STATE_QUEUED, c.state);
+		EXPECT_EQ(0, c.flags) {
+			TH_LOG("call 1: state %u flags %#x", c.state, c.flags);
+		}
+	}
+
+	/* Once the condition is gone, the guest runs its first call. */
+	self->b.run->immediate_exit = 0;
+	ASSERT_EQ(0, ioctl(self->b.guest.vm.vcpu_fd, KVM_SET_SIGNAL_MASK,
+			   NULL));
+	if (variant->sync) {
+		call_sync(self->b.fd, 0, &c);
+		EXPECT_EQ(2, c.id);
+	} else {
+		call_run(self->b.fd, 1, 0, &c);
+		EXPECT_EQ(1, c.id);
+	}
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c.flags);
+	EXPECT_EQ(1, c.status);
+	if (!variant->sync) {
+		EXPECT_EQ(0, _call_wait(self->b.fd, 1, now_ns() + 2000 * MS,
+					&c));
+	}
 }
 
 TEST_HARNESS_MAIN

@@ -8,7 +8,9 @@
  * policy, a BPF LSM program (lsm_deny_kvm_run.bpf.c, embedded in this
  * binary), forbids KVM_RUN to this test process only: CALL_SYNC and RUN
  * must then fail with its errno, with no side effect, and work again once
- * the policy is detached.
+ * the policy is detached. The hook is asked at the moment of entry: a
+ * policy attached while the ioctl's struct write is stalled (stall.h)
+ * holds too.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -23,10 +25,11 @@
 #include <callbox/callbox.h>
 
 #include "callbox_util.h"
+#include "stall.h"
 
-/* The policy's object file, built by lsm.mk, embedded whole. */
+/* The policy's object file, built by the Makefile, embedded whole. */
 #ifndef LSM_BPF_OBJ
-#error "LSM_BPF_OBJ must name the BPF object file (see selftests/vm/lsm.mk)"
+#error "LSM_BPF_OBJ must name the BPF object file (see selftests/vm/Makefile)"
 #endif
 asm(".pushsection .rodata, \"a\"\n"
     ".balign 8\n"
@@ -183,16 +186,6 @@ static void policy_detach(struct __test_metadata *_metadata,
 	self->obj = NULL;
 }
 
-/*
- * This harness runs the test body even after FIXTURE_SETUP skipped (no
- * /dev/callbox, no /dev/kvm): stop there.
- */
-#define return_if_setup_skipped()					\
-	do {								\
-		if (_metadata->skip)					\
-			return;						\
-	} while (0)
-
 /* Control: with no policy, a call enters the guest and EXITs. */
 TEST_F(lsm, no_policy_call_exits)
 {
@@ -343,6 +336,132 @@ TEST_F(lsm, policy_spares_other_processes)
 
 	/* And this process stays refused. */
 	call_sync_err(EPERM, self->b.fd, 0, &(struct callbox_call_info){});
+}
+
+/*
+ * ==== The policy holds at entry, after a stalled write too ====
+ *
+ * RUN writes @out, and CALL_SYNC its publication reply, before they
+ * enter the guest; a write to userspace can take as long as the process
+ * likes. The hook must be asked after those writes, right before
+ * KVM_RUN: a policy attached while the write is held up still refuses
+ * entry, with its errno and nothing entered. RUN: the call stays QUEUED,
+ * without CALLBOX_CALL_GUEST_RAN. CALL_SYNC: the id it wrote back names
+ * a call that is gone (ESRCH), never run; the sandbox is not poisoned.
+ * Either way, once the policy is detached, the guest runs its first call.
+ *
+ * The write is held up as in stall_test.c (see stall.h): the ioctl's
+ * struct is alone in a page that userfaultfd write-protects, so the
+ * kernel's copy_to_user() waits for this process to lift the protection.
+ */
+FIXTURE(lsm_stall) {
+	FIXTURE_DATA(lsm) lsm;	/* guest, sandbox and policy, as above */
+	struct stall st;	/* and the ioctl that stalls */
+};
+
+FIXTURE_VARIANT(lsm_stall) {
+	bool sync;
+};
+
+FIXTURE_VARIANT_ADD(lsm_stall, run) {
+	.sync = false,
+};
+
+FIXTURE_VARIANT_ADD(lsm_stall, call_sync) {
+	.sync = true,
+};
+
+FIXTURE_SETUP(lsm_stall)
+{
+	stall_init(&self->st);
+	lsm_setup(_metadata, &self->lsm, NULL);
+	if (_metadata->skip)
+		return;
+	stall_open(_metadata, &self->st);
+}
+
+/*
+ * However the test ended: stall_close() lets the write land, shuts the
+ * sandbox down and joins the ioctl's thread; then the policy goes.
+ */
+FIXTURE_TEARDOWN(lsm_stall)
+{
+	stall_close(_metadata, &self->st, self->lsm.b.fd);
+	lsm_teardown(_metadata, &self->lsm, NULL);
+}
+
+TEST_F_TIMEOUT(lsm_stall, policy_attached_during_the_stalled_write, 120)
+{
+	struct callbox_call_sync *sync = self->st.page;
+	struct callbox_call_run *run_cmd = self->st.page;
+	struct stall *st = &self->st;
+	struct callbox_call_info c;
+	int fd = self->lsm.b.fd;
+	uint64_t id = 0;
+
+	return_if_setup_skipped();
+	if (variant->sync) {
+		sync->size = sizeof(*sync);
+	} else {
+		call_submit(fd, 0, &id);
+		ASSERT_EQ(1, id);
+		run_cmd->size = sizeof(*run_cmd);
+		run_cmd->id = id;
+	}
+
+	/* No policy yet: the ioctl passes every check, then stalls. */
+	stall_arm(st);
+	stall_ioctl(st, fd, variant->sync ? CALLBOX_CALL_SYNC :
+					    CALLBOX_CALL_RUN);
+	ASSERT_TRUE(stall_wait(st, 5000)) {
+		TH_LOG("the ioctl did not write its struct");
+	}
+
+	/* The policy arrives meanwhile (the teardown releases on a SKIP). */
+	if (!policy_attach(_metadata, &self->lsm))
+		return;
+	errno = 0;
+	ASSERT_EQ(-1, ioctl(self->lsm.b.guest.vm.vcpu_fd, KVM_RUN, 0));
+	ASSERT_EQ(EPERM, errno);
+
+	/* The write lands: the ioctl must not enter the guest now. */
+	stall_release(st);
+	ASSERT_TRUE(stall_ioctl_join(st, 10000)) {
+		TH_LOG("the ioctl still runs");
+	}
+	EXPECT_EQ(-EPERM, st->ret) {
+		c = variant->sync ? sync->out : run_cmd->out;
+		TH_LOG("the ioctl returned %s: call %llu state %u flags %#x",
+		       st->ret ? strerror(-st->ret) : "0",
+		       (unsigned long long)c.id, c.state, c.flags);
+	}
+	if (variant->sync) {
+		EXPECT_EQ(1, sync->out.id);
+		EXPECT_EQ(-ESRCH, _call_get(fd, 1, &c)) {
+			TH_LOG("call 1: state %u flags %#x", c.state, c.flags);
+		}
+	} else {
+		call_get(fd, id, &c);
+		EXPECT_EQ(CALLBOX_STATE_QUEUED, c.state);
+		EXPECT_EQ(0, c.flags & CALLBOX_CALL_GUEST_RAN);
+	}
+
+	/* Detached, the guest runs its first call. */
+	policy_detach(_metadata, &self->lsm);
+	if (variant->sync) {
+		call_sync(fd, 0, &c);
+		EXPECT_EQ(2, c.id);
+	} else {
+		call_run(fd, id, 0, &c);
+		EXPECT_EQ(id, c.id);
+	}
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, c.flags);
+	EXPECT_EQ(1, c.status);		/* the guest's first call */
+	if (!variant->sync) {
+		call_wait(fd, id, 0, &c);
+		EXPECT_EQ(1, c.status);
+	}
 }
 
 TEST_HARNESS_MAIN

@@ -8,8 +8,9 @@
  * call's own id and state, that the guest ran the call exactly once, and
  * that the next call gets its own outcome, never the old one.
  *
- * The guest below takes an optional host call, then spins until the test
- * releases it, so every interruption lands while it runs.
+ * The guest, callbox_util.h's guest_held, takes an optional host call,
+ * then spins until the test releases it, so every interruption lands
+ * while it runs.
  */
 #include <linux/io_uring.h>
 #include <pthread.h>
@@ -19,36 +20,6 @@
 #include <sys/syscall.h>
 
 #include "callbox_util.h"
-
-/*
- *   start:	mov  al, [0x2000]	; take a host call first?
- *		test al, al
- *		jz   spin
- *		mov  dx, CALLBOX_PORT_HOSTCALL
- *		mov  eax, 7
- *		out  dx, eax
- *   spin:	mov  al, [0x2001]	; released by the test?
- *		test al, al
- *		jz   spin
- *		mov  byte [0x2001], 0
- *		inc  word [0x2002]	; calls the guest really finished
- *		mov  ax, [0x2002]
- *		movzx eax, ax
- *		mov  dx, CALLBOX_PORT_DONE
- *		out  dx, eax		; status: that count
- *		jmp  start
- */
-static const uint8_t guest_code[] = {
-	0xa0, 0x00, 0x20, 0x84, 0xc0, 0x74, 0x0b, 0xba, 0x08, 0xcb, 0x66, 0xb8,
-	0x07, 0x00, 0x00, 0x00, 0x66, 0xef, 0xa0, 0x01, 0x20, 0x84, 0xc0, 0x74,
-	0xf9, 0xc6, 0x06, 0x01, 0x20, 0x00, 0xff, 0x06, 0x02, 0x20, 0xa1, 0x02,
-	0x20, 0x66, 0x0f, 0xb7, 0xc0, 0xba, 0x00, 0xcb, 0x66, 0xef, 0xeb, 0xd0,
-};
-
-#define GUEST_HOSTCALL_FIRST	0x2000
-#define GUEST_RELEASE		0x2001
-#define GUEST_DONE_COUNT	0x2002
-#define HOSTCALL_STATUS		7
 
 enum entry { BY_SYNC, BY_SUBMIT };
 
@@ -326,11 +297,11 @@ FIXTURE_SETUP(restart)
 	uint8_t *mem;
 
 	self->w.ring.fd = -1;
-	box_open(_metadata, &self->b, guest_code, sizeof(guest_code), true);
+	box_open(_metadata, &self->b, guest_held, sizeof(guest_held), true);
 	mem = self->b.guest.mem;
-	self->hostcall_first = mem + GUEST_HOSTCALL_FIRST;
-	self->release = mem + GUEST_RELEASE;
-	self->done_count = (volatile uint16_t *)(mem + GUEST_DONE_COUNT);
+	self->hostcall_first = mem + HELD_HOSTCALL_FIRST;
+	self->release = mem + HELD_RELEASE;
+	self->done_count = (volatile uint16_t *)(mem + HELD_DONE_COUNT);
 	if (variant->how == BY_TASK_WORK)
 		ASSERT_EQ(0, ring_setup(&self->w.ring));
 }
@@ -371,7 +342,7 @@ TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
 		ASSERT_TRUE(WAIT_FOR(atomic_load(&w->phase) == IN_HOSTCALL));
 		EXPECT_EQ(0, w->hostcall_ret);
 		EXPECT_EQ(id, w->hostcall_out.id);
-		EXPECT_EQ(HOSTCALL_STATUS, w->hostcall_out.status);
+		EXPECT_EQ(HELD_HOSTCALL_STATUS, w->hostcall_out.status);
 		EXPECT_EQ(CALLBOX_STATE_HOSTCALL, call_state(self->b.fd, id));
 		atomic_store(&w->go, true);
 	}
@@ -549,8 +520,8 @@ FIXTURE(forged) {
 
 FIXTURE_SETUP(forged)
 {
-	box_open(_metadata, &self->b, guest_code, sizeof(guest_code), true);
-	self->release = (uint8_t *)self->b.guest.mem + GUEST_RELEASE;
+	box_open(_metadata, &self->b, guest_held, sizeof(guest_held), true);
+	self->release = (uint8_t *)self->b.guest.mem + HELD_RELEASE;
 }
 
 FIXTURE_TEARDOWN(forged)

@@ -16,6 +16,9 @@
 
 #include "callbox_util.h"
 
+/* One argument, as the array the calls take. */
+#define ONE(v) ((struct callbox_wire_value[]){ v })
+
 /* A new sandbox with @cfg (NULL: the defaults), no guest in it yet. */
 #define sandbox_new(cfg)						\
 	({								\

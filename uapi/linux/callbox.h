@@ -95,16 +95,21 @@ enum {
  *   userspace with the value in &callbox_call_info.status; userspace runs
  *   the function and continues the call with CALLBOX_CALL_RUN.
  *
+ * Each of these is a 4-byte OUT instruction (out %eax, %dx) to the port.
  * Ports CALLBOX_PORT_FIRST..CALLBOX_PORT_LAST are reserved for callbox.
- * Any other port access that exits to userspace, any IN, and any access
- * whose size is not 4 bytes ends the call ABORTED with
- * CALLBOX_ABORT_BAD_PORT. The kernel decides from KVM's own record of the
- * exit, not from the kvm_run page, which the process can write. Ports that
+ * Any other port access that exits to userspace, any IN, any access whose
+ * size is not 4 bytes, and any string I/O (OUTS, INS, to any port) ends
+ * the call ABORTED with CALLBOX_ABORT_BAD_PORT. The kernel decides from
+ * KVM's own record of the exit, not from the kvm_run page, which the
+ * process can write. Ports that
  * KVM serves in the kernel because userspace set the VM up so (an
  * in-kernel irqchip's PIC and PIT, a KVM_IOEVENTFD) never reach callbox;
  * an ioeventfd on callbox's ports would hide the guest's DONE from it.
  * While a vCPU is bound, only callbox may run it: a KVM_RUN that userspace
- * issues itself is not a call, and its exits are not seen.
+ * issues itself is not a call, and its exits are not seen. A call that
+ * starts meanwhile waits for that KVM_RUN to return (KVM holds the vCPU's
+ * mutex), and its deadline, CANCEL and shutdown cannot cut that wait
+ * short.
  *
  * After CALLBOX_PORT_DONE the guest continues with the next instruction
  * when the next call enters it: a guest is a loop of "wait for a request,
@@ -290,7 +295,10 @@ enum callbox_call_state {
  * SUBMIT, CALL_SYNC, RUN and RESET fail with ESHUTDOWN (RUN of an id that
  * has ended still returns its outcome; WAIT and GET still work). The vCPU
  * is unbound as soon as no thread runs it, so it can serve a new sandbox;
- * the VM itself lives until the sandbox's file is released.
+ * the VM itself lives until the sandbox's file is released. SHUTDOWN
+ * returns once the vCPU is unbound: it waits for a thread that is starting
+ * a call to finish writing its ioctl's struct back (a write that waits on
+ * a page fault, resolved by userfaultfd say, delays it).
  */
 
 /**
@@ -301,7 +309,7 @@ enum callbox_call_state {
  * @CALLBOX_ABORT_SHUTDOWN: the vCPU shut down (triple fault: the guest
  *	took an exception it could not handle)
  * @CALLBOX_ABORT_BAD_PORT: I/O to a port the ABI does not define, an IN,
- *	or a wrong-sized access; detail is the port number
+ *	a wrong-sized access or string I/O; detail is the port number
  * @CALLBOX_ABORT_MMIO: access to a guest-physical address with no memory
  *	behind it; detail is the address
  * @CALLBOX_ABORT_HALT: the guest executed HLT with nothing to wake it
@@ -414,7 +422,9 @@ struct callbox_call_info {
  * request into guest memory before, and reads the result after, an EXITED
  * call. The kernel writes the new call's id into @out.id (state QUEUED)
  * before it publishes the call. A terminal call is consumed: its id is
- * then unknown to WAIT and GET (ESRCH).
+ * then unknown to WAIT and GET (ESRCH). An outcome is handed out once: if
+ * another thread's WAIT consumes the call first, CALL_SYNC fails with
+ * ESRCH.
  *
  * If the guest makes a host call, the ioctl returns with @out.state
  * HOSTCALL; userspace runs the host function and continues the call with
@@ -433,7 +443,10 @@ struct callbox_call_info {
  * shutdown; ENOENT or ESRCH if @out names a call that was never issued,
  * or that was consumed meanwhile; the errno of a security module that
  * forbids KVM_RUN on the vCPU. A call being continued stays parked on any
- * of these.
+ * of these. EINTR, EOPNOTSUPP and the security module's refusal are
+ * checked again once the new call's id has been written back; if one
+ * fails then, the call is dropped before it is published: @out.id names
+ * no call (ESRCH), and no later call gets that id.
  */
 struct callbox_call_sync {
 	__u32 size;
@@ -542,7 +555,8 @@ struct callbox_call_run {
  * several WAITs for one call, one returns its outcome and the others
  * then fail with ESRCH.
  *
- * Errors: ETIMEDOUT if @deadline_ns passed first (the call goes on);
+ * Errors: ETIMEDOUT if @deadline_ns passed first: before the call ended
+ * (it goes on), or while another ioctl was writing its outcome back;
  * ENOENT if @id was never issued; ESRCH if it was already consumed.
  */
 struct callbox_call_wait {
@@ -620,7 +634,10 @@ struct callbox_call_cancel {
  * Init calls have places of their own, beyond CALLBOX_MAX_CALLS, so that
  * a sandbox whose queue is full can still be reset.
  *
- * Errors: EBUSY if a call is current (running or parked) or an init call
+ * RESET never waits for a call: it fails with EBUSY if a call is current
+ * (running or parked), or another thread is starting one.
+ *
+ * Errors: EBUSY if a call is current or being started, or an init call
  * is pending; EAGAIN if CALLBOX_MAX_CALLS init calls are unconsumed;
  * ESHUTDOWN after shutdown.
  */
