@@ -35,7 +35,7 @@ result() {
 # and the extracted kernel files aside.
 mapfile -t deps < <(find "$build" -name '*.d' -not -path "$build/kmod*" \
 	-not -path "$build/ksft/*" -not -path "$build/kselftest/*" \
-	-not -path "$build/fuzz/*" | sort)
+	-not -path "$build/fuzz/*" -not -path "$build/model/*" | sort)
 # Guests built on request (make guest SRC=...) are goals too.
 for d in "$build"/guest/obj/*.d; do
 	[ -f "$d" ] && goals+=("$build/guest/$(basename "${d%.d}").elf")
@@ -71,7 +71,19 @@ result "$missing" "every object and test program has a dependency file"
 declare -A includers
 for d in "${deps[@]}"; do
 	target=$(sed -n '1s/:.*//p' "$d")
-	for h in $(sed -e ':a;/\\$/{N;s/\\\n//;ba}' "$d" | sed -n '1s/^[^:]*://p'); do
+	prereqs=$(sed -e ':a;/\\$/{N;s/\\\n//;ba}' "$d" | sed -n '1s/^[^:]*://p')
+	# Left over from a source that is gone (a renamed test, say): not
+	# part of the build any more. A relative source is the selftests'.
+	read -r src _ <<<"$prereqs"
+	case "$src" in
+	/*) ;;
+	*) [ -e "$src" ] || src=selftests/$(basename "$(dirname "$d")")/$src ;;
+	esac
+	if [ ! -e "$src" ]; then
+		echo "# stale, ignored: $d"
+		continue
+	fi
+	for h in $prereqs; do
 		case "$h" in
 		*.h) ;;
 		*) continue ;;

@@ -134,11 +134,13 @@ count_suite exports "$logs/exports.log"
 tools/check-build.sh >"$logs/build-deps.log" 2>&1
 count_suite build-deps "$logs/build-deps.log"
 
-# The userspace and the tests build with clang too, from a clean directory,
-# in parallel.
+# The userspace and the tests build with clang too, from a clean directory
+# outside build/ (whose dependency files check-build.sh reads), in parallel.
+clang_build=$(mktemp -d)
 check "make CC=clang userspace selftests" \
-	make --no-print-directory -j"$(nproc)" BUILD="$build/clang" CC=clang \
+	make --no-print-directory -j"$(nproc)" BUILD="$clang_build" CC=clang \
 	WERROR=1 userspace selftests
+rm -rf "$clang_build"
 
 # Every option the VM suites need is set in the kernel the VM boots.
 config_ok() {
