@@ -266,14 +266,21 @@ void callbox_call_transition_locked(struct callbox_call *call, u32 new_state)
 
 	switch (new_state) {
 	case CALLBOX_STATE_ENTERED:
-		call->flags |= CALLBOX_CALL_GUEST_RAN;
+		/* GUEST_RAN waits for KVM to have entered the guest. */
 		WRITE_ONCE(sb->current_call, call);
 		if (!call->owner)
 			call->owner = get_pid(task_pid(current));
 		break;
+	case CALLBOX_STATE_HOSTCALL:
+		/* A CALL_SYNC waiting for the call now fails with EBUSY. */
+		wake_up_all(&sb->wq);
+		break;
 	case CALLBOX_STATE_EXITED:
 	case CALLBOX_STATE_ABORTED:
 		call->flags &= ~CALLBOX_CALL_CANCEL_PENDING;
+		/* It will not start now: RESET need not wait for it. */
+		if (sb->starting_call == call)
+			WRITE_ONCE(sb->starting_call, NULL);
 		if (sb->current_call == call) {
 			WRITE_ONCE(sb->current_call, NULL);
 			sb->runner = NULL;
@@ -289,22 +296,20 @@ void callbox_call_transition_locked(struct callbox_call *call, u32 new_state)
 }
 
 /*
- * End a call ABORTED. If it stopped in the middle of guest code (anything
- * but a DONE at the call boundary, @clean_stop), guest memory and
- * registers can no longer be trusted: the sandbox is poisoned.
+ * End a call ABORTED. If guest code ran for it and it stopped in the
+ * middle of that code (anything but a DONE at the call boundary,
+ * @clean_stop), guest memory and registers can no longer be trusted: the
+ * sandbox is poisoned.
  */
 void callbox_call_abort_locked(struct callbox_call *call, u32 reason,
 			       u64 detail, bool clean_stop)
 {
-	bool was_running = call->state == CALLBOX_STATE_ENTERED ||
-			   call->state == CALLBOX_STATE_HOSTCALL;
-
 	lockdep_assert_held(&call->sb->lock);
 
 	callbox_call_transition_locked(call, CALLBOX_STATE_ABORTED);
 	call->reason = reason;
 	call->detail = detail;
-	if (was_running && !clean_stop) {
+	if ((call->flags & CALLBOX_CALL_GUEST_RAN) && !clean_stop) {
 		call->sb->poisoned = true;
 		call->flags |= CALLBOX_CALL_POISONED;
 	}

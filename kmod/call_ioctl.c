@@ -139,6 +139,12 @@ static int callbox_call_sync_may_start_locked(struct callbox_sandbox *sb)
 	return 0;
 }
 
+/* Would CALL_SYNC now do anything but wait for another thread's call? */
+static bool callbox_call_sync_changed_locked(struct callbox_sandbox *sb)
+{
+	return callbox_call_sync_may_start_locked(sb) != 1;
+}
+
 /* CALL_SYNC restarted after an interruption: continue that call. */
 static int callbox_call_sync_continue(struct callbox_sandbox *sb,
 				      struct callbox_ucmd *ucmd)
@@ -205,20 +211,24 @@ int callbox_ioctl_call_sync(void *obj, struct callbox_ucmd *ucmd)
 		spin_lock_irq(&sb->lock);
 		ret = callbox_call_sync_may_start_locked(sb);
 		if (!ret)
-			callbox_sandbox_starting_locked(sb);
+			callbox_sandbox_starting_locked(sb, call);
 		spin_unlock_irq(&sb->lock);
 		if (ret <= 0)
 			break;
 		mutex_unlock(&sb->publish_lock);
 		callbox_run_unlock(sb);
 		/*
-		 * Another thread's interrupted call: it ends or is reaped. A
-		 * signal meanwhile runs its handler, then the ioctl restarts:
-		 * nothing has happened yet.
+		 * Another thread's interrupted call: wait until the answer
+		 * changes (it ends, is reaped, or reaches HOSTCALL, which is
+		 * EBUSY), asked under the lock. A signal meanwhile runs its
+		 * handler, then the ioctl restarts: nothing has happened yet.
 		 */
-		if (wait_event_interruptible(sb->wq,
-					     !READ_ONCE(sb->current_call) ||
-					     READ_ONCE(sb->shutdown))) {
+		spin_lock_irq(&sb->lock);
+		ret = wait_event_interruptible_lock_irq(sb->wq,
+							callbox_call_sync_changed_locked(sb),
+							sb->lock);
+		spin_unlock_irq(&sb->lock);
+		if (ret) {
 			ret = -ERESTARTNOINTR;
 			goto out_put_call;
 		}
@@ -366,7 +376,7 @@ int callbox_ioctl_call_run(void *obj, struct callbox_ucmd *ucmd)
 		spin_lock_irq(&sb->lock);
 		call = callbox_call_run_choose_locked(sb, cmd->id, restart_id);
 		if (!IS_ERR_OR_NULL(call) && !callbox_call_ended(call))
-			callbox_sandbox_starting_locked(sb);
+			callbox_sandbox_starting_locked(sb, call);
 		spin_unlock_irq(&sb->lock);
 		if (call)
 			break;

@@ -154,9 +154,9 @@ struct callbox_call {
  * @current_call: the call ENTERED or in HOSTCALL, if any
  * @runner: the thread inside KVM_RUN for @current_call, or NULL: a
  *	current call with no runner is *parked*
- * @starting: the run_lock holder has chosen a call to run (or publishes
- *	a CALL_SYNC call) and holds run_lock until it has run it: RESET
- *	fails at once rather than wait for it
+ * @starting_call: the call the run_lock holder has chosen to run (or the
+ *	CALL_SYNC call it publishes), until it is entered or ends: RESET
+ *	fails at once rather than wait for run_lock
  * @init_call: the init call of a reset, from RESET until it ends; while
  *	it is set no other call may enter the guest
  * @poisoned: a call aborted in the middle of guest code, or an init call
@@ -181,7 +181,7 @@ struct callbox_sandbox {
 	u64 next_call_id;
 	struct callbox_call *current_call;
 	struct task_struct *runner;
-	bool starting;
+	struct callbox_call *starting_call;
 	struct callbox_call *init_call;
 	bool poisoned;
 	bool shutdown;
@@ -192,7 +192,8 @@ int callbox_sandbox_create(void *unused, struct callbox_ucmd *ucmd);
 void callbox_sandbox_put(struct callbox_sandbox *sb);
 bool callbox_sandbox_reap_locked(struct callbox_sandbox *sb);
 void callbox_sandbox_park_locked(struct callbox_sandbox *sb);
-void callbox_sandbox_starting_locked(struct callbox_sandbox *sb);
+void callbox_sandbox_starting_locked(struct callbox_sandbox *sb,
+				     struct callbox_call *call);
 void callbox_run_unlock(struct callbox_sandbox *sb);
 int callbox_sandbox_publish(struct callbox_sandbox *sb,
 			    struct callbox_call *call, u64 deadline_ns,

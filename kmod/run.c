@@ -164,7 +164,11 @@ int callbox_run_prepare(struct callbox_sandbox *sb)
 {
 	struct kvm_vcpu *vcpu = sb->vcpu;
 
-	/* Set under vcpu->mutex; a racing change only makes KVM_RUN -EINTR. */
+	/*
+	 * Both can still change before KVM_RUN has the vCPU's mutex, by a
+	 * vCPU ioctl of another thread that holds it now: see "Calls and
+	 * the vCPU" in the uapi header.
+	 */
 	if (READ_ONCE(vcpu->sigset_active))
 		return -EOPNOTSUPP;
 	if (READ_ONCE(vcpu->run->HINT_UNSAFE_IN_KVM(immediate_exit)))
@@ -252,19 +256,27 @@ static int callbox_run_enter_locked(struct callbox_sandbox *sb,
 		callbox_call_transition_locked(call, CALLBOX_STATE_ENTERED);
 	call->parked_cmd = 0;
 	sb->runner = current;
+	/* Current now, which RESET sees for itself. */
+	sb->starting_call = NULL;
 	return 1;
 }
 
-/* Decide the call's fate from one exit, under the lock. */
+/*
+ * Decide the call's fate from one exit, under the lock. @guest_ran: KVM
+ * entered the guest during this KVM_RUN.
+ */
 static int callbox_run_exit_locked(struct callbox_sandbox *sb,
 				   struct callbox_call *call,
 				   const struct callbox_exit *exit,
-				   u32 exit_reason, unsigned int cmd)
+				   u32 exit_reason, unsigned int cmd,
+				   bool guest_ran)
 {
 	lockdep_assert_held(&sb->lock);
 
 	sb->runner = NULL;
 	call->exit_reason = exit_reason;
+	if (guest_ran)
+		call->flags |= CALLBOX_CALL_GUEST_RAN;
 
 	/* A cancellation decided while the guest ran wins over its exit. */
 	if (call->cancel_reason) {
@@ -333,6 +345,7 @@ int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 	struct callbox_call_info info;
 	struct callbox_exit exit;
 	u32 exit_reason = 0;
+	u64 exits;
 	long run_ret;
 	int ret;
 
@@ -362,11 +375,18 @@ int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 
 	/* Whatever the last exit was, it must not pass for this one. */
 	WRITE_ONCE(run->exit_reason, KVM_EXIT_UNKNOWN);
+	/*
+	 * KVM counts every VM exit: if the count moved, the guest was
+	 * entered. If not, KVM stopped before the guest (immediate_exit, a
+	 * signal) and no guest code ran for this KVM_RUN.
+	 */
+	exits = READ_ONCE(sb->vcpu->stat.exits);
 	run_ret = vcpu_file->f_op->unlocked_ioctl(vcpu_file, KVM_RUN, 0);
 	exit = callbox_run_decode(sb->vcpu, run_ret, &exit_reason);
 
 	spin_lock_irq(&sb->lock);
-	ret = callbox_run_exit_locked(sb, call, &exit, exit_reason, req->cmd);
+	ret = callbox_run_exit_locked(sb, call, &exit, exit_reason, req->cmd,
+				      READ_ONCE(sb->vcpu->stat.exits) != exits);
 	/*
 	 * Parked: the restart must name this call as ENTERED, even if a
 	 * cancel ends it before userspace gets to restart.

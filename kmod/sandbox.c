@@ -235,17 +235,19 @@ static int callbox_sandbox_shutdown(void *obj, struct callbox_ucmd *ucmd)
 /**
  * callbox_sandbox_starting_locked() - a run_lock holder starts a call
  * @sb: the sandbox, with @sb->lock and @sb->run_lock held
+ * @call: the call it will enter
  *
- * From now until run_lock is let go, RESET fails at once rather than wait
- * for run_lock: the call may take long to start (its struct write can wait
- * on a page fault) and then runs.
+ * Until @call is entered or ends, or run_lock is let go, RESET fails at
+ * once rather than wait for run_lock: the call may take long to start
+ * (its struct write can wait on a page fault) and then runs.
  */
-void callbox_sandbox_starting_locked(struct callbox_sandbox *sb)
+void callbox_sandbox_starting_locked(struct callbox_sandbox *sb,
+				     struct callbox_call *call)
 {
 	lockdep_assert_held(&sb->lock);
 	lockdep_assert_held(&sb->run_lock);
 
-	sb->starting = true;
+	WRITE_ONCE(sb->starting_call, call);
 	wake_up_all(&sb->wq);
 }
 
@@ -253,7 +255,7 @@ void callbox_sandbox_starting_locked(struct callbox_sandbox *sb)
 void callbox_run_unlock(struct callbox_sandbox *sb)
 {
 	spin_lock_irq(&sb->lock);
-	sb->starting = false;
+	WRITE_ONCE(sb->starting_call, NULL);
 	spin_unlock_irq(&sb->lock);
 	mutex_unlock(&sb->run_lock);
 	wake_up_all(&sb->wq);
@@ -266,7 +268,7 @@ static int callbox_sandbox_may_reset_locked(struct callbox_sandbox *sb)
 	callbox_sandbox_reap_locked(sb);
 	if (sb->shutdown)
 		return -ESHUTDOWN;
-	if (sb->current_call || sb->starting || sb->init_call)
+	if (sb->current_call || sb->starting_call || sb->init_call)
 		return -EBUSY;
 	return 0;
 }
@@ -292,7 +294,7 @@ static int callbox_sandbox_reset_lock(struct callbox_sandbox *sb)
 		/* Nothing has happened yet: a signal restarts the ioctl. */
 		if (wait_event_interruptible(sb->wq,
 					     !mutex_is_locked(&sb->run_lock) ||
-					     READ_ONCE(sb->starting) ||
+					     READ_ONCE(sb->starting_call) ||
 					     READ_ONCE(sb->current_call) ||
 					     READ_ONCE(sb->shutdown)))
 			return -ERESTARTNOINTR;

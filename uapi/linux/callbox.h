@@ -99,17 +99,17 @@ enum {
  * Ports CALLBOX_PORT_FIRST..CALLBOX_PORT_LAST are reserved for callbox.
  * Any other port access that exits to userspace, any IN, any access whose
  * size is not 4 bytes, and any string I/O (OUTS, INS, to any port) ends
- * the call ABORTED with CALLBOX_ABORT_BAD_PORT. The kernel decides from
- * KVM's own record of the exit, not from the kvm_run page, which the
- * process can write. Ports that
- * KVM serves in the kernel because userspace set the VM up so (an
- * in-kernel irqchip's PIC and PIT, a KVM_IOEVENTFD) never reach callbox;
- * an ioeventfd on callbox's ports would hide the guest's DONE from it.
- * While a vCPU is bound, only callbox may run it: a KVM_RUN that userspace
- * issues itself is not a call, and its exits are not seen. A call that
- * starts meanwhile waits for that KVM_RUN to return (KVM holds the vCPU's
- * mutex), and its deadline, CANCEL and shutdown cannot cut that wait
- * short.
+ * the call ABORTED with CALLBOX_ABORT_BAD_PORT (a string instruction
+ * whose memory operand has no memory behind it ends it
+ * CALLBOX_ABORT_MMIO: KVM's emulator meets that first). The kernel
+ * decides DONE, ABORT and HOSTCALL from KVM's own record of the exit,
+ * never from the kvm_run page, which the process can write: by writing it
+ * while the guest runs, a process can at most change the reason (and
+ * detail) of its own call's abort. Ports that KVM serves in the kernel
+ * because userspace set the VM up so (an in-kernel irqchip's PIC and PIT,
+ * a KVM_IOEVENTFD) never reach callbox; an ioeventfd on callbox's ports
+ * would hide the guest's DONE from it. See "Calls and the vCPU" for what
+ * userspace may still do with a bound vCPU.
  *
  * After CALLBOX_PORT_DONE the guest continues with the next instruction
  * when the next call enters it: a guest is a loop of "wait for a request,
@@ -272,7 +272,10 @@ enum callbox_call_state {
  * for a signal that lands just before KVM_RUN): if it is set, the ioctl
  * fails with EINTR and enters nothing. A call being continued stays
  * parked, and issuing the ioctl again with the same struct, once
- * immediate_exit is clear, continues it.
+ * immediate_exit is clear, continues it. (If it is set only while KVM_RUN
+ * waits for the vCPU, see "Calls and the vCPU", KVM stops before the
+ * guest: the ioctl fails with EINTR and the call is parked, ENTERED but
+ * without CALLBOX_CALL_GUEST_RAN, to be continued the same way.)
  *
  * A thread that leaves its signal handler by longjmp() abandons its
  * ioctl: the parked call stays current until it is cancelled, its deadline
@@ -296,9 +299,31 @@ enum callbox_call_state {
  * has ended still returns its outcome; WAIT and GET still work). The vCPU
  * is unbound as soon as no thread runs it, so it can serve a new sandbox;
  * the VM itself lives until the sandbox's file is released. SHUTDOWN
- * returns once the vCPU is unbound: it waits for a thread that is starting
- * a call to finish writing its ioctl's struct back (a write that waits on
- * a page fault, resolved by userfaultfd say, delays it).
+ * returns once the vCPU is unbound: it waits for the ioctls that are
+ * starting a call or a reset (and a CALL_SYNC waiting for a SUBMIT's
+ * reply) to finish writing their structs back; a write that waits on a
+ * page fault, resolved by userfaultfd say, delays it.
+ */
+
+/**
+ * DOC: Calls and the vCPU
+ *
+ * While a vCPU is bound, only callbox may run it: a KVM_RUN that userspace
+ * issues itself is not a call, and its exits are not seen. A call that
+ * starts meanwhile waits for that KVM_RUN to return (KVM holds the vCPU's
+ * mutex), and its deadline, CANCEL and shutdown cannot cut that wait
+ * short.
+ *
+ * Other vCPU ioctls (KVM_SET_REGS, KVM_SET_SIGNAL_MASK ...) share that
+ * mutex with KVM_RUN. callbox checks what must hold at entry (no signal
+ * mask, immediate_exit clear, the security module's leave) right before
+ * its KVM_RUN, but KVM_RUN then waits for the mutex if such an ioctl of
+ * another thread holds it (for as long as that ioctl's own copy from
+ * userspace takes), and what it changes callbox does not see: a signal
+ * mask set then is in force for that run, so the process's own signals
+ * do not interrupt it (callbox's cancellation still does), and nothing
+ * but that ioctl's end cuts the wait for the mutex short. Set the vCPU up
+ * while no call is starting or running on it.
  */
 
 /**
@@ -348,9 +373,12 @@ enum callbox_abort_reason {
 
 /**
  * enum callbox_call_info_flags - facts about a call
- * @CALLBOX_CALL_GUEST_RAN: the vCPU was entered for this call, so guest
- *	code may have run for it. Set for every EXITED call. Clear on an
- *	ABORTED call: guest code certainly never ran for it.
+ * @CALLBOX_CALL_GUEST_RAN: KVM entered the guest for this call (KVM
+ *	counted a VM exit during one of its KVM_RUNs), so guest code may
+ *	have run for it. Set once that KVM_RUN has returned, for every
+ *	EXITED call, and for every call in HOSTCALL. Clear on an ended
+ *	call: guest code never ran for it, so its abort does not poison the
+ *	sandbox.
  * @CALLBOX_CALL_CANCEL_PENDING: a cancellation, the deadline or the
  *	sandbox's shutdown has won; the call will end ABORTED with that
  *	reason as soon as it stops running (or is continued, if HOSTCALL).
@@ -445,8 +473,14 @@ struct callbox_call_info {
  * forbids KVM_RUN on the vCPU. A call being continued stays parked on any
  * of these. EINTR, EOPNOTSUPP and the security module's refusal are
  * checked again once the new call's id has been written back; if one
- * fails then, the call is dropped before it is published: @out.id names
- * no call (ESRCH), and no later call gets that id.
+ * fails then, the call is dropped before it is published: @out.id then
+ * answers as the id of a consumed call (ESRCH; EALREADY to CANCEL), and
+ * no later call gets it.
+ *
+ * The reply of a call that ended may have to wait for another thread's
+ * WAIT of the same call, which holds the right to consume it while it
+ * writes its own reply: only a fatal signal ends that wait, and a
+ * handler runs once it is over.
  */
 struct callbox_call_sync {
 	__u32 size;
@@ -635,7 +669,10 @@ struct callbox_call_cancel {
  * a sandbox whose queue is full can still be reset.
  *
  * RESET never waits for a call: it fails with EBUSY if a call is current
- * (running or parked), or another thread is starting one.
+ * (running or parked), or another thread is starting one. It may wait for
+ * another ioctl that holds the sandbox's run lock without starting a call
+ * (a RUN returning the outcome of a call cancelled before it entered, say)
+ * to write its struct back.
  *
  * Errors: EBUSY if a call is current or being started, or an init call
  * is pending; EAGAIN if CALLBOX_MAX_CALLS init calls are unconsumed;
