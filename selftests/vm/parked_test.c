@@ -23,7 +23,19 @@
  * (the host-caller guest), or ENTERED after a signal interrupted it in a
  * spinning guest (its handler never returns). It then waits to be told to
  * exit: pthread_exit() after a HOSTCALL, SYS_exit from the handler.
+ *
+ * The signal is sent only once the guest has run (it marks guest memory
+ * before it spins): a signal that lands while KVM_RUN has not yet entered
+ * the guest parks the call without CALLBOX_CALL_GUEST_RAN, and its end
+ * then rightly poisons nothing, which is not what these tests are about.
  */
+
+/* Marks that it ran, then spins: mov byte [MARK_RAN], 1; jmp $ */
+#define MARK_RAN	0x2010
+static const uint8_t guest_marking_spinner[] = {
+	0xc6, 0x06, MARK_RAN & 0xff, MARK_RAN >> 8, 0x01,
+	0xeb, 0xfe,
+};
 static struct {
 	int fd;
 	uint64_t deadline_rel_ns;
@@ -63,11 +75,13 @@ static void *owner_fn(void *p)
 }
 
 /* Start the owner and return once call 1 is parked. */
-static void owner_start(struct __test_metadata *_metadata, int fd,
+static void owner_start(struct __test_metadata *_metadata, struct box *box,
 			bool interrupted, uint64_t deadline_rel_ns)
 {
 	struct sigaction sa = { .sa_handler = owner_on_signal };
+	volatile uint8_t *ran = (uint8_t *)box->guest.mem + MARK_RAN;
 	struct callbox_call_info c;
+	int fd = box->fd;
 	char b;
 
 	owner.fd = fd;
@@ -77,7 +91,7 @@ static void owner_start(struct __test_metadata *_metadata, int fd,
 	ASSERT_EQ(0, pipe(owner.go));
 	ASSERT_EQ(0, pthread_create(&owner.thread, NULL, owner_fn, NULL));
 	if (interrupted) {
-		ASSERT_TRUE(wait_for_state(fd, 1, CALLBOX_STATE_ENTERED));
+		ASSERT_TRUE(WAIT_FOR(*ran));
 		ASSERT_EQ(0, pthread_kill(owner.thread, SIGUSR1));
 	}
 	ASSERT_EQ(1, read(owner.parked[0], &b, 1));
@@ -118,8 +132,8 @@ FIXTURE_VARIANT_ADD(orphan, hostcall) {
 };
 
 FIXTURE_VARIANT_ADD(orphan, interrupted) {
-	.code = guest_spinner,
-	.len = sizeof(guest_spinner),
+	.code = guest_marking_spinner,
+	.len = sizeof(guest_marking_spinner),
 	.interrupted = true,
 };
 
@@ -149,7 +163,7 @@ TEST_F_TIMEOUT(orphan, get_sees_it_ended, 60)
 {
 	struct callbox_call_info c;
 
-	owner_start(_metadata, self->b.fd, variant->interrupted, 0);
+	owner_start(_metadata, &self->b, variant->interrupted, 0);
 	owner_exit(_metadata);
 	call_get(self->b.fd, 1, &c);
 	expect_orphaned(_metadata, &c, CALLBOX_ABORT_OWNER_EXITED);
@@ -166,7 +180,7 @@ TEST_F_TIMEOUT(orphan, cancel_after_exit, 60)
 {
 	struct callbox_call_info c;
 
-	owner_start(_metadata, self->b.fd, variant->interrupted, 0);
+	owner_start(_metadata, &self->b, variant->interrupted, 0);
 	owner_exit(_metadata);
 	call_cancel_err(EALREADY, self->b.fd, 1);
 	call_get(self->b.fd, 1, &c);
@@ -181,7 +195,7 @@ TEST_F_TIMEOUT(orphan, cancel_before_exit, 60)
 {
 	struct callbox_call_info c;
 
-	owner_start(_metadata, self->b.fd, variant->interrupted, 0);
+	owner_start(_metadata, &self->b, variant->interrupted, 0);
 	EXPECT_EQ(0, _call_cancel(self->b.fd, 1));
 	call_get(self->b.fd, 1, &c);
 	if (variant->interrupted) {
@@ -203,7 +217,7 @@ TEST_F_TIMEOUT(orphan, waiter_wakes_after_exit, 60)
 	struct call_waiter w = { .fd = self->b.fd, .id = 1 };
 	uint64_t t0, woke;
 
-	owner_start(_metadata, self->b.fd, variant->interrupted, 0);
+	owner_start(_metadata, &self->b, variant->interrupted, 0);
 	ASSERT_EQ(0, pthread_create(&w.thread, NULL, call_waiter_fn, &w));
 	usleep(100 * 1000);
 	/* The owner lives: the call goes on. */
@@ -232,7 +246,7 @@ TEST_F_TIMEOUT(orphan, shutdown_after_exit, 60)
 {
 	struct callbox_call_info c;
 
-	owner_start(_metadata, self->b.fd, variant->interrupted, 0);
+	owner_start(_metadata, &self->b, variant->interrupted, 0);
 	owner_exit(_metadata);
 	sandbox_shutdown(self->b.fd);
 	call_get(self->b.fd, 1, &c);
@@ -248,7 +262,7 @@ TEST_F_TIMEOUT(orphan, reset_after_exit, 60)
 {
 	struct callbox_call_info c;
 
-	owner_start(_metadata, self->b.fd, variant->interrupted, 0);
+	owner_start(_metadata, &self->b, variant->interrupted, 0);
 	owner_exit(_metadata);
 	call_sync_err(ENOTRECOVERABLE, self->b.fd, 0, &c);
 	call_run_err(ENOTRECOVERABLE, self->b.fd, 0, CALLBOX_RUN_NONBLOCK, &c);
@@ -273,7 +287,7 @@ TEST_F_TIMEOUT(orphan, deadline_won_before_exit, 60)
 {
 	struct call_waiter w = { .fd = self->b.fd, .id = 1 };
 
-	owner_start(_metadata, self->b.fd, variant->interrupted,
+	owner_start(_metadata, &self->b, variant->interrupted,
 		    300 * MS);
 	ASSERT_EQ(0, pthread_create(&w.thread, NULL, call_waiter_fn, &w));
 	if (variant->interrupted) {
@@ -302,7 +316,7 @@ TEST_F_TIMEOUT(orphan, other_sync_caller_not_stuck, 60)
 	struct call_runner r = { .fd = self->b.fd, .sync = true };
 	uint64_t t0;
 
-	owner_start(_metadata, self->b.fd, variant->interrupted, 0);
+	owner_start(_metadata, &self->b, variant->interrupted, 0);
 	ASSERT_EQ(0, pthread_create(&r.thread, NULL, call_runner_fn, &r));
 	if (!variant->interrupted) {
 		ASSERT_EQ(0, join_within(r.thread, 5000));
@@ -358,7 +372,7 @@ TEST_F_TIMEOUT(hostabort, status_is_zero, 60)
 	int fd = self->b.fd;
 
 	if (variant->how == BY_OWNER_EXIT) {
-		owner_start(_metadata, fd, false, 0);
+		owner_start(_metadata, &self->b, false, 0);
 		owner_exit(_metadata);
 	} else {
 		uint64_t deadline = 0;

@@ -346,11 +346,15 @@ TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
 		EXPECT_EQ(CALLBOX_STATE_HOSTCALL, call_state(self->b.fd, id));
 		atomic_store(&w->go, true);
 	}
-	/* In the guest, which spins until released. */
+	/*
+	 * In the guest, which spins until released. ENTERED is set just
+	 * before KVM_RUN: give KVM time to enter the guest, so that what
+	 * interrupts it finds guest code running (GUEST_RAN).
+	 */
 	ASSERT_TRUE(WAIT_FOR(atomic_load(&w->phase) == RUNNING &&
 			     call_state(self->b.fd, id) ==
 			     CALLBOX_STATE_ENTERED));
-	usleep(2000);
+	usleep(20 * 1000);
 
 	switch (variant->how) {
 	case BY_SIGNAL:

@@ -2,8 +2,9 @@
 /*
  * A write that stalls: userfaultfd write-protection, for the suites that
  * hold an ioctl inside its write to userspace (stall_test, entry_test,
- * lsm_test). In the triples of callbox_util.h: _foo() returns 0 or
- * -errno, foo() asserts success.
+ * lsm_test); and, at the end, a read that stalls: userfaultfd's missing
+ * mode. In the triples of callbox_util.h: _foo() returns 0 or -errno,
+ * foo() asserts success.
  *
  * The ioctl under test gets its struct alone in a page of its own, which
  * is registered with a userfaultfd in write-protect mode
@@ -224,6 +225,204 @@ static inline void stall_close(struct __test_metadata *_metadata,
 	if (st->uffd >= 0)
 		close(st->uffd);
 	st->uffd = -1;
+}
+
+/*
+ * ---- a read that stalls ----
+ *
+ * The other direction, for an ioctl that must be held inside its copy
+ * *from* userspace: KVM_SET_SIGNAL_MASK, which reads its argument with the
+ * vCPU's mutex held, so that a KVM_RUN of callbox's waits for it
+ * (entry_test). Two pages: the first is populated as usual; the second is
+ * registered with a userfaultfd in missing mode
+ * (UFFDIO_REGISTER_MODE_MISSING) and never touched, so the first access to
+ * it, a read in the kernel too, waits in handle_userfault() until this
+ * process answers. An argument may straddle the two: its head is read at
+ * once, its tail stalls.
+ *
+ * - read_stall_ioctl() starts ioctl(fd, cmd, arg) on a thread of its own;
+ * - read_stall_wait() reads the fault's message: once it has, the ioctl
+ *   is known to be inside its read of the second page;
+ * - read_stall_fill() gives the second page its contents (UFFDIO_COPY),
+ *   one byte value throughout, which also wakes the faulting thread: the
+ *   read goes on;
+ * - read_stall_close(), in the teardown, makes a read still stalled fail
+ *   instead (the second page is unmapped, then the thread woken: its
+ *   fault is retried, finds no mapping, and the copy fails with EFAULT, so
+ *   the ioctl changes nothing), and joins the thread within a bound.
+ */
+struct read_stall {
+	int uffd;
+	uint8_t *area;		/* two pages, MAP_FAILED if none */
+	size_t page;		/* the page size */
+	bool filled;		/* the second page has its contents */
+	bool unmapped;		/* ... or is gone */
+	/* The ioctl that reads from the area, on a thread of its own. */
+	pthread_t thread;
+	bool started;		/* by read_stall_ioctl(), not joined yet */
+	int fd;
+	unsigned long cmd;
+	void *arg;
+	int ret;		/* 0 or -errno */
+	atomic_bool done;	/* the ioctl has returned */
+};
+
+/* An empty read stall, which read_stall_close() accepts as it is. */
+static inline void read_stall_init(struct read_stall *rs)
+{
+	memset(rs, 0, sizeof(*rs));
+	rs->uffd = -1;
+	rs->area = MAP_FAILED;
+}
+
+/* The two pages and their userfaultfd; SKIPs without userfaultfd. */
+static inline void read_stall_open(struct __test_metadata *_metadata,
+				   struct read_stall *rs)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+
+	read_stall_init(rs);
+	rs->page = sysconf(_SC_PAGESIZE);
+	rs->uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (rs->uffd < 0 && (errno == ENOSYS || errno == EPERM))
+		SKIP(return, "userfaultfd: %s", strerror(errno));
+	ASSERT_LE(0, rs->uffd);
+	ASSERT_EQ(0, ioctl(rs->uffd, UFFDIO_API, &api)) {
+		TH_LOG("UFFDIO_API: %s", strerror(errno));
+	}
+	rs->area = mmap(NULL, 2 * rs->page, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, rs->area);
+	memset(rs->area, 0, rs->page);	/* the first page only */
+	reg.range.start = (uintptr_t)rs->area + rs->page;
+	reg.range.len = rs->page;
+	ASSERT_EQ(0, ioctl(rs->uffd, UFFDIO_REGISTER, &reg)) {
+		TH_LOG("UFFDIO_REGISTER (MISSING): %s", strerror(errno));
+	}
+}
+
+/* The second page, whose first read stalls. */
+static inline void *read_stall_page(struct read_stall *rs)
+{
+	return rs->area + rs->page;
+}
+
+/* Has a read of the second page stalled, within @ms? Consumes its message. */
+static inline bool read_stall_wait(struct read_stall *rs, int ms)
+{
+	struct pollfd pfd = { .fd = rs->uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, ms) != 1 ||
+	    read(rs->uffd, &msg, sizeof(msg)) != sizeof(msg))
+		return false;
+	return msg.event == UFFD_EVENT_PAGEFAULT &&
+	       msg.arg.pagefault.address - (uintptr_t)read_stall_page(rs) <
+	       rs->page;
+}
+
+/*
+ * Give the second page its contents, @byte in every byte: the stalled
+ * read goes on. (UFFDIO_COPY wants a page-aligned source: a page of its
+ * own.)
+ */
+static inline int _read_stall_fill(struct read_stall *rs, uint8_t byte)
+{
+	struct uffdio_copy copy = {
+		.dst = (uintptr_t)read_stall_page(rs),
+		.len = rs->page,
+	};
+	void *src = mmap(NULL, rs->page, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int ret = 0;
+
+	if (src == MAP_FAILED)
+		return -errno;
+	memset(src, byte, rs->page);
+	copy.src = (uintptr_t)src;
+	if (ioctl(rs->uffd, UFFDIO_COPY, &copy))
+		ret = -errno;
+	else
+		rs->filled = true;
+	munmap(src, rs->page);
+	return ret;
+}
+
+#define read_stall_fill(rs, byte) \
+	ASSERT_OK("UFFDIO_COPY", _read_stall_fill(rs, byte))
+
+/* Make a stalled read fail with EFAULT: no second page any more. */
+static inline int _read_stall_fail(struct read_stall *rs)
+{
+	struct uffdio_range range = {
+		.start = (uintptr_t)read_stall_page(rs),
+		.len = rs->page,
+	};
+
+	if (rs->uffd < 0 || rs->area == MAP_FAILED || rs->filled ||
+	    rs->unmapped)
+		return 0;
+	if (munmap(read_stall_page(rs), rs->page))
+		return -errno;
+	rs->unmapped = true;
+	return ioctl(rs->uffd, UFFDIO_WAKE, &range) ? -errno : 0;
+}
+
+static inline void *read_stall_ioctl_fn(void *p)
+{
+	struct read_stall *rs = p;
+
+	rs->ret = ioctl(rs->fd, rs->cmd, rs->arg) ? -errno : 0;
+	atomic_store(&rs->done, true);
+	return NULL;
+}
+
+/* Start ioctl(@fd, @cmd, @arg) on a thread of its own; @arg in the area. */
+#define read_stall_ioctl(rs, _fd, _cmd, _arg)				\
+	({								\
+		(rs)->fd = (_fd);					\
+		(rs)->cmd = (_cmd);					\
+		(rs)->arg = (_arg);					\
+		ASSERT_EQ(0, pthread_create(&(rs)->thread, NULL,	\
+					    read_stall_ioctl_fn, (rs))); \
+		(rs)->started = true;					\
+	})
+
+/* Join the ioctl's thread if it ends within @ms: true if it did. */
+static inline bool read_stall_join(struct read_stall *rs, unsigned int ms)
+{
+	if (!rs->started)
+		return true;
+	if (join_within(rs->thread, ms))
+		return false;
+	rs->started = false;
+	return true;
+}
+
+/*
+ * However the test ended: make a read still stalled fail, join the
+ * ioctl's thread within a bound, and free the pages. First in a teardown:
+ * the threads waiting for what the ioctl holds (the vCPU's mutex) can be
+ * joined next.
+ */
+static inline void read_stall_close(struct __test_metadata *_metadata,
+				    struct read_stall *rs)
+{
+	bool joined;
+
+	_read_stall_fail(rs);
+	joined = read_stall_join(rs, 10000);
+	/* No handler block on the EXPECT: see stall_close(). */
+	if (!joined)
+		TH_LOG("the stalled reader's thread is still blocked");
+	EXPECT_TRUE(joined);
+	if (rs->area != MAP_FAILED)
+		munmap(rs->area, rs->unmapped ? rs->page : 2 * rs->page);
+	rs->area = MAP_FAILED;
+	if (rs->uffd >= 0)
+		close(rs->uffd);
+	rs->uffd = -1;
 }
 
 #endif /* CALLBOX_SELFTEST_STALL_H */

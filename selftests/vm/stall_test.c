@@ -15,9 +15,12 @@
  *   claimed by a WAIT held up in its reply, waits for that claim; it gets
  *   the outcome if the WAIT's reply fails, ESRCH if it succeeds;
  * - a CALL_SYNC waiting for another thread's parked call never fails
- *   with EINTR: the handler runs and the ioctl restarts;
+ *   with EINTR: the handler runs and the ioctl restarts; and it fails
+ *   with EBUSY as soon as that call reaches HOSTCALL;
  * - RESET fails at once with EBUSY while another thread starts a call,
- *   even one held up in its publication reply.
+ *   even one held up in its publication reply; and waits, rather than
+ *   fail, for a RUN held up in its write whose chosen call was cancelled
+ *   meanwhile, which starts nothing.
  *
  * That the checks before entry hold after such a write is entry_test's
  * (the entry_check fixture), and that a BPF LSM's does, lsm_test's.
@@ -391,6 +394,215 @@ TEST_F_TIMEOUT(stall, reset_while_sync_publishes_is_ebusy, 60)
 	call_sync(self->b.fd, 0, &c);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 	EXPECT_EQ(2, c.status);
+}
+
+/*
+ * ==== RESET waits for a RUN that starts no call ====
+ *
+ * RESET "may wait for another ioctl that holds the sandbox's run lock
+ * without starting a call (a RUN returning the outcome of a call
+ * cancelled before it entered, say) to write its struct back". Here a RUN
+ * has chosen call 1 and is held up writing its @out; call 1 is cancelled
+ * meanwhile, so it has ended and nothing will start. No call is current or
+ * being started, so RESET must not fail with EBUSY; and it cannot go on
+ * while the RUN holds the lock: it waits, while the write is stalled, and
+ * returns 0 once the write has landed, its init call queued.
+ */
+TEST_F_TIMEOUT(stall, reset_waits_for_run_of_cancelled_call, 60)
+{
+	struct call_runner *r = &self->runner[0];
+	struct callbox_call_run *cmd = self->st.page;
+	struct stall *t = &self->st;
+	struct callbox_call_info c;
+	uint64_t id;
+
+	return_if_setup_skipped();
+	stall_guest(raw_guest_counter);
+
+	call_submit(self->b.fd, 0, &id);
+	ASSERT_EQ(1, id);
+	cmd->size = sizeof(*cmd);
+	cmd->id = 1;
+	stall_arm(t);
+	stall_ioctl(t, self->b.fd, CALLBOX_CALL_RUN);
+	ASSERT_TRUE(stall_wait(t, 5000)) {
+		TH_LOG("RUN did not write its @out");
+	}
+
+	/* Cancelled before it entered: it has ended, and will not start. */
+	call_cancel(self->b.fd, 1);
+	call_get(self->b.fd, 1, &c);
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, c.state);
+	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, c.reason);
+	EXPECT_EQ(0, c.flags);
+
+	/* In a thread: RESET waits for the RUN's write. */
+	r->fd = self->b.fd;
+	r->reset = true;
+	call_runner_start(r);
+	usleep(500 * 1000);
+	ASSERT_FALSE(atomic_load(&r->done)) {
+		TH_LOG("RESET returned %s while the RUN's write was stalled",
+		       r->ret ? strerror(-r->ret) : "0");
+	}
+	EXPECT_FALSE(stall_ioctl_done(t));
+
+	/* The write lands: the RUN returns the outcome, RESET goes on. */
+	stall_release(t);
+	ASSERT_TRUE(stall_ioctl_join(t, 10000));
+	ASSERT_TRUE(call_runner_join(r, 10000)) {
+		TH_LOG("RESET still blocked after the RUN returned");
+	}
+	EXPECT_EQ(0, t->ret);
+	EXPECT_EQ(1, cmd->out.id);
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, cmd->out.state);
+	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, cmd->out.reason);
+	EXPECT_EQ(0, cmd->out.flags);
+	EXPECT_EQ(0, r->ret) {
+		TH_LOG("RESET: %s", strerror(-r->ret));
+	}
+	EXPECT_EQ(2, r->id);
+
+	/* Its init call is queued, and runs as the guest's first call. */
+	call_get(self->b.fd, 2, &c);
+	EXPECT_EQ(CALLBOX_STATE_QUEUED, c.state);
+	EXPECT_EQ(CALLBOX_CALL_INIT, c.flags);
+	call_run(self->b.fd, 0, CALLBOX_RUN_NONBLOCK, &c);
+	EXPECT_EQ(2, c.id);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+	EXPECT_EQ(1, c.status);
+	call_wait(self->b.fd, 2, 0, &c);
+	call_wait(self->b.fd, 1, 0, &c);
+	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, c.reason);
+	call_sync(self->b.fd, 0, &c);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+	EXPECT_EQ(2, c.status);
+}
+
+/*
+ * ==== A CALL_SYNC waiting behind a parked call that reaches HOSTCALL ====
+ *
+ * A second CALL_SYNC "waits for the first, including while the first is
+ * interrupted", but fails with "EBUSY if ... a call waits in HOSTCALL".
+ * Thread A's call is parked by a signal, and B's CALL_SYNC waits behind
+ * it. A's handler returns, its CALL_SYNC restarts and continues the call,
+ * which makes a host call. Now a call waits in HOSTCALL: B must fail with
+ * EBUSY, making no call, as a fresh CALL_SYNC does, rather than wait for
+ * the whole host function; and so whether or not a signal made B's ioctl
+ * restart while it waited. A, the call's owner, lingers (it runs the host
+ * function), then continues the call to its end.
+ *
+ * The guest spins until the test releases it, then makes a host call
+ * (HELD_HOSTCALL_STATUS), then ends with DONE and the same value:
+ *
+ *   start:	mov  al, [0x2001]	; released by the test?
+ *		test al, al
+ *		jz   start
+ *		mov  byte [0x2001], 0
+ *		mov  dx, CALLBOX_PORT_HOSTCALL
+ *		mov  eax, 7
+ *		out  dx, eax
+ *		mov  dx, CALLBOX_PORT_DONE
+ *		out  dx, eax
+ *		jmp  start
+ */
+static const uint8_t guest_held_then_hostcall[] = {
+	0xa0, 0x01, 0x20, 0x84, 0xc0, 0x74, 0xf9, 0xc6, 0x06, 0x01, 0x20, 0x00,
+	0xba, 0x08, 0xcb, 0x66, 0xb8, 0x07, 0x00, 0x00, 0x00, 0x66, 0xef, 0xba,
+	0x00, 0xcb, 0x66, 0xef, 0xeb, 0xe2,
+};
+
+static void sync_behind_hostcall(struct __test_metadata *_metadata,
+				 FIXTURE_DATA(stall) *self, bool signalled)
+{
+	struct call_runner *a = &self->runner[0], *bt = &self->runner[1];
+	volatile uint8_t *release;
+	struct callbox_call_info c;
+
+	stall_guest(guest_held_then_hostcall);
+	release = (uint8_t *)self->b.guest.mem + HELD_RELEASE;
+	handle_signal(SIGUSR1, on_park);
+	handle_signal(SIGUSR2, on_usr2);
+
+	/* A: call 1, parked by a signal while the guest waits for release. */
+	a->linger = true;
+	start_sync(a);
+	ASSERT_TRUE(wait_for_state(self->b.fd, 1, CALLBOX_STATE_ENTERED));
+	usleep(10 * 1000);
+	pthread_kill(a->thread, SIGUSR1);
+	ASSERT_TRUE(WAIT_FOR(atomic_load(&in_handler)));
+
+	/* B: waits behind it, through a signal's restart if @signalled. */
+	start_sync(bt);
+	usleep(200 * 1000);
+	ASSERT_FALSE(atomic_load(&bt->done)) {
+		TH_LOG("CALL_SYNC did not wait behind a parked call: %s",
+		       strerror(-bt->ret));
+	}
+	if (signalled) {
+		pthread_kill(bt->thread, SIGUSR2);
+		ASSERT_TRUE(WAIT_FOR(atomic_load(&usr2_handled) == 1));
+		usleep(100 * 1000);
+		ASSERT_FALSE(atomic_load(&bt->done)) {
+			TH_LOG("CALL_SYNC returned %s after a signal",
+			       strerror(-bt->ret));
+		}
+	}
+
+	/* A continues its call, and the guest makes its host call. */
+	*release = 1;
+	atomic_store(&gate_open, true);
+	ASSERT_TRUE(WAIT_FOR(atomic_load(&a->done)));
+	ASSERT_EQ(0, a->ret);
+	ASSERT_EQ(1, a->c.id);
+	ASSERT_EQ(CALLBOX_STATE_HOSTCALL, a->c.state);
+	EXPECT_EQ(HELD_HOSTCALL_STATUS, a->c.status);
+
+	/* B fails now, not once the host function is over. */
+	ASSERT_TRUE(call_runner_join(bt, 2000)) {
+		TH_LOG("CALL_SYNC still waits 2 s into another thread's host call");
+	}
+	EXPECT_EQ(-EBUSY, bt->ret) {
+		TH_LOG("CALL_SYNC: %s, call %llu state %u",
+		       bt->ret ? strerror(-bt->ret) : "0",
+		       (unsigned long long)bt->c.id, bt->c.state);
+	}
+	call_get_err(ENOENT, self->b.fd, 2, &c);
+	call_sync_err(EBUSY, self->b.fd, 0, &c);
+	EXPECT_EQ(CALLBOX_STATE_HOSTCALL, call_state(self->b.fd, 1));
+
+	/* The host function returns: A continues the call to its end. */
+	atomic_store(&a->cont, true);
+	atomic_store(&a->go, true);
+	ASSERT_TRUE(WAIT_FOR(atomic_load(&a->cont_done)));
+	EXPECT_EQ(0, a->cont_ret);
+	EXPECT_EQ(1, a->cont_c.id);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, a->cont_c.state);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, a->cont_c.flags);
+	EXPECT_EQ(HELD_HOSTCALL_STATUS, a->cont_c.status);
+	call_wait(self->b.fd, 1, 0, &c);
+
+	/* Then calls are taken again: call 2 is the next. */
+	*release = 1;
+	call_sync(self->b.fd, 0, &c);
+	EXPECT_EQ(2, c.id);
+	ASSERT_EQ(CALLBOX_STATE_HOSTCALL, c.state);
+	call_run(self->b.fd, 2, 0, &c);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+	call_wait(self->b.fd, 2, 0, &c);
+}
+
+TEST_F_TIMEOUT(stall, sync_waiting_behind_parked_call_ebusy_at_hostcall, 60)
+{
+	return_if_setup_skipped();
+	sync_behind_hostcall(_metadata, self, false);
+}
+
+TEST_F_TIMEOUT(stall, sync_restarted_behind_parked_call_ebusy_at_hostcall,
+	       60)
+{
+	return_if_setup_skipped();
+	sync_behind_hostcall(_metadata, self, true);
 }
 
 TEST_HARNESS_MAIN
