@@ -116,9 +116,9 @@ TEST_GUEST_ELFS := $(GUEST_BUILD)/hostile.elf
 
 # ---- the module ----
 VM_KO := $(BUILD)/kmod-vm/callbox.ko
-KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild uapi/linux/callbox.h
+KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild $(wildcard uapi/linux/*.h)
 
-.PHONY: all module userspace lib selftests ksft-install demo check bench \
+.PHONY: all module userspace lib selftests ksft-install demo check bench nlspec \
 	vm-shell deps clean vm-module
 
 all: module userspace
@@ -137,7 +137,7 @@ $(VM_KO): $(KMOD_SRCS)
 	rm -rf $(@D) && mkdir -p $(@D)/kmod $(@D)/uapi/linux
 	cp Kbuild $(@D)/
 	cp kmod/Kbuild kmod/*.c kmod/*.h $(@D)/kmod/
-	cp uapi/linux/callbox.h $(@D)/uapi/linux/
+	cp uapi/linux/*.h $(@D)/uapi/linux/
 	$(MAKE) -C $(VM_KDIR) M=$(CURDIR)/$(@D) W=1 C=1 modules \
 		> $(@D)/build.log 2>&1 || { cat $(@D)/build.log; exit 1; }
 	@if grep -E 'warning:|error:' $(@D)/build.log; then \
@@ -148,6 +148,14 @@ $(VM_KO): $(KMOD_SRCS)
 # ---- the tests: selftests/, in the kselftest layout ----
 # The kselftest harness, lib.mk and runner come from Debian's kernel source.
 LINUX_SOURCE := /usr/src/linux-source-6.1.tar.xz
+# The netlink family's C, generated from its spec (tools/check-nlspec.sh
+# checks that it has been).
+NLSPEC := Documentation/netlink/specs/callbox.yaml
+nlspec:
+	tools/nlspec.py uapi $(NLSPEC) > uapi/linux/callbox_netlink.h
+	tools/nlspec.py policy-h $(NLSPEC) > kmod/netlink_policy.h
+	tools/nlspec.py policy-c $(NLSPEC) > kmod/netlink_policy.c
+
 KSFT := $(BUILD)/ksft
 KSFT_FILES := $(KSFT)/lib.mk $(KSFT)/kselftest_harness.h \
 	$(KSFT)/kselftest/runner.sh $(KSFT)/run_kselftest.sh

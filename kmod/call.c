@@ -30,6 +30,7 @@
 #include <linux/wait_bit.h>
 
 #include "callbox.h"
+#include "trace.h"
 
 /*
  * Kicks queued as task work whose callback has not finished, module-wide:
@@ -59,6 +60,7 @@ static void callbox_call_release(struct kref *kref)
 
 	put_pid(call->owner);
 	kfree(call);
+	callbox_stats_objects_add(0, -1);
 	callbox_sandbox_put(sb);
 }
 
@@ -107,6 +109,7 @@ static enum hrtimer_restart callbox_call_deadline_fn(struct hrtimer *timer)
 	struct callbox_sandbox *sb = call->sb;
 	unsigned long irqflags;
 
+	trace_call_deadline(sb->id, call->id);
 	/* Losing to completion or another cancellation is fine here. */
 	spin_lock_irqsave(&sb->lock, irqflags);
 	callbox_call_cancel_locked(call, CALLBOX_ABORT_DEADLINE);
@@ -122,6 +125,7 @@ struct callbox_call *callbox_call_alloc(struct callbox_sandbox *sb)
 	call = kzalloc(sizeof(*call), GFP_KERNEL_ACCOUNT);
 	if (!call)
 		return NULL;
+	callbox_stats_objects_add(0, 1);
 	kref_init(&call->kref);
 	kref_get(&sb->kref);
 	call->sb = sb;
@@ -131,6 +135,21 @@ struct callbox_call *callbox_call_alloc(struct callbox_sandbox *sb)
 	call->deadline_timer.function = callbox_call_deadline_fn;
 	init_task_work(&call->kick_work, callbox_call_kick_done);
 	return call;
+}
+
+/*
+ * Tell the inspection interfaces that @call entered its state from @from
+ * (0: it was just published). Its reason and flags are final for the
+ * state by now.
+ */
+static void callbox_call_notify_locked(struct callbox_call *call, u32 from)
+{
+	struct callbox_sandbox *sb = call->sb;
+
+	trace_call_transition(sb->id, call->id, from, call->state,
+			      call->reason, call->flags);
+	callbox_stats_transition(from, call->state, call->reason);
+	callbox_netlink_call_event_locked(call, from);
 }
 
 /*
@@ -150,6 +169,7 @@ void callbox_call_add_locked(struct callbox_call *call, u64 id,
 	call->id = id;
 	sb->next_call_id = id + 1;
 	call->state = CALLBOX_STATE_QUEUED;
+	call->deadline_ns = deadline_ns;
 	callbox_call_get(call);
 	list_add_tail(&call->node, &sb->calls);
 	if (init) {
@@ -161,6 +181,9 @@ void callbox_call_add_locked(struct callbox_call *call, u64 id,
 		sb->nr_calls++;
 		list_add_tail(&call->queue_node, &sb->queue);
 	}
+	sb->nr_published++;
+	callbox_call_record_transition_locked(call, ktime_get_ns());
+	callbox_call_notify_locked(call, 0);
 
 	if (!deadline_ns)
 		return;
@@ -246,15 +269,21 @@ static void callbox_call_end_init_locked(struct callbox_call *call,
 	call->flags |= CALLBOX_CALL_POISONED;
 }
 
+bool callbox_call_may_transition(u32 from, u32 to)
+{
+	return from < ARRAY_SIZE(callbox_call_next_states) &&
+	       (callbox_call_next_states[from] & BIT(to));
+}
+
 void callbox_call_transition_locked(struct callbox_call *call, u32 new_state)
 {
 	struct callbox_sandbox *sb = call->sb;
+	u32 from = call->state;
+	u64 now;
 
 	lockdep_assert_held(&sb->lock);
 
-	if (WARN_ON_ONCE(call->state >= ARRAY_SIZE(callbox_call_next_states) ||
-			 !(callbox_call_next_states[call->state] &
-			   BIT(new_state))))
+	if (WARN_ON_ONCE(!callbox_call_may_transition(from, new_state)))
 		return;
 
 	if (call->state == CALLBOX_STATE_QUEUED)
@@ -263,6 +292,8 @@ void callbox_call_transition_locked(struct callbox_call *call, u32 new_state)
 	WRITE_ONCE(call->state, new_state);
 	/* Only DONE and HOSTCALL give a status meaning; they set it after. */
 	call->status = 0;
+	now = ktime_get_ns();
+	callbox_call_record_transition_locked(call, now);
 
 	switch (new_state) {
 	case CALLBOX_STATE_ENTERED:
@@ -290,9 +321,11 @@ void callbox_call_transition_locked(struct callbox_call *call, u32 new_state)
 		sb->nr_ended++;
 		/* From the timer itself this fails harmlessly. */
 		hrtimer_try_to_cancel(&call->deadline_timer);
+		callbox_call_record_end_locked(call, now);
 		wake_up_all(&sb->wq);
 		break;
 	}
+	callbox_call_notify_locked(call, from);
 }
 
 /*
@@ -306,13 +339,16 @@ void callbox_call_abort_locked(struct callbox_call *call, u32 reason,
 {
 	lockdep_assert_held(&call->sb->lock);
 
-	callbox_call_transition_locked(call, CALLBOX_STATE_ABORTED);
+	if (WARN_ON_ONCE(callbox_call_ended(call)))
+		return;
+	/* Set first: the transition's record and events carry them. */
 	call->reason = reason;
 	call->detail = detail;
 	if ((call->flags & CALLBOX_CALL_GUEST_RAN) && !clean_stop) {
 		call->sb->poisoned = true;
 		call->flags |= CALLBOX_CALL_POISONED;
 	}
+	callbox_call_transition_locked(call, CALLBOX_STATE_ABORTED);
 }
 
 /*
@@ -331,11 +367,15 @@ static void callbox_call_kick_locked(struct callbox_call *call)
 
 	lockdep_assert_held(&sb->lock);
 
+	trace_call_kick(sb->id, call->id);
+	callbox_stats_kick();
+	call->kicked = true;
 	callbox_call_get(call);
 	atomic_inc(&callbox_kicks_pending);
 	WRITE_ONCE(callbox_kicked, true);
 	if (!task_work_add(sb->runner, &call->kick_work, TWA_SIGNAL))
 		return;
+	callbox_stats_kick_missed();
 	/*
 	 * The runner is exiting, so its KVM_RUN ends anyway. Not the last
 	 * reference: the sandbox's list holds one.

@@ -15,13 +15,17 @@
 #include <linux/types.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
+#include <linux/uidgid.h>
 #include <linux/callbox.h>
+#include <linux/callbox_netlink.h>
 
 /* Guest exits are decoded from x86 KVM's port I/O (vcpu->arch.pio_data). */
 #ifndef CONFIG_X86
 #error "callbox needs x86 KVM"
 #endif
 
+struct attribute_group;
+struct dentry;
 struct file;
 struct kvm_vcpu;
 struct mm_struct;
@@ -78,6 +82,42 @@ int callbox_ucmd_respond(struct callbox_ucmd *ucmd, size_t cmd_len);
 struct callbox_sandbox;
 
 /**
+ * struct callbox_transition - a state a call entered, and when
+ * @state: an &enum callbox_call_state
+ * @time_ns: CLOCK_MONOTONIC
+ */
+struct callbox_transition {
+	u32 state;
+	u64 time_ns;
+};
+
+/**
+ * struct callbox_call_record - a call as the inspection interfaces show it
+ * @id: its id
+ * @state: an &enum callbox_call_state
+ * @reason: an &enum callbox_abort_reason
+ * @flags: &enum callbox_call_info_flags
+ * @age_ns: time since it was queued (an ended call: queued to ended)
+ * @runner_tid: the thread in KVM_RUN for it, in the reader's pid
+ *	namespace; 0 if none
+ * @deadline_left_ns: time left to its deadline; -1 if it has none or has
+ *	ended, 0 if passed
+ * @nr_transitions: how many states it has been in
+ * @transitions: see &callbox_call.transitions
+ */
+struct callbox_call_record {
+	u64 id;
+	u32 state;
+	u32 reason;
+	u32 flags;
+	u64 age_ns;
+	pid_t runner_tid;
+	s64 deadline_left_ns;
+	u32 nr_transitions;
+	struct callbox_transition transitions[CALLBOX_NL_MAX_TRANSITIONS];
+};
+
+/**
  * struct callbox_call - one call (call.c)
  * @kref: held by the sandbox's list from publication until the call is
  *	consumed, and by every thread working on it
@@ -105,6 +145,11 @@ struct callbox_sandbox;
  * @claimed: an ioctl is writing the outcome and will consume the call
  *	(callbox_call_claim_locked())
  * @consumed: taken off the sandbox's list; its id is unknown from now on
+ * @deadline_ns: its deadline on CLOCK_MONOTONIC, 0 if none
+ * @kicked: a cancellation forced its runner out of KVM_RUN
+ * @nr_transitions: how many states it has been in, QUEUED included
+ * @transitions: the first CALLBOX_NL_MAX_TRANSITIONS - 1 of them and the
+ *	latest, with their times (for the inspection interfaces)
  *
  * All fields after @id are guarded by &callbox_sandbox.lock.
  */
@@ -127,6 +172,10 @@ struct callbox_call {
 	struct pid *owner;
 	bool claimed;
 	bool consumed;
+	u64 deadline_ns;
+	bool kicked;
+	u32 nr_transitions;
+	struct callbox_transition transitions[CALLBOX_NL_MAX_TRANSITIONS];
 };
 
 /**
@@ -162,6 +211,17 @@ struct callbox_call {
  * @poisoned: a call aborted in the middle of guest code, or an init call
  *	did not exit, so the guest is not ready; runs are refused until reset
  * @shutdown: the sandbox was shut down; nothing new may start
+ * @id: module-wide, never reused while the module is loaded
+ * @owner_pid: the creating process (its thread-group leader's pid)
+ * @owner_uid: the creator's effective uid
+ * @created_ns: CLOCK_MONOTONIC at creation
+ * @nr_published: calls published on it, init calls included
+ * @nr_exited: its calls that ended EXITED
+ * @nr_aborted: its calls that ended ABORTED
+ * @recent: the last CALLBOX_NL_RECENT_CALLS calls that ended, a ring
+ * @nr_recent: how many calls ended in all; the next goes to
+ *	@recent[@nr_recent % CALLBOX_NL_RECENT_CALLS]
+ * @debugfs: its debugfs directory (debugfs.c)
  */
 struct callbox_sandbox {
 	struct kref kref;
@@ -185,6 +245,49 @@ struct callbox_sandbox {
 	struct callbox_call *init_call;
 	bool poisoned;
 	bool shutdown;
+	u64 id;
+	struct pid *owner_pid;
+	kuid_t owner_uid;
+	u64 created_ns;
+	u64 nr_published;
+	u64 nr_exited;
+	u64 nr_aborted;
+	struct callbox_call_record recent[CALLBOX_NL_RECENT_CALLS];
+	u64 nr_recent;
+	struct dentry *debugfs;
+};
+
+/**
+ * struct callbox_sandbox_report - a sandbox as the inspection interfaces
+ *	show it, copied under its lock (inspect.c)
+ * @id: &callbox_sandbox.id
+ * @owner_pid: the owner's pid in the reader's pid namespace, 0 if none
+ * @owner_uid: &callbox_sandbox.owner_uid
+ * @state: an &enum callbox_nl_sandbox_state
+ * @age_ns: time since creation
+ * @nr_published: see &callbox_sandbox
+ * @nr_exited: see &callbox_sandbox
+ * @nr_aborted: see &callbox_sandbox
+ * @current_call: the id of the current call, 0 if none
+ * @nr_live: entries of @live
+ * @live: every call not yet consumed, oldest first (NULL if not asked for)
+ * @nr_recent: entries of @recent
+ * @recent: the last calls that ended, oldest first
+ */
+struct callbox_sandbox_report {
+	u64 id;
+	pid_t owner_pid;
+	kuid_t owner_uid;
+	u32 state;
+	u64 age_ns;
+	u64 nr_published;
+	u64 nr_exited;
+	u64 nr_aborted;
+	u64 current_call;
+	u32 nr_live;
+	struct callbox_call_record *live;
+	u32 nr_recent;
+	struct callbox_call_record recent[CALLBOX_NL_RECENT_CALLS];
 };
 
 /* sandbox.c */
@@ -199,6 +302,48 @@ int callbox_sandbox_publish(struct callbox_sandbox *sb,
 			    struct callbox_call *call, u64 deadline_ns,
 			    bool init, bool enter, struct callbox_ucmd *ucmd,
 			    u64 *reply_id, size_t reply_len);
+
+/* registry.c: every sandbox by id, for the inspection interfaces */
+int callbox_registry_add(struct callbox_sandbox *sb);
+void callbox_registry_remove(struct callbox_sandbox *sb);
+struct callbox_sandbox *callbox_registry_find(u64 id);
+struct callbox_sandbox *callbox_registry_next(u64 *id);
+unsigned long callbox_registry_seq(void);
+unsigned long callbox_registry_count(void);
+
+/* inspect.c */
+struct callbox_sandbox_report *callbox_sandbox_report(struct callbox_sandbox *sb,
+						      bool with_calls);
+void callbox_sandbox_report_free(struct callbox_sandbox_report *report);
+const char *callbox_state_name(u32 state);
+const char *callbox_sandbox_state_name(u32 state);
+const char *callbox_abort_reason_name(u32 reason);
+u32 callbox_sandbox_state_locked(const struct callbox_sandbox *sb);
+void callbox_call_record_transition_locked(struct callbox_call *call,
+					   u64 now);
+void callbox_call_record_end_locked(struct callbox_call *call, u64 now);
+
+/* stats.c: module-wide counters, shown in sysfs */
+extern const struct attribute_group *callbox_stats_groups[];
+void callbox_stats_transition(u32 from, u32 state, u32 reason);
+void callbox_stats_objects_add(int sandboxes, int calls);
+void callbox_stats_objects(long *sandboxes, long *calls);
+void callbox_stats_kick(void);
+void callbox_stats_kick_missed(void);
+
+/* debugfs.c */
+void callbox_debugfs_init(void);
+void callbox_debugfs_exit(void);
+void callbox_debugfs_sandbox_add(struct callbox_sandbox *sb);
+void callbox_debugfs_sandbox_remove(struct callbox_sandbox *sb);
+
+/* netlink.c: the "callbox" generic netlink family and its events */
+int callbox_netlink_init(void);
+void callbox_netlink_exit(void);
+void callbox_netlink_call_event_locked(const struct callbox_call *call,
+				       u32 from);
+void callbox_netlink_sandbox_event(const struct callbox_sandbox *sb,
+				   u32 type);
 
 /* call_ioctl.c */
 int callbox_ioctl_call_sync(void *obj, struct callbox_ucmd *ucmd);
@@ -222,6 +367,7 @@ bool callbox_call_owned_by_current(const struct callbox_call *call);
 bool callbox_call_owner_exited(const struct callbox_call *call);
 bool callbox_call_reap_locked(struct callbox_call *call);
 void callbox_call_transition_locked(struct callbox_call *call, u32 new_state);
+bool callbox_call_may_transition(u32 from, u32 to);
 void callbox_call_abort_locked(struct callbox_call *call, u32 reason,
 			       u64 detail, bool clean_stop);
 int callbox_call_cancel_locked(struct callbox_call *call, u32 reason);

@@ -16,6 +16,11 @@
  *                               deadline timer, kick
  *   run (run.c)                 enters the guest and decodes its exits
  *
+ * Inspection (read-only): every sandbox by id (registry.c), reports of a
+ * sandbox and its calls (inspect.c), module-wide counters in sysfs
+ * (stats.c), debugfs (debugfs.c), tracepoints (trace.h), and the
+ * "callbox" generic netlink family (netlink.c).
+ *
  * Lock ordering (outermost first):
  *   callbox_sandbox.run_lock        mutex, held while a thread runs a call
  *     kvm_vcpu.mutex                taken by KVM_RUN inside the run
@@ -144,10 +149,13 @@ static struct miscdevice callbox_misc = {
 	.name = "callbox",
 	.fops = &callbox_dev_fops,
 	.mode = 0666,
+	.groups = callbox_stats_groups,
 };
 
 static int __init callbox_init(void)
 {
+	int ret;
+
 	static_assert(sizeof(struct callbox_sandbox_create) == 24);
 	static_assert(sizeof(struct callbox_call_info) == 40);
 	static_assert(sizeof(struct callbox_call_sync) == 56);
@@ -159,13 +167,29 @@ static int __init callbox_init(void)
 	static_assert(sizeof(struct callbox_sandbox_reset) == 24);
 	static_assert(sizeof(struct callbox_sandbox_shutdown) == 8);
 
-	return misc_register(&callbox_misc);
+	callbox_debugfs_init();
+	ret = callbox_netlink_init();
+	if (ret)
+		goto out_debugfs;
+	/* Last: from here on sandboxes can be created. */
+	ret = misc_register(&callbox_misc);
+	if (ret)
+		goto out_netlink;
+	return 0;
+
+out_netlink:
+	callbox_netlink_exit();
+out_debugfs:
+	callbox_debugfs_exit();
+	return ret;
 }
 
 static void __exit callbox_exit(void)
 {
 	misc_deregister(&callbox_misc);
 	callbox_call_kicks_drain();
+	callbox_netlink_exit();
+	callbox_debugfs_exit();
 }
 
 module_init(callbox_init);

@@ -280,6 +280,9 @@ static int callbox_run_exit_locked(struct callbox_sandbox *sb,
 
 	/* A cancellation decided while the guest ran wins over its exit. */
 	if (call->cancel_reason) {
+		/* The guest left on its own before the kick reached it. */
+		if (call->kicked && exit->kind != CALLBOX_EXIT_INTERRUPTED)
+			callbox_stats_kick_missed();
 		callbox_call_abort_locked(call, call->cancel_reason, 0,
 					  exit->kind == CALLBOX_EXIT_DONE);
 		return 0;

@@ -23,10 +23,12 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/poll.h>
+#include <linux/seq_file.h>
 #include <linux/string.h>
 #include <linux/xarray.h>
 
 #include "callbox.h"
+#include "trace.h"
 
 /* How often a parked call's owner is checked while it stays parked. */
 #define CALLBOX_REAP_INTERVAL	(HZ / 10)
@@ -52,11 +54,14 @@ static void callbox_sandbox_free(struct kref *kref)
 						  kref);
 
 	callbox_sandbox_unbind(sb);
+	callbox_registry_remove(sb);
+	put_pid(sb->owner_pid);
 	fput(sb->vcpu_file);
 	mmdrop(sb->mm);
 	mutex_destroy(&sb->publish_lock);
 	mutex_destroy(&sb->run_lock);
 	kfree(sb);
+	callbox_stats_objects_add(-1, 0);
 }
 
 void callbox_sandbox_put(struct callbox_sandbox *sb)
@@ -190,6 +195,12 @@ static void callbox_sandbox_shutdown_locked(struct callbox_sandbox *sb)
 		return;
 	/* Read without the lock by waiters. */
 	WRITE_ONCE(sb->shutdown, true);
+	/* Not if its creation failed: then no one ever saw it. */
+	if (sb->id) {
+		trace_sandbox_shutdown(sb->id);
+		callbox_netlink_sandbox_event(sb,
+					      CALLBOX_NL_EVENT_SANDBOX_SHUTDOWN);
+	}
 	list_for_each_entry_safe(call, next, &sb->queue, queue_node)
 		callbox_call_cancel_locked(call, CALLBOX_ABORT_SANDBOX_CLOSED);
 	call = sb->current_call;
@@ -352,6 +363,9 @@ static int callbox_sandbox_release(struct inode *inode, struct file *file)
 	/* Nothing is parked any more, so the work does not come back. */
 	cancel_delayed_work_sync(&sb->reap_work);
 	callbox_sandbox_unbind(sb);
+	/* Gone for the inspection interfaces with its last fd. */
+	callbox_debugfs_sandbox_remove(sb);
+	callbox_registry_remove(sb);
 
 	/* Every call has ended now; consume them all. */
 	for (;;) {
@@ -392,6 +406,40 @@ static __poll_t callbox_sandbox_poll(struct file *file,
 		mask |= EPOLLHUP;
 	spin_unlock_irq(&sb->lock);
 	return mask;
+}
+
+/*
+ * /proc/<pid>/fdinfo/<fd>: what is behind the fd, as KVM, io_uring and
+ * eventfd answer it. One "key:\tvalue" per line.
+ */
+static void callbox_sandbox_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct callbox_sandbox *sb = file->private_data;
+	struct callbox_call *call;
+	u64 call_id = 0;
+	u32 call_state = 0;
+	u32 state;
+
+	spin_lock_irq(&sb->lock);
+	callbox_sandbox_reap_locked(sb);
+	state = callbox_sandbox_state_locked(sb);
+	/* The call running or parked, else the next to run. */
+	call = sb->current_call ?: list_first_entry_or_null(&sb->queue,
+							      struct callbox_call,
+							      queue_node);
+	if (call) {
+		call_id = call->id;
+		call_state = call->state;
+	}
+	seq_printf(m, "sandbox_id:\t%llu\n", sb->id);
+	seq_printf(m, "state:\t%s\n", callbox_sandbox_state_name(state));
+	seq_printf(m, "call_id:\t%llu\n", call_id);
+	seq_printf(m, "call_state:\t%s\n", callbox_state_name(call_state));
+	seq_printf(m, "calls:\t%llu\n", sb->nr_published);
+	seq_printf(m, "exited:\t%llu\n", sb->nr_exited);
+	seq_printf(m, "aborted:\t%llu\n", sb->nr_aborted);
+	seq_printf(m, "unconsumed:\t%u\n", sb->nr_calls + sb->nr_init);
+	spin_unlock_irq(&sb->lock);
 }
 
 static const struct callbox_ioctl_op callbox_sandbox_ops[] = {
@@ -463,6 +511,7 @@ static const struct file_operations callbox_sandbox_fops = {
 	.owner = THIS_MODULE,
 	.release = callbox_sandbox_release,
 	.poll = callbox_sandbox_poll,
+	.show_fdinfo = callbox_sandbox_show_fdinfo,
 	.unlocked_ioctl = callbox_sandbox_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,
@@ -501,6 +550,7 @@ static struct callbox_sandbox *callbox_sandbox_alloc(struct file *vcpu_file,
 	sb = kzalloc(sizeof(*sb), GFP_KERNEL_ACCOUNT);
 	if (!sb)
 		return NULL;
+	callbox_stats_objects_add(1, 0);
 	kref_init(&sb->kref);
 	sb->vcpu_file = vcpu_file;
 	sb->vcpu = vcpu;
@@ -514,6 +564,9 @@ static struct callbox_sandbox *callbox_sandbox_alloc(struct file *vcpu_file,
 	INIT_LIST_HEAD(&sb->calls);
 	INIT_LIST_HEAD(&sb->queue);
 	sb->next_call_id = 1;
+	sb->owner_pid = get_pid(task_tgid(current));
+	sb->owner_uid = current_euid();
+	sb->created_ns = ktime_get_ns();
 	return sb;
 }
 
@@ -585,6 +638,9 @@ int callbox_sandbox_create(void *unused, struct callbox_ucmd *ucmd)
 
 	cmd->out_sandbox_fd = fd;
 	ret = callbox_ucmd_respond(ucmd, sizeof(*cmd));
+	/* Visible to the inspection interfaces only if the ioctl succeeds. */
+	if (!ret)
+		ret = callbox_registry_add(sb);
 	if (ret) {
 		fput(file);
 		put_unused_fd(fd);
@@ -592,6 +648,10 @@ int callbox_sandbox_create(void *unused, struct callbox_ucmd *ucmd)
 	}
 
 	/* Point of no return: userspace can use the fd from now on. */
+	callbox_debugfs_sandbox_add(sb);
+	trace_sandbox_create(sb->id, pid_vnr(sb->owner_pid),
+			     from_kuid_munged(&init_user_ns, sb->owner_uid));
+	callbox_netlink_sandbox_event(sb, CALLBOX_NL_EVENT_SANDBOX_CREATE);
 	fd_install(fd, file);
 	fput(vm_file);
 	return 0;
@@ -601,10 +661,12 @@ out_put_fd:
 out_unbind:
 	callbox_sandbox_unbind(sb);
 out_free_sb:
+	put_pid(sb->owner_pid);
 	mmdrop(sb->mm);
 	mutex_destroy(&sb->publish_lock);
 	mutex_destroy(&sb->run_lock);
 	kfree(sb);
+	callbox_stats_objects_add(-1, 0);
 out_put_vcpu:
 	fput(vcpu_file);
 out_put_vm:

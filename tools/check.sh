@@ -8,7 +8,8 @@
 #   1. host suites: the "host" kselftest collection, run by kselftest's
 #      run_kselftest.sh on this machine
 #   2. static checks: checkpatch.pl --strict on the kernel code; the
-#      module's W=1 and sparse build; the library's exports; the build's
+#      module's W=1 and sparse build; the netlink spec against the files
+#      generated from it; the library's exports; the build's
 #      dependency tracking; a clang build; the selftests' config fragment
 #      against the VM's kernel; the guest build kit; the Promela model of
 #      the call lifecycle (tools/model-check.sh); a bounded libFuzzer run
@@ -114,7 +115,7 @@ if [ ! -x "$ksrc/checkpatch.pl" ]; then
 		linux-source-6.1/scripts/const_structs.checkpatch
 fi
 # Only the sources: an in-tree module build leaves generated kmod/*.mod.c.
-kfiles=(kmod/*.h uapi/linux/callbox.h)
+kfiles=(kmod/*.h uapi/linux/*.h)
 for f in kmod/*.c; do
 	case "$f" in *.mod.c) ;; *) kfiles+=("$f") ;; esac
 done
@@ -129,6 +130,10 @@ check "callbox.ko builds clean with W=1 and sparse" test -f "$build/kmod-vm/call
 # The library exports its header's functions, by name, and nothing else.
 tools/check-exports.sh >"$logs/exports.log" 2>&1
 count_suite exports "$logs/exports.log"
+
+# The netlink spec and the files generated from it agree.
+tools/check-nlspec.sh >"$logs/nlspec.log" 2>&1
+count_suite nlspec "$logs/nlspec.log"
 
 # Every object is rebuilt when a header it includes changes.
 tools/check-build.sh >"$logs/build-deps.log" 2>&1

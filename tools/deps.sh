@@ -23,11 +23,15 @@ set -euo pipefail
 #   libbpf-dev libelf-dev zlib1g-dev  a BPF LSM policy in the VM (lsm_test):
 #                       clang builds the program, libbpf loads it (static)
 #   rsync               kselftest's lib.mk installs the suites with it
+#   python3-yaml        reads the netlink spec (tools/nlspec.py)
+#   pkg-config          finds libnl's flags
+#   iproute2 libnl-utils  genl and genl-ctrl-list, run in the VM to see the
+#                       callbox family as operators see it
 PACKAGES=(
 	qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio
 	kmod linux-source-6.1 libnl-3-dev libnl-genl-3-dev sparse xz-utils gcc make
 	libc6-dev spin clang libclang-rt-14-dev libbpf-dev libelf-dev zlib1g-dev
-	rsync
+	rsync python3-yaml pkg-config iproute2 libnl-utils
 )
 
 usage() {
