@@ -38,23 +38,37 @@ USER_CPPFLAGS := -I$(BUILD)/include $(CALLBOX_CPPFLAGS)
 # ---- the public headers, as they install: <callbox/...> and the uapi ----
 PUBLIC_HDRS := $(BUILD)/include/callbox/callbox.h \
 	$(BUILD)/include/callbox/abi.h $(BUILD)/include/callbox/wire.h \
-	$(BUILD)/include/linux/callbox.h
+	$(BUILD)/include/linux/callbox.h \
+	$(BUILD)/include/linux/callbox_netlink.h
 
 $(BUILD)/include/callbox/callbox.h: lib/include/callbox/callbox.h
 $(BUILD)/include/callbox/abi.h: shared/include/callbox/abi.h
 $(BUILD)/include/callbox/wire.h: shared/include/callbox/wire.h
 $(BUILD)/include/linux/callbox.h: uapi/linux/callbox.h
+$(BUILD)/include/linux/callbox_netlink.h: uapi/linux/callbox_netlink.h
 $(PUBLIC_HDRS):
 	install -D -m 644 $< $@
 
 # ---- libcallbox ----
 LIB_SRCS := $(wildcard lib/*.c) shared/wire.c
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+# The inspection part (callbox_inspect_*(), callbox_monitor_*()) reads the
+# kernel's generic netlink family through libnl; nothing else uses libnl.
+# Whoever links libcallbox needs $(NL_LIBS) too, after it: always for the
+# shared library, for the static one if the program inspects.
+NL_PKG := libnl-genl-3.0
+NL_CFLAGS := $(or $(shell pkg-config --cflags $(NL_PKG) 2>/dev/null),\
+	-I/usr/include/libnl3)
+NL_LIBS := $(or $(shell pkg-config --libs $(NL_PKG) 2>/dev/null),\
+	-lnl-genl-3 -lnl-3)
+LIB_NL_OBJS := $(patsubst %.c,$(BUILD)/%.o,lib/inspect.c lib/monitor.c)
+LIB_CORE_OBJS := $(filter-out $(LIB_NL_OBJS),$(LIB_OBJS))
 LIB_MAP := lib/libcallbox.map
 LIB_SYMS := $(BUILD)/lib/exports.list
 LIB_A := $(BUILD)/libcallbox.a
 LIB_SO := $(BUILD)/libcallbox.so.1
 LIB_CPPFLAGS := -Ilib -Ilib/include -Ishared/include -Iuapi $(CALLBOX_CPPFLAGS)
+$(LIB_NL_OBJS): LIB_CPPFLAGS += $(NL_CFLAGS)
 
 LIB_COMPILE = $(CC) $(LIB_CPPFLAGS) $(CPPFLAGS) $(CALLBOX_CFLAGS) $(CFLAGS) \
 	-fPIC -c $< -o $@
@@ -74,18 +88,22 @@ $(LIB_SYMS): $(LIB_MAP)
 
 # The static library hides its internals as the shared one does: its
 # objects are linked into one, and every global symbol not in the map is
-# made local.
-$(BUILD)/lib/libcallbox.o: $(LIB_OBJS) $(LIB_SYMS)
-	$(CC) -r -nostdlib -o $@.tmp $(LIB_OBJS)
+# made local. The inspection part is a second member, hidden the same
+# way, which only a program that inspects pulls in, with libnl.
+$(BUILD)/lib/libcallbox.o: $(LIB_CORE_OBJS) $(LIB_SYMS)
+$(BUILD)/lib/libcallbox-inspect.o: $(LIB_NL_OBJS) $(LIB_SYMS)
+$(BUILD)/lib/libcallbox.o $(BUILD)/lib/libcallbox-inspect.o:
+	$(CC) -r -nostdlib -o $@.tmp $(filter %.o,$^)
 	$(OBJCOPY) --keep-global-symbols=$(LIB_SYMS) $@.tmp $@
 	@rm -f $@.tmp
 
-$(LIB_A): $(BUILD)/lib/libcallbox.o
-	rm -f $@ && $(AR) rcs $@ $<
+$(LIB_A): $(BUILD)/lib/libcallbox.o $(BUILD)/lib/libcallbox-inspect.o
+	rm -f $@ && $(AR) rcs $@ $^
 
 $(LIB_SO): $(LIB_OBJS) $(LIB_MAP)
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -Wl,-soname,libcallbox.so.1 \
-		-Wl,-z,defs -Wl,--version-script=$(LIB_MAP) -o $@ $(LIB_OBJS)
+		-Wl,-z,defs -Wl,--version-script=$(LIB_MAP) -o $@ $(LIB_OBJS) \
+		$(NL_LIBS)
 
 # ---- programs: static, so that the VM's initramfs needs no libc ----
 CLI := $(BUILD)/callbox
@@ -102,7 +120,7 @@ $(BUILD)/tools/%.o: tools/%.c
 		-c $< -o $@
 
 $(CLI): $(CLI_OBJS) $(LIB_A)
-	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^
+	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^ $(NL_LIBS) -lpthread
 
 $(BENCH): $(BENCH_OBJS) $(LIB_A)
 	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^ -lpthread
@@ -130,6 +148,14 @@ userspace: lib $(CLI) $(BENCH) $(GUEST_EXAMPLE_ELFS)
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
+# The netlink family's C, generated from its spec (tools/check-nlspec.sh
+# checks that it has been).
+NLSPEC := Documentation/netlink/specs/callbox.yaml
+nlspec:
+	tools/nlspec.py uapi $(NLSPEC) > uapi/linux/callbox_netlink.h
+	tools/nlspec.py policy-h $(NLSPEC) > kmod/netlink_policy.h
+	tools/nlspec.py policy-c $(NLSPEC) > kmod/netlink_policy.c
+
 # The VM's module: a private copy of the sources, built against the VM's
 # kernel with W=1 and sparse. Any compiler or sparse warning fails it.
 vm-module: $(VM_KO)
@@ -148,14 +174,6 @@ $(VM_KO): $(KMOD_SRCS)
 # ---- the tests: selftests/, in the kselftest layout ----
 # The kselftest harness, lib.mk and runner come from Debian's kernel source.
 LINUX_SOURCE := /usr/src/linux-source-6.1.tar.xz
-# The netlink family's C, generated from its spec (tools/check-nlspec.sh
-# checks that it has been).
-NLSPEC := Documentation/netlink/specs/callbox.yaml
-nlspec:
-	tools/nlspec.py uapi $(NLSPEC) > uapi/linux/callbox_netlink.h
-	tools/nlspec.py policy-h $(NLSPEC) > kmod/netlink_policy.h
-	tools/nlspec.py policy-c $(NLSPEC) > kmod/netlink_policy.c
-
 KSFT := $(BUILD)/ksft
 KSFT_FILES := $(KSFT)/lib.mk $(KSFT)/kselftest_harness.h \
 	$(KSFT)/kselftest/runner.sh $(KSFT)/run_kselftest.sh
@@ -173,10 +191,12 @@ $(LINUX_SOURCE):
 
 # What the selftests' makefiles need from here (see selftests/Makefile).
 # Everything goes on their command line, so that CC overrides lib.mk's own
-# choice of compiler.
+# choice of compiler. libnl's flags are for what builds libcallbox's
+# sources itself (the TSan lane) and what links its inspection part.
 SELFTESTS_MAKE = $(MAKE) -C selftests TOP=$(CURDIR) \
 	CALLBOX_BUILD=$(abspath $(BUILD)) CC="$(CC)" CFLAGS="$(CFLAGS)" \
-	CPPFLAGS="$(CPPFLAGS)" LDFLAGS="$(LDFLAGS)" WERROR=$(WERROR)
+	CPPFLAGS="$(CPPFLAGS) $(NL_CFLAGS)" LDFLAGS="$(LDFLAGS)" \
+	LDLIBS="$(LDLIBS) $(NL_LIBS)" WERROR=$(WERROR)
 
 selftests: lib $(BUILD)/tools/raw_guest.o $(KSFT_FILES) $(TEST_GUEST_ELFS) \
 		$(GUEST_EXAMPLE_ELFS)

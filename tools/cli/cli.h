@@ -19,7 +19,7 @@
 #define CLI_EXIT_FAIL	1	/* the sandbox, the guest or the call failed */
 #define CLI_EXIT_USAGE	2	/* bad usage, a bad ARG included */
 
-/* ---- subcommands (run.c, list.c), dispatched by main.c ---- */
+/* ---- subcommands (run.c list.c ps.c monitor.c), run by main.c ---- */
 
 /*
  * Each takes the command line from its own name on (argv[0] is "run"),
@@ -30,10 +30,29 @@ int cli_run(int argc, char **argv);
 void cli_run_usage(FILE *f);
 int cli_list(int argc, char **argv);
 void cli_list_usage(FILE *f);
+int cli_ps(int argc, char **argv);
+void cli_ps_usage(FILE *f);
+int cli_monitor(int argc, char **argv);
+void cli_monitor_usage(FILE *f);
 
 /* list.c: GUEST's functions and signatures, one a line after @indent. */
 void cli_list_exports(struct callbox_sandbox *sb, FILE *f,
 		      const char *indent);
+
+/* ---- what ps and monitor share (inspect.c) ---- */
+
+/* Room for every call flag's name, and unknown bits in hex. */
+#define CLI_FLAGS_MAX	256
+
+/* A name of the kernel's number, or the number ("state-9") in @buf. */
+const char *cli_call_state(uint32_t state, char *buf, size_t len);
+const char *cli_abort_reason(uint32_t reason, char *buf, size_t len);
+const char *cli_sandbox_state(uint32_t state, char *buf, size_t len);
+const char *cli_call_flags(uint32_t flags, char *buf, size_t len);
+const char *cli_duration(uint64_t ns, char *buf, size_t len);
+void cli_json_flags(FILE *f, uint32_t flags);
+void cli_json_string(FILE *f, const char *s);
+int cli_inspect_error(int err);
 
 /* ---- the sandbox (sandbox.c) ---- */
 

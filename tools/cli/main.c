@@ -7,6 +7,8 @@
  *
  *   callbox run [OPTIONS] GUEST FUNCTION [ARG...]
  *   callbox list [OPTIONS] GUEST
+ *   callbox ps [--json] [SANDBOX-ID]
+ *   callbox monitor [--json]
  *   callbox help [COMMAND]
  *   callbox --version
  *
@@ -48,6 +50,12 @@ static const struct command commands[] = {
 	{ "list", cli_list, cli_list_usage,
 	  "list [OPTIONS] GUEST",
 	  "list a guest's functions and their signatures" },
+	{ "ps", cli_ps, cli_ps_usage,
+	  "ps [--json] [SANDBOX-ID]",
+	  "list every sandbox, or show one with its calls" },
+	{ "monitor", cli_monitor, cli_monitor_usage,
+	  "monitor [--json]",
+	  "print sandbox and call events as they happen" },
 	{ "help", cmd_help, help_usage,
 	  "help [COMMAND]",
 	  "show the help of COMMAND, or this help" },
@@ -74,17 +82,19 @@ static void usage(FILE *f)
 			commands[i].synopsis);
 	fputs("       callbox --version\n"
 	      "\n"
-	      "Run functions of static ELF guests, each in a new KVM micro-VM.\n"
+	      "Run functions of static ELF guests, each in a new KVM micro-VM, and\n"
+	      "see what every sandbox and call is doing.\n"
 	      "\n"
 	      "Commands:\n", f);
 	for (i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(f, "  %-6s %s\n", commands[i].name,
+		fprintf(f, "  %-8s %s\n", commands[i].name,
 			commands[i].summary);
 	fputs("\n"
 	      "'callbox help COMMAND' or 'callbox COMMAND --help' shows the\n"
 	      "options and arguments of COMMAND.\n"
 	      "\n"
-	      "Needs /dev/kvm and /dev/callbox (callbox.ko loaded).\n"
+	      "run and list need /dev/kvm and /dev/callbox (callbox.ko loaded); ps\n"
+	      "and monitor need callbox.ko's generic netlink family.\n"
 	      "Exit status: 0 on success, 1 if the guest or the call failed, 2 on\n"
 	      "bad usage.\n", f);
 }

@@ -13,6 +13,10 @@
  *   by name with typed arguments; the guest calls back host functions
  *   registered by name with their signatures.
  *
+ * - Inspection (callbox_inspect_*(), callbox_monitor_*()): what every
+ *   sandbox and call on the machine is doing, and their events as they
+ *   happen, read from the kernel's "callbox" generic netlink family.
+ *
  * Typed values are &struct callbox_wire_value (callbox/wire.h), made with
  * CALLBOX_I64(), CALLBOX_STRING() and friends, and travel in the wire
  * format that header documents. Types: i32, u32, i64, u64, f32, f64,
@@ -37,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <linux/callbox.h>
+#include <linux/callbox_netlink.h>
 
 #include <callbox/abi.h>
 #include <callbox/wire.h>
@@ -549,6 +554,229 @@ int callbox_value_parse(const char *text, unsigned int flags,
  */
 size_t callbox_value_format(const struct callbox_wire_value *v, char *buf,
 			    size_t len);
+
+/* ---- inspection: every sandbox, its calls, and their events ---- */
+
+/*
+ * These read the kernel's "callbox" generic netlink family
+ * (linux/callbox_netlink.h), through libnl, so they see the sandboxes of
+ * every process, not only the caller's. A caller without CAP_SYS_ADMIN sees
+ * the sandboxes whose owner has its uid, and cannot monitor events. Each
+ * function uses a netlink socket of its own, so any thread may call them;
+ * one &struct callbox_monitor is for one thread at a time.
+ *
+ * Every function that can fail returns a negative errno, and describes
+ * the failure, the kernel's own words (extended ack) included, in
+ * callbox_inspect_last_error(). The errors of them all: -EPROTONOSUPPORT
+ * the family is not registered (callbox.ko is not loaded, or too old to
+ * have it), -ENOMEM, and any errno of the netlink socket or the kernel.
+ */
+
+/* Name the numbers these structs carry; NULL for a number with no name. */
+/* "QUEUED", "ENTERED", "HOSTCALL", "EXITED", "ABORTED" */
+const char *callbox_call_state_name(uint32_t state);
+/* "none", "guest_abort", "deadline", "cancelled" ...: the enum's name */
+const char *callbox_abort_reason_name(uint32_t reason);
+/* "idle", "running", "poisoned", "shutdown" (CALLBOX_NL_SANDBOX_*) */
+const char *callbox_sandbox_state_name(uint32_t state);
+
+/* The most changes of state of one call a &struct callbox_call_status holds. */
+#define CALLBOX_CALL_TRANSITIONS_MAX	8
+
+/**
+ * struct callbox_transition - a state a call entered, and when
+ * @state: an &enum callbox_call_state
+ * @reserved: zero
+ * @time_ns: when, on the CLOCK_MONOTONIC clock
+ */
+struct callbox_transition {
+	uint32_t state;
+	uint32_t reserved;
+	uint64_t time_ns;
+};
+
+/**
+ * struct callbox_call_status - one call, as the kernel shows it
+ * @id: its id, unique within its sandbox
+ * @state: an &enum callbox_call_state
+ * @reason: an &enum callbox_abort_reason, when @state is ABORTED
+ * @flags: CALLBOX_CALL_GUEST_RAN and the other &enum callbox_call_info_flags
+ * @runner_tid: the thread running it in KVM_RUN, in the caller's pid
+ *	namespace; 0 if none (QUEUED, parked, ended)
+ * @age_ns: time since it was queued; for an ended call, its whole life
+ * @deadline_left_ns: time left until its deadline, 0 if it has passed;
+ *	-1 if it has none, or has ended
+ * @nr_transitions: the entries of @transitions
+ * @transitions_total: how many changes of state the call went through,
+ *	the first (to QUEUED) included. If more than @nr_transitions, the
+ *	entries are the first @nr_transitions - 1 and the last one.
+ * @transitions: the states it entered, oldest first
+ * @reserved: zero
+ */
+struct callbox_call_status {
+	uint64_t id;
+	uint32_t state;
+	uint32_t reason;
+	uint32_t flags;
+	int32_t runner_tid;
+	uint64_t age_ns;
+	int64_t deadline_left_ns;
+	uint32_t nr_transitions;
+	uint32_t transitions_total;
+	struct callbox_transition transitions[CALLBOX_CALL_TRANSITIONS_MAX];
+	uint64_t reserved[4];
+};
+
+/**
+ * struct callbox_sandbox_status - one sandbox, as the kernel shows it
+ * @id: the kernel's id of the sandbox, never reused while callbox.ko is
+ *	loaded (not its fd)
+ * @owner_pid: the process that created it, in the caller's pid namespace;
+ *	0 if it is not visible there
+ * @owner_uid: the creator's effective uid, in the caller's user namespace
+ *	((uint32_t)-1 if the kernel did not say)
+ * @state: CALLBOX_NL_SANDBOX_IDLE, _RUNNING (a call is ENTERED or in
+ *	HOSTCALL), _POISONED (calls are refused until a reset) or _SHUTDOWN
+ * @reserved0: zero
+ * @age_ns: time since it was created
+ * @nr_calls: calls made on it, init calls included
+ * @nr_exited: its calls that ended EXITED
+ * @nr_aborted: its calls that ended ABORTED
+ * @current_call: the id of its call that is ENTERED or in HOSTCALL; 0 if
+ *	none
+ * @nr_live: the entries of @live
+ * @live: every call not yet collected, oldest first (callbox_inspect_get()
+ *	only; NULL from callbox_inspect_list())
+ * @nr_recent: the entries of @recent
+ * @recent: the last calls that ended (up to CALLBOX_NL_RECENT_CALLS),
+ *	oldest first, with their transitions (callbox_inspect_get() only)
+ * @reserved: zero
+ */
+struct callbox_sandbox_status {
+	uint64_t id;
+	uint32_t owner_pid;
+	uint32_t owner_uid;
+	uint32_t state;
+	uint32_t reserved0;
+	uint64_t age_ns;
+	uint64_t nr_calls;
+	uint64_t nr_exited;
+	uint64_t nr_aborted;
+	uint64_t current_call;
+	size_t nr_live;
+	struct callbox_call_status *live;
+	size_t nr_recent;
+	struct callbox_call_status *recent;
+	uint64_t reserved[4];
+};
+
+/**
+ * callbox_inspect_list() - every sandbox the caller may see
+ * @list: where the array goes, in the order of their ids; free it with
+ *	callbox_inspect_free(). NULL (and @count 0) on failure.
+ * @count: its entries; 0 if there are no sandboxes (@list is then an
+ *	empty array, still to be freed)
+ *
+ * One snapshot of each sandbox, without its calls. If sandboxes come or
+ * go while the kernel lists them, the list is taken again, a few times.
+ *
+ * Return: 0, or -errno: -EAGAIN if sandboxes kept coming and going.
+ */
+int callbox_inspect_list(struct callbox_sandbox_status **list, size_t *count);
+
+/**
+ * callbox_inspect_get() - one sandbox, with its live and recent calls
+ * @id: the sandbox's id (&callbox_sandbox_status.id)
+ * @status: where it goes; free it with callbox_inspect_free(@status, 1).
+ *	NULL on failure.
+ *
+ * Return: 0, or -errno: -ENOENT no sandbox @id that the caller may see.
+ */
+int callbox_inspect_get(uint64_t id, struct callbox_sandbox_status **status);
+
+/* Free what callbox_inspect_list() or _get() made; NULL is allowed. */
+void callbox_inspect_free(struct callbox_sandbox_status *status,
+			  size_t count);
+
+/**
+ * callbox_inspect_last_error() - what went wrong, in words
+ *
+ * Return: the message of the calling thread's last callbox_inspect_*()
+ * or callbox_monitor_*() function if it failed, else "". Valid until this
+ * thread's next such function.
+ */
+const char *callbox_inspect_last_error(void);
+
+/**
+ * struct callbox_event - one event of the kernel's "events" group
+ * @type: CALLBOX_NL_EVENT_SANDBOX_CREATE, _SANDBOX_SHUTDOWN,
+ *	_CALL_TRANSITION or _LOST
+ * @owner_uid: the sandbox owner's uid, in the caller's user namespace;
+ *	(uint32_t)-1 if the event has none
+ * @sandbox_id: the sandbox; 0 for a LOST event
+ * @call_id: the call that changed state; 0 if not a CALL_TRANSITION
+ * @from: the state the call left; 0 for a new call, which enters QUEUED
+ * @to: the state it entered
+ * @reason: an &enum callbox_abort_reason, when @to is ABORTED
+ * @flags: the call's &enum callbox_call_info_flags after the change
+ * @time_ns: when, on the CLOCK_MONOTONIC clock; 0 for an overflow of the
+ *	monitor's own socket
+ * @lost: for a LOST event, how many events were dropped; 0 if unknown
+ *	(the monitor's socket overflowed because it was read too slowly)
+ * @reserved: zero
+ */
+struct callbox_event {
+	uint32_t type;
+	uint32_t owner_uid;
+	uint64_t sandbox_id;
+	uint64_t call_id;
+	uint32_t from;
+	uint32_t to;
+	uint32_t reason;
+	uint32_t flags;
+	uint64_t time_ns;
+	uint64_t lost;
+	uint64_t reserved[4];
+};
+
+struct callbox_monitor;
+
+/**
+ * callbox_monitor_open() - subscribe to the kernel's callbox events
+ * @monitor: the new monitor, for callbox_monitor_close(); NULL on failure
+ *
+ * Joins the family's "events" group: from now on every sandbox created
+ * or shut down, and every change of state of every call, is an event.
+ *
+ * Return: 0, or -errno: -EPERM the caller lacks CAP_SYS_ADMIN, which the
+ * group needs; -EPROTONOSUPPORT as for every inspection function.
+ */
+int callbox_monitor_open(struct callbox_monitor **monitor);
+
+/* Its file descriptor, non-blocking: POLLIN when events may be waiting. */
+int callbox_monitor_fd(const struct callbox_monitor *monitor);
+
+/**
+ * callbox_monitor_read() - the next event, without blocking
+ * @monitor: from callbox_monitor_open()
+ * @event: where the event goes; zeroed if there is none
+ *
+ * Events come in the order the kernel sent them. If some were dropped, a
+ * LOST event takes their place: the kernel's, when its queue of events
+ * was full, or the monitor's own (@event->lost 0), when the socket's
+ * buffer was, because the monitor was read too slowly. What follows a
+ * LOST event happened after the loss: a reader that keeps state can
+ * take it afresh (callbox_inspect_list()) then. One read from the socket
+ * may bring several events, which are kept: read until -EAGAIN before
+ * polling callbox_monitor_fd() again.
+ *
+ * Return: 0 with an event, -EAGAIN if none is waiting, or another -errno.
+ */
+int callbox_monitor_read(struct callbox_monitor *monitor,
+			 struct callbox_event *event);
+
+/* Leave the group and free @monitor; NULL is allowed. */
+void callbox_monitor_close(struct callbox_monitor *monitor);
 
 #ifdef __cplusplus
 }
