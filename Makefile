@@ -110,7 +110,9 @@ CLI := $(BUILD)/callbox
 CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/cli/*.c))
 BENCH := $(BUILD)/bench
 BENCH_OBJS := $(BUILD)/tools/bench.o $(BUILD)/tools/raw_guest.o
-TOOL_OBJS := $(CLI_OBJS) $(BENCH_OBJS)
+BENCH_INSPECT := $(BUILD)/bench-inspect
+BENCH_INSPECT_OBJS := $(BUILD)/tools/bench_inspect.o $(BUILD)/tools/raw_guest.o
+TOOL_OBJS := $(CLI_OBJS) $(BENCH_OBJS) $(BENCH_INSPECT_OBJS)
 
 # Before the first build there are no dependency files to say so.
 $(TOOL_OBJS): | $(PUBLIC_HDRS)
@@ -124,6 +126,9 @@ $(CLI): $(CLI_OBJS) $(LIB_A)
 
 $(BENCH): $(BENCH_OBJS) $(LIB_A)
 	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^ -lpthread
+
+$(BENCH_INSPECT): $(BENCH_INSPECT_OBJS) $(LIB_A)
+	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^ $(NL_LIBS) -lpthread
 
 # ---- guests ----
 GUEST_BUILD := $(BUILD)/guest
@@ -143,7 +148,7 @@ all: module userspace
 
 lib: $(LIB_A) $(LIB_SO) $(PUBLIC_HDRS)
 
-userspace: lib $(CLI) $(BENCH) $(GUEST_EXAMPLE_ELFS)
+userspace: lib $(CLI) $(BENCH) $(BENCH_INSPECT) $(GUEST_EXAMPLE_ELFS)
 
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
@@ -224,9 +229,26 @@ check: deps
 	tools/check.sh
 
 bench: deps
-	$(MAKE) userspace vm-module
+	$(MAKE) userspace vm-module $(BENCH_BASE_KO)
 	tools/vm/run.sh --module $(VM_KO) --add $(BENCH):/bin/bench \
 		$(foreach g,$(GUEST_EXAMPLE_ELFS),--add $(g):/guests/) -- /bin/bench
+	tools/vm/run.sh --timeout 900 --append tsc=reliable --module $(VM_KO) \
+		--add $(VM_KO):/bench/callbox.ko \
+		--add $(BENCH_BASE_KO):/bench/callbox-base.ko \
+		--add $(BENCH_INSPECT):/bin/bench-inspect --add $(CLI):/bin/callbox \
+		--script tools/vm/bench-inspect.sh
+
+# What inspection costs is measured against the module as it was before
+# inspection existed, built from git for the VM's kernel.
+BENCH_BASE_REV := db977bb
+BENCH_BASE := $(BUILD)/kmod-base
+BENCH_BASE_KO := $(BENCH_BASE)/kmod/callbox.ko
+$(BENCH_BASE_KO):
+	rm -rf $(BENCH_BASE) && mkdir -p $(BENCH_BASE)
+	git archive $(BENCH_BASE_REV) Kbuild kmod uapi | tar -x -C $(BENCH_BASE)
+	$(MAKE) -C $(VM_KDIR) M=$(CURDIR)/$(BENCH_BASE) modules \
+		> $(BENCH_BASE)/build.log 2>&1 || \
+		{ cat $(BENCH_BASE)/build.log; exit 1; }
 
 vm-shell: deps
 	$(MAKE) userspace ksft-install vm-module

@@ -7,6 +7,9 @@
  * deadline hrtimer's hardirq too), where no message can be built: the
  * producer copies a small record into a bounded FIFO, and one work item
  * sends the records in process context, in the order they were recorded.
+ * The work runs a jiffy after the first record (at once if the FIFO is
+ * half full) and packs many events into each message buffer: a busy
+ * sandbox costs its listeners one wake-up per batch, not per event.
  * Nothing is recorded while no one listens. When the FIFO is full, events
  * are dropped and counted, and one LOST event with the count takes their
  * place in the stream.
@@ -28,6 +31,8 @@
 
 /* Events recorded and not yet sent, at most. */
 #define CALLBOX_NL_FIFO_SIZE	1024
+/* How long the first event of a batch waits for others, in jiffies. */
+#define CALLBOX_NL_BATCH_DELAY	1
 
 /**
  * struct callbox_nl_event_rec - an event, from its recording to its sending
@@ -83,7 +88,7 @@ static struct callbox_nl_fifo callbox_nl_fifo = {
 static u64 callbox_nl_unsent;
 
 static void callbox_nl_event_work_fn(struct work_struct *work);
-static DECLARE_WORK(callbox_nl_event_work, callbox_nl_event_work_fn);
+static DECLARE_DELAYED_WORK(callbox_nl_event_work, callbox_nl_event_work_fn);
 
 static bool callbox_nl_listening(void)
 {
@@ -96,7 +101,7 @@ static void callbox_nl_event_record(const struct callbox_nl_event_rec *rec)
 {
 	struct callbox_nl_fifo *fifo = &callbox_nl_fifo;
 	unsigned long irqflags;
-	unsigned int room;
+	unsigned int room, used;
 
 	spin_lock_irqsave(&fifo->lock, irqflags);
 	room = CALLBOX_NL_FIFO_SIZE - (fifo->tail - fifo->head);
@@ -115,10 +120,15 @@ static void callbox_nl_event_record(const struct callbox_nl_event_rec *rec)
 		}
 		fifo->recs[fifo->tail++ % CALLBOX_NL_FIFO_SIZE] = *rec;
 	}
+	used = fifo->tail - fifo->head;
 	spin_unlock_irqrestore(&fifo->lock, irqflags);
 
-	/* Already queued, if not the first: then this is cheap. */
-	queue_work(system_wq, &callbox_nl_event_work);
+	/* Already queued, if not the first of a batch: then this is cheap. */
+	if (used >= CALLBOX_NL_FIFO_SIZE / 2)
+		mod_delayed_work(system_wq, &callbox_nl_event_work, 0);
+	else
+		queue_delayed_work(system_wq, &callbox_nl_event_work,
+				   CALLBOX_NL_BATCH_DELAY);
 }
 
 /**
@@ -227,41 +237,62 @@ static int callbox_nl_event_fill(struct sk_buff *msg,
 	return 0;
 }
 
-/* Multicast @rec. Return: 0, or -ENOMEM if it could not be built. */
-static int callbox_nl_event_send(const struct callbox_nl_event_rec *rec)
+/* Append @rec to @msg as one EVENT_NTF message; -EMSGSIZE if full. */
+static int callbox_nl_event_put(struct sk_buff *msg,
+				const struct callbox_nl_event_rec *rec)
 {
-	/* TYPE, FROM, TO, REASON, FLAGS, OWNER_UID */
-	size_t size = 6 * nla_total_size(sizeof(u32)) +
-		      /* SANDBOX_ID, CALL_ID, TIME_NS, LOST */
-		      4 * nla_total_size_64bit(sizeof(u64));
-	struct sk_buff *msg;
 	void *hdr;
 
-	/* The listeners may have gone meanwhile. */
-	if (!callbox_nl_listening())
-		return 0;
-
-	msg = genlmsg_new(size, GFP_KERNEL);
-	if (!msg)
-		return -ENOMEM;
 	hdr = genlmsg_put(msg, 0, 0, &callbox_nl_family, 0,
 			  CALLBOX_NL_CMD_EVENT_NTF);
-	if (WARN_ON_ONCE(!hdr || callbox_nl_event_fill(msg, rec))) {
-		nlmsg_free(msg);
-		return -ENOMEM;
+	if (!hdr)
+		return -EMSGSIZE;
+	if (callbox_nl_event_fill(msg, rec)) {
+		genlmsg_cancel(msg, hdr);
+		return -EMSGSIZE;
 	}
 	genlmsg_end(msg, hdr);
-	/*
-	 * Errors are the listeners' (a full socket learns ENOBUFS) or mean
-	 * no one listens any more.
-	 */
-	genlmsg_multicast(&callbox_nl_family, msg, 0, CALLBOX_NL_GRP_EVENTS,
-			  GFP_KERNEL);
 	return 0;
 }
 
-/* Send @rec, after reporting the events the work could not send. */
-static void callbox_nl_event_deliver(struct callbox_nl_event_rec *rec)
+/*
+ * Multicast the messages in *@msg, if any, and let go of it. Errors are
+ * the listeners' (a full socket learns ENOBUFS) or mean that no one
+ * listens any more.
+ */
+static void callbox_nl_event_flush(struct sk_buff **msg)
+{
+	if (!*msg)
+		return;
+	if ((*msg)->len)
+		genlmsg_multicast(&callbox_nl_family, *msg, 0,
+				  CALLBOX_NL_GRP_EVENTS, GFP_KERNEL);
+	else
+		nlmsg_free(*msg);
+	*msg = NULL;
+}
+
+/*
+ * Add @rec to the batch in *@msg, sending the batch first if it is full.
+ * Return: 0, or -ENOMEM if no buffer could be had for it.
+ */
+static int callbox_nl_event_add(struct sk_buff **msg,
+				const struct callbox_nl_event_rec *rec)
+{
+	if (*msg && !callbox_nl_event_put(*msg, rec))
+		return 0;
+	callbox_nl_event_flush(msg);
+	*msg = nlmsg_new(NLMSG_DEFAULT_SIZE, GFP_KERNEL);
+	if (!*msg)
+		return -ENOMEM;
+	/* An event always fits an empty buffer. */
+	WARN_ON_ONCE(callbox_nl_event_put(*msg, rec));
+	return 0;
+}
+
+/* Add @rec, after reporting the events the work could not send. */
+static void callbox_nl_event_deliver(struct sk_buff **msg,
+				     struct callbox_nl_event_rec *rec)
 {
 	struct callbox_nl_event_rec lost = {
 		.type = CALLBOX_NL_EVENT_LOST,
@@ -274,31 +305,38 @@ static void callbox_nl_event_deliver(struct callbox_nl_event_rec *rec)
 			/* One LOST event counts both. */
 			rec->lost += callbox_nl_unsent;
 			callbox_nl_unsent = 0;
-		} else if (!callbox_nl_event_send(&lost)) {
+		} else if (!callbox_nl_event_add(msg, &lost)) {
 			callbox_nl_unsent = 0;
 		}
 	}
-	if (callbox_nl_event_send(rec))
+	if (callbox_nl_event_add(msg, rec))
 		callbox_nl_unsent += rec->type == CALLBOX_NL_EVENT_LOST ?
 				     rec->lost : 1;
 }
 
 /*
- * Send the recorded events in order. One batch at a time, so that a
- * steady stream of events does not hold the worker for ever.
+ * Send the recorded events in order, packed into as few messages as
+ * they fit. One FIFO's worth at a time, so that a steady stream of
+ * events does not hold the worker for ever.
  */
 static void callbox_nl_event_work_fn(struct work_struct *work)
 {
 	struct callbox_nl_event_rec rec;
+	struct sk_buff *msg = NULL;
 	unsigned int n;
 
 	for (n = 0; n < CALLBOX_NL_FIFO_SIZE; n++) {
 		if (!callbox_nl_event_take(&rec))
-			return;
-		callbox_nl_event_deliver(&rec);
+			break;
+		/* The listeners may have gone meanwhile. */
+		if (!callbox_nl_listening())
+			continue;
+		callbox_nl_event_deliver(&msg, &rec);
 		cond_resched();
 	}
-	queue_work(system_wq, work);
+	callbox_nl_event_flush(&msg);
+	if (n == CALLBOX_NL_FIFO_SIZE)
+		mod_delayed_work(system_wq, &callbox_nl_event_work, 0);
 }
 
 /*
@@ -309,6 +347,6 @@ static void callbox_nl_event_work_fn(struct work_struct *work)
  */
 void callbox_nl_events_flush(void)
 {
-	flush_work(&callbox_nl_event_work);
-	cancel_work_sync(&callbox_nl_event_work);
+	flush_delayed_work(&callbox_nl_event_work);
+	cancel_delayed_work_sync(&callbox_nl_event_work);
 }

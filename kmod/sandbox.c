@@ -649,7 +649,8 @@ int callbox_sandbox_create(void *unused, struct callbox_ucmd *ucmd)
 
 	/* Point of no return: userspace can use the fd from now on. */
 	callbox_debugfs_sandbox_add(sb);
-	trace_sandbox_create(sb->id, pid_vnr(sb->owner_pid),
+	/* As the initial namespaces see them, like the trace's own pids. */
+	trace_sandbox_create(sb->id, pid_nr(sb->owner_pid),
 			     from_kuid_munged(&init_user_ns, sb->owner_uid));
 	callbox_netlink_sandbox_event(sb, CALLBOX_NL_EVENT_SANDBOX_CREATE);
 	fd_install(fd, file);

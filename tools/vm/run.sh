@@ -28,6 +28,7 @@
 #                     BINARY itself with --add; repeatable
 #   --module KO       insmod KO after kvm-amd; if it is callbox.ko, also
 #                     require /dev/callbox to appear
+#   --append ARGS     more kernel command line (e.g. "tsc=reliable")
 #   -h, --help        this text
 #
 # The script's stdout+stderr go to the VM's second serial port, which QEMU
@@ -66,6 +67,11 @@ while (($#)); do
 	--timeout)
 		[[ "${2:-}" =~ ^[0-9]+$ ]] || die "--timeout needs a number of seconds"
 		timeout=$2
+		shift
+		;;
+	--append)
+		[[ -n "${2:-}" ]] || die "--append needs kernel arguments"
+		append+=" $2"
 		shift
 		;;
 	--log)
@@ -368,7 +374,7 @@ qemu=(
 	-serial "$console" -serial "file:$results"
 	-device "isa-debug-exit,iobase=0xf4,iosize=0x04"
 	-kernel "$build/vmlinux" -initrd "$initrd"
-	-append "console=ttyS0 panic=-1 oops=panic softlockup_panic=1 quiet"
+	-append "console=ttyS0 panic=-1 oops=panic softlockup_panic=1 quiet$append"
 )
 if ((timeout > 0)); then
 	# --foreground lets an interactive QEMU read the terminal; QEMU has no
