@@ -13,6 +13,7 @@
  * sandboxes) is fed by netlink_events.c.
  */
 #include <linux/capability.h>
+#include <linux/cred.h>
 #include <linux/netlink.h>
 #include <linux/uidgid.h>
 #include <linux/user_namespace.h>
@@ -68,14 +69,18 @@ struct genl_family callbox_nl_family __ro_after_init = {
 };
 
 /*
- * May the sender of @skb see @sb? @admin caches the capability check, -1
- * until it is made: it is made only for a sandbox of another uid, and at
- * most once, as a failed check may be audited.
+ * May the requester, of effective uid @euid, see @sb? @admin caches the
+ * capability check, -1 until it is made: it is made only for a sandbox of
+ * another uid, and at most once, as a failed check may be audited. The
+ * owner is the creator's effective uid, so the requester's effective uid
+ * is what it is compared with (the credentials netlink passes carry the
+ * real uid, which a setuid program or a daemon after seteuid() does not
+ * create its sandboxes with).
  */
-static bool callbox_nl_may_see(const struct sk_buff *skb,
+static bool callbox_nl_may_see(const struct sk_buff *skb, kuid_t euid,
 			       const struct callbox_sandbox *sb, int *admin)
 {
-	if (uid_eq(sb->owner_uid, NETLINK_CB(skb).creds.uid))
+	if (uid_eq(sb->owner_uid, euid))
 		return true;
 	if (*admin < 0)
 		*admin = netlink_capable(skb, CAP_SYS_ADMIN);
@@ -255,7 +260,8 @@ static int callbox_nl_sandbox_get_doit(struct sk_buff *skb,
 	attr = info->attrs[CALLBOX_NL_A_SANDBOX_ID];
 
 	sb = callbox_registry_find(nla_get_u64(attr));
-	if (sb && !callbox_nl_may_see(skb, sb, &admin)) {
+	/* A request is handled in the context of the task that sent it. */
+	if (sb && !callbox_nl_may_see(skb, current_euid(), sb, &admin)) {
 		callbox_sandbox_put(sb);
 		sb = NULL;
 	}
@@ -302,10 +308,14 @@ out_free_report:
 /**
  * struct callbox_nl_dump_ctx - where a dump is, in &netlink_callback.ctx
  * @next_id: the sandbox id to go on from
+ * @euid: the requester's effective uid, taken as the dump starts (in the
+ *	context of the task that sent the request; the rest of the dump
+ *	runs in whichever reads the socket)
  * @checked: the request passed the dump policy
  */
 struct callbox_nl_dump_ctx {
 	u64 next_id;
+	kuid_t euid;
 	bool checked;
 };
 
@@ -329,6 +339,7 @@ static int callbox_nl_sandbox_get_dumpit(struct sk_buff *skb,
 				   cb->extack);
 		if (ret)
 			return ret;
+		ctx->euid = current_euid();
 		ctx->checked = true;
 	}
 
@@ -336,7 +347,7 @@ static int callbox_nl_sandbox_get_dumpit(struct sk_buff *skb,
 	cb->seq = callbox_registry_seq();
 
 	while ((sb = callbox_registry_next(&ctx->next_id))) {
-		if (!callbox_nl_may_see(cb->skb, sb, &admin)) {
+		if (!callbox_nl_may_see(cb->skb, ctx->euid, sb, &admin)) {
 			callbox_sandbox_put(sb);
 			ctx->next_id++;
 			continue;

@@ -173,7 +173,8 @@ count_suite fuzz/wire "$logs/fuzz-wire.log"
 # ---- 3. the VM ----
 # The "vm" collection, then "tsan": the outcome test again, built with
 # ThreadSanitizer, the one dynamic program, which takes its loader and
-# libraries along (--add-libs).
+# libraries along (--add-libs), as do iproute2's genl and libnl's
+# genl-ctrl-list, which show the netlink family as operators see it.
 guests=()
 for g in "$build"/guest/*.elf; do
 	guests+=(--add "$g:/guests/")
@@ -188,6 +189,9 @@ tools/vm/run.sh --timeout 1500 --log "$logs/vm-console.log" \
 	--add "$ksft/vm:/kselftest/" \
 	--add "$ksft/tsan:/kselftest/" \
 	--add-libs "$ksft/tsan/outcome_tsan_test" \
+	--add /usr/sbin/genl:/usr/sbin/genl --add-libs /usr/sbin/genl \
+	--add /usr/bin/genl-ctrl-list:/usr/bin/genl-ctrl-list \
+	--add-libs /usr/bin/genl-ctrl-list \
 	"${guests[@]}" \
 	-- "cd /kselftest && ./run_kselftest.sh -c vm -c tsan" \
 	>"$logs/vm.log" 2>"$logs/vm.err"

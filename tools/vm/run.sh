@@ -54,6 +54,7 @@ die() {
 
 # ---------------------------------------------------------------- options
 shell=0
+append=
 timeout=
 log=$build/console.log
 script=

@@ -8,9 +8,11 @@
 
 /*
  * Inspection of callbox sandboxes and their calls: what exists, who owns it,
- * what each call is doing and how the last ones ended. Read-only. A user
- * without CAP_SYS_ADMIN sees only the sandboxes whose owner has their uid;
- * the events group needs CAP_SYS_ADMIN.
+ * what each call is doing and how the last ones ended. Read-only. A requester
+ * without CAP_SYS_ADMIN sees only the sandboxes created with its effective
+ * uid, and a sandbox it may not see gets the same answer as one that does not
+ * exist; the events group needs CAP_SYS_ADMIN. Events come in the order they
+ * happened, in batches, within about a jiffy.
  */
 
 #define CALLBOX_NL_FAMILY_NAME	"callbox"
@@ -41,7 +43,7 @@ enum callbox_nl_sandbox_state {
  * enum callbox_nl_event - What a notification of the events group reports.
  * @CALLBOX_NL_EVENT_SANDBOX_CREATE: a sandbox was created
  * @CALLBOX_NL_EVENT_SANDBOX_SHUTDOWN: a sandbox shut down (SHUTDOWN, or its
- * last fd closed)
+ * last fd closed); the aborts this causes follow it
  * @CALLBOX_NL_EVENT_CALL_TRANSITION: a call changed state; a new call moves
  * from 0 to QUEUED
  * @CALLBOX_NL_EVENT_LOST: events were dropped because the queue was full
@@ -80,7 +82,8 @@ enum {
  * @CALLBOX_NL_A_CALL_AGE_NS: u64, time since the call was queued (for an
  * ended call, its whole life)
  * @CALLBOX_NL_A_CALL_RUNNER_TID: u32, the thread running it in KVM_RUN, in
- * the reader's pid namespace; absent if none (QUEUED, parked, ended)
+ * the reader's pid namespace; absent if none (QUEUED, parked, ended) or if
+ * the reader's pid namespace cannot see it
  * @CALLBOX_NL_A_CALL_DEADLINE_NS: u64, time left until its deadline; absent
  * if it has none or has ended
  * @CALLBOX_NL_A_CALL_TRANSITION: nest, every change of state of an ended
