@@ -36,38 +36,12 @@
 
 #include <callbox/callbox.h>
 
+#include "bench_util.h"
 #include "raw_guest.h"
 
 #define ROUNDS		10
 #define PER_ROUND	500
 #define SAMPLES		(ROUNDS * PER_ROUND)
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static uint64_t median(uint64_t *v, size_t n)
-{
-	qsort(v, n, sizeof(*v), cmp_u64);
-	return v[n / 2];
-}
-
-static void die(const char *what, int err)
-{
-	fprintf(stderr, "bench: %s: %s\n", what, strerror(err));
-	exit(1);
-}
 
 /* One KVM_RUN from userspace, which must come back as our DONE port. */
 static void floor_call(int vcpu_fd, struct kvm_run *run)
