@@ -30,6 +30,8 @@
 #include <linux/wait_bit.h>
 
 #include "callbox.h"
+#include "netlink.h"
+#include "stats.h"
 #include "trace.h"
 
 /*
@@ -122,9 +124,11 @@ struct callbox_call *callbox_call_alloc(struct callbox_sandbox *sb)
 {
 	struct callbox_call *call;
 
-	call = kzalloc(sizeof(*call), GFP_KERNEL_ACCOUNT);
+	call = kmalloc(sizeof(*call), GFP_KERNEL_ACCOUNT);
 	if (!call)
 		return NULL;
+	/* The transitions are read only up to nr_transitions. */
+	memset(call, 0, offsetof(struct callbox_call, transitions));
 	callbox_stats_objects_add(0, 1);
 	kref_init(&call->kref);
 	kref_get(&sb->kref);
@@ -149,7 +153,8 @@ static void callbox_call_notify_locked(struct callbox_call *call, u32 from)
 	trace_call_transition(sb->id, call->id, from, call->state,
 			      call->reason, call->flags);
 	callbox_stats_transition(from, call->state, call->reason);
-	callbox_netlink_call_event_locked(call, from);
+	if (callbox_nl_listening())
+		callbox_netlink_call_event_locked(call, from);
 }
 
 /*

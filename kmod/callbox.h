@@ -261,7 +261,8 @@ struct callbox_sandbox {
  * struct callbox_sandbox_report - a sandbox as the inspection interfaces
  *	show it, copied under its lock (inspect.c)
  * @id: &callbox_sandbox.id
- * @owner_pid: the owner's pid in the reader's pid namespace, 0 if none
+ * @owner_pid: the owner's pid in the reader's pid namespace; 0 if it is
+ *	not visible there, or has exited
  * @owner_uid: &callbox_sandbox.owner_uid
  * @state: an &enum callbox_nl_sandbox_state
  * @age_ns: time since creation
@@ -303,6 +304,28 @@ int callbox_sandbox_publish(struct callbox_sandbox *sb,
 			    bool init, bool enter, struct callbox_ucmd *ucmd,
 			    u64 *reply_id, size_t reply_len);
 
+/**
+ * callbox_call_record_transition_locked() - note the state a call entered
+ * @call: the call
+ * @now: when, CLOCK_MONOTONIC
+ *
+ * The first CALLBOX_NL_MAX_TRANSITIONS - 1 states are kept, and the
+ * latest in the last place: a call that goes back and forth between
+ * ENTERED and HOSTCALL many times still shows how it began and ended.
+ */
+static inline void
+callbox_call_record_transition_locked(struct callbox_call *call, u64 now)
+{
+	u32 slot = min_t(u32, call->nr_transitions,
+			 CALLBOX_NL_MAX_TRANSITIONS - 1);
+
+	lockdep_assert_held(&call->sb->lock);
+
+	call->transitions[slot].state = call->state;
+	call->transitions[slot].time_ns = now;
+	call->nr_transitions++;
+}
+
 /* registry.c: every sandbox by id, for the inspection interfaces */
 int callbox_registry_add(struct callbox_sandbox *sb);
 void callbox_registry_remove(struct callbox_sandbox *sb);
@@ -319,17 +342,10 @@ const char *callbox_state_name(u32 state);
 const char *callbox_sandbox_state_name(u32 state);
 const char *callbox_abort_reason_name(u32 reason);
 u32 callbox_sandbox_state_locked(const struct callbox_sandbox *sb);
-void callbox_call_record_transition_locked(struct callbox_call *call,
-					   u64 now);
 void callbox_call_record_end_locked(struct callbox_call *call, u64 now);
 
-/* stats.c: module-wide counters, shown in sysfs */
+/* stats.c: module-wide counters (stats.h), shown in sysfs */
 extern const struct attribute_group *callbox_stats_groups[];
-void callbox_stats_transition(u32 from, u32 state, u32 reason);
-void callbox_stats_objects_add(int sandboxes, int calls);
-void callbox_stats_objects(long *sandboxes, long *calls);
-void callbox_stats_kick(void);
-void callbox_stats_kick_missed(void);
 
 /* debugfs.c */
 void callbox_debugfs_init(void);

@@ -21,6 +21,7 @@
 #include <linux/seq_file.h>
 
 #include "callbox.h"
+#include "stats.h"
 
 static struct dentry *callbox_debugfs_root;
 

@@ -86,28 +86,6 @@ u32 callbox_sandbox_state_locked(const struct callbox_sandbox *sb)
 	return CALLBOX_NL_SANDBOX_IDLE;
 }
 
-/**
- * callbox_call_record_transition_locked() - note the state a call entered
- * @call: the call
- * @now: when, CLOCK_MONOTONIC
- *
- * The first CALLBOX_NL_MAX_TRANSITIONS - 1 states are kept, and the
- * latest in the last place: a call that goes back and forth between
- * ENTERED and HOSTCALL many times still shows how it began and ended.
- */
-void callbox_call_record_transition_locked(struct callbox_call *call,
-					   u64 now)
-{
-	u32 slot = min_t(u32, call->nr_transitions,
-			 CALLBOX_NL_MAX_TRANSITIONS - 1);
-
-	lockdep_assert_held(&call->sb->lock);
-
-	call->transitions[slot].state = call->state;
-	call->transitions[slot].time_ns = now;
-	call->nr_transitions++;
-}
-
 static void callbox_call_record_fill_locked(const struct callbox_call *call,
 					    struct callbox_call_record *rec,
 					    u64 now)
@@ -184,7 +162,9 @@ struct callbox_sandbox_report *callbox_sandbox_report(struct callbox_sandbox *sb
 		}
 	}
 
-	r->owner_pid = pid_vnr(sb->owner_pid);
+	/* Its number may name another process once it has exited. */
+	if (pid_has_task(sb->owner_pid, PIDTYPE_TGID))
+		r->owner_pid = pid_vnr(sb->owner_pid);
 	spin_lock_irq(&sb->lock);
 	now = ktime_get_ns();
 	callbox_sandbox_reap_locked(sb);

@@ -15,6 +15,16 @@ enum {
 
 extern struct genl_family callbox_nl_family;
 
+/*
+ * Has anyone joined the events group? Inline: every call transition asks,
+ * and nothing more is done while no one has.
+ */
+static inline bool callbox_nl_listening(void)
+{
+	return genl_has_listeners(&callbox_nl_family, &init_net,
+				  CALLBOX_NL_GRP_EVENTS) > 0;
+}
+
 void callbox_nl_events_flush(void);
 
 #endif /* _CALLBOX_NETLINK_H */

@@ -90,12 +90,6 @@ static u64 callbox_nl_unsent;
 static void callbox_nl_event_work_fn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(callbox_nl_event_work, callbox_nl_event_work_fn);
 
-static bool callbox_nl_listening(void)
-{
-	return genl_has_listeners(&callbox_nl_family, &init_net,
-				  CALLBOX_NL_GRP_EVENTS) > 0;
-}
-
 /* Queue @rec for the work to send. Any context; allocates nothing. */
 static void callbox_nl_event_record(const struct callbox_nl_event_rec *rec)
 {
@@ -136,18 +130,19 @@ static void callbox_nl_event_record(const struct callbox_nl_event_rec *rec)
  * @call: the call, in its new state, with its reason and flags final
  * @from: the state it left, 0 if it was just published
  *
- * Any context, the sandbox lock held: sleeps and allocates nothing, and
- * costs one test while no one listens.
+ * Any context, the sandbox lock held: sleeps and allocates nothing. The
+ * caller has found that someone listens (callbox_nl_listening()).
  */
 void callbox_netlink_call_event_locked(const struct callbox_call *call,
 				       u32 from)
 {
 	const struct callbox_sandbox *sb = call->sb;
+	/* The time the call's record has for it: the latest it holds. */
+	u32 last = min_t(u32, call->nr_transitions,
+			 CALLBOX_NL_MAX_TRANSITIONS) - 1;
 
 	lockdep_assert_held(&sb->lock);
 
-	if (!callbox_nl_listening())
-		return;
 	callbox_nl_event_record(&(struct callbox_nl_event_rec) {
 		.type = CALLBOX_NL_EVENT_CALL_TRANSITION,
 		.from = from,
@@ -157,7 +152,7 @@ void callbox_netlink_call_event_locked(const struct callbox_call *call,
 		.owner_uid = sb->owner_uid,
 		.sandbox_id = sb->id,
 		.call_id = call->id,
-		.time_ns = ktime_get_ns(),
+		.time_ns = call->transitions[last].time_ns,
 	});
 }
 
@@ -307,6 +302,10 @@ static void callbox_nl_event_deliver(struct sk_buff **msg,
 			callbox_nl_unsent = 0;
 		} else if (!callbox_nl_event_add(msg, &lost)) {
 			callbox_nl_unsent = 0;
+		} else {
+			/* @rec may not go ahead of the LOST it follows. */
+			callbox_nl_unsent++;
+			return;
 		}
 	}
 	if (callbox_nl_event_add(msg, rec))

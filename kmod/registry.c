@@ -2,10 +2,10 @@
 /*
  * callbox: every live sandbox by id, for the inspection interfaces.
  *
- * A sandbox is entered when it is created and leaves when its last
- * reference goes, so a lookup finds only sandboxes whose memory is alive;
- * it takes a reference with kref_get_unless_zero() under the xarray's
- * lock, which the final put's removal also takes.
+ * A sandbox is entered when its creation succeeds and leaves when its fd
+ * is released (or, at the latest, with its last reference). A lookup
+ * takes a reference with kref_get_unless_zero() under the xarray's lock,
+ * which the removal also takes, so it never finds freed memory.
  *
  * Ids come from a 64-bit counter: never reused while the module is
  * loaded, whatever the rate of creation.

@@ -17,6 +17,7 @@
 #include <linux/uaccess.h>
 
 #include "callbox.h"
+#include "stats.h"
 
 /*
  * Since 6.11 the kernel's view of kvm_run.immediate_exit is named

@@ -28,6 +28,7 @@
 #include <linux/xarray.h>
 
 #include "callbox.h"
+#include "stats.h"
 #include "trace.h"
 
 /* How often a parked call's owner is checked while it stays parked. */
@@ -195,12 +196,6 @@ static void callbox_sandbox_shutdown_locked(struct callbox_sandbox *sb)
 		return;
 	/* Read without the lock by waiters. */
 	WRITE_ONCE(sb->shutdown, true);
-	/* Not if its creation failed: then no one ever saw it. */
-	if (sb->id) {
-		trace_sandbox_shutdown(sb->id);
-		callbox_netlink_sandbox_event(sb,
-					      CALLBOX_NL_EVENT_SANDBOX_SHUTDOWN);
-	}
 	list_for_each_entry_safe(call, next, &sb->queue, queue_node)
 		callbox_call_cancel_locked(call, CALLBOX_ABORT_SANDBOX_CLOSED);
 	call = sb->current_call;
@@ -214,6 +209,15 @@ static void callbox_sandbox_shutdown_locked(struct callbox_sandbox *sb)
 		if (!sb->runner && !callbox_call_ended(call))
 			callbox_call_abort_locked(call, call->cancel_reason, 0,
 						  false);
+	}
+	/*
+	 * After the calls it ended (a running one ends when its kick lands),
+	 * and not if the sandbox's creation failed: then no one saw it.
+	 */
+	if (sb->id) {
+		trace_sandbox_shutdown(sb->id);
+		callbox_netlink_sandbox_event(sb,
+					      CALLBOX_NL_EVENT_SANDBOX_SHUTDOWN);
 	}
 	wake_up_all(&sb->wq);
 }

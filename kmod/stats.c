@@ -20,68 +20,34 @@
  * sandbox would show every user's sandboxes to every other user, and a
  * kobject per sandbox costs more than the sandbox's creation should.
  */
-#include <linux/atomic.h>
+#include <linux/percpu.h>
 #include <linux/device.h>
 #include <linux/kernel.h>
 #include <linux/sysfs.h>
 
 #include "callbox.h"
+#include "stats.h"
 
-struct callbox_stats {
-	atomic_long_t in_state[CALLBOX_STATE_HOSTCALL + 1];
-	atomic64_t total;
-	atomic64_t exited;
-	atomic64_t aborted[CALLBOX_ABORT_OWNER_EXITED + 1];
-	atomic64_t kicks;
-	atomic64_t kicks_missed;
-	/* Allocated and not yet freed, for leak checks (debugfs "objects"). */
-	atomic_long_t sandbox_objects;
-	atomic_long_t call_objects;
-};
+DEFINE_PER_CPU(struct callbox_stats, callbox_stats);
 
-static struct callbox_stats callbox_stats;
-
-/* A call entered @state from @from (0: it was just published). */
-void callbox_stats_transition(u32 from, u32 state, u32 reason)
+/* Sum of the counter at @offset in struct callbox_stats, over all CPUs. */
+static long callbox_stats_sum(size_t offset)
 {
-	if (from)
-		atomic_long_dec(&callbox_stats.in_state[from]);
-	else
-		atomic64_inc(&callbox_stats.total);
-	switch (state) {
-	case CALLBOX_STATE_EXITED:
-		atomic64_inc(&callbox_stats.exited);
-		break;
-	case CALLBOX_STATE_ABORTED:
-		if (!WARN_ON_ONCE(reason >= ARRAY_SIZE(callbox_stats.aborted)))
-			atomic64_inc(&callbox_stats.aborted[reason]);
-		break;
-	default:
-		atomic_long_inc(&callbox_stats.in_state[state]);
-	}
-}
+	long sum = 0;
+	int cpu;
 
-void callbox_stats_objects_add(int sandboxes, int calls)
-{
-	atomic_long_add(sandboxes, &callbox_stats.sandbox_objects);
-	atomic_long_add(calls, &callbox_stats.call_objects);
+	for_each_possible_cpu(cpu)
+		sum += *(long *)((char *)per_cpu_ptr(&callbox_stats, cpu) +
+				 offset);
+	return sum;
 }
 
 void callbox_stats_objects(long *sandboxes, long *calls)
 {
-	*sandboxes = atomic_long_read(&callbox_stats.sandbox_objects);
-	*calls = atomic_long_read(&callbox_stats.call_objects);
-}
-
-void callbox_stats_kick(void)
-{
-	atomic64_inc(&callbox_stats.kicks);
-}
-
-/* A kick found its runner out of the guest already: it forced nothing. */
-void callbox_stats_kick_missed(void)
-{
-	atomic64_inc(&callbox_stats.kicks_missed);
+	*sandboxes = callbox_stats_sum(offsetof(struct callbox_stats,
+						sandbox_objects));
+	*calls = callbox_stats_sum(offsetof(struct callbox_stats,
+					    call_objects));
 }
 
 static ssize_t sandboxes_show(struct device *dev,
@@ -101,13 +67,16 @@ static const struct attribute_group callbox_top_group = {
 };
 
 /*
- * One file per counter: the attribute carries a pointer to it, and
- * whether it is an atomic64_t or an atomic_long_t.
+ * One file per counter: the attribute carries where the counter is in
+ * struct callbox_stats. A count of calls in a state now is summed from
+ * CPUs that move at once, so a call that leaves one CPU's count and
+ * enters another's can make the sum fall below zero for a moment: it
+ * shows as 0.
  */
 struct callbox_counter_attr {
 	struct device_attribute attr;
-	void *counter;
-	bool is_long;
+	size_t offset;
+	bool now;
 };
 
 static ssize_t callbox_counter_show(struct device *dev,
@@ -116,32 +85,28 @@ static ssize_t callbox_counter_show(struct device *dev,
 	struct callbox_counter_attr *ca = container_of(attr,
 						       struct callbox_counter_attr,
 						       attr);
+	long sum = callbox_stats_sum(ca->offset);
 
-	if (ca->is_long)
-		return sysfs_emit(buf, "%ld\n", atomic_long_read(ca->counter));
-	return sysfs_emit(buf, "%lld\n", atomic64_read(ca->counter));
+	return sysfs_emit(buf, "%ld\n", ca->now ? max(sum, 0L) : sum);
 }
 
-#define CALLBOX_NAMED_COUNTER(_var, _file, _counter, _long)		\
+#define CALLBOX_NAMED_COUNTER(_var, _file, _field, _now)		\
 	struct callbox_counter_attr callbox_attr_##_var = {		\
 		.attr = {						\
 			.attr = { .name = _file, .mode = 0444 },	\
 			.show = callbox_counter_show,			\
 		},							\
-		.counter = (_counter),					\
-		.is_long = (_long),					\
+		.offset = offsetof(struct callbox_stats, _field),	\
+		.now = (_now),						\
 	}
-#define CALLBOX_COUNTER(_name, _counter, _long)				\
-	CALLBOX_NAMED_COUNTER(_name, #_name, _counter, _long)
+#define CALLBOX_COUNTER(_name, _field, _now)				\
+	CALLBOX_NAMED_COUNTER(_name, #_name, _field, _now)
 
-static CALLBOX_COUNTER(queued,
-		       &callbox_stats.in_state[CALLBOX_STATE_QUEUED], true);
-static CALLBOX_COUNTER(entered,
-		       &callbox_stats.in_state[CALLBOX_STATE_ENTERED], true);
-static CALLBOX_COUNTER(hostcall,
-		       &callbox_stats.in_state[CALLBOX_STATE_HOSTCALL], true);
-static CALLBOX_COUNTER(total, &callbox_stats.total, false);
-static CALLBOX_COUNTER(exited, &callbox_stats.exited, false);
+static CALLBOX_COUNTER(queued, in_state[CALLBOX_STATE_QUEUED], true);
+static CALLBOX_COUNTER(entered, in_state[CALLBOX_STATE_ENTERED], true);
+static CALLBOX_COUNTER(hostcall, in_state[CALLBOX_STATE_HOSTCALL], true);
+static CALLBOX_COUNTER(total, total, false);
+static CALLBOX_COUNTER(exited, exited, false);
 
 static struct attribute *callbox_calls_attrs[] = {
 	&callbox_attr_queued.attr.attr,
@@ -158,7 +123,7 @@ static const struct attribute_group callbox_calls_group = {
 };
 
 #define CALLBOX_ABORTED(_name, _reason)					\
-	CALLBOX_COUNTER(_name, &callbox_stats.aborted[_reason], false)
+	CALLBOX_COUNTER(_name, aborted[_reason], false)
 
 static CALLBOX_ABORTED(guest_abort, CALLBOX_ABORT_GUEST_ABORT);
 static CALLBOX_ABORTED(shutdown, CALLBOX_ABORT_SHUTDOWN);
@@ -199,10 +164,8 @@ static const struct attribute_group callbox_aborted_group = {
 	.attrs = callbox_aborted_attrs,
 };
 
-static CALLBOX_NAMED_COUNTER(kicks_total, "total", &callbox_stats.kicks,
-			     false);
-static CALLBOX_NAMED_COUNTER(kicks_missed, "missed",
-			     &callbox_stats.kicks_missed, false);
+static CALLBOX_NAMED_COUNTER(kicks_total, "total", kicks, false);
+static CALLBOX_NAMED_COUNTER(kicks_missed, "missed", kicks_missed, false);
 
 static struct attribute *callbox_kicks_attrs[] = {
 	&callbox_attr_kicks_total.attr.attr,

@@ -1164,6 +1164,21 @@ FIXTURE_TEARDOWN(killed)
 		close(self->sock);
 }
 
+/*
+ * Does "callbox ps --json ID" (netlink) give sandbox @id the owner pid
+ * @pid? The CLI is where check.sh puts it, or $CALLBOX.
+ */
+static bool ps_owner_pid_is(uint64_t id, pid_t pid)
+{
+	const char *cli = getenv("CALLBOX") ?: "/bin/callbox";
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd),
+		 "%s ps --json %llu | grep -q '^{\"id\":%llu,\"owner_pid\":%d,'",
+		 cli, (unsigned long long)id, (unsigned long long)id, pid);
+	return system(cmd) == 0;
+}
+
 TEST_F_TIMEOUT(killed, shows_and_goes, 60)
 {
 	uint32_t live_state = variant->hostcall ? S_H : S_E;
@@ -1199,6 +1214,7 @@ TEST_F_TIMEOUT(killed, shows_and_goes, 60)
 	d.entered = !variant->hostcall;
 	d.hostcall = variant->hostcall;
 	expect_counters(&self->base, &now, &d);
+	EXPECT_TRUE(ps_owner_pid_is(self->id, self->pid));
 
 	ASSERT_EQ(0, kill(self->pid, SIGKILL));
 	ASSERT_EQ(self->pid, waitpid(self->pid, &status, 0));
@@ -1222,6 +1238,8 @@ TEST_F_TIMEOUT(killed, shows_and_goes, 60)
 		EXPECT_EQ(1, fi.unconsumed);
 		/* Not this process's sandbox: no ioctl, only inspection. */
 		call_get_err(EIO, self->fd, 1, &c);
+		/* Its owner is gone: no pid, which may name another now. */
+		EXPECT_TRUE(ps_owner_pid_is(self->id, 0));
 
 		c = (struct callbox_call_info) {
 			.id = 1, .state = S_A, .reason = reason,

@@ -327,9 +327,9 @@ static const struct want script[] = {
 	{ EV_CALL, 10, 0, S_Q, 0, 0 },
 	{ EV_CALL, 10, S_Q, S_A, CALLBOX_ABORT_DEADLINE, 0 },
 	{ EV_CALL, 11, 0, S_Q, 0, 0 },
-	/* Shutdown is decided first, then it ends what is queued. */
-	{ .type = EV_SHUTDOWN },
+	/* Shutdown ends what is queued, then says so. */
 	{ EV_CALL, 11, S_Q, S_A, CALLBOX_ABORT_SANDBOX_CLOSED, 0 },
+	{ .type = EV_SHUTDOWN },
 };
 
 #define NR_SCRIPT	(sizeof(script) / sizeof(script[0]))
@@ -473,8 +473,8 @@ TEST_F_TIMEOUT(events, close_is_shutdown, 60)
 	static const struct want want[] = {
 		{ .type = EV_CREATE },
 		{ EV_CALL, 1, 0, S_Q, 0, 0 },
-		{ .type = EV_SHUTDOWN },
 		{ EV_CALL, 1, S_Q, S_A, CALLBOX_ABORT_SANDBOX_CLOSED, 0 },
+		{ .type = EV_SHUTDOWN },
 	};
 	uint64_t id, t_end;
 

@@ -291,13 +291,13 @@ TEST_F_TIMEOUT(trace, every_edge, 120)
 		/* 12 queued; 13's deadline passed before it was submitted */
 		"12 NONE->QUEUED none 0x0",
 		"13 NONE->QUEUED none 0x0", "13 QUEUED->ABORTED deadline 0x0",
-		/* SHUTDOWN, then close: one shutdown */
-		"shutdown", "12 QUEUED->ABORTED sandbox_closed 0x0",
+		/* SHUTDOWN ends what is queued, then says so; close: none */
+		"12 QUEUED->ABORTED sandbox_closed 0x0", "shutdown",
 	};
 	/* A second sandbox, closed with a call queued. */
 	static const char *const want_b[] = {
-		"create %d %u", "1 NONE->QUEUED none 0x0", "shutdown",
-		"1 QUEUED->ABORTED sandbox_closed 0x0",
+		"create %d %u", "1 NONE->QUEUED none 0x0",
+		"1 QUEUED->ABORTED sandbox_closed 0x0", "shutdown",
 	};
 	static const uint32_t states[] = { S_Q, S_E, S_H, S_X, S_A };
 	static struct event ev[MAX_EVENTS];

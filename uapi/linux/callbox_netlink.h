@@ -43,7 +43,9 @@ enum callbox_nl_sandbox_state {
  * enum callbox_nl_event - What a notification of the events group reports.
  * @CALLBOX_NL_EVENT_SANDBOX_CREATE: a sandbox was created
  * @CALLBOX_NL_EVENT_SANDBOX_SHUTDOWN: a sandbox shut down (SHUTDOWN, or its
- * last fd closed); the aborts this causes follow it
+ * last fd closed); it follows the aborts of the calls it ended, and comes
+ * before the abort of a call that was running, which ends when its runner
+ * leaves the guest
  * @CALLBOX_NL_EVENT_CALL_TRANSITION: a call changed state; a new call moves
  * from 0 to QUEUED
  * @CALLBOX_NL_EVENT_LOST: events were dropped because the queue was full
@@ -115,7 +117,7 @@ enum {
  * @CALLBOX_NL_A_SANDBOX_ID: u64, kernel-allocated, never reused while the
  * module is loaded
  * @CALLBOX_NL_A_SANDBOX_OWNER_PID: u32, the creator's process id, in the
- * reader's pid namespace (0 if it is not visible there)
+ * reader's pid namespace (0 if it is not visible there, or has exited)
  * @CALLBOX_NL_A_SANDBOX_OWNER_UID: u32, the creator's effective uid, in the
  * reader's user namespace
  * @CALLBOX_NL_A_SANDBOX_STATE: u32, enum callbox_nl_sandbox_state
@@ -161,9 +163,10 @@ enum {
  * @CALLBOX_NL_A_EVENT_REASON: u32, enum callbox_abort_reason, when it entered
  * ABORTED
  * @CALLBOX_NL_A_EVENT_FLAGS: u32, the call's flags after the change
- * @CALLBOX_NL_A_EVENT_TIME_NS: u64, when, on the CLOCK_MONOTONIC clock
- * @CALLBOX_NL_A_EVENT_OWNER_UID: u32, the sandbox owner's uid (in the
- * listener's user namespace)
+ * @CALLBOX_NL_A_EVENT_TIME_NS: u64, when, on the CLOCK_MONOTONIC clock; for a
+ * call transition, the time the call's record holds for it
+ * @CALLBOX_NL_A_EVENT_OWNER_UID: u32, the sandbox owner's effective uid, in
+ * the initial user namespace (only CAP_SYS_ADMIN in it may listen)
  * @CALLBOX_NL_A_EVENT_LOST: u64, how many events were dropped (a lost event)
  * @CALLBOX_NL_A_EVENT_PAD: pad, alignment padding before a 64-bit attribute;
  * ignore it
