@@ -14,14 +14,19 @@
 # emulated HPET, an MMIO exit per read that no real host pays; the
 # module reads the time at every call transition.
 #
-# Measured here (5 rounds, December 2026): nobody listening 1.068x,
-# events followed 1.101x, tracepoints on 1.177x; callbox ps with 1,000
-# sandboxes 29.7 ms (the dump alone 12.8 ms). Without batching, a
-# followed events group cost 2.28x (one multicast and one wake-up per
-# event). Of the 1.068x, modules built with parts removed put about half
-# on the two checks each transition makes (tracepoint, "does anyone
-# listen?"), and the rest on the timestamps, counters and records
-# together; no one part is above noise on its own.
+# Measured here (5 rounds, December 2026): nobody listening 1.060x,
+# events followed 1.104x, tracepoints on 1.18x; callbox ps with 1,000
+# sandboxes 30-55 ms (the dump alone 13-24 ms). Sending one message per
+# event, a followed group cost 2.28x; batches brought it to 1.10x.
+# Nobody listening misses its 1.02x target. Modules built with one part
+# removed each put the rest of the cost on: the "does anyone listen?"
+# check (genl_has_listeners(), -0.03x) and the three clock readings a
+# call's states are timed with (-0.04x); the counters (per-CPU), the
+# records and the tracepoints (a patched-out jump) are within noise.
+# Our reading: under TCG what costs is each page a call touches (most
+# likely a soft-TLB refill after each world switch); 6.1 offers no callback when
+# someone joins a group, so the check cannot be cached without missing
+# the first events of a new listener.
 set -eu
 T=/sys/kernel/tracing
 rounds=${ROUNDS:-5}
