@@ -8,6 +8,7 @@
 #   make selftests  the test programs (needs the linux-source-6.1 package)
 #   make demo       boot the VM and run real guest calls
 #   make check      every test, host and VM; ends "N passed, N failed"
+#   make check-6.12 the VM suites on Debian's 6.12 kernel (bookworm-backports)
 #   make bench      benchmarks in the VM
 #   make vm-shell   interactive shell in the VM, module loaded
 #
@@ -175,6 +176,21 @@ $(VM_KO): $(KMOD_SRCS)
 		echo "callbox.ko: the build has warnings (W=1, sparse)"; \
 		rm -f $@; exit 1; fi
 	@cp $(@D)/kmod/callbox.ko $@
+
+# ---- the 6.12 lane: the VM boots Debian 13's kernel, 6.12, installed from
+# bookworm-backports beside the default 6.1 (tools/deps.sh --kernel-6.12).
+# The same userspace and suites; the module is built by the rule above, for
+# 6.12 (CALLBOX_VM_KVER) and into its own directory.
+VM_KO_612 := $(BUILD)/kmod-vm-6.12/callbox.ko
+
+.PHONY: deps-6.12 check-6.12
+deps-6.12:
+	tools/deps.sh --kernel-6.12
+
+check-6.12: deps-6.12
+	CALLBOX_VM_KVER=6.12 $(MAKE) -j$(shell nproc) WERROR=1 userspace \
+		ksft-install vm-module VM_KO=$(VM_KO_612)
+	CALLBOX_VM_KVER=6.12 tools/check-6.12.sh $(VM_KO_612)
 
 # ---- the tests: selftests/, in the kselftest layout ----
 # The kselftest harness, lib.mk and runner come from Debian's kernel source.

@@ -3,8 +3,11 @@
 # QEMU VM. Idempotent: when everything is present it only asks dpkg, which
 # takes well under a second, so `make` can call it every time.
 #
-# Usage: tools/deps.sh [--check]
-#   --check   only report missing packages; exit 1 if any are missing
+# Usage: tools/deps.sh [--check] [--kernel-6.12]
+#   --check         only report missing packages; exit 1 if any are missing
+#   --kernel-6.12   also Debian's 6.12 kernel (image and headers) from
+#                   bookworm-backports, for `make check-6.12`, beside the
+#                   default 6.1, which stays the default
 set -euo pipefail
 
 # Why each one is needed:
@@ -35,22 +38,96 @@ PACKAGES=(
 )
 
 usage() {
-	sed -n '2,8s/^# \{0,1\}//p' "$0"
+	sed -n '2,11s/^# \{0,1\}//p' "$0"
 }
 
 check_only=0
-case "${1:-}" in
-"") ;;
---check) check_only=1 ;;
--h | --help)
-	usage
-	exit 0
-	;;
-*)
-	usage >&2
-	exit 2
-	;;
-esac
+kernel_612=0
+for arg in "$@"; do
+	case "$arg" in
+	--check) check_only=1 ;;
+	--kernel-6.12) kernel_612=1 ;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*)
+		usage >&2
+		exit 2
+		;;
+	esac
+done
+
+# ---- --kernel-6.12 ----
+# Debian 13's kernel for the 6.12 lane, on Debian 12: the versioned image
+# and headers packages of bookworm-backports, named exactly. Not with
+# `apt-get -t bookworm-backports install`: apt 2.6 then also upgrades the
+# installed packages built from the same sources (linux-image-amd64,
+# linux-headers-amd64, linux-libc-dev, linux-perf) to 6.12, and the
+# default VM, which follows linux-image-amd64, would boot 6.12 too.
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BACKPORTS_LINE="deb http://deb.debian.org/debian bookworm-backports main"
+
+have_kernel_612() {
+	local kver
+	kver=$(CALLBOX_VM_KVER=6.12 "$here/vm/kernel.sh" --kver 2>/dev/null) &&
+		[[ -f "/lib/modules/$kver/build/Makefile" ]]
+}
+
+install_kernel_612() {
+	local codename ver abi meta_before meta_after pkgs upgrades
+	codename=$(sed -n 's/^VERSION_CODENAME=//p' /etc/os-release 2>/dev/null || true)
+	if [[ "$codename" != bookworm ]]; then
+		echo "deps: --kernel-6.12 is for Debian 12 (bookworm), this is '$codename'" >&2
+		exit 1
+	fi
+	if ! grep -rqsE '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+		echo "deps: adding bookworm-backports to the apt sources" >&2
+		echo "$BACKPORTS_LINE" >/etc/apt/sources.list.d/bookworm-backports.list
+	fi
+	apt-get update
+	# The kernel backports carries is the one its linux-image-amd64 depends
+	# on: "linux-image-6.12.95+deb12-amd64 (= 6.12.95-1~bpo12+1)".
+	ver=$(apt-cache madison linux-image-amd64 |
+		awk -F' *[|] *' '$3 ~ /bookworm-backports/ { print $2; exit }')
+	[[ -n "$ver" ]] || { echo "deps: bookworm-backports has no linux-image-amd64" >&2; exit 1; }
+	abi=$(apt-cache show "linux-image-amd64=$ver" |
+		sed -n 's/^Depends:.*linux-image-\([^ ,]*\).*/\1/p' | head -n1)
+	if [[ "$abi" != 6.12.* ]]; then
+		echo "deps: bookworm-backports has kernel '$abi', not 6.12" >&2
+		exit 1
+	fi
+	pkgs=("linux-image-$abi" "linux-headers-$abi")
+	# Refuse if the install would upgrade anything installed ("Inst NAME
+	# [OLD] (NEW ...)"): it must only add the 6.12 packages.
+	upgrades=$(apt-get -s install --no-install-recommends "${pkgs[@]}" |
+		sed -n 's/^Inst \([^ ]*\) \[.*/\1/p')
+	if [[ -n "$upgrades" ]]; then
+		echo "deps: installing ${pkgs[*]} would upgrade: $(tr '\n' ' ' <<<"$upgrades"); not installing" >&2
+		exit 1
+	fi
+	meta_before=$(dpkg-query -W -f='${Version}' linux-image-amd64 2>/dev/null || true)
+	echo "deps: installing ${pkgs[*]} (bookworm-backports)" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${pkgs[@]}"
+	meta_after=$(dpkg-query -W -f='${Version}' linux-image-amd64 2>/dev/null || true)
+	if [[ "$meta_before" != "$meta_after" ]]; then
+		echo "deps: linux-image-amd64 moved from $meta_before to $meta_after" >&2
+		exit 1
+	fi
+}
+
+kernel_612_step() {
+	((kernel_612)) && ! have_kernel_612 || return 0
+	if ((check_only)); then
+		echo "deps: missing: Debian's 6.12 kernel image and headers (tools/deps.sh --kernel-6.12)" >&2
+		exit 1
+	fi
+	if ((EUID != 0)); then
+		echo "deps: missing: Debian's 6.12 kernel image and headers; as root, run tools/deps.sh --kernel-6.12" >&2
+		exit 1
+	fi
+	install_kernel_612
+}
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -63,6 +140,7 @@ for pkg in "${PACKAGES[@]}"; do
 done
 
 if ((${#missing[@]} == 0)); then
+	kernel_612_step
 	exit 0
 fi
 
@@ -83,3 +161,4 @@ echo "deps: installing ${missing[*]}" >&2
 # --no-install-recommends: without it qemu alone pulls in ~200 packages.
 apt-get update
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+kernel_612_step

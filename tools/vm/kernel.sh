@@ -7,14 +7,17 @@
 #        tools/vm/kernel.sh --kver   print the kernel version and exit
 #
 # The version is resolved at run time, never hard-coded: Debian bumps the ABI
-# number (6.1.0-NN) with every security update.
+# number (6.1.0-NN) with every security update. By default it is the one
+# the linux-image-amd64 metapackage points at (6.1 on Debian 12).
+# CALLBOX_VM_KVER chooses another installed kernel: a series such as 6.12
+# (the newest installed 6.12.*-amd64) or an exact version (6.12.95+deb12-amd64).
 set -euo pipefail
 # Byte semantics for grep -P on binary data (and bash's read, which fails on
 # bytes that are invalid in a UTF-8 locale).
 export LC_ALL=C
 
 usage() {
-	sed -n '2,10s/^# \{0,1\}//p' "$0"
+	sed -n '2,13s/^# \{0,1\}//p' "$0"
 }
 
 die() {
@@ -28,8 +31,30 @@ usable() {
 	[[ -n "$1" && -f "/boot/vmlinuz-$1" && -d "/lib/modules/$1/kernel" ]]
 }
 
+# CALLBOX_VM_KVER: an exact version, or the newest usable kernel of a series
+# ("6.1" matches 6.1.0-57-amd64, not 6.12.95+deb12-amd64).
+resolve_chosen() {
+	local want=$1 f kver
+	if usable "$want"; then
+		echo "$want"
+		return
+	fi
+	while read -r f; do
+		kver=${f#/boot/vmlinuz-}
+		if usable "$kver"; then
+			echo "$kver"
+			return
+		fi
+	done < <(compgen -G "/boot/vmlinuz-$want.*-amd64" | sort -rV)
+	die "CALLBOX_VM_KVER=$want: no such kernel installed (need /boot/vmlinuz-VER and /lib/modules/VER/kernel; for 6.12: tools/deps.sh --kernel-6.12)"
+}
+
 resolve_kver() {
 	local dep kver f
+	if [[ -n "${CALLBOX_VM_KVER:-}" ]]; then
+		resolve_chosen "$CALLBOX_VM_KVER"
+		return
+	fi
 	# Prefer the kernel the linux-image-amd64 metapackage points at: that is
 	# the one linux-headers-amd64 matches, so callbox.ko builds against it.
 	# Depends looks like "linux-image-6.1.0-56-amd64 (= 6.1.192-2)".

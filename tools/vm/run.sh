@@ -17,6 +17,11 @@
 #   --timeout SEC     kill the VM after SEC seconds (default 300; 0 = none)
 #   --log FILE        keep the VM console log at FILE (default
 #                     build/vm/console.log)
+#   --kver VER        boot another installed Debian kernel than the default
+#                     (linux-image-amd64's, 6.1): a series such as 6.12, or
+#                     an exact version; same as CALLBOX_VM_KVER=VER (see
+#                     tools/vm/kernel.sh). Its vmlinux, runs and default log
+#                     live in build/vm-VER/ instead of build/vm/
 #   --add SRC[:DEST]  copy SRC (file or directory, recursively, modes kept)
 #                     to absolute path DEST in the VM (default /bin/NAME);
 #                     a DEST ending in / or naming an existing directory
@@ -41,7 +46,6 @@ set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
-build=$root/build/vm
 
 usage() {
 	sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}"
@@ -56,7 +60,7 @@ die() {
 shell=0
 append=
 timeout=
-log=$build/console.log
+log=
 script=
 cmd=()
 adds=()
@@ -78,6 +82,11 @@ while (($#)); do
 	--log)
 		[[ -n "${2:-}" ]] || die "--log needs a file"
 		log=$2
+		shift
+		;;
+	--kver)
+		[[ -n "${2:-}" ]] || die "--kver needs a kernel version (e.g. 6.12)"
+		export CALLBOX_VM_KVER=$2
 		shift
 		;;
 	--add)
@@ -113,6 +122,15 @@ while (($#)); do
 	esac
 	shift
 done
+
+# The default kernel keeps build/vm; another one gets its own directory, so
+# the two vmlinux caches never evict each other.
+if [[ -n "${CALLBOX_VM_KVER:-}" ]]; then
+	build=$root/build/vm-${CALLBOX_VM_KVER//\//_}
+else
+	build=$root/build/vm
+fi
+log=${log:-$build/console.log}
 
 if ((shell)); then
 	[[ -z "$script" && ${#cmd[@]} -eq 0 ]] || die "--shell takes no --script or -- CMD"
