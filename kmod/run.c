@@ -33,7 +33,7 @@
 enum callbox_exit_kind {
 	CALLBOX_EXIT_DONE,		/* the guest finished the call */
 	CALLBOX_EXIT_HOSTCALL,		/* the guest wants a host function */
-	CALLBOX_EXIT_INTERRUPTED,	/* KVM_RUN returned -EINTR */
+	CALLBOX_EXIT_INTERRUPTED,	/* KVM_RUN returned -EINTR or a restart */
 	CALLBOX_EXIT_ABORT,		/* anything else ends the call */
 };
 
@@ -90,6 +90,27 @@ static struct callbox_exit callbox_run_decode_io(struct kvm_vcpu *vcpu)
 }
 
 /*
+ * Did KVM_RUN stop for a signal or task work, to be run again? Besides
+ * -EINTR, what KVM calls on its way may give a restart errno: on 6.12 the
+ * first KVM_RUN of a VM starts a kernel task, which fails with
+ * -ERESTARTNOINTR while a signal is pending. No guest state is lost in
+ * either case, so the call is interrupted, not failed.
+ */
+static bool callbox_run_interrupted(long run_ret)
+{
+	switch (run_ret) {
+	case -EINTR:
+	case -ERESTARTSYS:
+	case -ERESTARTNOINTR:
+	case -ERESTARTNOHAND:
+	case -ERESTART_RESTARTBLOCK:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
  * What the exit of a KVM_RUN that returned @run_ret means. For an IN or
  * OUT instruction that the CPU intercepted, KVM sets vcpu->arch.pio.count
  * as it exits to userspace and clears it when the next KVM_RUN completes
@@ -105,7 +126,7 @@ static struct callbox_exit callbox_run_decode(struct kvm_vcpu *vcpu,
 {
 	struct kvm_run *run = vcpu->run;
 
-	if (run_ret == -EINTR) {
+	if (callbox_run_interrupted(run_ret)) {
 		/* KVM leaves exit_reason stale when immediate_exit stops it. */
 		*exit_reason = KVM_EXIT_INTR;
 		return (struct callbox_exit) {

@@ -69,6 +69,7 @@ static int vm_set_cpuid(struct callbox_vm *vm, char *err, size_t errlen)
 int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 			 size_t errlen)
 {
+	struct kvm_vcpu_events events;
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 	struct kvm_fpu fpu;
@@ -83,6 +84,16 @@ int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 	ret = vm_ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs);
 	if (ret < 0)
 		return vm_fail(err, errlen, ret, "KVM_SET_SREGS (long mode)");
+
+	/*
+	 * No exception, interrupt or NMI left injected or pending: a call
+	 * stopped while KVM delivered one (a deadline during a page fault)
+	 * would have the init call take it at its first instruction.
+	 */
+	memset(&events, 0, sizeof(events));
+	ret = vm_ioctl(vm->vcpu_fd, KVM_SET_VCPU_EVENTS, &events);
+	if (ret < 0)
+		return vm_fail(err, errlen, ret, "KVM_SET_VCPU_EVENTS");
 
 	/* x87 and SSE as after FNINIT and reset: a guest may have changed them. */
 	memset(&fpu, 0, sizeof(fpu));

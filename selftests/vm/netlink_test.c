@@ -711,6 +711,7 @@ TEST_F(sandbox, dump_with_attributes)
 {
 	struct nl_msg *m;
 	struct cbnl_reply r;
+	uint32_t at;
 	int ret;
 
 	return_if_setup_skipped();
@@ -721,8 +722,8 @@ TEST_F(sandbox, dump_with_attributes)
 	m = new_msg(&self->nl, true);
 	ASSERT_EQ(0, nla_put_u64(m, CALLBOX_NL_A_SANDBOX_ID, self->id));
 	ret = send_raw(&self->nl, m, &r);
-	expect_refused(&r, ret, EINVAL, "Unsupported attribute",
-		       r.has_offs ? CBNL_FIRST_ATTR_OFFS : 0);
+	at = r.has_offs ? CBNL_FIRST_ATTR_OFFS : 0;
+	expect_refused(&r, ret, EINVAL, "Unsupported attribute", at);
 	EXPECT_TRUE(r.done);
 
 	m = new_msg(&self->nl, true);
