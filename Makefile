@@ -136,7 +136,7 @@ GUEST_BUILD := $(BUILD)/guest
 include guest/guest.mk
 # Guests of the tests, beside the examples.
 $(eval $(call callbox_guest_dir,selftests/guests))
-TEST_GUEST_ELFS := $(GUEST_BUILD)/hostile.elf
+TEST_GUEST_ELFS := $(GUEST_BUILD)/hostile.elf $(GUEST_BUILD)/hostile2.elf
 
 # ---- the module ----
 VM_KO := $(BUILD)/kmod-vm/callbox.ko
