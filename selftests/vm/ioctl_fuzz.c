@@ -1332,8 +1332,15 @@ static void op_run_id(struct thr *t, const struct target *tg, uint64_t id,
 		    EB(ESHUTDOWN);
 	if (r.img.run.flags & CALLBOX_RUN_NONBLOCK)
 		r.rt_mask |= EB(EAGAIN);
+	/*
+	 * RUN names the call it chose in @out before it enters the guest:
+	 * if a signal then restarts it, it continues that call, which
+	 * another thread may have ended and consumed meanwhile (ESRCH),
+	 * whatever this struct said at first.
+	 */
+	r.rt_mask |= EB(ESRCH);
 	if (id || looks_restart(&r.img.run.out))
-		r.rt_mask |= EB(ENOENT) | EB(ESRCH);
+		r.rt_mask |= EB(ENOENT);
 	issue(t, tg, &r);
 	after_run(t, tg, &r);
 }

@@ -555,7 +555,9 @@ enum callbox_call_run_flags {
  * and state into @out before it enters the guest, and does not consume
  * the call.
  *
- * Errors: ENOENT if @id was never issued; ESRCH if it was consumed;
+ * Errors: ENOENT if @id was never issued; ESRCH if it was consumed (so
+ * also when a RUN restarted after a signal continues the call it named in
+ * @out, and another ioctl has ended and consumed that call meanwhile);
  * EBUSY if another call is current (parked), or the current call belongs
  * to another thread or to an interrupted ioctl; EINVAL if @out names a call
  * to continue and @id another; EINTR if kvm_run.immediate_exit is set;
