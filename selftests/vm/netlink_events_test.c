@@ -93,7 +93,7 @@ FIXTURE_SETUP(events)
 	}
 	self->t_start = now_ns();
 	/* Created once we listen: its creation is an event too. */
-	box_open(_metadata, &self->b, nl_guest, sizeof(nl_guest),
+	box_open(_metadata, &self->b, guest_script, sizeof(guest_script),
 		 true);
 	return_if_setup_skipped();
 	self->id = cbnl_sandbox_id(self->b.fd);
@@ -393,12 +393,12 @@ TEST_F_TIMEOUT(events, scripted_stream, 120)
 	return_if_setup_skipped();
 
 	/* 1 */
-	nlg_set(self->b.guest.mem, NLG_DONE);
+	script_set(self->b.guest.mem, SCRIPT_DONE);
 	call_sync(self->b.fd, 0, &ci);
 	ASSERT_EQ(S_X, ci.state);
 
 	/* 2 */
-	nlg_set(self->b.guest.mem, NLG_HOSTCALL);
+	script_set(self->b.guest.mem, SCRIPT_HOSTCALL);
 	call_sync(self->b.fd, 0, &ci);
 	ASSERT_EQ(S_H, ci.state);
 	call_run(self->b.fd, 2, 0, &ci);
@@ -420,10 +420,10 @@ TEST_F_TIMEOUT(events, scripted_stream, 120)
 	reset_and_init(_metadata, &self->b, 4);
 
 	/* 5: a thread spins in the guest, cancelled from here. */
-	nlg_set(self->b.guest.mem, NLG_SPIN);
+	script_set(self->b.guest.mem, SCRIPT_SPIN);
 	self->runner.fd = self->b.fd;
 	cbnl_runner_start(&self->runner);
-	ASSERT_TRUE(WAIT_FOR(nlg_spinning(self->b.guest.mem)));
+	ASSERT_TRUE(WAIT_FOR(script_spinning(self->b.guest.mem)));
 	ASSERT_TRUE(wait_for_state(self->b.fd, 5, S_E));
 	call_cancel(self->b.fd, 5);
 	ASSERT_TRUE(cbnl_runner_join(&self->runner, 10000));
@@ -435,7 +435,7 @@ TEST_F_TIMEOUT(events, scripted_stream, 120)
 	reset_and_init(_metadata, &self->b, 6);
 
 	/* 7: the deadline stops the spinning guest. */
-	nlg_set(self->b.guest.mem, NLG_SPIN);
+	script_set(self->b.guest.mem, SCRIPT_SPIN);
 	call_sync(self->b.fd, now_ns() + 100 * MS, &ci);
 	ASSERT_EQ(S_A, ci.state);
 	EXPECT_EQ(CALLBOX_ABORT_DEADLINE, ci.reason);
@@ -507,7 +507,7 @@ TEST_F_TIMEOUT(events, nothing_before_joining, 60)
 	return_if_setup_skipped();
 	/* Leave the group: no one listens now. */
 	cbnl_events_close(&self->es);
-	nlg_set(self->b.guest.mem, NLG_DONE);
+	script_set(self->b.guest.mem, SCRIPT_DONE);
 	call_sync(self->b.fd, 0, &ci);
 	/* Long enough for the work to have sent anything it had. */
 	usleep(200 * 1000);

@@ -540,13 +540,13 @@ TEST_F_TIMEOUT(perm, pid_namespace, 60)
 	pid_t pid;
 
 	return_if_setup_skipped();
-	box_open(_metadata, &spin, nl_guest, sizeof(nl_guest), true);
+	box_open(_metadata, &spin, guest_script, sizeof(guest_script), true);
 	pidns.spinning_id = cbnl_sandbox_id(spin.fd);
 	ASSERT_NE(0, pidns.spinning_id);
-	nlg_set(spin.guest.mem, NLG_SPIN);
+	script_set(spin.guest.mem, SCRIPT_SPIN);
 	runner.fd = spin.fd;
 	cbnl_runner_start(&runner);
-	ASSERT_TRUE(WAIT_FOR(nlg_spinning(spin.guest.mem)));
+	ASSERT_TRUE(WAIT_FOR(script_spinning(spin.guest.mem)));
 	ASSERT_TRUE(wait_for_state(spin.fd, 1, CALLBOX_STATE_ENTERED));
 
 	/* Root, out here, sees the runner. */

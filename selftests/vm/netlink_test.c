@@ -29,7 +29,7 @@ FIXTURE_SETUP(sandbox)
 	self->nl.sk = NULL;
 	self->runner.started = false;
 	self->created_before = now_ns();
-	box_open(_metadata, &self->b, nl_guest, sizeof(nl_guest),
+	box_open(_metadata, &self->b, guest_script, sizeof(guest_script),
 		 true);
 	return_if_setup_skipped();
 	self->created_after = now_ns();
@@ -253,11 +253,11 @@ TEST_F_TIMEOUT(sandbox, entered_then_cancelled, 60)
 	struct cbnl_call *c;
 
 	return_if_setup_skipped();
-	nlg_set(self->b.guest.mem, NLG_SPIN);
+	script_set(self->b.guest.mem, SCRIPT_SPIN);
 	deadline = now_ns() + 60000 * MS;
 	t_start = now_ns();
 	runner_start(_metadata, &self->runner, self->b.fd, deadline);
-	ASSERT_TRUE(WAIT_FOR(nlg_spinning(self->b.guest.mem)));
+	ASSERT_TRUE(WAIT_FOR(script_spinning(self->b.guest.mem)));
 	ASSERT_TRUE(wait_for_state(self->b.fd, 1, S_E));
 
 	call_get(self->b.fd, 1, &before);
@@ -336,11 +336,11 @@ TEST_F_TIMEOUT(sandbox, hostcall_then_exited, 60)
 	uint32_t i;
 
 	return_if_setup_skipped();
-	nlg_set(self->b.guest.mem, NLG_HOSTCALL);
+	script_set(self->b.guest.mem, SCRIPT_HOSTCALL);
 	t_start = now_ns();
 	call_sync(self->b.fd, 0, &ci);
 	ASSERT_EQ(S_H, ci.state);
-	ASSERT_EQ(NLG_HOSTCALL_VALUE, ci.status);
+	ASSERT_EQ(SCRIPT_HOSTCALL_VALUE, ci.status);
 
 	sb = cbnl_get_ok(&self->nl, self->id);
 	expect_sandbox(sb, self, &w, now_ns());
@@ -358,7 +358,7 @@ TEST_F_TIMEOUT(sandbox, hostcall_then_exited, 60)
 
 	call_run(self->b.fd, 1, 0, &ci);
 	ASSERT_EQ(S_X, ci.state);
-	ASSERT_EQ(NLG_STATUS, ci.status);
+	ASSERT_EQ(SCRIPT_STATUS, ci.status);
 
 	/* Ended, not consumed: live and recent, the same record. */
 	w.present = CBNL_SANDBOX_ALWAYS | BIT_OF(CALLBOX_NL_A_SANDBOX_LIVE_CALL) |
@@ -414,8 +414,8 @@ TEST_F_TIMEOUT(sandbox, many_transitions, 60)
 	int n;
 
 	return_if_setup_skipped();
-	nlg_set(self->b.guest.mem, NLG_MULTI);
-	mem[NLG_NR_HOSTCALLS] = 5;
+	script_set(self->b.guest.mem, SCRIPT_MULTI);
+	mem[SCRIPT_NR_HOSTCALLS] = 5;
 	t_start = now_ns();
 	call_sync(self->b.fd, 0, &ci);
 	for (n = 5; ci.state == S_H; n--) {
@@ -455,7 +455,7 @@ TEST_F_TIMEOUT(sandbox, recent_ring_and_full_queue, 120)
 	};
 
 	return_if_setup_skipped();
-	nlg_set(self->b.guest.mem, NLG_DONE);
+	script_set(self->b.guest.mem, SCRIPT_DONE);
 	t_start = now_ns();
 	for (i = 1; i <= done; i++) {
 		call_sync(self->b.fd, 0, &ci);
