@@ -53,6 +53,19 @@ static struct callbox_exit callbox_abort(u32 reason, u64 detail)
 	};
 }
 
+/* The detail of a BAD_PORT abort: the port, and what the access was. */
+static struct callbox_exit callbox_bad_port(u16 port, u32 size, bool in,
+					    bool string)
+{
+	u64 detail = port | (u64)(size & 0xff) << CALLBOX_BAD_PORT_SIZE_SHIFT;
+
+	if (in)
+		detail |= CALLBOX_BAD_PORT_IN;
+	if (string)
+		detail |= CALLBOX_BAD_PORT_STRING;
+	return callbox_abort(CALLBOX_ABORT_BAD_PORT, detail);
+}
+
 /*
  * A port I/O exit, from KVM's own record of it (vcpu->arch.pio), which
  * userspace cannot write, unlike the kvm_run page: only a 4-byte OUT to
@@ -66,11 +79,12 @@ static struct callbox_exit callbox_run_decode_io(struct kvm_vcpu *vcpu)
 	u16 port = pio->port;
 	u32 value;
 
-	if (pio->in || pio->size != sizeof(u32) || pio->count != 1)
-		return callbox_abort(CALLBOX_ABORT_BAD_PORT, port);
-	if (port != CALLBOX_PORT_DONE && port != CALLBOX_PORT_ABORT &&
-	    port != CALLBOX_PORT_HOSTCALL)
-		return callbox_abort(CALLBOX_ABORT_BAD_PORT, port);
+	/* A repeated INS keeps its count here; see callbox_run_decode(). */
+	if (pio->in || pio->size != sizeof(u32) || pio->count != 1 ||
+	    (port != CALLBOX_PORT_DONE && port != CALLBOX_PORT_ABORT &&
+	     port != CALLBOX_PORT_HOSTCALL))
+		return callbox_bad_port(port, pio->size, pio->in,
+					pio->count > 1);
 
 	value = READ_ONCE(*(u32 *)vcpu->arch.pio_data);
 	switch (port) {
@@ -156,9 +170,13 @@ static struct callbox_exit callbox_run_decode(struct kvm_vcpu *vcpu,
 		return callbox_abort(CALLBOX_ABORT_INTERNAL_ERROR,
 				     READ_ONCE(run->internal.suberror));
 	case KVM_EXIT_IO:
-		/* String I/O, or a rewritten exit_reason: see above. */
-		return callbox_abort(CALLBOX_ABORT_BAD_PORT,
-				     READ_ONCE(vcpu->arch.pio.port));
+		/*
+		 * String I/O, or a rewritten exit_reason: see above. The
+		 * emulator left the rest of its record of the access.
+		 */
+		return callbox_bad_port(vcpu->arch.pio.port,
+					vcpu->arch.pio.size,
+					vcpu->arch.pio.in, true);
 	default:
 		/* KVM_EXIT_UNKNOWN too: KVM_RUN returned without an exit. */
 		return callbox_abort(CALLBOX_ABORT_UNEXPECTED_EXIT,

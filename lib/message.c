@@ -177,10 +177,22 @@ static int sandbox_decode_result(const void *buf, uint64_t size,
 				 struct callbox_wire_value *v, char *err,
 				 size_t errlen)
 {
+	static const uint8_t zero_header[CALLBOX_WIRE_HEADER_SIZE];
 	struct callbox_wire_value extra;
 	struct callbox_wire_reader r;
 	int ret;
 
+	/*
+	 * The host zeroes the header before each call: still zero, it was
+	 * never written, which "bad magic (value 0)" would not make clear.
+	 */
+	if (size >= sizeof(zero_header) &&
+	    !memcmp(buf, zero_header, sizeof(zero_header))) {
+		snprintf(err, errlen,
+			 "%s: the guest ended the call without writing a result (the result buffer's header is still zero, as the host left it)",
+			 what);
+		return -EBADMSG;
+	}
 	ret = callbox_wire_reader_init(&r, buf, size);
 	if (!ret) {
 		ret = callbox_wire_next(&r, v);

@@ -80,6 +80,49 @@ static const char *callbox_exit_name(uint32_t exit_reason)
 	return "?";
 }
 
+/* One of callbox's own ports, by name; "" for any other. */
+static const char *callbox_port_name(unsigned int port)
+{
+	switch (port) {
+	case CALLBOX_PORT_DONE:
+		return " (DONE)";
+	case CALLBOX_PORT_ABORT:
+		return " (ABORT)";
+	case CALLBOX_PORT_HOSTCALL:
+		return " (HOSTCALL)";
+	default:
+		return "";
+	}
+}
+
+/* What a guest's port access outside the ABI was: a BAD_PORT's detail. */
+static void callbox_describe_bad_port(uint64_t d, char *buf, size_t len)
+{
+	unsigned int port = d & CALLBOX_BAD_PORT_PORT_MASK;
+	unsigned int size = (d & CALLBOX_BAD_PORT_SIZE_MASK) >>
+			    CALLBOX_BAD_PORT_SIZE_SHIFT;
+	bool in = d & CALLBOX_BAD_PORT_IN;
+	char access[64];
+	int n;
+
+	if (!size)	/* a kernel that reported the port alone */
+		snprintf(access, sizeof(access), "accessed");
+	else if (d & CALLBOX_BAD_PORT_STRING)
+		snprintf(access, sizeof(access),
+			 "made a string %s (%s) of %u-byte units to",
+			 in ? "IN" : "OUT", in ? "INS" : "OUTS", size);
+	else
+		snprintf(access, sizeof(access), "made a %u-byte %s %s", size,
+			 in ? "IN" : "OUT", in ? "from" : "to");
+	n = snprintf(buf, len, "guest %s I/O port 0x%x%s, outside the callbox ABI",
+		     access, port, callbox_port_name(port));
+	if (n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - n,
+			 " (only a 4-byte OUT to 0x%x, 0x%x or 0x%x is allowed)",
+			 CALLBOX_PORT_DONE, CALLBOX_PORT_ABORT,
+			 CALLBOX_PORT_HOSTCALL);
+}
+
 void callbox_describe_call(const struct callbox_call_info *c, char *buf,
 			   size_t len)
 {
@@ -115,10 +158,7 @@ void callbox_describe_call(const struct callbox_call_info *c, char *buf,
 			 "guest shut down (triple fault: a CPU exception it could not handle)");
 		break;
 	case CALLBOX_ABORT_BAD_PORT:
-		snprintf(buf, len,
-			 "guest accessed I/O port 0x%" PRIx64 " outside the callbox ABI (only 4-byte OUT to 0x%x, 0x%x or 0x%x is allowed)",
-			 d, CALLBOX_PORT_DONE, CALLBOX_PORT_ABORT,
-			 CALLBOX_PORT_HOSTCALL);
+		callbox_describe_bad_port(d, buf, len);
 		break;
 	case CALLBOX_ABORT_MMIO:
 		snprintf(buf, len,
@@ -130,7 +170,7 @@ void callbox_describe_call(const struct callbox_call_info *c, char *buf,
 		break;
 	case CALLBOX_ABORT_ENTRY_FAILED:
 		snprintf(buf, len,
-			 "CPU refused to enter the guest (hardware reason 0x%" PRIx64 ")",
+			 "the guest left its vCPU in a state the CPU cannot enter (the VM entry failed, hardware reason 0x%" PRIx64 ")",
 			 d);
 		break;
 	case CALLBOX_ABORT_INTERNAL_ERROR:
@@ -153,7 +193,8 @@ void callbox_describe_call(const struct callbox_call_info *c, char *buf,
 	case CALLBOX_ABORT_DEADLINE:
 		snprintf(buf, len, "deadline passed (%s)",
 			 c->flags & CALLBOX_CALL_GUEST_RAN ?
-			 "the guest had started" : "the guest never ran");
+			 "the guest had started, and had not finished" :
+			 "the guest never ran");
 		break;
 	case CALLBOX_ABORT_SANDBOX_CLOSED:
 		snprintf(buf, len, "the sandbox was closed");
@@ -270,7 +311,15 @@ static void sandbox_describe_fault(struct callbox_sandbox *sb,
 			 sb->cfg.stack_size >> 10, f.rip);
 		return;
 	}
-	if (name)
+	/*
+	 * #BP and #OF are traps: the CPU saves the rip of the instruction
+	 * after the one that raised them.
+	 */
+	if (f.vector == 3 || f.vector == 4)
+		snprintf(buf, len,
+			 "CPU exception %s, a trap: rip 0x%" PRIx64 " is the instruction after it",
+			 name, f.rip);
+	else if (name)
 		snprintf(buf, len, "CPU exception %s at rip 0x%" PRIx64, name,
 			 f.rip);
 	else if (f.vector < 32)

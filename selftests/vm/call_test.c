@@ -311,12 +311,16 @@ FIXTURE_VARIANT_ADD(bad_guest, triple_fault) {
 };
 
 FIXTURE_VARIANT_ADD(bad_guest, bad_port) {
-	"bad_port", { 0 }, 0, -EIO, CALLBOX_ABORT_BAD_PORT, 0x3f8, "port 0x3f8",
+	/* A 4-byte OUT to 0x3f8: the detail has the port and the access. */
+	"bad_port", { 0 }, 0, -EIO, CALLBOX_ABORT_BAD_PORT,
+	0x3f8 | 4 << CALLBOX_BAD_PORT_SIZE_SHIFT,
+	"made a 4-byte OUT to I/O port 0x3f8,",
 };
 
 FIXTURE_VARIANT_ADD(bad_guest, port_in) {
-	"port_in", { 0 }, 0, -EIO, CALLBOX_ABORT_BAD_PORT, CALLBOX_PORT_DONE,
-	"port 0xcb00",
+	"port_in", { 0 }, 0, -EIO, CALLBOX_ABORT_BAD_PORT,
+	CALLBOX_PORT_DONE | 4 << CALLBOX_BAD_PORT_SIZE_SHIFT | CALLBOX_BAD_PORT_IN,
+	"made a 4-byte IN from I/O port 0xcb00 (DONE),",
 };
 
 FIXTURE_VARIANT_ADD(bad_guest, mmio) {

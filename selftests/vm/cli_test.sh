@@ -66,7 +66,7 @@ check "bad port is reported" 1 'I/O port 0x3f8' -- $CALLBOX run $GUESTS/fault.el
 check "missing guest file" 1 'No such file' -- $CALLBOX run /nonexistent.elf add 1 2
 check "not an ELF" 1 'ELF' -- $CALLBOX run /proc/self/cmdline add 1 2
 check "bad memory size" 1 'config' -- $CALLBOX run --mem 3M $GUESTS/arith.elf add 1 2
-check "--timeout stops a runaway guest" 1 'deadline passed \(the guest had started\)' -- $CALLBOX run --timeout 0.2 $GUESTS/spin.elf spin
+check "--timeout stops a runaway guest" 1 'deadline passed \(the guest had started, and had not finished\)' -- $CALLBOX run --timeout 0.2 $GUESTS/spin.elf spin
 check "--timeout that is not a number" 2 'not a positive number' -- $CALLBOX run --timeout soon $GUESTS/spin.elf spin
 check "--log-level shows guest logs" 0 'callbox\[[0-9]+\] debug: a debug message' -- $CALLBOX run --log-level debug $GUESTS/host.elf log_levels
 check "default log level shows warnings" 0 'callbox\[[0-9]+\] warn: a warning' -- $CALLBOX run $GUESTS/host.elf log_levels

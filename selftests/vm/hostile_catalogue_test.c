@@ -14,9 +14,7 @@
  * label hostile2_at_NAME (read from the ELF) plus the row's offset, and
  * {port} for the port the test picked at random.
  *
- * A row marked FIXME holds the message the library gives today, which
- * does not say clearly enough what the guest did; the comment says what
- * it should say. Every reset must succeed (see reset_after()).
+ * Every reset must succeed (see reset_after()).
  *
  * Under TCG the run takes about 45 s, 40 of them the million cpuids.
  */
@@ -71,10 +69,15 @@ struct behaviour {
 	fn ": call {id} aborted by the guest, which reports CPU exception " what
 #define SHUTDOWN(fn) \
 	fn ": call {id} aborted: guest shut down (triple fault: a CPU exception it could not handle)"
-#define BAD_PORT(fn, port) \
-	fn ": call {id} aborted: guest accessed I/O port " port " outside the callbox ABI (only 4-byte OUT to 0xcb00, 0xcb04 or 0xcb08 is allowed)"
+#define BAD_PORT(fn, access, port) \
+	fn ": call {id} aborted: guest made " access " I/O port " port ", outside the callbox ABI (only a 4-byte OUT to 0xcb00, 0xcb04 or 0xcb08 is allowed)"
 #define MALFORMED(fn, what) \
 	fn ": malformed result from the guest: " what
+#define NO_RESULT(fn) \
+	fn ": the guest ended the call without writing a result (the result buffer's header is still zero, as the host left it)"
+/* A BAD_PORT abort's detail: the port, the access size, IN and STRING. */
+#define PORT_DETAIL(port, size, flags) \
+	((port) | (uint64_t)(size) << CALLBOX_BAD_PORT_SIZE_SHIFT | (flags))
 
 /* A CPU exception the SDK's handler reports: the call poisons. */
 #define GUEST_EXCEPTION .err = -EIO, .state = ABORTED, \
@@ -87,14 +90,9 @@ static const struct behaviour catalogue[] = {
 	/* ---- the CPU ---- */
 	{ .function = "ud2", GUEST_EXCEPTION, .label = "ud2",
 	  .message = EXC("ud2", "#UD invalid opcode at rip 0x{rip}") },
-	/*
-	 * FIXME: a trap, so the CPU reports the rip after the int3, and "at
-	 * rip" points past the instruction. Should say "#BP breakpoint at
-	 * rip 0x{rip - 1}", or "#BP breakpoint (a trap, rip 0x{rip} is the
-	 * next instruction)".
-	 */
+	/* A trap: the CPU reports the rip after the int3. */
 	{ .function = "int3", GUEST_EXCEPTION, .label = "int3", .rip_offset = 1,
-	  .message = EXC("int3", "#BP breakpoint at rip 0x{rip}") },
+	  .message = EXC("int3", "#BP breakpoint, a trap: rip 0x{rip} is the instruction after it") },
 	/*
 	 * No error: KVM serves hypercalls in the kernel, and answers one it
 	 * does not know with -KVM_ENOSYS (-1000) in rax.
@@ -114,28 +112,25 @@ static const struct behaviour catalogue[] = {
 	  KERNEL_ABORT(CALLBOX_ABORT_SHUTDOWN, 0),
 	  .message = SHUTDOWN("cr3_garbage") },
 	/*
-	 * FIXME: no memory behind the page tables: the guest never exits
-	 * again, and only a deadline (or a cancel) ends the call; callbox
-	 * sets none by default. The host cannot know why, but the message
-	 * could hint: "deadline passed (the guest had started, and had not
-	 * exited for 2000 ms: KVM kept it running)".
+	 * No memory behind the page tables: the guest never exits again,
+	 * and only a deadline (or a cancel) ends the call; callbox sets none
+	 * by default. What the guest did, the host cannot see: only that it
+	 * had started and never finished.
 	 */
 	{ .function = "cr3_garbage", .nargs = 1, .args = { U64(0xdead000) },
 	  .deadline_ms = 2000,
 	  .err = -ETIMEDOUT, .state = ABORTED,
 	  .reason = CALLBOX_ABORT_DEADLINE, .poisons = true,
-	  .message = "cr3_garbage: call {id} deadline passed (the guest had started)" },
+	  .message = "cr3_garbage: call {id} deadline passed (the guest had started, and had not finished)" },
 	/*
-	 * FIXME: bits above the physical address width. QEMU's TCG takes
-	 * the MOV, and the next VMRUN fails: the message blames the CPU for
-	 * what the guest did. Should say "the guest left its vCPU in a state
-	 * the CPU cannot enter (VMRUN failed, hardware reason 0xffffffff)".
-	 * A CPU that checks CR3 raises #GP at the MOV.
+	 * Bits above the physical address width. QEMU's TCG takes the MOV,
+	 * and the next VMRUN fails; a CPU that checks CR3 raises #GP at the
+	 * MOV.
 	 */
 	{ .function = "cr3_garbage", .nargs = 1,
 	  .args = { U64(0xdeadbeefdeadb000) },
 	  KERNEL_ABORT(CALLBOX_ABORT_ENTRY_FAILED, 0xffffffff),
-	  .message = "cr3_garbage: call {id} aborted: CPU refused to enter the guest (hardware reason 0xffffffff)",
+	  .message = "cr3_garbage: call {id} aborted: the guest left its vCPU in a state the CPU cannot enter (the VM entry failed, hardware reason 0xffffffff)",
 	  .or_else = &(const struct behaviour){
 		GUEST_EXCEPTION, .label = "cr3_garbage",
 		.message = EXC("cr3_garbage", "#GP general protection at rip 0x{rip}") } },
@@ -159,33 +154,30 @@ static const struct behaviour catalogue[] = {
 	  .state = EXITED, .message = "", .result = 1000000 },
 
 	/* ---- ports ---- */
-	/*
-	 * FIXME, the five on DONE: the message names the port, which is
-	 * callbox's own, and says the access was outside the ABI, but not
-	 * what it was (the kernel's detail is the port alone). Should say
-	 * "guest made a 1-byte OUT to I/O port 0xcb00 (DONE); only a 4-byte
-	 * OUT to ...", "a 2-byte OUT", "a 4-byte IN", "a 1-byte IN", "a
-	 * string OUT (rep outs)".
-	 */
+	/* The DONE port, accessed every way but the one the ABI has. */
 	{ .function = "done_outb",
-	  KERNEL_ABORT(CALLBOX_ABORT_BAD_PORT, CALLBOX_PORT_DONE),
-	  .message = BAD_PORT("done_outb", "0xcb00") },
+	  KERNEL_ABORT(CALLBOX_ABORT_BAD_PORT, PORT_DETAIL(CALLBOX_PORT_DONE, 1, 0)),
+	  .message = BAD_PORT("done_outb", "a 1-byte OUT to", "0xcb00 (DONE)") },
 	{ .function = "done_outw",
-	  KERNEL_ABORT(CALLBOX_ABORT_BAD_PORT, CALLBOX_PORT_DONE),
-	  .message = BAD_PORT("done_outw", "0xcb00") },
+	  KERNEL_ABORT(CALLBOX_ABORT_BAD_PORT, PORT_DETAIL(CALLBOX_PORT_DONE, 2, 0)),
+	  .message = BAD_PORT("done_outw", "a 2-byte OUT to", "0xcb00 (DONE)") },
 	{ .guest = "fault", .function = "port_in",
-	  KERNEL_ABORT(CALLBOX_ABORT_BAD_PORT, CALLBOX_PORT_DONE),
-	  .message = BAD_PORT("port_in", "0xcb00") },
+	  KERNEL_ABORT(CALLBOX_ABORT_BAD_PORT,
+		       PORT_DETAIL(CALLBOX_PORT_DONE, 4, CALLBOX_BAD_PORT_IN)),
+	  .message = BAD_PORT("port_in", "a 4-byte IN from", "0xcb00 (DONE)") },
 	{ .function = "done_inb",
-	  KERNEL_ABORT(CALLBOX_ABORT_BAD_PORT, CALLBOX_PORT_DONE),
-	  .message = BAD_PORT("done_inb", "0xcb00") },
+	  KERNEL_ABORT(CALLBOX_ABORT_BAD_PORT,
+		       PORT_DETAIL(CALLBOX_PORT_DONE, 1, CALLBOX_BAD_PORT_IN)),
+	  .message = BAD_PORT("done_inb", "a 1-byte IN from", "0xcb00 (DONE)") },
 	{ .function = "done_rep_outs",
-	  KERNEL_ABORT(CALLBOX_ABORT_BAD_PORT, CALLBOX_PORT_DONE),
-	  .message = BAD_PORT("done_rep_outs", "0xcb00") },
+	  KERNEL_ABORT(CALLBOX_ABORT_BAD_PORT,
+		       PORT_DETAIL(CALLBOX_PORT_DONE, 4, CALLBOX_BAD_PORT_STRING)),
+	  .message = BAD_PORT("done_rep_outs", "a string OUT (OUTS) of 4-byte units to", "0xcb00 (DONE)") },
 	/* A 4-byte OUT to a port picked at random. */
 	{ .function = "out_port", .nargs = 1, .args = { U32(0) },
-	  .random_port = true, KERNEL_ABORT(CALLBOX_ABORT_BAD_PORT, 0),
-	  .message = BAD_PORT("out_port", "0x{port}") },
+	  .random_port = true,
+	  KERNEL_ABORT(CALLBOX_ABORT_BAD_PORT, PORT_DETAIL(0, 4, 0)),
+	  .message = BAD_PORT("out_port", "a 4-byte OUT to", "0x{port}") },
 
 	/* ---- memory ---- */
 	/* The first byte past the default 4 MiB, which is not mapped. */
@@ -196,12 +188,11 @@ static const struct behaviour catalogue[] = {
 	  KERNEL_ABORT(CALLBOX_ABORT_MMIO, 0x3fe00000),
 	  .message = "mmio: call {id} aborted: guest accessed guest-physical address 0x3fe00000, which has no memory" },
 	/*
-	 * The result went to page 0; the guest is broken, not poisoned.
-	 * FIXME: as done_no_result below.
+	 * The result went to page 0, not to the buffer the host reads; the
+	 * guest is broken, not poisoned.
 	 */
 	{ .function = "io_alias_page0", .err = -EBADMSG, .state = EXITED,
-	  .needs_reset = true,
-	  .message = MALFORMED("io_alias_page0", "bad magic (value 0, at offset 0 of the 16384-byte buffer)") },
+	  .needs_reset = true, .message = NO_RESULT("io_alias_page0") },
 
 	/* ---- the call protocol ---- */
 	{ .function = "result_4g_message", .err = -EBADMSG, .state = EXITED,
@@ -210,14 +201,8 @@ static const struct behaviour catalogue[] = {
 	  .message = MALFORMED("result_4g_string", "string length runs past the message end (value 4294967295, at offset 13 of the 16384-byte buffer)") },
 	{ .function = "result_4g_bytes", .err = -EBADMSG, .state = EXITED,
 	  .message = MALFORMED("result_4g_bytes", "bytes length runs past the message end (value 4294967295, at offset 13 of the 16384-byte buffer)") },
-	/*
-	 * FIXME: the host zeroes the result's header before each call, so
-	 * an all-zero header means the guest wrote none; "bad magic (value
-	 * 0)" reads like a corrupted result. Should say "the guest ended the
-	 * call (status 0) without writing a result".
-	 */
 	{ .function = "done_no_result", .err = -EBADMSG, .state = EXITED,
-	  .message = MALFORMED("done_no_result", "bad magic (value 0, at offset 0 of the 16384-byte buffer)") },
+	  .message = NO_RESULT("done_no_result") },
 	/*
 	 * No error: the host reads the result where it put the buffers, not
 	 * where the mailbox says. The guest's runtime reads the mailbox, so
@@ -419,7 +404,7 @@ TEST_F_TIMEOUT(catalogue, every_behaviour_ends_clearly, 600)
 			TH_LOG("(as a CPU that checks does it)");
 		}
 
-		detail = b->random_port ? port : b->detail;
+		detail = b->random_port ? b->detail | port : b->detail;
 		rip = 0;
 		if (b->label) {
 			char sym[64];

@@ -4,12 +4,14 @@
  * ABI" of uapi/linux/callbox.h: the guest ends a call with a 32-bit
  * `out dx, eax` to one of callbox's ports; "any other port access that
  * exits to userspace, any IN, and any access whose size is not 4 bytes
- * ends the call ABORTED with CALLBOX_ABORT_BAD_PORT", detail the port.
+ * ends the call ABORTED with CALLBOX_ABORT_BAD_PORT", detail the port,
+ * the access size, and whether it was an IN or string I/O.
  *
  * String I/O (OUTS, INS, with or without REP) is never one of the ABI's
  * exits, whatever its port and size: KVM emulates it and exits to
  * userspace with KVM_EXIT_IO like any port access, so it must end
- * BAD_PORT with the port as detail, not as an unexpected exit, and never
+ * BAD_PORT with the port as detail (and the string flag), not as an
+ * unexpected exit, and never
  * as DONE or HOSTCALL.
  *
  * Each case is a raw guest (real mode, code at RAW_GUEST_CODE) that makes
@@ -24,6 +26,10 @@
 #define GUEST_VALUE	0x1234		/* what `out dx, eax` sends */
 
 #define POISONED	(CALLBOX_CALL_GUEST_RAN | CALLBOX_CALL_POISONED)
+
+/* A BAD_PORT abort's detail: the port, the access size, IN and STRING. */
+#define PORT_DETAIL(port, size, flags)					\
+	((port) | (uint64_t)(size) << CALLBOX_BAD_PORT_SIZE_SHIFT | (flags))
 
 FIXTURE(port_io) {
 	struct box b;
@@ -80,7 +86,7 @@ FIXTURE_VARIANT_ADD(port_io, out_al_port_80) {
 	/* mov dx, 0x80; out dx, al */
 	.code = { 0xba, 0x80, 0x00, 0xee, 0xeb, 0xfe },
 	.state = CALLBOX_STATE_ABORTED, .reason = CALLBOX_ABORT_BAD_PORT,
-	.detail = 0x80, .exit_reason = KVM_EXIT_IO,
+	.detail = PORT_DETAIL(0x80, 1, 0), .exit_reason = KVM_EXIT_IO,
 	.flags = POISONED,
 };
 
@@ -88,7 +94,7 @@ FIXTURE_VARIANT_ADD(port_io, out_eax_port_80) {
 	/* mov dx, 0x80; out dx, eax */
 	.code = { 0xba, 0x80, 0x00, 0x66, 0xef, 0xeb, 0xfe },
 	.state = CALLBOX_STATE_ABORTED, .reason = CALLBOX_ABORT_BAD_PORT,
-	.detail = 0x80, .exit_reason = KVM_EXIT_IO,
+	.detail = PORT_DETAIL(0x80, 4, 0), .exit_reason = KVM_EXIT_IO,
 	.flags = POISONED,
 };
 
@@ -96,7 +102,7 @@ FIXTURE_VARIANT_ADD(port_io, out_al_done) {
 	/* mov dx, CALLBOX_PORT_DONE; out dx, al */
 	.code = { 0xba, 0x00, 0xcb, 0xee, 0xeb, 0xfe },
 	.state = CALLBOX_STATE_ABORTED, .reason = CALLBOX_ABORT_BAD_PORT,
-	.detail = CALLBOX_PORT_DONE, .exit_reason = KVM_EXIT_IO,
+	.detail = PORT_DETAIL(CALLBOX_PORT_DONE, 1, 0), .exit_reason = KVM_EXIT_IO,
 	.flags = POISONED,
 };
 
@@ -104,7 +110,7 @@ FIXTURE_VARIANT_ADD(port_io, in_eax_done) {
 	/* mov dx, CALLBOX_PORT_DONE; in eax, dx */
 	.code = { 0xba, 0x00, 0xcb, 0x66, 0xed, 0xeb, 0xfe },
 	.state = CALLBOX_STATE_ABORTED, .reason = CALLBOX_ABORT_BAD_PORT,
-	.detail = CALLBOX_PORT_DONE, .exit_reason = KVM_EXIT_IO,
+	.detail = PORT_DETAIL(CALLBOX_PORT_DONE, 4, CALLBOX_BAD_PORT_IN), .exit_reason = KVM_EXIT_IO,
 	.flags = POISONED,
 };
 
@@ -112,7 +118,7 @@ FIXTURE_VARIANT_ADD(port_io, insd_done) {
 	/* mov dx, CALLBOX_PORT_DONE; mov di, DATA_ADDR; insd */
 	.code = { 0xba, 0x00, 0xcb, 0xbf, 0x00, 0x20, 0x66, 0x6d, 0xeb, 0xfe },
 	.state = CALLBOX_STATE_ABORTED, .reason = CALLBOX_ABORT_BAD_PORT,
-	.detail = CALLBOX_PORT_DONE, .exit_reason = KVM_EXIT_IO,
+	.detail = PORT_DETAIL(CALLBOX_PORT_DONE, 4, CALLBOX_BAD_PORT_IN), .exit_reason = KVM_EXIT_IO,
 	.flags = POISONED,
 };
 
@@ -122,7 +128,7 @@ FIXTURE_VARIANT_ADD(port_io, outsb_port_80) {
 	/* mov dx, 0x80; mov si, DATA_ADDR; outsb */
 	.code = { 0xba, 0x80, 0x00, 0xbe, 0x00, 0x20, 0x6e, 0xeb, 0xfe },
 	.state = CALLBOX_STATE_ABORTED, .reason = CALLBOX_ABORT_BAD_PORT,
-	.detail = 0x80, .exit_reason = KVM_EXIT_IO,
+	.detail = PORT_DETAIL(0x80, 1, CALLBOX_BAD_PORT_STRING), .exit_reason = KVM_EXIT_IO,
 	.flags = POISONED,
 };
 
@@ -130,7 +136,7 @@ FIXTURE_VARIANT_ADD(port_io, outsb_done) {
 	/* mov dx, CALLBOX_PORT_DONE; mov si, DATA_ADDR; outsb */
 	.code = { 0xba, 0x00, 0xcb, 0xbe, 0x00, 0x20, 0x6e, 0xeb, 0xfe },
 	.state = CALLBOX_STATE_ABORTED, .reason = CALLBOX_ABORT_BAD_PORT,
-	.detail = CALLBOX_PORT_DONE, .exit_reason = KVM_EXIT_IO,
+	.detail = PORT_DETAIL(CALLBOX_PORT_DONE, 1, CALLBOX_BAD_PORT_STRING), .exit_reason = KVM_EXIT_IO,
 	.flags = POISONED,
 };
 
@@ -138,7 +144,7 @@ FIXTURE_VARIANT_ADD(port_io, outsw_done) {
 	/* mov dx, CALLBOX_PORT_DONE; mov si, DATA_ADDR; outsw */
 	.code = { 0xba, 0x00, 0xcb, 0xbe, 0x00, 0x20, 0x6f, 0xeb, 0xfe },
 	.state = CALLBOX_STATE_ABORTED, .reason = CALLBOX_ABORT_BAD_PORT,
-	.detail = CALLBOX_PORT_DONE, .exit_reason = KVM_EXIT_IO,
+	.detail = PORT_DETAIL(CALLBOX_PORT_DONE, 2, CALLBOX_BAD_PORT_STRING), .exit_reason = KVM_EXIT_IO,
 	.flags = POISONED,
 };
 
@@ -147,7 +153,7 @@ FIXTURE_VARIANT_ADD(port_io, outsd_done) {
 	/* mov dx, CALLBOX_PORT_DONE; mov si, DATA_ADDR; outsd */
 	.code = { 0xba, 0x00, 0xcb, 0xbe, 0x00, 0x20, 0x66, 0x6f, 0xeb, 0xfe },
 	.state = CALLBOX_STATE_ABORTED, .reason = CALLBOX_ABORT_BAD_PORT,
-	.detail = CALLBOX_PORT_DONE, .exit_reason = KVM_EXIT_IO,
+	.detail = PORT_DETAIL(CALLBOX_PORT_DONE, 4, CALLBOX_BAD_PORT_STRING), .exit_reason = KVM_EXIT_IO,
 	.flags = POISONED,
 };
 
@@ -155,7 +161,7 @@ FIXTURE_VARIANT_ADD(port_io, outsd_hostcall) {
 	/* mov dx, CALLBOX_PORT_HOSTCALL; mov si, DATA_ADDR; outsd */
 	.code = { 0xba, 0x08, 0xcb, 0xbe, 0x00, 0x20, 0x66, 0x6f, 0xeb, 0xfe },
 	.state = CALLBOX_STATE_ABORTED, .reason = CALLBOX_ABORT_BAD_PORT,
-	.detail = CALLBOX_PORT_HOSTCALL, .exit_reason = KVM_EXIT_IO,
+	.detail = PORT_DETAIL(CALLBOX_PORT_HOSTCALL, 4, CALLBOX_BAD_PORT_STRING), .exit_reason = KVM_EXIT_IO,
 	.flags = POISONED,
 };
 
@@ -163,7 +169,7 @@ FIXTURE_VARIANT_ADD(port_io, outsd_abort) {
 	/* mov dx, CALLBOX_PORT_ABORT; mov si, DATA_ADDR; outsd */
 	.code = { 0xba, 0x04, 0xcb, 0xbe, 0x00, 0x20, 0x66, 0x6f, 0xeb, 0xfe },
 	.state = CALLBOX_STATE_ABORTED, .reason = CALLBOX_ABORT_BAD_PORT,
-	.detail = CALLBOX_PORT_ABORT, .exit_reason = KVM_EXIT_IO,
+	.detail = PORT_DETAIL(CALLBOX_PORT_ABORT, 4, CALLBOX_BAD_PORT_STRING), .exit_reason = KVM_EXIT_IO,
 	.flags = POISONED,
 };
 
@@ -171,7 +177,7 @@ FIXTURE_VARIANT_ADD(port_io, outsd_port_80) {
 	/* mov dx, 0x80; mov si, DATA_ADDR; outsd */
 	.code = { 0xba, 0x80, 0x00, 0xbe, 0x00, 0x20, 0x66, 0x6f, 0xeb, 0xfe },
 	.state = CALLBOX_STATE_ABORTED, .reason = CALLBOX_ABORT_BAD_PORT,
-	.detail = 0x80, .exit_reason = KVM_EXIT_IO,
+	.detail = PORT_DETAIL(0x80, 4, CALLBOX_BAD_PORT_STRING), .exit_reason = KVM_EXIT_IO,
 	.flags = POISONED,
 };
 
@@ -180,7 +186,19 @@ FIXTURE_VARIANT_ADD(port_io, rep_outsd_once_done) {
 	.code = { 0xb9, 0x01, 0x00, 0xba, 0x00, 0xcb, 0xbe, 0x00, 0x20,
 		  0xf3, 0x66, 0x6f, 0xeb, 0xfe },
 	.state = CALLBOX_STATE_ABORTED, .reason = CALLBOX_ABORT_BAD_PORT,
-	.detail = CALLBOX_PORT_DONE, .exit_reason = KVM_EXIT_IO,
+	.detail = PORT_DETAIL(CALLBOX_PORT_DONE, 4, CALLBOX_BAD_PORT_STRING), .exit_reason = KVM_EXIT_IO,
+	.flags = POISONED,
+};
+
+/* A repeated INS: KVM keeps its count, so it shows as string I/O. */
+FIXTURE_VARIANT_ADD(port_io, rep_insd_twice_done) {
+	/* mov cx, 2; mov dx, CALLBOX_PORT_DONE; mov di, DATA_ADDR; rep insd */
+	.code = { 0xb9, 0x02, 0x00, 0xba, 0x00, 0xcb, 0xbf, 0x00, 0x20,
+		  0xf3, 0x66, 0x6d, 0xeb, 0xfe },
+	.state = CALLBOX_STATE_ABORTED, .reason = CALLBOX_ABORT_BAD_PORT,
+	.detail = PORT_DETAIL(CALLBOX_PORT_DONE, 4,
+			      CALLBOX_BAD_PORT_IN | CALLBOX_BAD_PORT_STRING),
+	.exit_reason = KVM_EXIT_IO,
 	.flags = POISONED,
 };
 
@@ -189,7 +207,7 @@ FIXTURE_VARIANT_ADD(port_io, rep_outsd_twice_done) {
 	.code = { 0xb9, 0x02, 0x00, 0xba, 0x00, 0xcb, 0xbe, 0x00, 0x20,
 		  0xf3, 0x66, 0x6f, 0xeb, 0xfe },
 	.state = CALLBOX_STATE_ABORTED, .reason = CALLBOX_ABORT_BAD_PORT,
-	.detail = CALLBOX_PORT_DONE, .exit_reason = KVM_EXIT_IO,
+	.detail = PORT_DETAIL(CALLBOX_PORT_DONE, 4, CALLBOX_BAD_PORT_STRING), .exit_reason = KVM_EXIT_IO,
 	.flags = POISONED,
 };
 
@@ -201,7 +219,7 @@ FIXTURE_VARIANT_ADD(port_io, rep_outsd_twice_hostcall) {
 	.code = { 0xb9, 0x02, 0x00, 0xba, 0x08, 0xcb, 0xbe, 0x00, 0x20,
 		  0xf3, 0x66, 0x6f, 0xeb, 0xfe },
 	.state = CALLBOX_STATE_ABORTED, .reason = CALLBOX_ABORT_BAD_PORT,
-	.detail = CALLBOX_PORT_HOSTCALL, .exit_reason = KVM_EXIT_IO,
+	.detail = PORT_DETAIL(CALLBOX_PORT_HOSTCALL, 4, CALLBOX_BAD_PORT_STRING), .exit_reason = KVM_EXIT_IO,
 	.flags = POISONED,
 };
 

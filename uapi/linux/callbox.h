@@ -10,6 +10,7 @@
 #ifndef _UAPI_LINUX_CALLBOX_H
 #define _UAPI_LINUX_CALLBOX_H
 
+#include <linux/const.h>
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
@@ -334,7 +335,9 @@ enum callbox_call_state {
  * @CALLBOX_ABORT_SHUTDOWN: the vCPU shut down (triple fault: the guest
  *	took an exception it could not handle)
  * @CALLBOX_ABORT_BAD_PORT: I/O to a port the ABI does not define, an IN,
- *	a wrong-sized access or string I/O; detail is the port number
+ *	a wrong-sized access or string I/O; detail is the port number (bits
+ *	0-15), the access size in bytes (bits 16-23), and the flags
+ *	CALLBOX_BAD_PORT_IN and CALLBOX_BAD_PORT_STRING
  * @CALLBOX_ABORT_MMIO: access to a guest-physical address with no memory
  *	behind it; detail is the address
  * @CALLBOX_ABORT_HALT: the guest executed HLT with nothing to wake it
@@ -370,6 +373,20 @@ enum callbox_abort_reason {
 	CALLBOX_ABORT_SANDBOX_CLOSED = 13,
 	CALLBOX_ABORT_OWNER_EXITED = 14,
 };
+
+/*
+ * The detail of a CALLBOX_ABORT_BAD_PORT abort: the port in bits 0-15,
+ * the size of the access in bytes (1, 2 or 4) from bit
+ * CALLBOX_BAD_PORT_SIZE_SHIFT, and these flags. A string instruction
+ * (INS, OUTS) is marked as such when KVM's record of the exit tells it:
+ * always for OUTS, and for INS with a count above 1 (a single INS shows as
+ * an IN).
+ */
+#define CALLBOX_BAD_PORT_PORT_MASK	0xffffULL
+#define CALLBOX_BAD_PORT_SIZE_SHIFT	16
+#define CALLBOX_BAD_PORT_SIZE_MASK	(0xffULL << CALLBOX_BAD_PORT_SIZE_SHIFT)
+#define CALLBOX_BAD_PORT_IN		_BITULL(24)
+#define CALLBOX_BAD_PORT_STRING		_BITULL(25)
 
 /**
  * enum callbox_call_info_flags - facts about a call
