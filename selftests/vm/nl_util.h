@@ -399,24 +399,17 @@ static inline struct nl_msg *cbnl_get_msg(struct cbnl *nl, bool dump)
 }
 
 /*
- * Send @msg (freed) and read the answer: @valid gets each family
+ * Read the answer to a request sent on @nl: @valid gets each family
  * message. The kernel's verdict is in @r; the return value is @r->error,
  * or -EPROTO if libnl failed some other way (r->nl_ret says how).
  */
-static inline int cbnl_transact(struct cbnl *nl, struct nl_msg *msg,
-			      nl_recvmsg_msg_cb_t valid, void *valid_arg,
-			      struct cbnl_reply *r)
+static inline int cbnl_read_reply(struct cbnl *nl, nl_recvmsg_msg_cb_t valid,
+				  void *valid_arg, struct cbnl_reply *r)
 {
 	struct nl_cb *cb;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
-	ret = nl_send_auto(nl->sk, msg);
-	nlmsg_free(msg);
-	if (ret < 0) {
-		r->nl_ret = ret;
-		return -EPROTO;
-	}
 	cb = nl_cb_clone(nl_socket_get_cb(nl->sk));
 	if (!cb)
 		return -ENOMEM;
@@ -449,6 +442,22 @@ static inline int cbnl_transact(struct cbnl *nl, struct nl_msg *msg,
 	if (r->nl_ret < 0 && r->nl_ret != -NLE_DUMP_INTR)
 		return -EPROTO;
 	return 0;
+}
+
+/* Send @msg (freed) and read the answer, as cbnl_read_reply() does. */
+static inline int cbnl_transact(struct cbnl *nl, struct nl_msg *msg,
+			      nl_recvmsg_msg_cb_t valid, void *valid_arg,
+			      struct cbnl_reply *r)
+{
+	int ret = nl_send_auto(nl->sk, msg);
+
+	nlmsg_free(msg);
+	if (ret < 0) {
+		memset(r, 0, sizeof(*r));
+		r->nl_ret = ret;
+		return -EPROTO;
+	}
+	return cbnl_read_reply(nl, valid, valid_arg, r);
 }
 
 /* ---- sandboxes and calls ---- */
