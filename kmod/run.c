@@ -294,7 +294,13 @@ static int callbox_run_enter_locked(struct callbox_sandbox *sb,
 		return ret;
 	if (call->state != CALLBOX_STATE_ENTERED)
 		callbox_call_transition_locked(call, CALLBOX_STATE_ENTERED);
-	call->parked_cmd = 0;
+	/*
+	 * A restart keeps the right: the interrupted ioctl may itself be
+	 * restarted after one issued from its signal handler has continued
+	 * the call, and then collects its outcome.
+	 */
+	if (!restart)
+		call->parked_cmd = 0;
 	sb->runner = current;
 	/* Current now, which RESET sees for itself. */
 	sb->starting_call = NULL;

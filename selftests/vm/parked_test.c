@@ -4,7 +4,9 @@
  * after an interruption, that no thread runs. If its owner thread exits
  * it ends ABORTED (OWNER_EXITED, or the reason of a cancellation that had
  * won), seen at once by every ioctl, and waiters wake; and whatever ends a
- * call parked in HOSTCALL, its status is 0 from then on.
+ * call parked in HOSTCALL, its status is 0 from then on. A call parked by
+ * a signal and continued to its end from that signal's handler: the
+ * interrupted ioctl, restarted, returns its outcome.
  */
 #include <signal.h>
 #include <sys/syscall.h>
@@ -404,6 +406,151 @@ TEST_F_TIMEOUT(hostabort, status_is_zero, 60)
 	EXPECT_EQ(CALLBOX_STATE_ABORTED, c.state);
 	EXPECT_EQ(variant->reason, c.reason);
 	EXPECT_EQ(0, c.status);
+}
+
+/*
+ * ==== A parked call continued from its own signal handler ====
+ *
+ * "An ioctl of the same command, from the same thread, whose @out ...
+ * names the parked call, is its continuation; if the call has ended
+ * meanwhile (... or continued to its end by such an ioctl issued from the
+ * signal handler), it returns that outcome (CALL_SYNC: ESRCH if another
+ * ioctl consumed it)."
+ *
+ * The guest marks that it ran, spins until the host sets a flag, then
+ * ends with status NESTED_STATUS. The handler sets the flag and issues
+ * the same command with the @out the interruption left; then the kernel
+ * restarts the interrupted ioctl.
+ */
+#define NESTED_FLAG	0x2020
+#define NESTED_STATUS	0x55
+static const uint8_t guest_flag_waiter[] = {
+	0xc6, 0x06, MARK_RAN & 0xff, MARK_RAN >> 8, 0x01,	/* mark ran */
+	0x80, 0x3e, NESTED_FLAG & 0xff, NESTED_FLAG >> 8, 0x00,	/* 1: cmp */
+	0x74, 0xf9,						/* je 1b */
+	0x66, 0xb8, NESTED_STATUS, 0x00, 0x00, 0x00,		/* mov eax */
+	0xba, 0x00, 0xcb,					/* mov dx, DONE */
+	0x66, 0xef,						/* out */
+	0xeb, 0xe7,						/* jmp to the start */
+};
+
+static struct {
+	int fd;
+	bool sync;
+	volatile uint8_t *flag;
+	union {
+		struct callbox_call_run run;
+		struct callbox_call_sync sync;
+	} outer, inner;
+	int outer_ret, inner_ret, signals;
+} nested;
+
+static void nested_on_signal(int sig)
+{
+	int saved = errno;
+
+	(void)sig;
+	if (nested.signals++)
+		return;
+	/* The outer ioctl's struct, with @out as the interruption left it. */
+	nested.inner = nested.outer;
+	*nested.flag = 1;
+	nested.inner_ret = ioctl(nested.fd, nested.sync ? CALLBOX_CALL_SYNC :
+				 CALLBOX_CALL_RUN, &nested.inner) ? -errno : 0;
+	errno = saved;
+}
+
+static void *nested_fn(void *p)
+{
+	int ret;
+
+	(void)p;
+	if (nested.sync) {
+		nested.outer.sync.size = sizeof(nested.outer.sync);
+		ret = ioctl(nested.fd, CALLBOX_CALL_SYNC, &nested.outer.sync);
+	} else {
+		nested.outer.run.size = sizeof(nested.outer.run);
+		ret = ioctl(nested.fd, CALLBOX_CALL_RUN, &nested.outer.run);
+	}
+	nested.outer_ret = ret ? -errno : 0;
+	return NULL;
+}
+
+FIXTURE(nested) {
+	struct box b;
+};
+
+FIXTURE_VARIANT(nested) {
+	bool sync;
+};
+
+FIXTURE_VARIANT_ADD(nested, run) {
+	.sync = false,
+};
+
+FIXTURE_VARIANT_ADD(nested, sync) {
+	.sync = true,
+};
+
+FIXTURE_SETUP(nested)
+{
+	box_open(_metadata, &self->b, guest_flag_waiter,
+		 sizeof(guest_flag_waiter), true);
+}
+
+FIXTURE_TEARDOWN(nested)
+{
+	box_close(&self->b);
+}
+
+TEST_F_TIMEOUT(nested, continued_from_the_handler, 60)
+{
+	struct sigaction sa = { .sa_handler = nested_on_signal };
+	volatile uint8_t *ran = (uint8_t *)self->b.guest.mem + MARK_RAN;
+	const struct callbox_call_info *in, *out;
+	struct callbox_call_info c;
+	uint64_t id;
+	pthread_t t;
+
+	return_if_setup_skipped();
+	memset(&nested, 0, sizeof(nested));
+	nested.fd = self->b.fd;
+	nested.sync = variant->sync;
+	nested.flag = (uint8_t *)self->b.guest.mem + NESTED_FLAG;
+	if (!variant->sync)
+		call_submit(self->b.fd, 0, &id);
+	/* No SA_RESTART: the kernel restarts the ioctl by itself. */
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, pthread_create(&t, NULL, nested_fn, NULL));
+	ASSERT_TRUE(WAIT_FOR(*ran));
+	ASSERT_EQ(0, pthread_kill(t, SIGUSR1));
+	ASSERT_EQ(0, join_within(t, 10000));
+
+	in = variant->sync ? &nested.inner.sync.out : &nested.inner.run.out;
+	out = variant->sync ? &nested.outer.sync.out : &nested.outer.run.out;
+	/* The handler's ioctl continued the call to its end. */
+	EXPECT_EQ(0, nested.inner_ret);
+	EXPECT_EQ(1, in->id);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, in->state);
+	EXPECT_EQ(NESTED_STATUS, in->status);
+	if (variant->sync) {
+		/* ... and consumed it. */
+		EXPECT_EQ(-ESRCH, nested.outer_ret);
+		call_get_err(ESRCH, self->b.fd, 1, &c);
+	} else {
+		/* The interrupted RUN, restarted, returns that outcome. */
+		EXPECT_EQ(0, nested.outer_ret);
+		EXPECT_EQ(1, out->id);
+		EXPECT_EQ(CALLBOX_STATE_EXITED, out->state);
+		EXPECT_EQ(NESTED_STATUS, out->status);
+		call_wait(self->b.fd, 1, 0, &c);
+		EXPECT_EQ(NESTED_STATUS, c.status);
+	}
+	/* Nothing is left parked: the next call runs. */
+	*nested.flag = 1;
+	call_sync(self->b.fd, 0, &c);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+	EXPECT_EQ(NESTED_STATUS, c.status);
 }
 
 TEST_HARNESS_MAIN

@@ -100,9 +100,10 @@ enum {
  * Ports CALLBOX_PORT_FIRST..CALLBOX_PORT_LAST are reserved for callbox.
  * Any other port access that exits to userspace, any IN, any access whose
  * size is not 4 bytes, and any string I/O (OUTS, INS, to any port) ends
- * the call ABORTED with CALLBOX_ABORT_BAD_PORT (a string instruction
- * whose memory operand has no memory behind it ends it
- * CALLBOX_ABORT_MMIO: KVM's emulator meets that first). The kernel
+ * the call ABORTED with CALLBOX_ABORT_BAD_PORT (an OUTS whose source has
+ * no memory behind it ends it CALLBOX_ABORT_MMIO: KVM's emulator reads
+ * the memory first; an INS reaches the port first, and ends BAD_PORT
+ * whatever its destination). The kernel
  * decides DONE, ABORT and HOSTCALL from KVM's own record of the exit,
  * never from the kvm_run page, which the process can write: by writing it
  * while the guest runs, a process can at most change the reason (and
@@ -262,7 +263,9 @@ enum callbox_call_state {
  * guest, and state ENTERED when they are interrupted. An ioctl of the same
  * command, from the same thread, whose @out.state is CALLBOX_STATE_ENTERED
  * and whose @out.id names the parked call, is its continuation; if the
- * call has ended meanwhile (cancelled, say), it returns that outcome. Any
+ * call has ended meanwhile (cancelled, say, or continued to its end by
+ * such an ioctl issued from the signal handler), it returns that outcome
+ * (CALL_SYNC: ESRCH if another ioctl consumed it). Any
  * other content of @out is ignored on input, so a zeroed (or reused)
  * struct always asks for something new, and no @out can pick up a call
  * that was not interrupted in that ioctl (EBUSY). Meanwhile other
@@ -379,8 +382,10 @@ enum callbox_abort_reason {
  * the size of the access in bytes (1, 2 or 4) from bit
  * CALLBOX_BAD_PORT_SIZE_SHIFT, and these flags. A string instruction
  * (INS, OUTS) is marked as such when KVM's record of the exit tells it:
- * always for OUTS, and for INS with a count above 1 (a single INS shows as
- * an IN).
+ * always for OUTS, and for an INS only when KVM took more than one element
+ * at once. A single INS shows as an IN, and so does a REP INS whose
+ * destination is at the end of a page (with DF set, at its start): KVM
+ * takes one element there.
  */
 #define CALLBOX_BAD_PORT_PORT_MASK	0xffffULL
 #define CALLBOX_BAD_PORT_SIZE_SHIFT	16
