@@ -9,6 +9,7 @@
 #   make demo       boot the VM and run real guest calls
 #   make check      every test, host and VM; ends "N passed, N failed"
 #   make check-6.12 the VM suites on Debian's 6.12 kernel (bookworm-backports)
+#   make check-debug the VM suites on a debug kernel (KASAN, lockdep, ...)
 #   make bench      benchmarks in the VM
 #   make vm-shell   interactive shell in the VM, module loaded
 #
@@ -191,6 +192,19 @@ check-6.12: deps-6.12
 	CALLBOX_VM_KVER=6.12 $(MAKE) -j$(shell nproc) WERROR=1 userspace \
 		ksft-install vm-module VM_KO=$(VM_KO_612)
 	CALLBOX_VM_KVER=6.12 tools/check-6.12.sh $(VM_KO_612)
+
+# ---- the debug lane: the VM suites on a kernel built from linux-source-6.1
+# with KASAN, lockdep, kmemleak, UBSAN and fault injection (tools/debug-kernel/,
+# cached by its configuration's hash), with the module built against it.
+DEBUG_KO := $(BUILD)/kmod-vm-debug/callbox.ko
+
+.PHONY: check-debug
+check-debug:
+	tools/deps.sh --debug-kernel
+	$(MAKE) -j$(shell nproc) WERROR=1 userspace ksft-install
+	dir=$$(tools/debug-kernel/build.sh) && \
+	$(MAKE) vm-module VM_KDIR=$$dir/obj VM_KO=$(DEBUG_KO) && \
+	tools/check-debug.sh $$dir $(DEBUG_KO)
 
 # ---- the tests: selftests/, in the kselftest layout ----
 # The kselftest harness, lib.mk and runner come from Debian's kernel source.

@@ -38,15 +38,8 @@ start=$SECONDS
 . tools/check-lib.sh
 
 # ---- 1. static checks that depend on the kernel ----
-# The vm-module rule fails on any W=1 or sparse warning, so a module there
-# means a clean build; it must also be built for this kernel.
-module_ok() {
-	local magic
-	[ -f "$ko" ] || { echo "$ko is missing"; return 1; }
-	magic=$(modinfo -F vermagic "$ko") || return 1
-	[[ "$magic" == "$kver "* ]] || { echo "$ko is for '$magic', not $kver"; return 1; }
-}
-check "callbox.ko builds clean for $kver with W=1 and sparse" module_ok
+check "callbox.ko builds clean for $kver with W=1 and sparse" \
+	module_ok "$ko" "$kver"
 
 check "the $kver kernel has every option of selftests/vm/config" config_ok
 

@@ -74,6 +74,16 @@ count_collection() {
 	done
 }
 
+# Module $1 is there and built for kernel release $2. The vm-module rule
+# fails on any W=1 or sparse warning, so a module there means a clean
+# build.
+module_ok() {
+	local ko=$1 kver=$2 magic
+	[ -f "$ko" ] || { echo "$ko is missing"; return 1; }
+	magic=$(modinfo -F vermagic "$ko") || return 1
+	[[ "$magic" == "$kver "* ]] || { echo "$ko is for '$magic', not $kver"; return 1; }
+}
+
 # Every option the VM suites need is set in the kernel the VM boots.
 config_ok() {
 	local config=/boot/config-$(tools/vm/kernel.sh --kver) opt ok=0
@@ -84,13 +94,17 @@ config_ok() {
 	return $ok
 }
 # The "vm" and "tsan" collections in the VM, with module $1, counted.
+# VM_TIMEOUT (seconds, default 1500) bounds the whole VM run; VM_PREPARE,
+# if set, is a shell command run in the VM's /kselftest first (the debug
+# lane lengthens the suites' timeouts and sets the fuzzer's time there).
 vm_suites() {
 	local ko=$1 g vm_rc guests=()
 
 	for g in "$build"/guest/*.elf; do
 		guests+=(--add "$g:/guests/")
 	done
-	tools/vm/run.sh --timeout 1500 --log "$logs/vm-console.log" \
+	tools/vm/run.sh --timeout "${VM_TIMEOUT:-1500}" \
+		--log "$logs/vm-console.log" \
 		--module "$ko" \
 		--add "$build/callbox:/bin/callbox" \
 		--add tools/vm/timeout:/usr/bin/timeout \
@@ -104,7 +118,7 @@ vm_suites() {
 		--add /usr/bin/genl-ctrl-list:/usr/bin/genl-ctrl-list \
 		--add-libs /usr/bin/genl-ctrl-list \
 		"${guests[@]}" \
-		-- "cd /kselftest && ./run_kselftest.sh -c vm -c tsan" \
+		-- "cd /kselftest && ${VM_PREPARE:-true} && ./run_kselftest.sh -c vm -c tsan" \
 		>"$logs/vm.log" 2>"$logs/vm.err"
 	vm_rc=$?
 	cat "$logs/vm.log"

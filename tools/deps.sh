@@ -3,11 +3,13 @@
 # QEMU VM. Idempotent: when everything is present it only asks dpkg, which
 # takes well under a second, so `make` can call it every time.
 #
-# Usage: tools/deps.sh [--check] [--kernel-6.12]
+# Usage: tools/deps.sh [--check] [--kernel-6.12] [--debug-kernel]
 #   --check         only report missing packages; exit 1 if any are missing
 #   --kernel-6.12   also Debian's 6.12 kernel (image and headers) from
 #                   bookworm-backports, for `make check-6.12`, beside the
 #                   default 6.1, which stays the default
+#   --debug-kernel  also what building a kernel from linux-source-6.1
+#                   needs, for `make check-debug`
 set -euo pipefail
 
 # Why each one is needed:
@@ -36,9 +38,15 @@ PACKAGES=(
 	libc6-dev spin clang libclang-rt-14-dev libbpf-dev libelf-dev zlib1g-dev
 	rsync python3-yaml pkg-config iproute2 libnl-utils
 )
+# --debug-kernel: building the debug lane's kernel (tools/debug-kernel/):
+#   flex bison bc       Kconfig and the kernel build itself
+#   libssl-dev          the module signing and certificate tools
+#   dwarves             pahole, which makes the BTF that lsm_test's BPF LSM
+#                       program attaches by
+DEBUG_KERNEL_PACKAGES=(flex bison bc libssl-dev libelf-dev dwarves)
 
 usage() {
-	sed -n '2,11s/^# \{0,1\}//p' "$0"
+	sed -n '2,13s/^# \{0,1\}//p' "$0"
 }
 
 check_only=0
@@ -47,6 +55,7 @@ for arg in "$@"; do
 	case "$arg" in
 	--check) check_only=1 ;;
 	--kernel-6.12) kernel_612=1 ;;
+	--debug-kernel) PACKAGES+=("${DEBUG_KERNEL_PACKAGES[@]}") ;;
 	-h | --help)
 		usage
 		exit 0

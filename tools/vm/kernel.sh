@@ -11,6 +11,9 @@
 # the linux-image-amd64 metapackage points at (6.1 on Debian 12).
 # CALLBOX_VM_KVER chooses another installed kernel: a series such as 6.12
 # (the newest installed 6.12.*-amd64) or an exact version (6.12.95+deb12-amd64).
+# CALLBOX_VM_KERNEL=DIR boots a kernel we built instead (the debug lane:
+# tools/debug-kernel/build.sh prints such a DIR, with DIR/bzImage, DIR/kver
+# and its modules under DIR/root); QEMU boots the bzImage as it is.
 set -euo pipefail
 # Byte semantics for grep -P on binary data (and bash's read, which fails on
 # bytes that are invalid in a UTF-8 locale).
@@ -51,6 +54,12 @@ resolve_chosen() {
 
 resolve_kver() {
 	local dep kver f
+	if [[ -n "${CALLBOX_VM_KERNEL:-}" ]]; then
+		[[ -f "$CALLBOX_VM_KERNEL/kver" && -f "$CALLBOX_VM_KERNEL/bzImage" ]] ||
+			die "CALLBOX_VM_KERNEL=$CALLBOX_VM_KERNEL: no kver or bzImage there (see tools/debug-kernel/build.sh)"
+		cat "$CALLBOX_VM_KERNEL/kver"
+		return
+	fi
 	if [[ -n "${CALLBOX_VM_KVER:-}" ]]; then
 		resolve_chosen "$CALLBOX_VM_KVER"
 		return
@@ -164,6 +173,13 @@ esac
 
 outdir=$1
 kver=$(resolve_kver)
+mkdir -p "$outdir"
+if [[ -n "${CALLBOX_VM_KERNEL:-}" ]]; then
+	# Named as run.sh expects; QEMU tells a bzImage from an ELF itself.
+	ln -sfn "$(realpath "$CALLBOX_VM_KERNEL/bzImage")" "$outdir/vmlinux"
+	echo "$kver" >"$outdir/kver"
+	exit 0
+fi
 img=/boot/vmlinuz-$kver
 mkdir -p "$outdir"
 

@@ -21,7 +21,9 @@
 #                     (linux-image-amd64's, 6.1): a series such as 6.12, or
 #                     an exact version; same as CALLBOX_VM_KVER=VER (see
 #                     tools/vm/kernel.sh). Its vmlinux, runs and default log
-#                     live in build/vm-VER/ instead of build/vm/
+#                     live in build/vm-VER/ instead of build/vm/.
+#                     CALLBOX_VM_KERNEL=DIR boots the kernel that
+#                     tools/debug-kernel/build.sh built into DIR instead
 #   --add SRC[:DEST]  copy SRC (file or directory, recursively, modes kept)
 #                     to absolute path DEST in the VM (default /bin/NAME);
 #                     a DEST ending in / or naming an existing directory
@@ -39,7 +41,8 @@
 # The script's stdout+stderr go to the VM's second serial port, which QEMU
 # writes to a file; that file is printed on stdout after the VM exits.
 # After the script, dmesg is scanned for kernel warnings (WARNING, BUG, Oops,
-# lockdep, hung task, UBSAN, KASAN, leaks ...). Exit status: 0 if the script
+# lockdep, hung task, UBSAN, KASAN, leaks ...); on a kernel with kmemleak,
+# a scan after the script adds what it finds. Exit status: 0 if the script
 # exited 0 and dmesg is clean, 1 otherwise (reason and the console tail on
 # stderr), 2 for bad usage.
 set -euo pipefail
@@ -125,7 +128,9 @@ done
 
 # The default kernel keeps build/vm; another one gets its own directory, so
 # the two vmlinux caches never evict each other.
-if [[ -n "${CALLBOX_VM_KVER:-}" ]]; then
+if [[ -n "${CALLBOX_VM_KERNEL:-}" ]]; then
+	build=$root/build/vm-$(basename "$CALLBOX_VM_KERNEL")
+elif [[ -n "${CALLBOX_VM_KVER:-}" ]]; then
 	build=$root/build/vm-${CALLBOX_VM_KVER//\//_}
 else
 	build=$root/build/vm
@@ -188,7 +193,9 @@ add_module() {
 # running one) in load order: irqbypass, kvm, ccp, kvm-amd on 6.1. Lines are
 # "insmod PATH [OPTIONS]"; "builtin NAME" lines need nothing.
 : >"$rootfs/etc/vm/modules"
-deps=$(modprobe -S "$kver" --show-depends kvm-amd) || die "modprobe cannot resolve kvm-amd for $kver"
+modroot=()
+[[ -n "${CALLBOX_VM_KERNEL:-}" ]] && modroot=(-d "$CALLBOX_VM_KERNEL/root")
+deps=$(modprobe "${modroot[@]}" -S "$kver" --show-depends kvm-amd) || die "modprobe cannot resolve kvm-amd for $kver"
 while read -r verb path opts; do
 	[[ "$verb" == insmod ]] && add_module "$path" "$opts"
 done <<<"$deps"
@@ -269,7 +276,10 @@ export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/ TERM=linux
 . /etc/vm/conf
 
 # Patterns of kernel reports that fail a run even if the script passed.
-WARN_RE='WARNING:|BUG:|Oops|general protection|lockdep|possible circular locking|INFO: task .* blocked|Call Trace:|UBSAN:|KASAN:|kernel BUG|refcount_t:|list_add corruption|list_del corruption|unreferenced object'
+# Lockdep's reports start "WARNING:" (or "BUG:"), and it says when it
+# turns itself off; a debug kernel's banner "RCU lockdep checking is
+# enabled" is no report.
+WARN_RE='WARNING:|BUG:|Oops|general protection|lockdep is turned off|possible circular locking|possible recursive locking|inconsistent lock state|suspicious RCU usage|INFO: task .* blocked|Call Trace:|UBSAN:|KASAN:|kernel BUG|refcount_t:|list_add corruption|list_del corruption|unreferenced object'
 
 # Messages go to the console (log) and to the results port (printed by the
 # host on stdout).
@@ -334,6 +344,17 @@ wait_dev /dev/kvm
 [ "$VM_CHECK_CALLBOX" = 1 ] && wait_dev /dev/callbox
 
 echo "vm: modules loaded: $(cut -d' ' -f1 /etc/vm/modules | tr '\n' ' ')"
+
+# A kernel with kmemleak (the debug lane): forget what boot left behind
+# (ACPI's caches, for one), so that what the final scan finds was leaked
+# while the script ran. kmemleak reports an object only once it is 5 s
+# old, so wait until boot's are.
+KMEMLEAK=/sys/kernel/debug/kmemleak
+if [ -w $KMEMLEAK ]; then
+	sleep 5
+	echo scan >$KMEMLEAK
+	echo clear >$KMEMLEAK
+fi
 cd /
 if [ "$VM_SHELL" = 1 ]; then
 	echo "vm: shell; 'exit' powers off, Ctrl-A x kills QEMU"
@@ -352,7 +373,19 @@ if [ $rc -ne 0 ]; then
 	v=1
 fi
 
+# kmemleak reports an object only once it is older than 5 s, and found
+# unreferenced by a scan.
+if [ -w $KMEMLEAK ]; then
+	sleep 5
+	echo scan >$KMEMLEAK
+	cat $KMEMLEAK >/tmp/kmemleak.txt
+	if [ -s /tmp/kmemleak.txt ]; then
+		echo "vm: kmemleak found leaks:"
+		cat /tmp/kmemleak.txt
+	fi
+fi
 dmesg >/tmp/dmesg.txt
+[ -s /tmp/kmemleak.txt ] && cat /tmp/kmemleak.txt >>/tmp/dmesg.txt
 if grep -E "$WARN_RE" /tmp/dmesg.txt >/tmp/warnings.txt; then
 	{
 		echo "vm: dmesg has kernel warnings"
