@@ -210,7 +210,9 @@ FIXTURE_VARIANT_ADD(surface, halt) {
 FIXTURE_VARIANT_ADD(surface, bad_port) {
 	.how = END_GUEST_FAULT, .cmd = SCRIPT_BAD_PORT, .state = S_A,
 	.reason = CALLBOX_ABORT_BAD_PORT, .flags = F_RAN | F_POIS,
-	.detail = SCRIPT_BAD_PORT_NR, .sb_state = "poisoned",
+	/* A 4-byte OUT to the port. */
+	.detail = SCRIPT_BAD_PORT_NR | 4ull << CALLBOX_BAD_PORT_SIZE_SHIFT,
+	.sb_state = "poisoned",
 	.states = { S_Q, S_E, S_A }, .nr_states = 3,
 };
 
