@@ -505,7 +505,9 @@ static const uint8_t guest_hostcaller[] = {
  * HELD_RELEASE, clears it, and ends with DONE, its status the number of
  * calls the guest finished (also at HELD_DONE_COUNT): every interruption
  * lands while the guest runs, and the status tells whether it ran a call
- * once.
+ * once. Each turn of the spin counts at HELD_SPINS, so that a test can
+ * see guest code running (held_wait_spinning()) instead of guessing how
+ * long KVM takes to enter the guest.
  *
  *   start:	mov  al, [0x2000]	; take a host call first?
  *		test al, al
@@ -513,7 +515,8 @@ static const uint8_t guest_hostcaller[] = {
  *		mov  dx, CALLBOX_PORT_HOSTCALL
  *		mov  eax, 7
  *		out  dx, eax
- *   spin:	mov  al, [0x2001]	; released by the test?
+ *   spin:	inc  byte [0x2004]	; the guest runs
+ *		mov  al, [0x2001]	; released by the test?
  *		test al, al
  *		jz   spin
  *		mov  byte [0x2001], 0
@@ -526,15 +529,30 @@ static const uint8_t guest_hostcaller[] = {
  */
 static const uint8_t guest_held[] = {
 	0xa0, 0x00, 0x20, 0x84, 0xc0, 0x74, 0x0b, 0xba, 0x08, 0xcb, 0x66, 0xb8,
-	0x07, 0x00, 0x00, 0x00, 0x66, 0xef, 0xa0, 0x01, 0x20, 0x84, 0xc0, 0x74,
-	0xf9, 0xc6, 0x06, 0x01, 0x20, 0x00, 0xff, 0x06, 0x02, 0x20, 0xa1, 0x02,
-	0x20, 0x66, 0x0f, 0xb7, 0xc0, 0xba, 0x00, 0xcb, 0x66, 0xef, 0xeb, 0xd0,
+	0x07, 0x00, 0x00, 0x00, 0x66, 0xef, 0xfe, 0x06, 0x04, 0x20, 0xa0, 0x01,
+	0x20, 0x84, 0xc0, 0x74, 0xf5, 0xc6, 0x06, 0x01, 0x20, 0x00, 0xff, 0x06,
+	0x02, 0x20, 0xa1, 0x02, 0x20, 0x66, 0x0f, 0xb7, 0xc0, 0xba, 0x00, 0xcb,
+	0x66, 0xef, 0xeb, 0xcc,
 };
 
 #define HELD_HOSTCALL_FIRST	0x2000
 #define HELD_RELEASE		0x2001
 #define HELD_DONE_COUNT		0x2002
+#define HELD_SPINS		0x2004
 #define HELD_HOSTCALL_STATUS	7
+
+/*
+ * Wait until guest_held, in guest memory @mem, is seen spinning: its spin
+ * count moves. A KVM_RUN interrupted after this has entered the guest.
+ * Returns false if it never moved within WAIT_FOR's time.
+ */
+static inline bool held_wait_spinning(void *mem)
+{
+	volatile uint8_t *spins = (volatile uint8_t *)mem + HELD_SPINS;
+	uint8_t before = *spins;
+
+	return WAIT_FOR(*spins != before);
+}
 
 /* ---- a raw guest with its sandbox ---- */
 

@@ -348,13 +348,14 @@ TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
 	}
 	/*
 	 * In the guest, which spins until released. ENTERED is set just
-	 * before KVM_RUN: give KVM time to enter the guest, so that what
-	 * interrupts it finds guest code running (GUEST_RAN).
+	 * before KVM_RUN: wait for the guest to be seen spinning, so that
+	 * what interrupts it finds guest code running (GUEST_RAN). (A fixed
+	 * 20 ms was not enough on the debug kernel.)
 	 */
 	ASSERT_TRUE(WAIT_FOR(atomic_load(&w->phase) == RUNNING &&
 			     call_state(self->b.fd, id) ==
 			     CALLBOX_STATE_ENTERED));
-	usleep(20 * 1000);
+	ASSERT_TRUE(held_wait_spinning(self->b.guest.mem));
 
 	switch (variant->how) {
 	case BY_SIGNAL:

@@ -279,7 +279,7 @@ TEST_F_TIMEOUT(stall, sync_waiting_behind_parked_call_restarts, 60)
 	/* A: call 1, parked by a signal while the guest waits for release. */
 	start_sync(a);
 	ASSERT_TRUE(wait_for_state(self->b.fd, 1, CALLBOX_STATE_ENTERED));
-	usleep(10 * 1000);
+	ASSERT_TRUE(held_wait_spinning(self->b.guest.mem));
 	pthread_kill(a->thread, SIGUSR1);
 	ASSERT_TRUE(WAIT_FOR(atomic_load(&in_handler)));
 
