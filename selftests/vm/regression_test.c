@@ -468,7 +468,7 @@ TEST_F_TIMEOUT(hyperlight_373, callbox_never_reads_unwritten_result, 120)
 		cb_iteration(_metadata, self->b.fd, &t, &recs[i]);
 		t.iterations++;
 	}
-	starve_stop(&self->starver);
+	starve_stop_report(&self->starver);
 
 	/*
 	 * Let the runner drain and leave: it stops after one more call. Its
@@ -659,7 +659,7 @@ TEST_F_TIMEOUT(hyperlight_373, control_userspace_flag_protocol_is_wrong, 120)
 		old_iteration(_metadata, p, &t);
 		t.iterations++;
 	}
-	starve_stop(&self->starver);
+	starve_stop_report(&self->starver);
 	old_handler_stop(p);
 	ASSERT_EQ(0, p->error) {
 		TH_LOG("handler: %s", strerror(-p->error));

@@ -11,6 +11,16 @@
  * fast hardware runs most calls in time: rt_throttling_off() turns it off
  * for the test, so that only the test decides when the starved thread
  * runs.
+ *
+ * Only the test, and a watchdog: the starved thread may be preempted while
+ * it holds something the test's own loop then waits for (on a fully
+ * preemptible kernel, the sandbox's publish_lock in the middle of a RESET,
+ * or the mmap lock), and a loop that never reaches its next step would
+ * never let it go. The debug kernel's run of the regression test hung so.
+ * When the loop has not stepped for STARVE_WATCHDOG_NS, the starver gives
+ * the CPU back for a moment and counts it (watchdog_yields): far longer
+ * than any timeout a test starves a thread through, so the test still
+ * sees what it means to.
  */
 #ifndef CALLBOX_SELFTEST_STARVE_UTIL_H
 #define CALLBOX_SELFTEST_STARVE_UTIL_H
@@ -24,7 +34,10 @@
 #include "callbox_util.h"
 
 /* Any RT priority starves SCHED_IDLE; stay low so the kernel's own win. */
-#define STARVER_PRIO	5
+#define STARVER_PRIO		5
+/* See above: how long the test's loop may stand still, and the break. */
+#define STARVE_WATCHDOG_NS	200000000ull
+#define STARVE_WATCHDOG_BREAK_US	1000
 #define RT_RUNTIME	"/proc/sys/kernel/sched_rt_runtime_us"
 
 /* Pin the calling thread to @cpu and give it @policy. Returns -errno. */
@@ -52,12 +65,16 @@ struct starver {
 	atomic_bool stop;
 	atomic_bool pause;	/* asked to give the CPU back for a while */
 	atomic_bool paused;	/* ... and it has */
+	atomic_uint steps;	/* the test's loop moves on: starve_step() */
+	atomic_uint watchdog_yields;	/* breaks given to a stalled loop */
 };
 
 static inline void *starver_thread(void *arg)
 {
 	struct starver *s = arg;
 	int ret = set_self_sched(s->cpu, SCHED_FIFO, STARVER_PRIO);
+	unsigned int seen = atomic_load(&s->steps), now_steps;
+	uint64_t seen_at = now_ns(), now;
 
 	atomic_store(&s->state, ret ? ret : 1);
 	if (ret)
@@ -70,6 +87,17 @@ static inline void *starver_thread(void *arg)
 			       !atomic_load(&s->stop))
 				usleep(50);
 			atomic_store(&s->paused, false);
+		}
+		now_steps = atomic_load_explicit(&s->steps,
+						 memory_order_relaxed);
+		now = now_ns();
+		if (now_steps != seen) {
+			seen = now_steps;
+			seen_at = now;
+		} else if (now - seen_at > STARVE_WATCHDOG_NS) {
+			atomic_fetch_add(&s->watchdog_yields, 1);
+			usleep(STARVE_WATCHDOG_BREAK_US);
+			seen_at = now_ns();
 		}
 		__builtin_ia32_pause();
 	}
@@ -92,6 +120,7 @@ static inline void starve_pause(struct starver *s, bool pause)
 static inline void starve_step(struct starver *s, unsigned int i,
 			       unsigned int unstarved_every)
 {
+	atomic_fetch_add_explicit(&s->steps, 1, memory_order_relaxed);
 	starve_pause(s, i % unstarved_every == unstarved_every - 1);
 }
 
@@ -105,6 +134,8 @@ static inline int starve_start(struct starver *s, int cpu)
 	atomic_store(&s->stop, false);
 	atomic_store(&s->pause, false);
 	atomic_store(&s->paused, false);
+	atomic_store(&s->steps, 0);
+	atomic_store(&s->watchdog_yields, 0);
 	ret = pthread_create(&s->thread, NULL, starver_thread, s);
 	if (ret)
 		return -ret;
@@ -134,6 +165,15 @@ static inline void starve_stop(struct starver *s)
 	pthread_join(s->thread, NULL);
 	s->started = false;
 }
+
+/* starve_stop(), and say if the watchdog had to step in (see above). */
+#define starve_stop_report(s)						\
+	({								\
+		starve_stop(s);						\
+		if (atomic_load(&(s)->watchdog_yields))			\
+			TH_LOG("the starver's watchdog gave the CPU back %u times: the loop had stalled behind the starved thread", \
+			       atomic_load(&(s)->watchdog_yields));	\
+	})
 
 /*
  * Turn RT throttling off, and remember the old value in @old. Not being
