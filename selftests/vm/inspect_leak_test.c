@@ -28,13 +28,36 @@
  */
 #define SLAB_TOLERANCE	64
 
+/*
+ * Shrink slab cache @name first: that frees its empty slabs and, under
+ * KASAN, the freed objects its quarantine still holds, which otherwise
+ * count as active for a long while (the debug kernel's kmalloc-cg-512
+ * "grew" by 452 objects over 10,000 cycles that leaked none). Without
+ * SLUB's sysfs there is nothing to shrink, and nothing is lost.
+ */
+static void slab_shrink(const char *name)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (write(fd, "1", 1) != 1)
+		perror(path);
+	close(fd);
+}
+
 /* active_objs of slab cache @name in /proc/slabinfo; -1 if not there. */
 static long slab_active(const char *name)
 {
 	char line[512], cache[64];
 	long active = -1, v;
-	FILE *f = fopen("/proc/slabinfo", "re");
+	FILE *f;
 
+	slab_shrink(name);
+	f = fopen("/proc/slabinfo", "re");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
