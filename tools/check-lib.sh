@@ -117,6 +117,8 @@ vm_suites() {
 		--add /usr/sbin/genl:/usr/sbin/genl --add-libs /usr/sbin/genl \
 		--add /usr/bin/genl-ctrl-list:/usr/bin/genl-ctrl-list \
 		--add-libs /usr/bin/genl-ctrl-list \
+		--add /usr/bin/trinity:/usr/bin/trinity \
+		--add-libs /usr/bin/trinity \
 		"${guests[@]}" \
 		-- "cd /kselftest && ${VM_PREPARE:-true} && ./run_kselftest.sh -c vm -c tsan" \
 		>"$logs/vm.log" 2>"$logs/vm.err"

@@ -32,11 +32,13 @@ set -euo pipefail
 #   pkg-config          finds libnl's flags
 #   iproute2 libnl-utils  genl and genl-ctrl-list, run in the VM to see the
 #                       callbox family as operators see it
+#   trinity             the system call fuzzer, run in the VM against
+#                       /dev/callbox (trinity_test.sh)
 PACKAGES=(
 	qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio
 	kmod linux-source-6.1 libnl-3-dev libnl-genl-3-dev sparse xz-utils gcc make
 	libc6-dev spin clang libclang-rt-14-dev libbpf-dev libelf-dev zlib1g-dev
-	rsync python3-yaml pkg-config iproute2 libnl-utils
+	rsync python3-yaml pkg-config iproute2 libnl-utils trinity
 )
 # --debug-kernel: building the debug lane's kernel (tools/debug-kernel/):
 #   flex bison bc       Kconfig and the kernel build itself
