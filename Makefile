@@ -164,9 +164,11 @@ nlspec:
 	tools/nlspec.py policy-c $(NLSPEC) > kmod/netlink_policy.c
 
 # The VM's module: a private copy of the sources, built against the VM's
-# kernel with W=1 and sparse. Any compiler or sparse warning fails it.
+# kernel with W=1 and sparse. Any compiler or sparse warning fails it. It is
+# rebuilt when that kernel is (its Module.symvers changes): the debug
+# lane's kernel is rebuilt in place when its configuration changes.
 vm-module: $(VM_KO)
-$(VM_KO): $(KMOD_SRCS)
+$(VM_KO): $(KMOD_SRCS) $(wildcard $(VM_KDIR)/Module.symvers)
 	rm -rf $(@D) && mkdir -p $(@D)/kmod $(@D)/uapi/linux
 	cp Kbuild $(@D)/
 	cp kmod/Kbuild kmod/*.c kmod/*.h $(@D)/kmod/

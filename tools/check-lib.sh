@@ -96,7 +96,8 @@ config_ok() {
 # The "vm" and "tsan" collections in the VM, with module $1, counted.
 # VM_TIMEOUT (seconds, default 1500) bounds the whole VM run; VM_PREPARE,
 # if set, is a shell command run in the VM's /kselftest first (the debug
-# lane lengthens the suites' timeouts and sets the fuzzer's time there).
+# lane lengthens the suites' timeouts and sets the fuzzer's time there);
+# VM_APPEND, if set, is more kernel command line.
 vm_suites() {
 	local ko=$1 g vm_rc guests=()
 
@@ -106,6 +107,7 @@ vm_suites() {
 	tools/vm/run.sh --timeout "${VM_TIMEOUT:-1500}" \
 		--log "$logs/vm-console.log" \
 		--module "$ko" \
+		${VM_APPEND:+--append "$VM_APPEND"} \
 		--add "$build/callbox:/bin/callbox" \
 		--add tools/vm/timeout:/usr/bin/timeout \
 		--add "$ksft/run_kselftest.sh:/kselftest/" \
