@@ -3,13 +3,16 @@
 # QEMU VM. Idempotent: when everything is present it only asks dpkg, which
 # takes well under a second, so `make` can call it every time.
 #
-# Usage: tools/deps.sh [--check] [--kernel-6.12] [--debug-kernel]
+# Usage: tools/deps.sh [--check] [--kernel-6.12] [--debug-kernel] [--qemu-10]
 #   --check         only report missing packages; exit 1 if any are missing
 #   --kernel-6.12   also Debian's 6.12 kernel (image and headers) from
 #                   bookworm-backports, for `make check-6.12`, beside the
 #                   default 6.1, which stays the default
 #   --debug-kernel  also what building a kernel from linux-source-6.1
 #                   needs, for `make check-debug`
+#   --qemu-10       upgrade QEMU to bookworm-backports' 10.0, whose
+#                   multi-threaded TCG runs the VM's two vCPUs at once
+#                   (CALLBOX_VM_ACCEL=tcg,thread=multi); nothing else moves
 set -euo pipefail
 
 # Why each one is needed:
@@ -48,15 +51,17 @@ PACKAGES=(
 DEBUG_KERNEL_PACKAGES=(flex bison bc libssl-dev libelf-dev dwarves)
 
 usage() {
-	sed -n '2,13s/^# \{0,1\}//p' "$0"
+	sed -n '2,16s/^# \{0,1\}//p' "$0"
 }
 
 check_only=0
 kernel_612=0
+qemu_10=0
 for arg in "$@"; do
 	case "$arg" in
 	--check) check_only=1 ;;
 	--kernel-6.12) kernel_612=1 ;;
+	--qemu-10) qemu_10=1 ;;
 	--debug-kernel) PACKAGES+=("${DEBUG_KERNEL_PACKAGES[@]}") ;;
 	-h | --help)
 		usage
@@ -79,6 +84,14 @@ done
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BACKPORTS_LINE="deb http://deb.debian.org/debian bookworm-backports main"
 
+add_backports() {
+	if ! grep -rqsE '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+		echo "deps: adding bookworm-backports to the apt sources" >&2
+		echo "$BACKPORTS_LINE" >/etc/apt/sources.list.d/bookworm-backports.list
+	fi
+	apt-get update
+}
+
 have_kernel_612() {
 	local kver
 	kver=$(CALLBOX_VM_KVER=6.12 "$here/vm/kernel.sh" --kver 2>/dev/null) &&
@@ -92,11 +105,7 @@ install_kernel_612() {
 		echo "deps: --kernel-6.12 is for Debian 12 (bookworm), this is '$codename'" >&2
 		exit 1
 	fi
-	if ! grep -rqsE '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-		echo "deps: adding bookworm-backports to the apt sources" >&2
-		echo "$BACKPORTS_LINE" >/etc/apt/sources.list.d/bookworm-backports.list
-	fi
-	apt-get update
+	add_backports
 	# The kernel backports carries is the one its linux-image-amd64 depends
 	# on: "linux-image-6.12.95+deb12-amd64 (= 6.12.95-1~bpo12+1)".
 	ver=$(apt-cache madison linux-image-amd64 |
@@ -140,6 +149,37 @@ kernel_612_step() {
 	install_kernel_612
 }
 
+# ---- --qemu-10 ----
+# "qemu-system-x86/bookworm-backports" picks that version of QEMU alone
+# (apt then takes its own qemu-system-common, qemu-system-data and seabios
+# from there too). Not `apt-get -t bookworm-backports`, which also moved
+# linux-image-amd64 to 6.12: the install is refused if it would upgrade
+# anything else.
+QEMU_10_ALLOWED="qemu-system-x86 qemu-system-common qemu-system-data seabios"
+
+qemu_10_step() {
+	local upgrades others
+	((qemu_10)) || return 0
+	[[ "$(qemu-system-x86_64 --version 2>/dev/null)" == *"version 10."* ]] && return 0
+	if ((check_only || EUID != 0)); then
+		echo "deps: QEMU is not 10.x; as root, run tools/deps.sh --qemu-10" >&2
+		exit 1
+	fi
+	add_backports
+	upgrades=$(apt-get -s install --no-install-recommends \
+		qemu-system-x86/bookworm-backports |
+		sed -n 's/^Inst \([^ ]*\) .*/\1/p')
+	others=$(tr ' ' '\n' <<<"$upgrades" |
+		grep -vxF -f <(tr ' ' '\n' <<<"$QEMU_10_ALLOWED") || true)
+	if [[ -n "$others" ]]; then
+		echo "deps: QEMU 10 would also install or upgrade: $(tr '\n' ' ' <<<"$others"); not installing" >&2
+		exit 1
+	fi
+	echo "deps: upgrading QEMU to bookworm-backports' ($upgrades)" >&2
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+		qemu-system-x86/bookworm-backports
+}
+
 missing=()
 for pkg in "${PACKAGES[@]}"; do
 	# dpkg-query fails for never-seen packages and prints e.g.
@@ -152,6 +192,7 @@ done
 
 if ((${#missing[@]} == 0)); then
 	kernel_612_step
+	qemu_10_step
 	exit 0
 fi
 
@@ -173,3 +214,4 @@ echo "deps: installing ${missing[*]}" >&2
 apt-get update
 DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
 kernel_612_step
+qemu_10_step
