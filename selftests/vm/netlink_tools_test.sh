@@ -14,21 +14,7 @@
 # Prints kselftest-style TAP and the same "# Totals:" line as the C suites.
 GENL=${GENL:-genl}
 GENL_CTRL_LIST=${GENL_CTRL_LIST:-genl-ctrl-list}
-n=0
-pass=0
-fail=0
-
-ok() {
-	n=$((n + 1))
-	pass=$((pass + 1))
-	echo "ok $n $*"
-}
-
-not_ok() {
-	n=$((n + 1))
-	fail=$((fail + 1))
-	echo "not ok $n $*"
-}
+. "$(dirname "$0")/tap.sh"
 
 # check NAME CONDITION-COMMAND...: one TAP line.
 check() {
@@ -106,6 +92,4 @@ check "the events group id is the same in both ($genl_grp, $list_grp)" \
 	test -n "$genl_grp" -a -n "$list_grp" -a \
 	"$((${genl_grp:-0}))" -eq "$((${list_grp:-0}))"
 
-echo "1..$n"
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
-[ "$fail" -eq 0 ]
+tap_totals

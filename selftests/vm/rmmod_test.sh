@@ -19,21 +19,7 @@ CALLBOX=${CALLBOX:-/bin/callbox}
 GUESTS=${GUESTS:-/guests}
 MODULE=${MODULE:-/lib/modules/callbox.ko}
 ROUNDS=${ROUNDS:-30}
-n=0
-pass=0
-fail=0
-
-ok() {
-	n=$((n + 1))
-	pass=$((pass + 1))
-	echo "ok $n $*"
-}
-
-not_ok() {
-	n=$((n + 1))
-	fail=$((fail + 1))
-	echo "not ok $n $*"
-}
+. "$(dirname "$0")/tap.sh"
 
 # Wait up to 2 s for /dev/callbox to (dis)appear: $1 is "present" or "gone".
 wait_dev() {
@@ -184,6 +170,4 @@ else
 	rmdir $inst
 fi
 
-echo "1..$n"
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
-[ "$fail" -eq 0 ]
+tap_totals

@@ -23,35 +23,12 @@
 # --disable-fds=sockets, it never crashed but wedged in 5 runs of 5:
 # trinity-main waited for children it never started.)
 ITERATIONS=${CALLBOX_TRINITY_ITERATIONS:-5000}
-n=0
-pass=0
-fail=0
-skip=0
-
-ok() {
-	n=$((n + 1))
-	pass=$((pass + 1))
-	echo "ok $n $*"
-}
-
-not_ok() {
-	n=$((n + 1))
-	fail=$((fail + 1))
-	echo "not ok $n $*"
-}
-
-totals() {
-	echo "1..$n"
-	echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:$skip error:0"
-	[ "$fail" -eq 0 ]
-	exit
-}
+. "$(dirname "$0")/tap.sh"
 
 if ! command -v trinity >/dev/null || [ ! -c /dev/callbox ]; then
-	n=1
-	skip=1
-	echo "ok 1 # SKIP needs trinity and /dev/callbox"
-	totals
+	tap_skip "needs trinity and /dev/callbox"
+	tap_totals
+	exit
 fi
 
 # A user to drop to; the VM has no /etc/passwd of its own.
@@ -103,4 +80,4 @@ if [ "$refcnt" = 0 ]; then
 else
 	not_ok "module refcnt $refcnt after trinity exited"
 fi
-totals
+tap_totals
