@@ -374,8 +374,15 @@ static int callbox_nl_sandbox_get_dumpit(struct sk_buff *skb,
 		NL_SET_ERR_MSG(cb->extack, "sandbox too large for a message");
 		return ret;
 	}
-	/* 0 once nothing more was found: the dump is done. */
-	return skb->len;
+	/*
+	 * Done: return 0 rather than skb->len, so that NLMSG_DONE goes out
+	 * in this same message and a dump that fits in one message is
+	 * whole by construction. DONE is checked against cb->seq as read
+	 * again here: it is flagged if sandboxes came or went during this
+	 * round, or since the previous one.
+	 */
+	cb->seq = callbox_registry_seq();
+	return 0;
 }
 
 int __init callbox_netlink_init(void)
