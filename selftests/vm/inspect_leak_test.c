@@ -12,6 +12,7 @@
  */
 #include <dirent.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include "inspect_util.h"
@@ -120,14 +121,27 @@ static const char *cli_path(void)
 	return cli ? cli : "/bin/callbox";
 }
 
+/*
+ * The children die with the test: if the harness kills a test that hangs,
+ * a poller left behind would hold the runner's stdout open, and the whole
+ * run would wait for it until the VM's timeout.
+ */
+static void die_with_parent(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != parent)
+		_exit(124);
+}
+
 /* "callbox monitor" writing to @out, in a child of its own. */
 static pid_t start_monitor(const char *out)
 {
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	int fd;
 
 	if (pid)
 		return pid;
+	die_with_parent(parent);
 	fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0)
 		_exit(125);
@@ -150,10 +164,12 @@ static pid_t start_poller(void)
 {
 	char cmd[256];
 	int failed = 0;
+	pid_t parent = getpid();
 	pid_t pid = fork();
 
 	if (pid)
 		return pid;
+	die_with_parent(parent);
 	signal(SIGTERM, poller_sigterm);
 	snprintf(cmd, sizeof(cmd), "%s ps >/dev/null", cli_path());
 	while (!poller_stop) {
