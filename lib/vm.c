@@ -36,10 +36,26 @@ static int vm_ioctl(int fd, unsigned long req, void *arg)
 	return ret < 0 ? -errno : ret;
 }
 
-/* The guest's CPUID is what KVM supports: it needs at least long mode. */
+/* KVM's own leaves: its signature and its paravirtual features. */
+#define CPUID_HYPERVISOR_FIRST	0x40000000u
+#define CPUID_HYPERVISOR_LAST	0x4fffffffu
+
+/*
+ * The guest's CPUID is what KVM supports (it needs at least long mode),
+ * less KVM's paravirtual leaves: the guest needs none of those features,
+ * and each is state that one request could leave for the next (a guest
+ * that turned steal time on had KVM write into its memory on every entry,
+ * after a reset too). With the leaves gone and
+ * KVM_CAP_ENFORCE_PV_FEATURE_CPUID on, writing their MSRs faults.
+ */
 static int vm_set_cpuid(struct callbox_vm *vm, char *err, size_t errlen)
 {
+	struct kvm_enable_cap enforce_pv = {
+		.cap = KVM_CAP_ENFORCE_PV_FEATURE_CPUID,
+		.args = { 1 },
+	};
 	struct kvm_cpuid2 *cpuid;
+	__u32 i, kept;
 	int nent = 64;
 	int ret;
 
@@ -59,10 +75,22 @@ static int vm_set_cpuid(struct callbox_vm *vm, char *err, size_t errlen)
 		free(cpuid);
 		return vm_fail(err, errlen, ret, "KVM_GET_SUPPORTED_CPUID");
 	}
+	for (i = 0, kept = 0; i < cpuid->nent; i++) {
+		__u32 fn = cpuid->entries[i].function;
+
+		if (fn >= CPUID_HYPERVISOR_FIRST && fn <= CPUID_HYPERVISOR_LAST)
+			continue;
+		cpuid->entries[kept++] = cpuid->entries[i];
+	}
+	cpuid->nent = kept;
 	ret = vm_ioctl(vm->vcpu_fd, KVM_SET_CPUID2, cpuid);
 	free(cpuid);
 	if (ret < 0)
 		return vm_fail(err, errlen, ret, "KVM_SET_CPUID2");
+	ret = vm_ioctl(vm->vcpu_fd, KVM_ENABLE_CAP, &enforce_pv);
+	if (ret < 0)
+		return vm_fail(err, errlen, ret,
+			       "KVM_ENABLE_CAP(KVM_CAP_ENFORCE_PV_FEATURE_CPUID)");
 	return 0;
 }
 
@@ -75,12 +103,14 @@ int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 	struct kvm_fpu fpu;
 	int ret;
 
-	ret = vm_ioctl(vm->vcpu_fd, KVM_GET_SREGS, &sregs);
+	/* Every piece of state a guest can change, as KVM created it. */
+	ret = callbox_vcpu_state_load(vm->vcpu_fd, &vm->boot_state, err,
+				      errlen);
 	if (ret < 0)
-		return vm_fail(err, errlen, ret, "KVM_GET_SREGS");
+		return ret;
 
+	sregs = vm->boot_state.sregs;
 	callbox_layout_sregs(&sregs);
-
 	ret = vm_ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs);
 	if (ret < 0)
 		return vm_fail(err, errlen, ret, "KVM_SET_SREGS (long mode)");
@@ -95,7 +125,11 @@ int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 	if (ret < 0)
 		return vm_fail(err, errlen, ret, "KVM_SET_VCPU_EVENTS");
 
-	/* x87 and SSE as after FNINIT and reset: a guest may have changed them. */
+	/*
+	 * x87 and SSE control as after FNINIT and reset, written out: a fresh
+	 * vCPU's XSAVE image marks them as in their initial state, and KVM
+	 * then loads MXCSR from wherever the last guest left it.
+	 */
 	memset(&fpu, 0, sizeof(fpu));
 	fpu.fcw = 0x37f;
 	fpu.mxcsr = 0x1f80;
@@ -193,6 +227,11 @@ int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, char *err,
 	ret = vm_set_cpuid(vm, err, errlen);
 	if (ret < 0)
 		goto out_destroy;
+	/* After the CPUID: it decides which MSRs the vCPU has. */
+	ret = callbox_vcpu_state_save(vm->kvm_fd, vm->vcpu_fd, &vm->boot_state,
+				      err, errlen);
+	if (ret < 0)
+		goto out_destroy;
 	return 0;
 
 out_destroy:
@@ -224,5 +263,6 @@ void callbox_vm_destroy(struct callbox_vm *vm)
 		close(vm->kvm_fd);
 	if (vm->mem)
 		munmap(vm->mem, vm->mem_size);
+	callbox_vcpu_state_free(&vm->boot_state);
 	callbox_vm_init(vm);
 }

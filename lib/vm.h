@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vcpu_state.h"
+
 struct kvm_run;
 
 /**
@@ -17,6 +19,8 @@ struct kvm_run;
  * @mem_size: its size
  * @run: the vCPU's kvm_run page, mapped
  * @run_size: its mapping's size
+ * @boot_state: the vCPU's state as KVM created it, which every boot puts
+ *	back before it sets the registers of the layout
  */
 struct callbox_vm {
 	int kvm_fd;
@@ -26,6 +30,7 @@ struct callbox_vm {
 	uint64_t mem_size;
 	struct kvm_run *run;
 	size_t run_size;
+	struct callbox_vcpu_state boot_state;
 };
 
 /* The state of a VM not created yet (or destroyed): no fds, no memory. */
@@ -39,8 +44,9 @@ int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, char *err,
 		      size_t errlen);
 
 /*
- * Put the vCPU in 64-bit long mode at @entry with the stack at the top of
- * memory. Guest memory must already hold the GDT and page tables.
+ * Put the vCPU back in the state KVM created it in, then in 64-bit long
+ * mode at @entry with the stack at the top of memory. Guest memory must
+ * already hold the GDT and page tables.
  */
 int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 			 size_t errlen);

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: (GPL-2.0 OR MIT)
+/*
+ * libcallbox: the vCPU state a guest can change, saved whole and put back
+ * whole.
+ *
+ * A boot used to set only what it needed (the long-mode segments and
+ * control registers, x87 and SSE): whatever else a request changed stayed
+ * for the next one. A DR7 breakpoint set by one request fired in the
+ * next, and one on the SDK's init code failed every later reset; an MSR
+ * such as LSTAR or KERNEL_GS_BASE, the AVX halves of the YMM registers
+ * and XCR0 carried values from one request to the next. So the library
+ * saves the vCPU's state as KVM created it and puts all of it back before
+ * every boot: sregs, debug registers, XCR0, the XSAVE area and every MSR
+ * KVM lists for migration.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+
+#include "vcpu_state.h"
+
+static int state_fail(char *err, size_t errlen, int ret, const char *what)
+{
+	snprintf(err, errlen, "%s: %s", what, strerror(-ret));
+	return ret;
+}
+
+static int state_ioctl(int fd, unsigned long req, void *arg)
+{
+	int ret = ioctl(fd, req, arg);
+
+	return ret < 0 ? -errno : ret;
+}
+
+static struct kvm_msrs *msrs_alloc(__u32 n)
+{
+	struct kvm_msrs *m = calloc(1, sizeof(*m) +
+				       n * sizeof(struct kvm_msr_entry));
+
+	if (m)
+		m->nmsrs = n;
+	return m;
+}
+
+/* The MSRs KVM saves and restores for migration: NULL and -errno on error. */
+static struct kvm_msr_list *msr_index_list(int kvm_fd, int *ret)
+{
+	struct kvm_msr_list probe = { .nmsrs = 0 }, *list;
+
+	*ret = state_ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe);
+	if (*ret != -E2BIG)
+		return NULL;
+	list = calloc(1, sizeof(*list) + probe.nmsrs * sizeof(__u32));
+	if (!list) {
+		*ret = -ENOMEM;
+		return NULL;
+	}
+	list->nmsrs = probe.nmsrs;
+	*ret = state_ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, list);
+	if (*ret < 0) {
+		free(list);
+		return NULL;
+	}
+	return list;
+}
+
+/*
+ * Read every MSR of @list that this vCPU has. KVM_GET_MSRS stops at the
+ * first one it cannot read (one the vCPU's CPUID does not offer), and
+ * returns how many it read: skip that one and go on after it.
+ */
+static int msrs_read(int vcpu_fd, const struct kvm_msr_list *list,
+		     struct kvm_msrs *out)
+{
+	struct kvm_msrs *chunk = msrs_alloc(list->nmsrs);
+	__u32 pos = 0, i;
+	int n;
+
+	if (!chunk)
+		return -ENOMEM;
+	out->nmsrs = 0;
+	while (pos < list->nmsrs) {
+		chunk->nmsrs = list->nmsrs - pos;
+		for (i = 0; i < chunk->nmsrs; i++)
+			chunk->entries[i] = (struct kvm_msr_entry) {
+				.index = list->indices[pos + i],
+			};
+		n = state_ioctl(vcpu_fd, KVM_GET_MSRS, chunk);
+		if (n < 0) {
+			free(chunk);
+			return n;
+		}
+		memcpy(&out->entries[out->nmsrs], chunk->entries,
+		       n * sizeof(chunk->entries[0]));
+		out->nmsrs += n;
+		pos += n + 1;
+	}
+	free(chunk);
+	return 0;
+}
+
+/*
+ * Keep only the MSRs that KVM takes back: write each value read, as it
+ * is, and drop any that KVM_SET_MSRS refuses (it stops at the first).
+ */
+static int msrs_keep_writable(int vcpu_fd, struct kvm_msrs *msrs)
+{
+	struct kvm_msrs *chunk = msrs_alloc(msrs->nmsrs);
+	__u32 pos = 0, kept = 0;
+	int n;
+
+	if (!chunk)
+		return -ENOMEM;
+	while (pos < msrs->nmsrs) {
+		chunk->nmsrs = msrs->nmsrs - pos;
+		memcpy(chunk->entries, &msrs->entries[pos],
+		       chunk->nmsrs * sizeof(chunk->entries[0]));
+		n = state_ioctl(vcpu_fd, KVM_SET_MSRS, chunk);
+		if (n < 0) {
+			free(chunk);
+			return n;
+		}
+		memmove(&msrs->entries[kept], &msrs->entries[pos],
+			n * sizeof(msrs->entries[0]));
+		kept += n;
+		pos += n + 1;
+	}
+	msrs->nmsrs = kept;
+	free(chunk);
+	return 0;
+}
+
+int callbox_vcpu_state_save(int kvm_fd, int vcpu_fd,
+			    struct callbox_vcpu_state *st, char *err,
+			    size_t errlen)
+{
+	struct kvm_msr_list *list;
+	int ret;
+
+	memset(st, 0, sizeof(*st));
+	ret = state_ioctl(vcpu_fd, KVM_GET_SREGS, &st->sregs);
+	if (ret < 0)
+		return state_fail(err, errlen, ret, "KVM_GET_SREGS");
+	ret = state_ioctl(vcpu_fd, KVM_GET_DEBUGREGS, &st->debugregs);
+	if (ret < 0)
+		return state_fail(err, errlen, ret, "KVM_GET_DEBUGREGS");
+	ret = state_ioctl(vcpu_fd, KVM_GET_XCRS, &st->xcrs);
+	if (ret < 0)
+		return state_fail(err, errlen, ret, "KVM_GET_XCRS");
+	ret = state_ioctl(vcpu_fd, KVM_GET_XSAVE, &st->xsave);
+	if (ret < 0)
+		return state_fail(err, errlen, ret, "KVM_GET_XSAVE");
+
+	list = msr_index_list(kvm_fd, &ret);
+	if (!list)
+		return state_fail(err, errlen, ret, "KVM_GET_MSR_INDEX_LIST");
+	st->msrs = msrs_alloc(list->nmsrs);
+	ret = st->msrs ? msrs_read(vcpu_fd, list, st->msrs) : -ENOMEM;
+	free(list);
+	if (!ret)
+		ret = msrs_keep_writable(vcpu_fd, st->msrs);
+	if (ret) {
+		callbox_vcpu_state_free(st);
+		return state_fail(err, errlen, ret, "saving the MSRs");
+	}
+	return 0;
+}
+
+int callbox_vcpu_state_load(int vcpu_fd, const struct callbox_vcpu_state *st,
+			    char *err, size_t errlen)
+{
+	int ret;
+
+	ret = state_ioctl(vcpu_fd, KVM_SET_SREGS, (void *)&st->sregs);
+	if (ret < 0)
+		return state_fail(err, errlen, ret, "KVM_SET_SREGS");
+	ret = state_ioctl(vcpu_fd, KVM_SET_DEBUGREGS, (void *)&st->debugregs);
+	if (ret < 0)
+		return state_fail(err, errlen, ret, "KVM_SET_DEBUGREGS");
+	ret = state_ioctl(vcpu_fd, KVM_SET_XCRS, (void *)&st->xcrs);
+	if (ret < 0)
+		return state_fail(err, errlen, ret, "KVM_SET_XCRS");
+	ret = state_ioctl(vcpu_fd, KVM_SET_XSAVE, (void *)&st->xsave);
+	if (ret < 0)
+		return state_fail(err, errlen, ret, "KVM_SET_XSAVE");
+	ret = state_ioctl(vcpu_fd, KVM_SET_MSRS, st->msrs);
+	if (ret >= 0 && (__u32)ret < st->msrs->nmsrs) {
+		snprintf(err, errlen, "KVM_SET_MSRS: MSR %#x refused",
+			 st->msrs->entries[ret].index);
+		return -EIO;
+	}
+	if (ret < 0)
+		return state_fail(err, errlen, ret, "KVM_SET_MSRS");
+	return 0;
+}
+
+void callbox_vcpu_state_free(struct callbox_vcpu_state *st)
+{
+	free(st->msrs);
+	st->msrs = NULL;
+}

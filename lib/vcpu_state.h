@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
+/*
+ * libcallbox internal: the vCPU state a guest can change, saved whole and
+ * put back whole, so that nothing one request leaves in the CPU reaches
+ * the next.
+ */
+#ifndef CALLBOX_VCPU_STATE_H
+#define CALLBOX_VCPU_STATE_H
+
+#include <stddef.h>
+#include <linux/kvm.h>
+
+/**
+ * struct callbox_vcpu_state - everything of a vCPU that KVM lets a VMM set
+ * @sregs: segment, descriptor-table and control registers, EFER, APIC base
+ * @debugregs: DR0-DR3, DR6, DR7
+ * @xcrs: XCR0
+ * @xsave: x87, SSE, AVX and every other XSAVE component
+ * @msrs: every MSR of KVM_GET_MSR_INDEX_LIST that this vCPU reads and
+ *	takes back (the paravirtual ones included: a value of 0 turns the
+ *	feature off)
+ *
+ * General registers and pending events are not here: a boot sets them
+ * anew (callbox_vm_boot_regs()).
+ */
+struct callbox_vcpu_state {
+	struct kvm_sregs sregs;
+	struct kvm_debugregs debugregs;
+	struct kvm_xcrs xcrs;
+	struct kvm_xsave xsave;
+	struct kvm_msrs *msrs;
+};
+
+/* Save the state of vCPU @vcpu_fd (of KVM @kvm_fd): 0, or -errno and why. */
+int callbox_vcpu_state_save(int kvm_fd, int vcpu_fd,
+			    struct callbox_vcpu_state *st, char *err,
+			    size_t errlen);
+
+/* Put @st back into vCPU @vcpu_fd: 0, or -errno and why. */
+int callbox_vcpu_state_load(int vcpu_fd, const struct callbox_vcpu_state *st,
+			    char *err, size_t errlen);
+
+void callbox_vcpu_state_free(struct callbox_vcpu_state *st);
+
+#endif /* CALLBOX_VCPU_STATE_H */
