@@ -137,7 +137,8 @@ GUEST_BUILD := $(BUILD)/guest
 include guest/guest.mk
 # Guests of the tests, beside the examples.
 $(eval $(call callbox_guest_dir,selftests/guests))
-TEST_GUEST_ELFS := $(GUEST_BUILD)/hostile.elf $(GUEST_BUILD)/hostile2.elf
+TEST_GUEST_ELFS := $(GUEST_BUILD)/hostile.elf $(GUEST_BUILD)/hostile2.elf \
+	$(GUEST_BUILD)/residue.elf
 
 # ---- the module ----
 VM_KO := $(BUILD)/kmod-vm/callbox.ko

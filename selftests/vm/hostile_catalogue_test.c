@@ -18,7 +18,6 @@
  *
  * Under TCG the run takes about 45 s, 40 of them the million cpuids.
  */
-#include <elf.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -213,49 +212,6 @@ static const struct behaviour catalogue[] = {
 	{ .function = "host_calls", .nargs = 1, .args = { U32(10000) },
 	  .state = EXITED, .message = "", .result = 10000 },
 };
-
-/* The address of symbol @name in the ELF file @path, or 0. */
-static uint64_t elf_symbol(const char *path, const char *name)
-{
-	const Elf64_Ehdr *eh;
-	const Elf64_Shdr *sh;
-	uint64_t value = 0;
-	char *image = NULL;
-	long size;
-	FILE *f;
-	int i;
-
-	f = fopen(path, "rb");
-	if (!f)
-		return 0;
-	if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < (long)sizeof(*eh) ||
-	    fseek(f, 0, SEEK_SET) || !(image = malloc(size)) ||
-	    fread(image, 1, size, f) != (size_t)size)
-		goto out;
-	eh = (const Elf64_Ehdr *)image;
-	if (eh->e_shoff + (uint64_t)eh->e_shnum * sizeof(*sh) > (uint64_t)size)
-		goto out;
-	sh = (const Elf64_Shdr *)(image + eh->e_shoff);
-	for (i = 0; i < eh->e_shnum && !value; i++) {
-		const Elf64_Sym *sym = (const Elf64_Sym *)(image + sh[i].sh_offset);
-		const char *str;
-		uint64_t j;
-
-		if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum)
-			continue;
-		str = image + sh[sh[i].sh_link].sh_offset;
-		for (j = 0; j < sh[i].sh_size / sizeof(*sym); j++) {
-			if (!strcmp(str + sym[j].st_name, name)) {
-				value = sym[j].st_value;
-				break;
-			}
-		}
-	}
-out:
-	free(image);
-	fclose(f);
-	return value;
-}
 
 /* @tmpl with {id}, {rip} and {port} put in. */
 static void expand(char *buf, size_t len, const char *tmpl, uint64_t id,

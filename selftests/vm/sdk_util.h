@@ -10,6 +10,7 @@
 #ifndef CALLBOX_SELFTEST_SDK_UTIL_H
 #define CALLBOX_SELFTEST_SDK_UTIL_H
 
+#include <elf.h>
 #include <stdio.h>
 
 #include <callbox/callbox.h>
@@ -106,6 +107,49 @@ static inline void *run_until_stopped(void *p)
 	while (callbox_call_run(sb, 0) != -ESHUTDOWN)
 		;
 	return NULL;
+}
+
+/* The address of symbol @name in the ELF file @path, or 0. */
+static inline uint64_t elf_symbol(const char *path, const char *name)
+{
+	const Elf64_Ehdr *eh;
+	const Elf64_Shdr *sh;
+	uint64_t value = 0;
+	char *image = NULL;
+	long size;
+	FILE *f;
+	int i;
+
+	f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	if (fseek(f, 0, SEEK_END) || (size = ftell(f)) < (long)sizeof(*eh) ||
+	    fseek(f, 0, SEEK_SET) || !(image = malloc(size)) ||
+	    fread(image, 1, size, f) != (size_t)size)
+		goto out;
+	eh = (const Elf64_Ehdr *)image;
+	if (eh->e_shoff + (uint64_t)eh->e_shnum * sizeof(*sh) > (uint64_t)size)
+		goto out;
+	sh = (const Elf64_Shdr *)(image + eh->e_shoff);
+	for (i = 0; i < eh->e_shnum && !value; i++) {
+		const Elf64_Sym *sym = (const Elf64_Sym *)(image + sh[i].sh_offset);
+		const char *str;
+		uint64_t j;
+
+		if (sh[i].sh_type != SHT_SYMTAB || sh[i].sh_link >= eh->e_shnum)
+			continue;
+		str = image + sh[sh[i].sh_link].sh_offset;
+		for (j = 0; j < sh[i].sh_size / sizeof(*sym); j++) {
+			if (!strcmp(str + sym[j].st_name, name)) {
+				value = sym[j].st_value;
+				break;
+			}
+		}
+	}
+out:
+	free(image);
+	fclose(f);
+	return value;
 }
 
 #endif /* CALLBOX_SELFTEST_SDK_UTIL_H */
