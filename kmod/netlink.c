@@ -311,11 +311,15 @@ out_free_report:
  * @euid: the requester's effective uid, taken as the dump starts (in the
  *	context of the task that sent the request; the rest of the dump
  *	runs in whichever reads the socket)
+ * @admin: whether the requester may see every sandbox, as for
+ *	callbox_nl_may_see(): -1 until checked, and checked, in the
+ *	requester's context, by the end of the first round at the latest
  * @checked: the request passed the dump policy
  */
 struct callbox_nl_dump_ctx {
 	u64 next_id;
 	kuid_t euid;
+	int admin;
 	bool checked;
 };
 
@@ -326,7 +330,7 @@ static int callbox_nl_sandbox_get_dumpit(struct sk_buff *skb,
 	struct user_namespace *user_ns = sk_user_ns(NETLINK_CB(cb->skb).sk);
 	struct callbox_sandbox_report *report;
 	struct callbox_sandbox *sb;
-	int admin = -1;
+	bool first = false;
 	int ret = 0;
 
 	static_assert(sizeof(*ctx) <= sizeof(cb->ctx));
@@ -340,14 +344,23 @@ static int callbox_nl_sandbox_get_dumpit(struct sk_buff *skb,
 		if (ret)
 			return ret;
 		ctx->euid = current_euid();
+		ctx->admin = -1;
 		ctx->checked = true;
+		first = true;
 	}
 
-	/* Every message says whether sandboxes came or went meanwhile. */
+	/*
+	 * Every message says whether sandboxes came or went meanwhile. The
+	 * first round sets prev_seq itself (netlink takes 0 for "unset"; the
+	 * registry's count starts at 1): a dump that lists nothing is
+	 * flagged like any other.
+	 */
 	cb->seq = callbox_registry_seq();
+	if (first)
+		cb->prev_seq = cb->seq;
 
 	while ((sb = callbox_registry_next(&ctx->next_id))) {
-		if (!callbox_nl_may_see(cb->skb, ctx->euid, sb, &admin)) {
+		if (!callbox_nl_may_see(cb->skb, ctx->euid, sb, &ctx->admin)) {
 			callbox_sandbox_put(sb);
 			ctx->next_id++;
 			continue;
@@ -369,11 +382,18 @@ static int callbox_nl_sandbox_get_dumpit(struct sk_buff *skb,
 
 	/* This message is full: the sandbox that did not fit goes next. */
 	if (ret == -EMSGSIZE && skb->len)
-		return skb->len;
+		goto more;
 	if (ret) {
 		NL_SET_ERR_MSG(cb->extack, "sandbox too large for a message");
 		return ret;
 	}
+	/*
+	 * No room left for NLMSG_DONE: netlink would send it in a round of
+	 * its own without calling us, unchecked against the registry. Come
+	 * back for an empty round instead, which checks it.
+	 */
+	if (skb_tailroom(skb) < nlmsg_total_size(sizeof(int)))
+		goto more;
 	/*
 	 * Done: return 0 rather than skb->len, so that NLMSG_DONE goes out
 	 * in this same message and a dump that fits in one message is
@@ -383,6 +403,15 @@ static int callbox_nl_sandbox_get_dumpit(struct sk_buff *skb,
 	 */
 	cb->seq = callbox_registry_seq();
 	return 0;
+
+more:
+	/*
+	 * The next rounds run in whichever task reads the socket: settle
+	 * what the requester may see now, in its own context.
+	 */
+	if (ctx->admin < 0)
+		ctx->admin = netlink_capable(cb->skb, CAP_SYS_ADMIN);
+	return skb->len;
 }
 
 int __init callbox_netlink_init(void)

@@ -17,7 +17,14 @@
 
 static DEFINE_XARRAY(callbox_sandboxes);
 static atomic64_t callbox_last_sandbox_id = ATOMIC64_INIT(0);
-/* Changes whenever a sandbox comes or goes: dumps check it. */
+/*
+ * Moves whenever a sandbox comes or goes: dumps check it. Bumped under the
+ * xarray's lock, with the change: a walk that saw a change (it takes that
+ * lock for each step) then reads the count moved. Bumped after the lock
+ * was dropped, a walk could see two changes and the count of neither, and
+ * list a set of sandboxes that never lived at once. Starts at 1: netlink
+ * takes a sequence of 0 for "not set".
+ */
 static atomic_long_t callbox_registry_changes = ATOMIC_LONG_INIT(1);
 static atomic_long_t callbox_registry_size = ATOMIC_LONG_INIT(0);
 
@@ -27,24 +34,34 @@ int callbox_registry_add(struct callbox_sandbox *sb)
 	int ret;
 
 	sb->id = atomic64_inc_return(&callbox_last_sandbox_id);
-	ret = xa_insert(&callbox_sandboxes, sb->id, sb, GFP_KERNEL_ACCOUNT);
+	xa_lock(&callbox_sandboxes);
+	ret = __xa_insert(&callbox_sandboxes, sb->id, sb, GFP_KERNEL_ACCOUNT);
+	if (!ret)
+		atomic_long_inc(&callbox_registry_changes);
+	xa_unlock(&callbox_sandboxes);
 	if (ret) {
 		/* A sandbox with no id was never seen (see shutdown). */
 		sb->id = 0;
 		return ret;
 	}
 	atomic_long_inc(&callbox_registry_size);
-	atomic_long_inc(&callbox_registry_changes);
 	return 0;
 }
 
 /* Make @sb unfindable; again, or for a sandbox never added, does nothing. */
 void callbox_registry_remove(struct callbox_sandbox *sb)
 {
-	if (!sb->id || xa_erase(&callbox_sandboxes, sb->id) != sb)
+	struct callbox_sandbox *gone;
+
+	if (!sb->id)
 		return;
-	atomic_long_dec(&callbox_registry_size);
-	atomic_long_inc(&callbox_registry_changes);
+	xa_lock(&callbox_sandboxes);
+	gone = __xa_erase(&callbox_sandboxes, sb->id);
+	if (gone == sb)
+		atomic_long_inc(&callbox_registry_changes);
+	xa_unlock(&callbox_sandboxes);
+	if (gone == sb)
+		atomic_long_dec(&callbox_registry_size);
 }
 
 /**
@@ -84,9 +101,16 @@ struct callbox_sandbox *callbox_registry_find(u64 id)
 	return sb;
 }
 
+/*
+ * The registry's change count. Ordered after the reads of the registry
+ * before it (smp_rmb()) and before those after it (acquire), so that the
+ * count a dump reads at the start and at the end of its walk bracket it.
+ */
 unsigned long callbox_registry_seq(void)
 {
-	return atomic_long_read(&callbox_registry_changes);
+	/* Pairs with the xarray lock the changes bump the count under. */
+	smp_rmb();
+	return atomic_long_read_acquire(&callbox_registry_changes);
 }
 
 unsigned long callbox_registry_count(void)
