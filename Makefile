@@ -138,7 +138,7 @@ include guest/guest.mk
 # Guests of the tests, beside the examples.
 $(eval $(call callbox_guest_dir,selftests/guests))
 TEST_GUEST_ELFS := $(GUEST_BUILD)/hostile.elf $(GUEST_BUILD)/hostile2.elf \
-	$(GUEST_BUILD)/residue.elf
+	$(GUEST_BUILD)/residue.elf $(GUEST_BUILD)/init_spin.elf
 
 # ---- the module ----
 VM_KO := $(BUILD)/kmod-vm/callbox.ko

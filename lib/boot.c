@@ -43,13 +43,12 @@ static int boot_init_call(struct callbox_sandbox *sb)
 {
 	struct sandbox_abort abort = { 0 };
 	struct callbox_call_info c;
-	uint64_t deadline = 0, id = 0;
+	uint64_t deadline, id = 0;
 	int ret;
 
 	sb->ready = false;
 	/* A guest whose init never ends must not hang the load, or a reset. */
-	if (sb->cfg.call_timeout_ns)
-		deadline = callbox_deadline_after(sb->cfg.call_timeout_ns);
+	deadline = callbox_deadline_after(sb->cfg.init_timeout_ns);
 	ret = callbox_sandbox_reset_fd(sb->sandbox_fd, deadline, &id);
 	if (ret)
 		return sandbox_fail(sb, ret, "CALLBOX_SANDBOX_RESET: %s",

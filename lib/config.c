@@ -20,6 +20,7 @@ void callbox_config_init(struct callbox_config *cfg)
 	cfg->max_calls = CALLBOX_DEFAULT_MAX_CALLS;
 	cfg->input_size = CALLBOX_DEFAULT_IO_BUFFER;
 	cfg->output_size = CALLBOX_DEFAULT_IO_BUFFER;
+	cfg->init_timeout_ns = CALLBOX_DEFAULT_INIT_TIMEOUT_NS;
 }
 
 static bool config_io_size_ok(uint64_t size)
@@ -54,6 +55,8 @@ int sandbox_check_config(struct callbox_sandbox *sb)
 		cfg->input_size = CALLBOX_DEFAULT_IO_BUFFER;
 	if (!cfg->output_size)
 		cfg->output_size = CALLBOX_DEFAULT_IO_BUFFER;
+	if (!cfg->init_timeout_ns)
+		cfg->init_timeout_ns = CALLBOX_DEFAULT_INIT_TIMEOUT_NS;
 	if (cfg->max_calls > CALLBOX_MAX_CALLS)
 		return sandbox_fail(sb, -EINVAL,
 				    "config: max_calls %u is not 1 to %d",

@@ -5,6 +5,7 @@
  * calls, and every way a guest can end a call badly; signals do not end
  * a call, the call timeout does.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
@@ -460,6 +461,45 @@ TEST_F_TIMEOUT(slow, timeout_stops_spin_then_reset, 60)
 	}
 	EXPECT_EQ(0, callbox_call_int(sb, "spin_for", &n, 1, &r));
 	EXPECT_EQ(10, r);
+	callbox_sandbox_free(sb);
+}
+
+/*
+ * The guest's init has a limit of its own: a call timeout shorter than
+ * any init (1 ns) does not fail the load, and still limits the calls.
+ */
+TEST(init_is_not_limited_by_the_call_timeout)
+{
+	struct callbox_config cfg;
+	struct callbox_sandbox *sb;
+	int64_t args[2] = { 2, 3 }, r;
+
+	callbox_config_init(&cfg);
+	cfg.call_timeout_ns = 1;
+	sb = load(&cfg, "arith");
+	EXPECT_EQ(-ETIMEDOUT, callbox_call_int(sb, "add", args, 2, &r));
+	EXPECT_ERROR(sb, "deadline passed");
+	callbox_sandbox_free(sb);
+}
+
+/* An init that never ends fails the load at config.init_timeout_ns. */
+TEST(init_timeout_stops_an_init_that_never_ends)
+{
+	struct callbox_config cfg;
+	struct callbox_sandbox *sb;
+	uint64_t start, ms;
+
+	callbox_config_init(&cfg);
+	EXPECT_EQ(CALLBOX_DEFAULT_INIT_TIMEOUT_NS, cfg.init_timeout_ns);
+	cfg.init_timeout_ns = 300 * MS;
+	sb = sandbox_new(&cfg);
+	start = now_ns();
+	EXPECT_EQ(-ETIMEDOUT, _load_into(sb, "init_spin"));
+	ms = (now_ns() - start) / MS;
+	TH_LOG("%s (after %" PRIu64 " ms)", callbox_sandbox_last_error(sb), ms);
+	EXPECT_ERROR(sb, "guest init: call ");
+	EXPECT_ERROR(sb, " deadline passed (the guest had started, and had not finished)");
+	EXPECT_LE(300, ms);
 	callbox_sandbox_free(sb);
 }
 

@@ -60,6 +60,7 @@ int cli_inspect_error(int err);
 enum {
 	CLI_OPT_INPUT_SIZE = 256,
 	CLI_OPT_OUTPUT_SIZE,
+	CLI_OPT_INIT_TIMEOUT,
 	CLI_OPT_FIRST_FREE,	/* where a command's own options start */
 };
 
@@ -75,6 +76,7 @@ enum {
 	{ "input-size", required_argument, NULL, CLI_OPT_INPUT_SIZE },	\
 	{ "output-size", required_argument, NULL, CLI_OPT_OUTPUT_SIZE }, \
 	{ "timeout", required_argument, NULL, 't' },			\
+	{ "init-timeout", required_argument, NULL, CLI_OPT_INIT_TIMEOUT }, \
 	{ "log-level", required_argument, NULL, 'l' }
 
 void cli_config_init(struct callbox_config *cfg);

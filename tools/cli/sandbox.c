@@ -2,7 +2,7 @@
 /*
  * callbox CLI: the sandbox the commands load GUEST into: the options that
  * shape it (--mem, --stack, --heap, --input-size, --output-size,
- * --timeout, --log-level) parsed into a &struct callbox_config, their
+ * --timeout, --init-timeout, --log-level) parsed into a &struct callbox_config, their
  * help, and making it, with the CLI's host functions and the guest loaded.
  */
 #include <errno.h>
@@ -129,6 +129,13 @@ int cli_sandbox_option(int opt, const char *arg, struct callbox_config *cfg)
 			return -EINVAL;
 		}
 		return 0;
+	case CLI_OPT_INIT_TIMEOUT:
+		if (parse_seconds(arg, &cfg->init_timeout_ns)) {
+			fprintf(stderr, "callbox: --init-timeout: '%s' is not a positive number of seconds\n",
+				arg);
+			return -EINVAL;
+		}
+		return 0;
 	case 'l':
 		if (parse_log_level(arg, &cfg->log_level)) {
 			fprintf(stderr, "callbox: --log-level: '%s' is not off, error, warn, info, debug or trace\n",
@@ -185,12 +192,16 @@ void cli_sandbox_options_usage(FILE *f)
 		"                   a host call's arguments), likewise (default %s)\n"
 		"  -t, --timeout S  stop the call after S seconds (decimals allowed);\n"
 		"                   the kernel enforces it (default: no limit)\n"
+		"      --init-timeout S\n"
+		"                   fail the load if the guest's init takes longer\n"
+		"                   than S seconds (default %.0f)\n"
 		"  -l, --log-level L  show guest log messages up to L: off, error,\n"
 		"                   warn, info, debug or trace (default %s)\n",
 		format_size(cfg.mem_size, mem, sizeof(mem)),
 		format_size(cfg.stack_size, stack, sizeof(stack)),
 		format_size(cfg.input_size, in, sizeof(in)),
 		format_size(cfg.output_size, out, sizeof(out)),
+		cfg.init_timeout_ns / 1e9,
 		callbox_log_level_name(cfg.log_level));
 }
 

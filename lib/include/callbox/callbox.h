@@ -109,6 +109,8 @@ void callbox_describe_call(const struct callbox_call_info *call, char *buf,
 #define CALLBOX_DEFAULT_MEM_SIZE	(4ull << 20)
 #define CALLBOX_DEFAULT_MAX_CALLS	16u
 #define CALLBOX_DEFAULT_LOG_LEVEL	CALLBOX_LOG_WARN
+/* 30 s: the SDK's init takes milliseconds, even under emulation. */
+#define CALLBOX_DEFAULT_INIT_TIMEOUT_NS	(30ull * 1000 * 1000 * 1000)
 /* CALLBOX_DEFAULT_STACK_SIZE and CALLBOX_DEFAULT_IO_BUFFER: callbox/abi.h */
 
 /**
@@ -117,9 +119,9 @@ void callbox_describe_call(const struct callbox_call_info *call, char *buf,
  *	1 GiB (default CALLBOX_DEFAULT_MEM_SIZE). The guest image is loaded
  *	at 1 MiB, the stack grows down from the top, and the I/O buffers,
  *	(@max_calls + 1) * (@input_size + @output_size) bytes, lie below it.
- * @call_timeout_ns: deadline of each callbox_call(), from its start, and
- *	of the guest's init; 0 (the default) for none. The kernel enforces
- *	it.
+ * @call_timeout_ns: deadline of each callbox_call(), from its start; 0
+ *	(the default) for none. The kernel enforces it. It does not limit
+ *	the guest's init (@init_timeout_ns does).
  * @log_level: the most verbose guest log level delivered, a
  *	CALLBOX_LOG_* value (callbox/abi.h), or 0 for none; default
  *	CALLBOX_DEFAULT_LOG_LEVEL. The guest drops messages above it without
@@ -144,6 +146,11 @@ void callbox_describe_call(const struct callbox_call_info *call, char *buf,
  *	64-bit one 9, void 1, and the message's header 12.
  * @output_size: the largest message out of the guest (a call's result, a
  *	host call's arguments), as for @input_size.
+ * @init_timeout_ns: deadline of the guest's init, at the load and at each
+ *	reset, from its start; 0 for the default,
+ *	CALLBOX_DEFAULT_INIT_TIMEOUT_NS. Its own limit, so that a short
+ *	@call_timeout_ns does not fail the load of a guest whose init takes
+ *	longer than its calls, and an init that never ends still fails it.
  * @reserved: room for later fields without breaking the library ABI;
  *	must be zero
  *
@@ -158,7 +165,8 @@ struct callbox_config {
 	uint64_t heap_size;
 	uint64_t input_size;
 	uint64_t output_size;
-	uint64_t reserved[9];
+	uint64_t init_timeout_ns;
+	uint64_t reserved[8];
 };
 
 /* Fill @cfg with the defaults. */
@@ -290,7 +298,7 @@ void callbox_sandbox_set_log_fn(struct callbox_sandbox *sb, callbox_log_fn fn,
  * -EPROTO the guest speaks another ABI, its init failed or its export
  * table is malformed, -ECONNABORTED the guest aborted its init (e.g. an
  * export with a bad type tag), -EIO the guest crashed during init,
- * -ETIMEDOUT the init outlasted config.call_timeout_ns, -EALREADY already
+ * -ETIMEDOUT the init outlasted config.init_timeout_ns, -EALREADY already
  * loaded, -ENOMEM.
  */
 int callbox_sandbox_load(struct callbox_sandbox *sb, const char *guest_path);
