@@ -149,9 +149,14 @@ int callbox_vcpu_state_save(int kvm_fd, int vcpu_fd,
 	ret = state_ioctl(vcpu_fd, KVM_GET_XCRS, &st->xcrs);
 	if (ret < 0)
 		return state_fail(err, errlen, ret, "KVM_GET_XCRS");
-	ret = state_ioctl(vcpu_fd, KVM_GET_XSAVE, &st->xsave);
-	if (ret < 0)
+	st->xsave = calloc(1, sizeof(*st->xsave));
+	if (!st->xsave)
+		return state_fail(err, errlen, -ENOMEM, "saving the XSAVE area");
+	ret = state_ioctl(vcpu_fd, KVM_GET_XSAVE, st->xsave);
+	if (ret < 0) {
+		callbox_vcpu_state_free(st);
 		return state_fail(err, errlen, ret, "KVM_GET_XSAVE");
+	}
 
 	list = msr_index_list(kvm_fd, &ret);
 	if (!list)
@@ -182,7 +187,7 @@ int callbox_vcpu_state_load(int vcpu_fd, const struct callbox_vcpu_state *st,
 	ret = state_ioctl(vcpu_fd, KVM_SET_XCRS, (void *)&st->xcrs);
 	if (ret < 0)
 		return state_fail(err, errlen, ret, "KVM_SET_XCRS");
-	ret = state_ioctl(vcpu_fd, KVM_SET_XSAVE, (void *)&st->xsave);
+	ret = state_ioctl(vcpu_fd, KVM_SET_XSAVE, st->xsave);
 	if (ret < 0)
 		return state_fail(err, errlen, ret, "KVM_SET_XSAVE");
 	ret = state_ioctl(vcpu_fd, KVM_SET_MSRS, st->msrs);
@@ -198,6 +203,8 @@ int callbox_vcpu_state_load(int vcpu_fd, const struct callbox_vcpu_state *st,
 
 void callbox_vcpu_state_free(struct callbox_vcpu_state *st)
 {
+	free(st->xsave);
+	st->xsave = NULL;
 	free(st->msrs);
 	st->msrs = NULL;
 }

@@ -15,7 +15,8 @@
  * @sregs: segment, descriptor-table and control registers, EFER, APIC base
  * @debugregs: DR0-DR3, DR6, DR7
  * @xcrs: XCR0
- * @xsave: x87, SSE, AVX and every other XSAVE component
+ * @xsave: x87, SSE, AVX and every other XSAVE component (allocated:
+ *	the uapi struct ends in a flexible array)
  * @msrs: every MSR of KVM_GET_MSR_INDEX_LIST that this vCPU reads and
  *	takes back (the paravirtual ones included: a value of 0 turns the
  *	feature off)
@@ -27,7 +28,7 @@ struct callbox_vcpu_state {
 	struct kvm_sregs sregs;
 	struct kvm_debugregs debugregs;
 	struct kvm_xcrs xcrs;
-	struct kvm_xsave xsave;
+	struct kvm_xsave *xsave;
 	struct kvm_msrs *msrs;
 };
 
