@@ -414,13 +414,23 @@ if ((shell)); then
 else
 	console=file:$log
 fi
-# Single-threaded TCG: with QEMU 7.2's multi-threaded TCG, a plain loop of
-# KVM VM create/run/destroy inside the VM (no callbox involved) wedged the
-# guest kernel in about one run in three (soft lockups, RCU stalls);
-# thread=single ran the same load 3/3 clean in 43 s. CALLBOX_VM_ACCEL
-# overrides it for experiments.
+# Multi-threaded TCG with QEMU 10 (tools/deps.sh installs it from
+# bookworm-backports): the VM's two vCPUs run at once, so races inside the
+# module can happen here as on a real host. With Debian 12's QEMU 7.2,
+# single-threaded: its multi-threaded TCG wedged the guest kernel in about
+# one run in three on a plain loop of KVM VM create/run/destroy inside the
+# VM (soft lockups, RCU stalls); thread=single ran it 3/3 clean.
+# CALLBOX_VM_ACCEL overrides the choice.
+qemu_major=$(qemu-system-x86_64 --version | sed -n 's/^QEMU emulator version \([0-9]*\)\..*/\1/p')
+if ((${qemu_major:-0} >= 10)); then
+	accel=tcg,thread=multi
+else
+	accel=tcg,thread=single
+fi
+accel=${CALLBOX_VM_ACCEL:-$accel}
+echo "vm: QEMU ${qemu_major:-(unknown version)}, -accel $accel" >&2
 qemu=(
-	qemu-system-x86_64 -accel "${CALLBOX_VM_ACCEL:-tcg,thread=single}"
+	qemu-system-x86_64 -accel "$accel"
 	-cpu max -m 1G -smp 2
 	-nographic -no-reboot -nodefaults -display none
 	-serial "$console" -serial "file:$results"
