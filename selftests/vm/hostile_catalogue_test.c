@@ -269,6 +269,7 @@ FIXTURE_SETUP(catalogue)
 		SKIP(return, "/dev/callbox is missing");
 	callbox_config_init(&cfg);
 	cfg.call_timeout_ns = CALL_TIMEOUT_NS;
+	cfg.init_timeout_ns = CALL_TIMEOUT_NS;
 	memset(&self->n, 0, sizeof(self->n));
 	self->hostile2 = sandbox_new(&cfg);
 	add_host_fns(_metadata, self->hostile2, &self->n);

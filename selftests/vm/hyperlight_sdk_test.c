@@ -197,7 +197,7 @@ FIXTURE_SETUP(reset_init)
 	if (access("/dev/callbox", F_OK))
 		SKIP(return, "/dev/callbox is missing");
 	callbox_config_init(&cfg);
-	cfg.call_timeout_ns = INIT_TIMEOUT_NS;
+	cfg.init_timeout_ns = INIT_TIMEOUT_NS;
 	self->sb = load(&cfg, "fault");
 	ASSERT_EQ(0, sem_init(&canceller.go, 0, 0));
 	ASSERT_EQ(0, sem_init(&canceller.done, 0, 0));

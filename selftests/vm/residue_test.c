@@ -124,6 +124,7 @@ FIXTURE_SETUP(residue)
 		SKIP(return, "/dev/callbox is missing");
 	callbox_config_init(&cfg);
 	cfg.call_timeout_ns = CALL_TIMEOUT_NS;
+	cfg.init_timeout_ns = CALL_TIMEOUT_NS;
 	self->sb = load(&cfg, "residue");
 	/* What a fresh sandbox finds; a piece it cannot read, it lacks. */
 	for (i = 0; i < NR_PIECES; i++) {
