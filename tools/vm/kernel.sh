@@ -8,7 +8,8 @@
 #
 # The version is resolved at run time, never hard-coded: Debian bumps the ABI
 # number (6.1.0-NN) with every security update. By default it is the one
-# the linux-image-amd64 metapackage points at (6.1 on Debian 12).
+# the linux-image-amd64 metapackage points at (6.1 on Debian 12), pinned to
+# 6.1: if the metapackage points elsewhere, the newest installed 6.1.
 # CALLBOX_VM_KVER chooses another installed kernel: a series such as 6.12
 # (the newest installed 6.12.*-amd64) or an exact version (6.12.95+deb12-amd64).
 # CALLBOX_VM_KERNEL=DIR boots a kernel we built instead (the debug lane:
@@ -67,9 +68,23 @@ resolve_kver() {
 	# Prefer the kernel the linux-image-amd64 metapackage points at: that is
 	# the one linux-headers-amd64 matches, so callbox.ko builds against it.
 	# Depends looks like "linux-image-6.1.0-56-amd64 (= 6.1.192-2)".
+	# But the default lane is pinned to Debian 12's 6.1: if the metapackage
+	# has moved on (`apt-get -t bookworm-backports install` of another
+	# package can move it to 6.12), boot the newest installed 6.1 instead.
 	dep=$(dpkg-query -W -f='${Depends}' linux-image-amd64 2>/dev/null || true)
 	kver=$(grep -o 'linux-image-[^ ,|]*' <<<"$dep" | head -n1 || true)
 	kver=${kver#linux-image-}
+	if [[ "$kver" == 6.1.* ]] && usable "$kver"; then
+		echo "$kver"
+		return
+	fi
+	while read -r f; do
+		f=${f#/boot/vmlinuz-}
+		if usable "$f"; then
+			echo "$f"
+			return
+		fi
+	done < <(compgen -G '/boot/vmlinuz-6.1.*-amd64' | sort -rV)
 	if usable "$kver"; then
 		echo "$kver"
 		return
