@@ -111,7 +111,9 @@ $(LIB_SO): $(LIB_OBJS) $(LIB_MAP)
 CLI := $(BUILD)/callbox
 CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/cli/*.c))
 BENCH := $(BUILD)/bench
-BENCH_OBJS := $(BUILD)/tools/bench.o $(BUILD)/tools/raw_guest.o
+BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/bench.c tools/bench_create.c \
+	tools/bench_old_design.c tools/bench_counts.c tools/bench_report.c) \
+	$(BUILD)/tools/raw_guest.o
 BENCH_INSPECT := $(BUILD)/bench-inspect
 BENCH_INSPECT_OBJS := $(BUILD)/tools/bench_inspect.o $(BUILD)/tools/raw_guest.o
 TOOL_OBJS := $(CLI_OBJS) $(BENCH_OBJS) $(BENCH_INSPECT_OBJS)
@@ -261,10 +263,19 @@ check: deps
 	$(MAKE) -j$(shell nproc) WERROR=1 userspace ksft-install vm-module
 	tools/check.sh
 
+# The figures, as a table and as build/bench/results.json (the VM prints
+# the JSON after a marker line; the log keeps the whole output).
 bench: deps
 	$(MAKE) userspace vm-module $(BENCH_BASE_KO)
-	tools/vm/run.sh --module $(VM_KO) --add $(BENCH):/bin/bench \
-		$(foreach g,$(GUEST_EXAMPLE_ELFS),--add $(g):/guests/) -- /bin/bench
+	@mkdir -p $(BUILD)/bench
+	bash -o pipefail -c 'tools/vm/run.sh --module $(VM_KO) \
+		--add $(BENCH):/bin/bench \
+		$(foreach g,$(GUEST_EXAMPLE_ELFS),--add $(g):/guests/) -- \
+		"/bin/bench --json /tmp/results.json && echo --- results.json && cat /tmp/results.json" | \
+		tee $(BUILD)/bench/bench.log'
+	sed -n '/^--- results.json$$/,$$p' $(BUILD)/bench/bench.log | \
+		tail -n +2 >$(BUILD)/bench/results.json
+	@echo "bench: $(BUILD)/bench/results.json"
 	tools/vm/run.sh --timeout 900 --append tsc=reliable --module $(VM_KO) \
 		--add $(VM_KO):/bench/callbox.ko \
 		--add $(BENCH_BASE_KO):/bench/callbox-base.ko \

@@ -36,15 +36,21 @@
 
 #include <callbox/callbox.h>
 
+#include "bench.h"
+#include "bench_report.h"
 #include "bench_util.h"
 #include "raw_guest.h"
 
 #define ROUNDS		10
 #define PER_ROUND	500
 #define SAMPLES		(ROUNDS * PER_ROUND)
+/* --quick: enough to prove each benchmark runs. */
+#define QUICK_ROUNDS	2
+#define QUICK_PER_ROUND	50
 
-/* One KVM_RUN from userspace, which must come back as our DONE port. */
-static void floor_call(int vcpu_fd, struct kvm_run *run)
+bool bench_quick;
+
+void floor_call(int vcpu_fd, struct kvm_run *run)
 {
 	if (ioctl(vcpu_fd, KVM_RUN, 0))
 		die("KVM_RUN", errno);
@@ -74,6 +80,7 @@ static void sync_call(int sandbox_fd)
 struct async_bench {
 	int fd;
 	pthread_t runner;
+	int runner_tid;
 };
 
 static void *async_runner(void *p)
@@ -81,6 +88,7 @@ static void *async_runner(void *p)
 	struct async_bench *a = p;
 	struct callbox_call_info c;
 
+	a->runner_tid = gettid();
 	/* Runs until the sandbox shuts down (ESHUTDOWN). */
 	while (!callbox_call_run_fd(a->fd, 0, 0, &c))
 		;
@@ -186,10 +194,10 @@ static void *stuck_runner(void *p)
 	return NULL;
 }
 
-/* Median time from CANCEL to the call's end. */
-static uint64_t bench_cancel(int dev_fd, bool halted)
+/* Times from CANCEL to the call's end, into @t (@n of them). */
+static void bench_cancel(int dev_fd, bool halted, uint64_t *t, int n)
 {
-	uint64_t t[STOP_ROUNDS], t0, id;
+	uint64_t t0, id;
 	struct callbox_call_info c;
 	struct stuck_guest s;
 	pthread_t thread;
@@ -197,7 +205,7 @@ static uint64_t bench_cancel(int dev_fd, bool halted)
 
 	stuck_create(&s, dev_fd, halted);
 	pthread_create(&thread, NULL, stuck_runner, &s);
-	for (i = 0; i < STOP_ROUNDS; i++) {
+	for (i = 0; i < n; i++) {
 		ret = callbox_call_submit_fd(s.fd, 0, &id);
 		if (ret)
 			die("SUBMIT", -ret);
@@ -219,19 +227,18 @@ static uint64_t bench_cancel(int dev_fd, bool halted)
 	callbox_sandbox_shutdown_fd(s.fd);
 	pthread_join(thread, NULL);
 	stuck_destroy(&s);
-	return median(t, STOP_ROUNDS);
 }
 
-/* Median lateness of a 2 ms deadline on a spinning guest. */
-static uint64_t bench_deadline(int dev_fd)
+/* How late a 2 ms deadline stops a spinning guest, into @t (@n). */
+static void bench_deadline(int dev_fd, uint64_t *t, int n)
 {
-	uint64_t t[STOP_ROUNDS], deadline;
+	uint64_t deadline;
 	struct callbox_call_info c;
 	struct stuck_guest s;
 	int i, ret;
 
 	stuck_create(&s, dev_fd, false);
-	for (i = 0; i < STOP_ROUNDS; i++) {
+	for (i = 0; i < n; i++) {
 		deadline = now_ns() + 2000000;
 		ret = callbox_call_sync_fd(s.fd, deadline, &c);
 		t[i] = now_ns() - deadline;
@@ -242,7 +249,6 @@ static uint64_t bench_deadline(int dev_fd)
 			die("reset", -ret);
 	}
 	stuck_destroy(&s);
-	return median(t, STOP_ROUNDS);
 }
 
 /* ---- typed calls: what values and host calls add to a no-op call ---- */
@@ -374,19 +380,85 @@ static void bench_typed(const char *dir)
 	callbox_sandbox_free(echo);
 }
 
+/* Counted calls (bench_count_calls()): @calls of each kind. */
+struct counted {
+	int sandbox_fd, async_fd;
+	struct callbox_sandbox *sb;
+};
+
+static void count_sync(void *p, int calls)
+{
+	struct counted *c = p;
+
+	while (calls--)
+		sync_call(c->sandbox_fd);
+}
+
+static void count_sdk(void *p, int calls)
+{
+	struct counted *c = p;
+
+	while (calls--)
+		sdk_call(c->sb);
+}
+
+static void count_async(void *p, int calls)
+{
+	struct counted *c = p;
+
+	while (calls--)
+		async_call(c->async_fd);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: bench [--quick] [--json FILE] [GUEST]\n"
+		"Benchmarks callbox's calls, creation and stops against the KVM\n"
+		"floor; GUEST (default /guests/arith.elf) exports noop, and\n"
+		"echo.elf and host.elf sit beside it.\n"
+		"  --quick      a few samples each: proves the benchmarks run\n"
+		"  --json FILE  also write every figure to FILE, as JSON\n");
+}
+
 int main(int argc, char **argv)
 {
-	const char *guest = argc > 1 ? argv[1] : "/guests/arith.elf";
+	const char *guest = "/guests/arith.elf", *json = NULL;
 	static uint64_t t_floor[SAMPLES], t_sync[SAMPLES], t_sdk[SAMPLES];
 	static uint64_t t_async[SAMPLES];
+	static uint64_t t_spin[STOP_ROUNDS], t_hlt[STOP_ROUNDS];
+	static uint64_t t_late[STOP_ROUNDS];
 	struct raw_guest floor_guest, sync_guest, async_guest;
-	struct async_bench async;
+	int rounds = ROUNDS, per_round = PER_ROUND, stops = STOP_ROUNDS;
+	struct async_bench async = { .runner_tid = 0 };
 	struct callbox_sandbox *sb;
-	uint64_t m_floor, m_sync, m_sdk, m_async, t0;
-	uint64_t m_cancel_spin, m_cancel_halt, m_deadline;
+	struct counted counted;
+	int dev_fd, sandbox_fd, ret, r, i, n = 0, tids[2];
 	struct kvm_run *run;
-	int dev_fd, sandbox_fd, ret, r, i, n = 0;
 	size_t run_size;
+	uint64_t t0;
+	FILE *f;
+
+	for (i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick")) {
+			bench_quick = true;
+		} else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
+			json = argv[++i];
+		} else if (!strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (argv[i][0] == '-') {
+			usage(stderr);
+			return 2;
+		} else {
+			guest = argv[i];
+		}
+	}
+	if (bench_quick) {
+		rounds = QUICK_ROUNDS;
+		per_round = QUICK_PER_ROUND;
+		stops = 5;
+	}
 
 	ret = raw_guest_create(&floor_guest, raw_guest_counter,
 			       sizeof(raw_guest_counter));
@@ -434,65 +506,74 @@ int main(int argc, char **argv)
 		async_call(async.fd);
 	}
 
-	for (r = 0; r < ROUNDS; r++) {
-		for (i = 0; i < PER_ROUND; i++) {
+	/* Interleaved in rounds, so that drift hits all alike. */
+	for (r = 0; r < rounds; r++) {
+		for (i = 0; i < per_round; i++) {
 			t0 = now_ns();
 			floor_call(floor_guest.vm.vcpu_fd, run);
 			t_floor[n + i] = now_ns() - t0;
 		}
-		for (i = 0; i < PER_ROUND; i++) {
+		for (i = 0; i < per_round; i++) {
 			t0 = now_ns();
 			sync_call(sandbox_fd);
 			t_sync[n + i] = now_ns() - t0;
 		}
-		for (i = 0; i < PER_ROUND; i++) {
+		for (i = 0; i < per_round; i++) {
 			t0 = now_ns();
 			sdk_call(sb);
 			t_sdk[n + i] = now_ns() - t0;
 		}
-		for (i = 0; i < PER_ROUND; i++) {
+		for (i = 0; i < per_round; i++) {
 			t0 = now_ns();
 			async_call(async.fd);
 			t_async[n + i] = now_ns() - t0;
 		}
-		n += PER_ROUND;
+		n += per_round;
 	}
+	bench_figure("floor.kvm_run", t_floor, n, NULL);
+	bench_figure("call.sync.raw", t_sync, n, "floor.kvm_run");
+	bench_figure("call.sdk.noop", t_sdk, n, "floor.kvm_run");
+	bench_old_design();
+	bench_figure("call.async", t_async, n, "call.old_design");
+
+	counted = (struct counted) {
+		.sandbox_fd = sandbox_fd, .async_fd = async.fd, .sb = sb,
+	};
+	tids[0] = gettid();
+	tids[1] = async.runner_tid;
+	bench_count_calls("call.sync.raw", tids, 1, count_sync, &counted,
+			  per_round);
+	bench_count_calls("call.sdk.noop", tids, 1, count_sdk, &counted,
+			  per_round);
+	bench_count_calls("call.async", tids, 2, count_async, &counted,
+			  per_round);
+
 	/* Shutting down frees the runner (its RUN returns ESHUTDOWN). */
 	callbox_sandbox_shutdown_fd(async.fd);
 	pthread_join(async.runner, NULL);
 	close(async.fd);
 
-	m_floor = median(t_floor, SAMPLES);
-	m_sync = median(t_sync, SAMPLES);
-	m_sdk = median(t_sdk, SAMPLES);
-	m_async = median(t_async, SAMPLES);
-	m_cancel_spin = bench_cancel(dev_fd, false);
-	m_cancel_halt = bench_cancel(dev_fd, true);
-	m_deadline = bench_deadline(dev_fd);
+	bench_cancel(dev_fd, false, t_spin, stops);
+	bench_figure("cancel.spin", t_spin, stops, "floor.kvm_run");
+	bench_cancel(dev_fd, true, t_hlt, stops);
+	bench_figure("cancel.hlt", t_hlt, stops, "floor.kvm_run");
+	bench_deadline(dev_fd, t_late, stops);
+	bench_figure("deadline.overshoot", t_late, stops, "floor.kvm_run");
+	bench_create(guest);
 
-	printf("callbox bench: %d calls each, medians (TCG: compare ratios only)\n",
-	       SAMPLES);
-	printf("  %-38s %9.1f us  1.00x\n", "floor: raw KVM_RUN + IO exit",
-	       m_floor / 1000.0);
-	printf("  %-38s %9.1f us  %.2fx\n", "sync: CALLBOX_CALL_SYNC, raw guest",
-	       m_sync / 1000.0, (double)m_sync / m_floor);
-	printf("  %-38s %9.1f us  %.2fx\n", "sdk: callbox_call_int(noop)",
-	       m_sdk / 1000.0, (double)m_sdk / m_floor);
-	printf("  %-38s %9.1f us  %.2fx  (%.2fx sync)\n",
-	       "async: SUBMIT+WAIT, RUN on a thread", m_async / 1000.0,
-	       (double)m_async / m_floor, (double)m_async / m_sync);
-	printf("stopping a guest, medians of %d:\n", STOP_ROUNDS);
-	printf("  %-38s %9.1f us  %.1fx floor\n",
-	       "cancel -> end, guest spinning", m_cancel_spin / 1000.0,
-	       (double)m_cancel_spin / m_floor);
-	printf("  %-38s %9.1f us  %.1fx floor\n",
-	       "cancel -> end, guest in HLT (irqchip)", m_cancel_halt / 1000.0,
-	       (double)m_cancel_halt / m_floor);
-	printf("  %-38s %9.1f us  %.1fx floor\n",
-	       "deadline overshoot, guest spinning", m_deadline / 1000.0,
-	       (double)m_deadline / m_floor);
+	printf("callbox bench%s: medians and 99th percentiles, each against its baseline\n"
+	       "(under TCG compare ratios only)\n", bench_quick ? " --quick" : "");
+	bench_report_print(stdout);
+	if (json) {
+		f = fopen(json, "w");
+		if (!f)
+			die(json, errno);
+		bench_report_json(f);
+		if (fclose(f))
+			die(json, errno);
+	}
 
-	{
+	if (!bench_quick) {
 		/* The typed guests sit beside @guest. */
 		char dir[4096];
 		char *slash;

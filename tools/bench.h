@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
+/*
+ * What the parts of the benchmark (bench.c, bench_create.c,
+ * bench_old_design.c, bench_counts.c) share.
+ */
+#ifndef CALLBOX_BENCH_H
+#define CALLBOX_BENCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+
+struct kvm_run;
+
+/* --quick: few samples, to prove the benchmarks run, not to measure. */
+extern bool bench_quick;
+
+/* One KVM_RUN from userspace, which must come back as our DONE port. */
+void floor_call(int vcpu_fd, struct kvm_run *run);
+
+/* create.floor and create.elf (a sandbox of @guest), into the report. */
+void bench_create(const char *guest);
+
+/* call.old_design: the seed's handler thread and "running" flag. */
+void bench_old_design(void);
+
+/*
+ * Count the system calls of the threads @tids (@nr of them; tracefs's
+ * raw_syscalls:sys_enter) and the process's voluntary context switches
+ * while @fn(@arg) makes @calls calls; report them per call for figure
+ * @name. Counts that cannot be taken (no tracefs) are reported as such.
+ */
+void bench_count_calls(const char *name, const int *tids, int nr,
+		       void (*fn)(void *arg, int calls), void *arg, int calls);
+
+#endif /* CALLBOX_BENCH_H */

@@ -1,0 +1,85 @@
+// SPDX-License-Identifier: (GPL-2.0 OR MIT)
+/*
+ * callbox benchmark: what creating a sandbox costs against the floor, a
+ * bare KVM VM with a memory region and a vCPU, created and destroyed.
+ */
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <linux/kvm.h>
+
+#include <callbox/callbox.h>
+
+#include "bench.h"
+#include "bench_report.h"
+#include "bench_util.h"
+
+#define CREATE_SAMPLES	30
+#define CREATE_QUICK	3
+
+/* The KVM objects of a sandbox of the default size, and nothing else. */
+static void create_floor_once(void)
+{
+	struct kvm_userspace_memory_region region = {
+		.memory_size = CALLBOX_DEFAULT_MEM_SIZE,
+	};
+	int kvm, vm, vcpu;
+	void *mem;
+
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		die("/dev/kvm", errno);
+	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0)
+		die("KVM_CREATE_VM", errno);
+	mem = mmap(NULL, region.memory_size, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED)
+		die("mmap", errno);
+	region.userspace_addr = (uintptr_t)mem;
+	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &region))
+		die("KVM_SET_USER_MEMORY_REGION", errno);
+	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	if (vcpu < 0)
+		die("KVM_CREATE_VCPU", errno);
+	close(vcpu);
+	close(vm);
+	munmap(mem, region.memory_size);
+	close(kvm);
+}
+
+static void create_elf_once(const char *guest)
+{
+	struct callbox_sandbox *sb;
+	int ret = callbox_sandbox_new(NULL, &sb);
+
+	if (ret)
+		die("callbox_sandbox_new", -ret);
+	if (callbox_sandbox_load(sb, guest)) {
+		fprintf(stderr, "bench: %s\n", callbox_sandbox_last_error(sb));
+		exit(1);
+	}
+	callbox_sandbox_free(sb);
+}
+
+void bench_create(const char *guest)
+{
+	static uint64_t t_floor[CREATE_SAMPLES], t_elf[CREATE_SAMPLES];
+	int i, n = bench_quick ? CREATE_QUICK : CREATE_SAMPLES;
+	uint64_t t0;
+
+	create_floor_once();
+	create_elf_once(guest);
+	/* Interleaved, so that drift hits both alike. */
+	for (i = 0; i < n; i++) {
+		t0 = now_ns();
+		create_floor_once();
+		t_floor[i] = now_ns() - t0;
+		t0 = now_ns();
+		create_elf_once(guest);
+		t_elf[i] = now_ns() - t0;
+	}
+	bench_figure("create.floor", t_floor, n, NULL);
+	bench_figure("create.elf", t_elf, n, "create.floor");
+}
