@@ -132,6 +132,7 @@ int raw_guest_rewind(struct raw_guest *g, struct kvm_run *run,
 {
 	struct callbox_sandbox_reset cmd = { .size = sizeof(cmd) };
 	struct kvm_regs regs = { .rip = RAW_GUEST_INIT, .rflags = 2 };
+	struct kvm_mp_state runnable = { .mp_state = KVM_MP_STATE_RUNNABLE };
 	int ret, err;
 
 	/*
@@ -145,7 +146,13 @@ int raw_guest_rewind(struct raw_guest *g, struct kvm_run *run,
 	run->immediate_exit = 0;
 	if (ret != -1 || err != EINTR)
 		return ret ? -err : -EPROTO;
-	if (ioctl(g->vm.vcpu_fd, KVM_SET_REGS, &regs) ||
+	/*
+	 * A guest stopped in HLT (with the in-kernel irqchip) stays halted:
+	 * KVM leaves the activity state alone when a kick, not an event,
+	 * woke the vCPU, and the init call would sleep in HLT for ever.
+	 */
+	if (ioctl(g->vm.vcpu_fd, KVM_SET_MP_STATE, &runnable) ||
+	    ioctl(g->vm.vcpu_fd, KVM_SET_REGS, &regs) ||
 	    ioctl(sandbox_fd, CALLBOX_SANDBOX_RESET, &cmd))
 		return -errno;
 	*init_id = cmd.out_id;
