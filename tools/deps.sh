@@ -193,7 +193,7 @@ qemu_10_step() {
 		qemu_10_unmet "QEMU 10 would also install or upgrade: $(tr '\n' ' ' <<<"$others" | sed 's/ $//'); not installing"
 		return 0
 	fi
-	echo "deps: upgrading QEMU to bookworm-backports' ($upgrades)" >&2
+	echo "deps: upgrading QEMU to bookworm-backports' ($(tr '\n' ' ' <<<"$upgrades" | sed 's/ $//'))" >&2
 	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
 		qemu-system-x86/bookworm-backports
 }
