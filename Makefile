@@ -110,7 +110,7 @@ $(LIB_SO): $(LIB_OBJS) $(LIB_MAP)
 # ---- programs: static, so that the VM's initramfs needs no libc ----
 CLI := $(BUILD)/callbox
 CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/cli/*.c))
-BENCH := $(BUILD)/bench
+BENCH := $(BUILD)/callbox-bench
 BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/bench.c tools/bench_create.c \
 	tools/bench_old_design.c tools/bench_counts.c tools/bench_report.c) \
 	$(BUILD)/tools/raw_guest.o

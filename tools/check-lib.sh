@@ -109,7 +109,7 @@ vm_suites() {
 		--module "$ko" \
 		${VM_APPEND:+--append "$VM_APPEND"} \
 		--add "$build/callbox:/bin/callbox" \
-		--add "$build/bench:/bin/bench" \
+		--add "$build/callbox-bench:/bin/bench" \
 		--add tools/vm/timeout:/usr/bin/timeout \
 		--add "$ksft/run_kselftest.sh:/kselftest/" \
 		--add "$ksft/kselftest-list.txt:/kselftest/" \
