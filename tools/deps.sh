@@ -62,8 +62,9 @@ usage() {
 
 check_only=0
 kernel_612=0
-# 2: QEMU 10 is required (--qemu-10); 1: wanted, as the default; 0: not.
-qemu_10=1
+# 2: QEMU 10 is required (--qemu-10); 0: not asked for (the default: a
+# multi-threaded make check hung in 2 full runs of 6, see the README).
+qemu_10=0
 for arg in "$@"; do
 	case "$arg" in
 	--check) check_only=1 ;;
