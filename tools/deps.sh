@@ -11,14 +11,12 @@
 #                   default 6.1, which stays the default
 #   --debug-kernel  also what building a kernel from linux-source-6.1
 #                   needs, for `make check-debug`
-#   (default)       as root, upgrade QEMU to bookworm-backports' 10.0, whose
-#                   multi-threaded TCG runs the VM's two vCPUs at once
-#                   (tools/vm/run.sh uses it with QEMU 10); nothing else
-#                   moves. If it cannot (not root, or apt would move more),
-#                   say so and go on: the VM runs single-threaded TCG
-#   --qemu-10       the same, but fail if QEMU cannot be 10
-#   --qemu-7.2      leave QEMU as it is (Debian 12's is 7.2: single-threaded
-#                   TCG)
+#   --qemu-10       as root, upgrade QEMU alone to bookworm-backports' 10.0,
+#                   whose multi-threaded TCG runs the VM's two vCPUs at once
+#                   (tools/vm/run.sh uses it with QEMU 10); fail if apt
+#                   would move anything else. Not the default yet
+#   --qemu-7.2      leave QEMU as it is (the default; Debian 12's is 7.2:
+#                   single-threaded TCG)
 set -euo pipefail
 
 # Why each one is needed:
