@@ -55,7 +55,7 @@ PACKAGES=(
 DEBUG_KERNEL_PACKAGES=(flex bison bc libssl-dev libelf-dev dwarves)
 
 usage() {
-	sed -n '2,22s/^# \{0,1\}//p' "$0"
+	sed -n '2,21s/^# \{0,1\}//p' "$0"
 }
 
 check_only=0
