@@ -17,22 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 
+#include "kvm_ioctl.h"
 #include "vcpu_state.h"
-
-static int state_fail(char *err, size_t errlen, int ret, const char *what)
-{
-	snprintf(err, errlen, "%s: %s", what, strerror(-ret));
-	return ret;
-}
-
-static int state_ioctl(int fd, unsigned long req, void *arg)
-{
-	int ret = ioctl(fd, req, arg);
-
-	return ret < 0 ? -errno : ret;
-}
 
 static struct kvm_msrs *msrs_alloc(__u32 n)
 {
@@ -49,7 +36,7 @@ static struct kvm_msr_list *msr_index_list(int kvm_fd, int *ret)
 {
 	struct kvm_msr_list probe = { .nmsrs = 0 }, *list;
 
-	*ret = state_ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe);
+	*ret = kvm_ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe);
 	if (*ret != -E2BIG)
 		return NULL;
 	list = calloc(1, sizeof(*list) + probe.nmsrs * sizeof(__u32));
@@ -58,7 +45,7 @@ static struct kvm_msr_list *msr_index_list(int kvm_fd, int *ret)
 		return NULL;
 	}
 	list->nmsrs = probe.nmsrs;
-	*ret = state_ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, list);
+	*ret = kvm_ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, list);
 	if (*ret < 0) {
 		free(list);
 		return NULL;
@@ -87,7 +74,7 @@ static int msrs_read(int vcpu_fd, const struct kvm_msr_list *list,
 			chunk->entries[i] = (struct kvm_msr_entry) {
 				.index = list->indices[pos + i],
 			};
-		n = state_ioctl(vcpu_fd, KVM_GET_MSRS, chunk);
+		n = kvm_ioctl(vcpu_fd, KVM_GET_MSRS, chunk);
 		if (n < 0) {
 			free(chunk);
 			return n;
@@ -117,7 +104,7 @@ static int msrs_keep_writable(int vcpu_fd, struct kvm_msrs *msrs)
 		chunk->nmsrs = msrs->nmsrs - pos;
 		memcpy(chunk->entries, &msrs->entries[pos],
 		       chunk->nmsrs * sizeof(chunk->entries[0]));
-		n = state_ioctl(vcpu_fd, KVM_SET_MSRS, chunk);
+		n = kvm_ioctl(vcpu_fd, KVM_SET_MSRS, chunk);
 		if (n < 0) {
 			free(chunk);
 			return n;
@@ -140,27 +127,27 @@ int callbox_vcpu_state_save(int kvm_fd, int vcpu_fd,
 	int ret;
 
 	memset(st, 0, sizeof(*st));
-	ret = state_ioctl(vcpu_fd, KVM_GET_SREGS, &st->sregs);
+	ret = kvm_ioctl(vcpu_fd, KVM_GET_SREGS, &st->sregs);
 	if (ret < 0)
-		return state_fail(err, errlen, ret, "KVM_GET_SREGS");
-	ret = state_ioctl(vcpu_fd, KVM_GET_DEBUGREGS, &st->debugregs);
+		return kvm_fail(err, errlen, ret, "KVM_GET_SREGS");
+	ret = kvm_ioctl(vcpu_fd, KVM_GET_DEBUGREGS, &st->debugregs);
 	if (ret < 0)
-		return state_fail(err, errlen, ret, "KVM_GET_DEBUGREGS");
-	ret = state_ioctl(vcpu_fd, KVM_GET_XCRS, &st->xcrs);
+		return kvm_fail(err, errlen, ret, "KVM_GET_DEBUGREGS");
+	ret = kvm_ioctl(vcpu_fd, KVM_GET_XCRS, &st->xcrs);
 	if (ret < 0)
-		return state_fail(err, errlen, ret, "KVM_GET_XCRS");
+		return kvm_fail(err, errlen, ret, "KVM_GET_XCRS");
 	st->xsave = calloc(1, sizeof(*st->xsave));
 	if (!st->xsave)
-		return state_fail(err, errlen, -ENOMEM, "saving the XSAVE area");
-	ret = state_ioctl(vcpu_fd, KVM_GET_XSAVE, st->xsave);
+		return kvm_fail(err, errlen, -ENOMEM, "saving the XSAVE area");
+	ret = kvm_ioctl(vcpu_fd, KVM_GET_XSAVE, st->xsave);
 	if (ret < 0) {
 		callbox_vcpu_state_free(st);
-		return state_fail(err, errlen, ret, "KVM_GET_XSAVE");
+		return kvm_fail(err, errlen, ret, "KVM_GET_XSAVE");
 	}
 
 	list = msr_index_list(kvm_fd, &ret);
 	if (!list)
-		return state_fail(err, errlen, ret, "KVM_GET_MSR_INDEX_LIST");
+		return kvm_fail(err, errlen, ret, "KVM_GET_MSR_INDEX_LIST");
 	st->msrs = msrs_alloc(list->nmsrs);
 	ret = st->msrs ? msrs_read(vcpu_fd, list, st->msrs) : -ENOMEM;
 	free(list);
@@ -168,7 +155,7 @@ int callbox_vcpu_state_save(int kvm_fd, int vcpu_fd,
 		ret = msrs_keep_writable(vcpu_fd, st->msrs);
 	if (ret) {
 		callbox_vcpu_state_free(st);
-		return state_fail(err, errlen, ret, "saving the MSRs");
+		return kvm_fail(err, errlen, ret, "saving the MSRs");
 	}
 	return 0;
 }
@@ -178,26 +165,26 @@ int callbox_vcpu_state_load(int vcpu_fd, const struct callbox_vcpu_state *st,
 {
 	int ret;
 
-	ret = state_ioctl(vcpu_fd, KVM_SET_SREGS, (void *)&st->sregs);
+	ret = kvm_ioctl(vcpu_fd, KVM_SET_SREGS, (void *)&st->sregs);
 	if (ret < 0)
-		return state_fail(err, errlen, ret, "KVM_SET_SREGS");
-	ret = state_ioctl(vcpu_fd, KVM_SET_DEBUGREGS, (void *)&st->debugregs);
+		return kvm_fail(err, errlen, ret, "KVM_SET_SREGS");
+	ret = kvm_ioctl(vcpu_fd, KVM_SET_DEBUGREGS, (void *)&st->debugregs);
 	if (ret < 0)
-		return state_fail(err, errlen, ret, "KVM_SET_DEBUGREGS");
-	ret = state_ioctl(vcpu_fd, KVM_SET_XCRS, (void *)&st->xcrs);
+		return kvm_fail(err, errlen, ret, "KVM_SET_DEBUGREGS");
+	ret = kvm_ioctl(vcpu_fd, KVM_SET_XCRS, (void *)&st->xcrs);
 	if (ret < 0)
-		return state_fail(err, errlen, ret, "KVM_SET_XCRS");
-	ret = state_ioctl(vcpu_fd, KVM_SET_XSAVE, st->xsave);
+		return kvm_fail(err, errlen, ret, "KVM_SET_XCRS");
+	ret = kvm_ioctl(vcpu_fd, KVM_SET_XSAVE, st->xsave);
 	if (ret < 0)
-		return state_fail(err, errlen, ret, "KVM_SET_XSAVE");
-	ret = state_ioctl(vcpu_fd, KVM_SET_MSRS, st->msrs);
+		return kvm_fail(err, errlen, ret, "KVM_SET_XSAVE");
+	ret = kvm_ioctl(vcpu_fd, KVM_SET_MSRS, st->msrs);
 	if (ret >= 0 && (__u32)ret < st->msrs->nmsrs) {
 		snprintf(err, errlen, "KVM_SET_MSRS: MSR %#x refused",
 			 st->msrs->entries[ret].index);
 		return -EIO;
 	}
 	if (ret < 0)
-		return state_fail(err, errlen, ret, "KVM_SET_MSRS");
+		return kvm_fail(err, errlen, ret, "KVM_SET_MSRS");
 	return 0;
 }
 

@@ -8,13 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <linux/kvm.h>
 
 #include <callbox/abi.h>
 
+#include "kvm_ioctl.h"
 #include "layout.h"
 #include "vm.h"
 
@@ -22,19 +22,6 @@
 
 /* Where KVM may put its real-mode TSS on Intel; unused in long mode. */
 #define CALLBOX_TSS_ADDR 0xfffbd000ul
-
-static int vm_fail(char *err, size_t errlen, int ret, const char *what)
-{
-	snprintf(err, errlen, "%s: %s", what, strerror(-ret));
-	return ret;
-}
-
-static int vm_ioctl(int fd, unsigned long req, void *arg)
-{
-	int ret = ioctl(fd, req, arg);
-
-	return ret < 0 ? -errno : ret;
-}
 
 /* KVM's own leaves: its signature and its paravirtual features. */
 #define CPUID_HYPERVISOR_FIRST	0x40000000u
@@ -63,9 +50,9 @@ static int vm_set_cpuid(struct callbox_vm *vm, char *err, size_t errlen)
 		cpuid = calloc(1, sizeof(*cpuid) +
 				  nent * sizeof(struct kvm_cpuid_entry2));
 		if (!cpuid)
-			return vm_fail(err, errlen, -ENOMEM, "cpuid");
+			return kvm_fail(err, errlen, -ENOMEM, "cpuid");
 		cpuid->nent = nent;
-		ret = vm_ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid);
+		ret = kvm_ioctl(vm->kvm_fd, KVM_GET_SUPPORTED_CPUID, cpuid);
 		if (ret != -E2BIG || nent >= 4096)
 			break;
 		free(cpuid);
@@ -73,7 +60,7 @@ static int vm_set_cpuid(struct callbox_vm *vm, char *err, size_t errlen)
 	}
 	if (ret < 0) {
 		free(cpuid);
-		return vm_fail(err, errlen, ret, "KVM_GET_SUPPORTED_CPUID");
+		return kvm_fail(err, errlen, ret, "KVM_GET_SUPPORTED_CPUID");
 	}
 	for (i = 0, kept = 0; i < cpuid->nent; i++) {
 		__u32 fn = cpuid->entries[i].function;
@@ -83,13 +70,13 @@ static int vm_set_cpuid(struct callbox_vm *vm, char *err, size_t errlen)
 		cpuid->entries[kept++] = cpuid->entries[i];
 	}
 	cpuid->nent = kept;
-	ret = vm_ioctl(vm->vcpu_fd, KVM_SET_CPUID2, cpuid);
+	ret = kvm_ioctl(vm->vcpu_fd, KVM_SET_CPUID2, cpuid);
 	free(cpuid);
 	if (ret < 0)
-		return vm_fail(err, errlen, ret, "KVM_SET_CPUID2");
-	ret = vm_ioctl(vm->vcpu_fd, KVM_ENABLE_CAP, &enforce_pv);
+		return kvm_fail(err, errlen, ret, "KVM_SET_CPUID2");
+	ret = kvm_ioctl(vm->vcpu_fd, KVM_ENABLE_CAP, &enforce_pv);
 	if (ret < 0)
-		return vm_fail(err, errlen, ret,
+		return kvm_fail(err, errlen, ret,
 			       "KVM_ENABLE_CAP(KVM_CAP_ENFORCE_PV_FEATURE_CPUID)");
 	return 0;
 }
@@ -111,9 +98,9 @@ int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 
 	sregs = vm->boot_state.sregs;
 	callbox_layout_sregs(&sregs);
-	ret = vm_ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs);
+	ret = kvm_ioctl(vm->vcpu_fd, KVM_SET_SREGS, &sregs);
 	if (ret < 0)
-		return vm_fail(err, errlen, ret, "KVM_SET_SREGS (long mode)");
+		return kvm_fail(err, errlen, ret, "KVM_SET_SREGS (long mode)");
 
 	/*
 	 * No exception, interrupt or NMI left injected or pending: a call
@@ -121,9 +108,9 @@ int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 	 * would have the init call take it at its first instruction.
 	 */
 	memset(&events, 0, sizeof(events));
-	ret = vm_ioctl(vm->vcpu_fd, KVM_SET_VCPU_EVENTS, &events);
+	ret = kvm_ioctl(vm->vcpu_fd, KVM_SET_VCPU_EVENTS, &events);
 	if (ret < 0)
-		return vm_fail(err, errlen, ret, "KVM_SET_VCPU_EVENTS");
+		return kvm_fail(err, errlen, ret, "KVM_SET_VCPU_EVENTS");
 
 	/*
 	 * x87 and SSE control as after FNINIT and reset, written out: a fresh
@@ -133,17 +120,17 @@ int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 	memset(&fpu, 0, sizeof(fpu));
 	fpu.fcw = 0x37f;
 	fpu.mxcsr = 0x1f80;
-	ret = vm_ioctl(vm->vcpu_fd, KVM_SET_FPU, &fpu);
+	ret = kvm_ioctl(vm->vcpu_fd, KVM_SET_FPU, &fpu);
 	if (ret < 0)
-		return vm_fail(err, errlen, ret, "KVM_SET_FPU");
+		return kvm_fail(err, errlen, ret, "KVM_SET_FPU");
 
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = entry;
 	regs.rsp = vm->mem_size;
 	regs.rflags = X86_RFLAGS_FIXED;
-	ret = vm_ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs);
+	ret = kvm_ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs);
 	if (ret < 0)
-		return vm_fail(err, errlen, ret, "KVM_SET_REGS");
+		return kvm_fail(err, errlen, ret, "KVM_SET_REGS");
 	return 0;
 }
 
@@ -157,10 +144,10 @@ int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, char *err,
 
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
-		ret = vm_fail(err, errlen, -errno, "open /dev/kvm");
+		ret = kvm_fail(err, errlen, -errno, "open /dev/kvm");
 		goto out_destroy;
 	}
-	ret = vm_ioctl(vm->kvm_fd, KVM_GET_API_VERSION, NULL);
+	ret = kvm_ioctl(vm->kvm_fd, KVM_GET_API_VERSION, NULL);
 	if (ret != KVM_API_VERSION) {
 		snprintf(err, errlen, "KVM API version %d, expected %d", ret,
 			 KVM_API_VERSION);
@@ -168,9 +155,9 @@ int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, char *err,
 		goto out_destroy;
 	}
 
-	ret = vm_ioctl(vm->kvm_fd, KVM_CREATE_VM, (void *)0);
+	ret = kvm_ioctl(vm->kvm_fd, KVM_CREATE_VM, (void *)0);
 	if (ret < 0) {
-		vm_fail(err, errlen, ret, "KVM_CREATE_VM");
+		kvm_fail(err, errlen, ret, "KVM_CREATE_VM");
 		goto out_destroy;
 	}
 	vm->vm_fd = ret;
@@ -179,7 +166,7 @@ int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, char *err,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (vm->mem == MAP_FAILED) {
 		vm->mem = NULL;
-		ret = vm_fail(err, errlen, -errno, "mmap guest memory");
+		ret = kvm_fail(err, errlen, -errno, "mmap guest memory");
 		goto out_destroy;
 	}
 	vm->mem_size = mem_size;
@@ -190,29 +177,29 @@ int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, char *err,
 		.memory_size = mem_size,
 		.userspace_addr = (uintptr_t)vm->mem,
 	};
-	ret = vm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
+	ret = kvm_ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region);
 	if (ret < 0) {
-		vm_fail(err, errlen, ret, "KVM_SET_USER_MEMORY_REGION");
+		kvm_fail(err, errlen, ret, "KVM_SET_USER_MEMORY_REGION");
 		goto out_destroy;
 	}
 
 	/* Needed by Intel hosts without unrestricted guest; a no-op on AMD. */
-	ret = vm_ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (void *)CALLBOX_TSS_ADDR);
+	ret = kvm_ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, (void *)CALLBOX_TSS_ADDR);
 	if (ret < 0) {
-		vm_fail(err, errlen, ret, "KVM_SET_TSS_ADDR");
+		kvm_fail(err, errlen, ret, "KVM_SET_TSS_ADDR");
 		goto out_destroy;
 	}
 
-	ret = vm_ioctl(vm->vm_fd, KVM_CREATE_VCPU, (void *)0);
+	ret = kvm_ioctl(vm->vm_fd, KVM_CREATE_VCPU, (void *)0);
 	if (ret < 0) {
-		vm_fail(err, errlen, ret, "KVM_CREATE_VCPU");
+		kvm_fail(err, errlen, ret, "KVM_CREATE_VCPU");
 		goto out_destroy;
 	}
 	vm->vcpu_fd = ret;
 
-	ret = vm_ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL);
+	ret = kvm_ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, NULL);
 	if (ret < 0) {
-		vm_fail(err, errlen, ret, "KVM_GET_VCPU_MMAP_SIZE");
+		kvm_fail(err, errlen, ret, "KVM_GET_VCPU_MMAP_SIZE");
 		goto out_destroy;
 	}
 	vm->run_size = ret;
@@ -220,7 +207,7 @@ int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, char *err,
 		       vm->vcpu_fd, 0);
 	if (vm->run == MAP_FAILED) {
 		vm->run = NULL;
-		ret = vm_fail(err, errlen, -errno, "mmap kvm_run");
+		ret = kvm_fail(err, errlen, -errno, "mmap kvm_run");
 		goto out_destroy;
 	}
 
@@ -244,10 +231,10 @@ int callbox_vm_flush_exit(struct callbox_vm *vm, char *err, size_t errlen)
 	int ret;
 
 	vm->run->immediate_exit = 1;
-	ret = vm_ioctl(vm->vcpu_fd, KVM_RUN, NULL);
+	ret = kvm_ioctl(vm->vcpu_fd, KVM_RUN, NULL);
 	vm->run->immediate_exit = 0;
 	if (ret < 0 && ret != -EINTR)
-		return vm_fail(err, errlen, ret, "KVM_RUN (immediate exit)");
+		return kvm_fail(err, errlen, ret, "KVM_RUN (immediate exit)");
 	return 0;
 }
 
