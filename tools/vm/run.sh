@@ -261,6 +261,7 @@ fi
 cat >"$rootfs/etc/vm/conf" <<EOF
 VM_SHELL=$shell
 VM_CHECK_CALLBOX=$check_callbox
+VM_TIMEOUT=${timeout:-0}
 EOF
 
 # ---------------------------------------------------------------- /init
@@ -363,10 +364,35 @@ if [ "$VM_SHELL" = 1 ]; then
 	poweroff -f
 fi
 
+# A script that hangs is killed with QEMU at the timeout, and nothing would
+# tell where it stood. So, two minutes before (booting takes under one),
+# every user task's state, CPU and kernel stack go to the console log,
+# then SysRq's blocked tasks (w) and every CPU's backtrace (l).
+hang_report() {
+	sleep "$1"
+	echo "vm: the script still runs after $1 s: task dump in the console log" >/dev/ttyS1
+	echo "vm: ---- tasks after $1 s ----"
+	for t in /proc/[0-9]*/task/[0-9]*; do
+		[ -s "${t%/task/*}/cmdline" ] || continue # a kernel thread
+		read -r _ comm state _ <"$t/stat" 2>/dev/null || continue
+		echo "task ${t##*/} $comm $state cpu $(cut -d' ' -f39 "$t/stat") wchan $(cat "$t/wchan" 2>/dev/null) syscall $(cat "$t/syscall" 2>/dev/null)"
+		sed 's/^/    /' "$t/stack" 2>/dev/null
+	done
+	echo w >/proc/sysrq-trigger
+	echo l >/proc/sysrq-trigger
+	dmesg | tail -n 300
+}
+hang_reporter=
+if [ "$VM_TIMEOUT" -ge 240 ]; then
+	hang_report $((VM_TIMEOUT - 120)) &
+	hang_reporter=$!
+fi
+
 v=0
 echo "vm: running the test script"
 sh /etc/vm/script </dev/null >/dev/ttyS1 2>&1
 rc=$?
+[ -n "$hang_reporter" ] && kill "$hang_reporter" 2>/dev/null
 echo "vm: test script exited with status $rc"
 if [ $rc -ne 0 ]; then
 	echo "vm: test script exited with status $rc" >/dev/ttyS1
