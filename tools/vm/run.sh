@@ -15,6 +15,9 @@
 #                     script; no timeout unless --timeout is given; `exit`
 #                     powers off, Ctrl-A x kills QEMU
 #   --timeout SEC     kill the VM after SEC seconds (default 300; 0 = none)
+#                     two minutes before (SEC >= 240), a script still running
+#                     gets every task's state and kernel stack dumped to
+#                     the console log, to tell where it hung
 #   --log FILE        keep the VM console log at FILE (default
 #                     build/vm/console.log)
 #   --kver VER        boot another installed Debian kernel than the default
@@ -373,14 +376,15 @@ hang_report() {
 	echo "vm: the script still runs after $1 s: task dump in the console log" >/dev/ttyS1
 	echo "vm: ---- tasks after $1 s ----"
 	for t in /proc/[0-9]*/task/[0-9]*; do
-		[ -s "${t%/task/*}/cmdline" ] || continue # a kernel thread
+		# A kernel thread has no command line (proc files have no size).
+		[ -n "$(tr -d '\0' <"${t%/task/*}/cmdline" 2>/dev/null)" ] || continue
 		read -r _ comm state _ <"$t/stat" 2>/dev/null || continue
 		echo "task ${t##*/} $comm $state cpu $(cut -d' ' -f39 "$t/stat") wchan $(cat "$t/wchan" 2>/dev/null) syscall $(cat "$t/syscall" 2>/dev/null)"
 		sed 's/^/    /' "$t/stack" 2>/dev/null
 	done
 	echo w >/proc/sysrq-trigger
 	echo l >/proc/sysrq-trigger
-	dmesg | tail -n 300
+	dmesg | sed -n '/sysrq: Show Blocked State/,$p'
 }
 hang_reporter=
 if [ "$VM_TIMEOUT" -ge 240 ]; then
