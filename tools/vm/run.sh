@@ -27,6 +27,10 @@
 #                     live in build/vm-VER/ instead of build/vm/.
 #                     CALLBOX_VM_KERNEL=DIR boots the kernel that
 #                     tools/debug-kernel/build.sh built into DIR instead
+#                     CALLBOX_VM_ACCEL replaces the -accel choice below;
+#                     CALLBOX_VM_QEMU_EXTRA adds QEMU arguments, such as
+#                     "-icount shift=0" (the VM's clock counts instructions:
+#                     single-threaded TCG only)
 #   --add SRC[:DEST]  copy SRC (file or directory, recursively, modes kept)
 #                     to absolute path DEST in the VM (default /bin/NAME);
 #                     a DEST ending in / or naming an existing directory
@@ -468,6 +472,8 @@ qemu=(
 	-kernel "$build/vmlinux" -initrd "$initrd"
 	-append "console=ttyS0 panic=-1 oops=panic softlockup_panic=1 quiet$append"
 )
+# shellcheck disable=SC2206 # arguments, split on purpose
+[ -n "${CALLBOX_VM_QEMU_EXTRA:-}" ] && qemu+=(${CALLBOX_VM_QEMU_EXTRA})
 if ((timeout > 0)); then
 	# --foreground lets an interactive QEMU read the terminal; QEMU has no
 	# children for timeout to miss.
