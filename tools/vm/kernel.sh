@@ -35,26 +35,33 @@ usable() {
 	[[ -n "$1" && -f "/boot/vmlinuz-$1" && -d "/lib/modules/$1/kernel" ]]
 }
 
-# CALLBOX_VM_KVER: an exact version, or the newest usable kernel of a series
-# ("6.1" matches 6.1.0-57-amd64, not 6.12.95+deb12-amd64).
-resolve_chosen() {
-	local want=$1 f kver
-	if usable "$want"; then
-		echo "$want"
-		return
-	fi
+# The newest usable kernel whose version matches glob $1; fails if none.
+newest_usable() {
+	local f kver
 	while read -r f; do
 		kver=${f#/boot/vmlinuz-}
 		if usable "$kver"; then
 			echo "$kver"
-			return
+			return 0
 		fi
-	done < <(compgen -G "/boot/vmlinuz-$want.*-amd64" | sort -rV)
-	die "CALLBOX_VM_KVER=$want: no such kernel installed (need /boot/vmlinuz-VER and /lib/modules/VER/kernel; for 6.12: tools/deps.sh --kernel-6.12)"
+	done < <(compgen -G "/boot/vmlinuz-$1" | sort -rV)
+	return 1
+}
+
+# CALLBOX_VM_KVER: an exact version, or the newest usable kernel of a series
+# ("6.1" matches 6.1.0-57-amd64, not 6.12.95+deb12-amd64).
+resolve_chosen() {
+	local want=$1
+	if usable "$want"; then
+		echo "$want"
+		return
+	fi
+	newest_usable "$want.*-amd64" ||
+		die "CALLBOX_VM_KVER=$want: no such kernel installed (need /boot/vmlinuz-VER and /lib/modules/VER/kernel; for 6.12: tools/deps.sh --kernel-6.12)"
 }
 
 resolve_kver() {
-	local dep kver f
+	local dep kver
 	if [[ -n "${CALLBOX_VM_KERNEL:-}" ]]; then
 		[[ -f "$CALLBOX_VM_KERNEL/kver" && -f "$CALLBOX_VM_KERNEL/bzImage" ]] ||
 			die "CALLBOX_VM_KERNEL=$CALLBOX_VM_KERNEL: no kver or bzImage there (see tools/debug-kernel/build.sh)"
@@ -78,26 +85,14 @@ resolve_kver() {
 		echo "$kver"
 		return
 	fi
-	while read -r f; do
-		f=${f#/boot/vmlinuz-}
-		if usable "$f"; then
-			echo "$f"
-			return
-		fi
-	done < <(compgen -G '/boot/vmlinuz-6.1.*-amd64' | sort -rV)
+	newest_usable '6.1.*-amd64' && return
 	if usable "$kver"; then
 		echo "$kver"
 		return
 	fi
 	# Fallback: the newest installed -amd64 kernel that has its modules.
-	while read -r f; do
-		kver=${f#/boot/vmlinuz-}
-		if usable "$kver"; then
-			echo "$kver"
-			return
-		fi
-	done < <(compgen -G '/boot/vmlinuz-*-amd64' | sort -rV)
-	die "no usable kernel: need /boot/vmlinuz-VER and /lib/modules/VER/kernel (run tools/deps.sh)"
+	newest_usable '*-amd64' ||
+		die "no usable kernel: need /boot/vmlinuz-VER and /lib/modules/VER/kernel (run tools/deps.sh)"
 }
 
 # Read an unsigned little-endian integer of SIZE bytes at OFFSET of FILE.
