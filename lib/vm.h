@@ -21,6 +21,8 @@ struct kvm_run;
  * @run_size: its mapping's size
  * @boot_state: the vCPU's state as KVM created it, which every boot puts
  *	back before it sets the registers of the layout
+ * @dirty: a bitmap of guest memory's pages, one bit a page, which
+ *	callbox_vm_dirty_pages() fills
  */
 struct callbox_vm {
 	int kvm_fd;
@@ -31,7 +33,17 @@ struct callbox_vm {
 	struct kvm_run *run;
 	size_t run_size;
 	struct callbox_vcpu_state boot_state;
+	uint64_t *dirty;
 };
+
+/* KVM's dirty log has a bit for each 4 KiB page of guest memory. */
+#define CALLBOX_VM_PAGE_SIZE	4096u
+
+/* The 64-bit words of a bitmap with a bit for each page of @mem_size. */
+static inline size_t callbox_vm_dirty_words(uint64_t mem_size)
+{
+	return (mem_size / CALLBOX_VM_PAGE_SIZE + 63) / 64;
+}
 
 /* The state of a VM not created yet (or destroyed): no fds, no memory. */
 static inline void callbox_vm_init(struct callbox_vm *vm)
@@ -57,6 +69,14 @@ int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
  * is replayed onto registers restored afterwards.
  */
 int callbox_vm_flush_exit(struct callbox_vm *vm, char *err, size_t errlen);
+
+/*
+ * The pages of guest memory that guest code (or KVM for it) wrote since
+ * the VM was created or since the last call, in @vm->dirty: bit N of word
+ * N / 64 for the page at N * 4096. Writes through @vm->mem from this
+ * process are not seen. -errno and a message on error.
+ */
+int callbox_vm_dirty_pages(struct callbox_vm *vm, char *err, size_t errlen);
 
 /* Close everything; safe on a partly created or destroyed VM. */
 void callbox_vm_destroy(struct callbox_vm *vm);

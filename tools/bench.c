@@ -410,14 +410,34 @@ static void count_async(void *p, int calls)
 		async_call(c->async_fd);
 }
 
+/* The figures, as a table on stdout and, if @json, as JSON there. */
+static void print_report(const char *json)
+{
+	FILE *f;
+
+	printf("callbox bench%s: medians and 99th percentiles, each against its baseline\n"
+	       "(under TCG compare ratios only)\n", bench_quick ? " --quick" : "");
+	bench_report_print(stdout);
+	if (!json)
+		return;
+	f = fopen(json, "w");
+	if (!f)
+		die(json, errno);
+	bench_report_json(f);
+	if (fclose(f))
+		die(json, errno);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: bench [--quick] [--json FILE] [GUEST]\n"
+		"usage: bench [--quick] [--lifecycle] [--json FILE] [GUEST]\n"
 		"Benchmarks callbox's calls, creation and stops against the KVM\n"
 		"floor; GUEST (default /guests/arith.elf) exports noop, and\n"
 		"echo.elf and host.elf sit beside it.\n"
 		"  --quick      a few samples each: proves the benchmarks run\n"
+		"  --lifecycle  only creating and resetting sandboxes (create.*,\n"
+		"               reset.*)\n"
 		"  --json FILE  also write every figure to FILE, as JSON\n");
 }
 
@@ -430,6 +450,7 @@ int main(int argc, char **argv)
 	static uint64_t t_late[STOP_ROUNDS];
 	struct raw_guest floor_guest, sync_guest, async_guest;
 	int rounds = ROUNDS, per_round = PER_ROUND, stops = STOP_ROUNDS;
+	bool lifecycle = false;
 	struct async_bench async = { .runner_tid = 0 };
 	struct callbox_sandbox *sb;
 	struct counted counted;
@@ -437,11 +458,12 @@ int main(int argc, char **argv)
 	struct kvm_run *run;
 	size_t run_size;
 	uint64_t t0;
-	FILE *f;
 
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--quick")) {
 			bench_quick = true;
+		} else if (!strcmp(argv[i], "--lifecycle")) {
+			lifecycle = true;
 		} else if (!strcmp(argv[i], "--json") && i + 1 < argc) {
 			json = argv[++i];
 		} else if (!strcmp(argv[i], "--help")) {
@@ -458,6 +480,11 @@ int main(int argc, char **argv)
 		rounds = QUICK_ROUNDS;
 		per_round = QUICK_PER_ROUND;
 		stops = 5;
+	}
+	if (lifecycle) {
+		bench_create(guest);
+		print_report(json);
+		return 0;
 	}
 
 	ret = raw_guest_create(&floor_guest, raw_guest_counter,
@@ -561,17 +588,7 @@ int main(int argc, char **argv)
 	bench_figure("deadline.overshoot", t_late, stops, "floor.kvm_run");
 	bench_create(guest);
 
-	printf("callbox bench%s: medians and 99th percentiles, each against its baseline\n"
-	       "(under TCG compare ratios only)\n", bench_quick ? " --quick" : "");
-	bench_report_print(stdout);
-	if (json) {
-		f = fopen(json, "w");
-		if (!f)
-			die(json, errno);
-		bench_report_json(f);
-		if (fclose(f))
-			die(json, errno);
-	}
+	print_report(json);
 
 	if (!bench_quick) {
 		/* The typed guests sit beside @guest. */

@@ -18,7 +18,10 @@ extern bool bench_quick;
 /* One KVM_RUN from userspace, which must come back as our DONE port. */
 void floor_call(int vcpu_fd, struct kvm_run *run);
 
-/* create.floor and create.elf (a sandbox of @guest), into the report. */
+/*
+ * create.floor, create.elf (a sandbox of @guest) and reset.4m, .64m and
+ * .256m, into the report.
+ */
 void bench_create(const char *guest);
 
 /* call.old_design: the seed's handler thread and "running" flag. */

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: (GPL-2.0 OR MIT)
 /*
  * callbox benchmark: what creating a sandbox costs against the floor, a
- * bare KVM VM with a memory region and a vCPU, created and destroyed.
+ * bare KVM VM with a memory region and a vCPU, created and destroyed; and
+ * what resetting one costs, at three memory sizes, against the same floor.
  */
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -63,6 +66,44 @@ static void create_elf_once(const char *guest)
 	callbox_sandbox_free(sb);
 }
 
+/*
+ * Figure @name (the report keeps the pointer): one noop call in a sandbox
+ * of @mib MiB, then the timed callbox_sandbox_reset(), @n times. A noop
+ * leaves the least a request can leave to clean up.
+ */
+static void bench_reset(const char *guest, const char *name,
+			unsigned int mib, int n)
+{
+	static uint64_t t[CREATE_SAMPLES];
+	struct callbox_config cfg;
+	struct callbox_sandbox *sb;
+	uint64_t t0;
+	int i, ret;
+
+	callbox_config_init(&cfg);
+	cfg.mem_size = (uint64_t)mib << 20;
+	ret = callbox_sandbox_new(&cfg, &sb);
+	if (ret)
+		die("callbox_sandbox_new", -ret);
+	if (callbox_sandbox_load(sb, guest))
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (callbox_call_int(sb, "noop", NULL, 0, NULL))
+			goto fail;
+		t0 = now_ns();
+		if (callbox_sandbox_reset(sb))
+			goto fail;
+		t[i] = now_ns() - t0;
+	}
+	callbox_sandbox_free(sb);
+	bench_figure(name, t, n, "create.floor");
+	return;
+fail:
+	fprintf(stderr, "bench: %u MiB: %s\n", mib,
+		callbox_sandbox_last_error(sb));
+	exit(1);
+}
+
 void bench_create(const char *guest)
 {
 	static uint64_t t_floor[CREATE_SAMPLES], t_elf[CREATE_SAMPLES];
@@ -82,4 +123,7 @@ void bench_create(const char *guest)
 	}
 	bench_figure("create.floor", t_floor, n, NULL);
 	bench_figure("create.elf", t_elf, n, "create.floor");
+	bench_reset(guest, "reset.4m", 4, n);
+	bench_reset(guest, "reset.64m", 64, n);
+	bench_reset(guest, "reset.256m", 256, n);
 }

@@ -273,3 +273,33 @@ static void xstate_read(const struct callbox_wire_value *args,
 	callbox_wire_put_i64(result, v);
 }
 CALLBOX_EXPORT(xstate_read, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
+
+/* ---- memory ---- */
+
+/* A word of the image's data, and one of its bss, for the test to find. */
+static volatile uint64_t residue_data = 0x5eed5eed5eed5eedull;
+static volatile uint64_t residue_bss;
+
+static void data_addr(const struct callbox_wire_value *args,
+		      struct callbox_wire_writer *result)
+{
+	callbox_wire_put_i64(result, args[0].i64 ? (int64_t)&residue_bss :
+						   (int64_t)&residue_data);
+}
+CALLBOX_EXPORT(data_addr, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
+
+/* Guest memory is identity-mapped: args[0] is a guest-physical address. */
+static void peek(const struct callbox_wire_value *args,
+		 struct callbox_wire_writer *result)
+{
+	callbox_wire_put_i64(result, *(volatile int64_t *)args[0].i64);
+}
+CALLBOX_EXPORT(peek, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
+
+static void poke(const struct callbox_wire_value *args,
+		 struct callbox_wire_writer *result)
+{
+	*(volatile int64_t *)args[0].i64 = args[1].i64;
+	callbox_wire_put_i64(result, 0);
+}
+CALLBOX_EXPORT(poke, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);

@@ -330,7 +330,9 @@ int callbox_sandbox_fd(const struct callbox_sandbox *sb);
  * Reloads the guest's memory and registers as they were at load, and
  * runs the guest's init again as the kernel's init call. Until that init
  * has succeeded, calls fail with -ENOTRECOVERABLE. Submitted calls, and
- * the results of ended calls not yet waited for, are kept.
+ * the results of ended calls not yet waited for, are kept. Only the pages
+ * the guest wrote since the last reset are put back (KVM logs them), so a
+ * reset costs what the guest wrote, not the size of its memory.
  *
  * Return: 0 or -errno.
  */
