@@ -24,8 +24,15 @@
 
 #include "inspect.h"
 
-/* How often a dump is taken again when sandboxes came or went meanwhile. */
-#define DUMP_TRIES	5
+/*
+ * How often a dump is taken, at most, when sandboxes came or went while
+ * the kernel listed them. With a sandbox created and closed every 350 us
+ * on the other CPU (inspect_leak_test, multi-threaded TCG), 5 tries all
+ * failed about once in 2,500 listings of one or two sandboxes: each try
+ * was interrupted about one time in five. Tries are cheap (one datagram
+ * for a short list), so take many.
+ */
+#define DUMP_TRIES	25
 
 /* The calling thread's last error, "" after a success. */
 static __thread char thread_error[CALLBOX_OUTCOME_MESSAGE_MAX];
