@@ -162,6 +162,9 @@ static int boot(struct callbox_sandbox *sb, const char *guest_path)
 	ret = boot_init_call(sb);
 	if (ret)
 		return ret;
+	ret = sandbox_snapshot_take(sb, err, sizeof(err));
+	if (ret)
+		return sandbox_fail(sb, ret, "taking the snapshot: %s", err);
 	/*
 	 * Only here, not after a reset's init call: the same image publishes
 	 * the same table, and callers check calls against it without a lock.
@@ -188,74 +191,10 @@ int callbox_sandbox_load(struct callbox_sandbox *sb, const char *guest_path)
 		sb->sandbox_fd = -1;
 		free(sb->boot_image);
 		sb->boot_image = NULL;
+		sandbox_memory_free(&sb->memory);
 		callbox_vm_destroy(&sb->vm);
 	}
 	return ret;
-}
-
-/*
- * Put guest memory back as it was at load, except the slots and the I/O
- * area: they hold requests of queued calls and results not yet collected.
- * Only the pages the guest wrote since the last reset (KVM's dirty log)
- * can differ, and the mailbox's header, which this library writes (the
- * slot of a call, a host call's outcome): so the cost grows with what
- * the guest wrote, not with its memory. Measured under TCG (bench
- * --lifecycle: reset.*, a noop call before each reset; medians of one
- * run, December 2026), against the copy of the whole memory it replaced:
- * 6.0 ms -> 1.1 ms at 4 MiB, 122 ms -> 3.7 ms at 64 MiB, 488 ms -> 1.0 ms
- * at 256 MiB (creating a VM, create.floor: 100 ms there). What is left is
- * mostly the init call.
- */
-static int reset_memory(struct callbox_sandbox *sb, char *err, size_t errlen)
-{
-	const uint64_t hdr_end = CALLBOX_GPA_MAILBOX +
-				 offsetof(struct callbox_mailbox, slots);
-	const uint64_t slots_end = CALLBOX_GPA_MAILBOX +
-				   sizeof(struct callbox_mailbox);
-	const uint64_t io_end = sb->io_base +
-				callbox_io_size(sb->cfg.input_size,
-						sb->cfg.output_size,
-						sb->cfg.max_calls);
-	/* What a reset puts back: from the image, or zeroes (NULL). */
-	const struct {
-		uint64_t start, end;
-		const char *from;
-	} parts[] = {
-		{ 0, hdr_end, sb->boot_image },
-		{ slots_end, sb->image_end, sb->boot_image },
-		{ sb->image_end, sb->io_base, NULL },
-		{ io_end, sb->vm.mem_size, NULL },
-	};
-	char *mem = sb->vm.mem;
-	uint64_t word, page, start, end;
-	size_t w, i;
-	int ret;
-
-	ret = callbox_vm_dirty_pages(&sb->vm, err, errlen);
-	if (ret)
-		return ret;
-	memcpy(mem, sb->boot_image, hdr_end);
-	for (w = 0; w < callbox_vm_dirty_words(sb->vm.mem_size); w++) {
-		for (word = sb->vm.dirty[w]; word; word &= word - 1) {
-			page = (w * 64 + __builtin_ctzll(word)) *
-			       CALLBOX_VM_PAGE_SIZE;
-			for (i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
-				start = parts[i].start > page ?
-					parts[i].start : page;
-				end = page + CALLBOX_VM_PAGE_SIZE;
-				if (parts[i].end < end)
-					end = parts[i].end;
-				if (start >= end)
-					continue;
-				if (parts[i].from)
-					memcpy(mem + start, parts[i].from + start,
-					       end - start);
-				else
-					memset(mem + start, 0, end - start);
-			}
-		}
-	}
-	return 0;
 }
 
 int callbox_sandbox_reset(struct callbox_sandbox *sb)
@@ -270,7 +209,7 @@ int callbox_sandbox_reset(struct callbox_sandbox *sb)
 	pthread_mutex_lock(&sb->run_lock);
 	ret = callbox_vm_flush_exit(&sb->vm, err, sizeof(err));
 	if (!ret)
-		ret = reset_memory(sb, err, sizeof(err));
+		ret = sandbox_memory_put_back(sb, false, err, sizeof(err));
 	if (ret) {
 		sandbox_fail(sb, ret, "reset: %s", err);
 		goto out_unlock;

@@ -77,6 +77,7 @@ void callbox_sandbox_free(struct callbox_sandbox *sb)
 	}
 	callbox_vm_destroy(&sb->vm);
 	free(sb->boot_image);
+	sandbox_memory_free(&sb->memory);
 	free(sb->exports);
 	free(sb->host_fns);
 	pthread_cond_destroy(&sb->submitted);

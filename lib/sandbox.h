@@ -32,6 +32,7 @@
 #include <callbox/callbox.h>
 
 #include "signature.h"
+#include "snapshot.h"
 #include "vm.h"
 
 /* More would be a table of names nobody can keep in their head. */
@@ -89,6 +90,7 @@ struct callbox_sandbox {
 	int sandbox_fd;
 	uint64_t entry;
 	void *boot_image;	/* guest memory below image_end, as loaded */
+	struct sandbox_memory memory;	/* snapshot.c */
 	uint64_t image_end;
 	uint64_t io_base;
 	struct sandbox_export *exports;

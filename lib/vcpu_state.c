@@ -11,7 +11,8 @@
  * and XCR0 carried values from one request to the next. So the library
  * saves the vCPU's state as KVM created it and puts all of it back before
  * every boot: sregs, debug registers, XCR0, the XSAVE area and every MSR
- * KVM lists for migration.
+ * KVM lists for migration. With the general registers, pending events and
+ * the run state, the same save is the vCPU half of a restore's snapshot.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -127,6 +128,15 @@ int callbox_vcpu_state_save(int kvm_fd, int vcpu_fd,
 	int ret;
 
 	memset(st, 0, sizeof(*st));
+	ret = kvm_ioctl(vcpu_fd, KVM_GET_REGS, &st->regs);
+	if (ret < 0)
+		return kvm_fail(err, errlen, ret, "KVM_GET_REGS");
+	ret = kvm_ioctl(vcpu_fd, KVM_GET_VCPU_EVENTS, &st->events);
+	if (ret < 0)
+		return kvm_fail(err, errlen, ret, "KVM_GET_VCPU_EVENTS");
+	ret = kvm_ioctl(vcpu_fd, KVM_GET_MP_STATE, &st->mp_state);
+	if (ret < 0)
+		return kvm_fail(err, errlen, ret, "KVM_GET_MP_STATE");
 	ret = kvm_ioctl(vcpu_fd, KVM_GET_SREGS, &st->sregs);
 	if (ret < 0)
 		return kvm_fail(err, errlen, ret, "KVM_GET_SREGS");
@@ -185,6 +195,16 @@ int callbox_vcpu_state_load(int vcpu_fd, const struct callbox_vcpu_state *st,
 	}
 	if (ret < 0)
 		return kvm_fail(err, errlen, ret, "KVM_SET_MSRS");
+	/* After the segment registers, which decide how RIP reads. */
+	ret = kvm_ioctl(vcpu_fd, KVM_SET_REGS, (void *)&st->regs);
+	if (ret < 0)
+		return kvm_fail(err, errlen, ret, "KVM_SET_REGS");
+	ret = kvm_ioctl(vcpu_fd, KVM_SET_VCPU_EVENTS, (void *)&st->events);
+	if (ret < 0)
+		return kvm_fail(err, errlen, ret, "KVM_SET_VCPU_EVENTS");
+	ret = kvm_ioctl(vcpu_fd, KVM_SET_MP_STATE, (void *)&st->mp_state);
+	if (ret < 0)
+		return kvm_fail(err, errlen, ret, "KVM_SET_MP_STATE");
 	return 0;
 }
 

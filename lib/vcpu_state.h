@@ -20,11 +20,17 @@
  * @msrs: every MSR of KVM_GET_MSR_INDEX_LIST that this vCPU reads and
  *	takes back (the paravirtual ones included: a value of 0 turns the
  *	feature off)
+ * @regs: general registers, RIP and RFLAGS
+ * @events: pending exceptions, interrupts and NMIs, interrupt shadow
+ * @mp_state: runnable or halted
  *
- * General registers and pending events are not here: a boot sets them
- * anew (callbox_vm_boot_regs()).
+ * A boot loads it all, then sets the registers and events of the layout
+ * anew (callbox_vm_boot_regs()); a restore loads it all.
  */
 struct callbox_vcpu_state {
+	struct kvm_regs regs;
+	struct kvm_vcpu_events events;
+	struct kvm_mp_state mp_state;
 	struct kvm_sregs sregs;
 	struct kvm_debugregs debugregs;
 	struct kvm_xcrs xcrs;

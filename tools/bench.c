@@ -436,8 +436,8 @@ static void usage(FILE *f)
 		"floor; GUEST (default /guests/arith.elf) exports noop, and\n"
 		"echo.elf and host.elf sit beside it.\n"
 		"  --quick      a few samples each: proves the benchmarks run\n"
-		"  --lifecycle  only creating and resetting sandboxes (create.*,\n"
-		"               reset.*)\n"
+		"  --lifecycle  only creating, resetting and restoring sandboxes\n"
+		"               (create.*, reset.*, restore.*)\n"
 		"  --json FILE  also write every figure to FILE, as JSON\n");
 }
 

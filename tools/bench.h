@@ -19,8 +19,8 @@ extern bool bench_quick;
 void floor_call(int vcpu_fd, struct kvm_run *run);
 
 /*
- * create.floor, create.elf (a sandbox of @guest) and reset.4m, .64m and
- * .256m, into the report.
+ * create.floor, create.elf (a sandbox of @guest), and reset.* and
+ * restore.* at 4, 64 and 256 MiB, into the report.
  */
 void bench_create(const char *guest);
 

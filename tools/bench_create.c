@@ -2,7 +2,8 @@
 /*
  * callbox benchmark: what creating a sandbox costs against the floor, a
  * bare KVM VM with a memory region and a vCPU, created and destroyed; and
- * what resetting one costs, at three memory sizes, against the same floor.
+ * what resetting and restoring one cost, at three memory sizes, against
+ * the same floor.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -68,11 +69,12 @@ static void create_elf_once(const char *guest)
 
 /*
  * Figure @name (the report keeps the pointer): one noop call in a sandbox
- * of @mib MiB, then the timed callbox_sandbox_reset(), @n times. A noop
- * leaves the least a request can leave to clean up.
+ * of @mib MiB, then the timed @put_back (a reset or a restore), @n times.
+ * A noop leaves the least a request can leave to clean up.
  */
-static void bench_reset(const char *guest, const char *name,
-			unsigned int mib, int n)
+static void bench_put_back(const char *guest, const char *name,
+			   unsigned int mib, int n,
+			   int (*put_back)(struct callbox_sandbox *sb))
 {
 	static uint64_t t[CREATE_SAMPLES];
 	struct callbox_config cfg;
@@ -91,7 +93,7 @@ static void bench_reset(const char *guest, const char *name,
 		if (callbox_call_int(sb, "noop", NULL, 0, NULL))
 			goto fail;
 		t0 = now_ns();
-		if (callbox_sandbox_reset(sb))
+		if (put_back(sb))
 			goto fail;
 		t[i] = now_ns() - t0;
 	}
@@ -99,7 +101,7 @@ static void bench_reset(const char *guest, const char *name,
 	bench_figure(name, t, n, "create.floor");
 	return;
 fail:
-	fprintf(stderr, "bench: %u MiB: %s\n", mib,
+	fprintf(stderr, "bench: %s: %s\n", name,
 		callbox_sandbox_last_error(sb));
 	exit(1);
 }
@@ -123,7 +125,10 @@ void bench_create(const char *guest)
 	}
 	bench_figure("create.floor", t_floor, n, NULL);
 	bench_figure("create.elf", t_elf, n, "create.floor");
-	bench_reset(guest, "reset.4m", 4, n);
-	bench_reset(guest, "reset.64m", 64, n);
-	bench_reset(guest, "reset.256m", 256, n);
+	bench_put_back(guest, "reset.4m", 4, n, callbox_sandbox_reset);
+	bench_put_back(guest, "reset.64m", 64, n, callbox_sandbox_reset);
+	bench_put_back(guest, "reset.256m", 256, n, callbox_sandbox_reset);
+	bench_put_back(guest, "restore.4m", 4, n, callbox_sandbox_restore);
+	bench_put_back(guest, "restore.64m", 64, n, callbox_sandbox_restore);
+	bench_put_back(guest, "restore.256m", 256, n, callbox_sandbox_restore);
 }

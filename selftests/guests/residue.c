@@ -276,15 +276,30 @@ CALLBOX_EXPORT(xstate_read, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 
 /* ---- memory ---- */
 
-/* A word of the image's data, and one of its bss, for the test to find. */
+/*
+ * A word of the image's data, one of its bss, and one of its bss that the
+ * init sets, for the test to find; and the init says that it ran.
+ */
 static volatile uint64_t residue_data = 0x5eed5eed5eed5eedull;
 static volatile uint64_t residue_bss;
+static volatile uint64_t residue_init_word;
+
+int callbox_guest_init(void)
+{
+	residue_init_word = 0x1717171717171717ull;
+	callbox_log(CALLBOX_LOG_WARN, "residue init");
+	return 0;
+}
 
 static void data_addr(const struct callbox_wire_value *args,
 		      struct callbox_wire_writer *result)
 {
-	callbox_wire_put_i64(result, args[0].i64 ? (int64_t)&residue_bss :
-						   (int64_t)&residue_data);
+	volatile uint64_t *words[] = {
+		&residue_data, &residue_bss, &residue_init_word,
+	};
+	uint64_t i = (uint64_t)args[0].i64;
+
+	callbox_wire_put_i64(result, i < 3 ? (int64_t)words[i] : 0);
 }
 CALLBOX_EXPORT(data_addr, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 

@@ -13,7 +13,8 @@
  * reset, and steal time, turned on, had KVM write into guest memory on
  * every entry. The host offers no paravirtual feature now: writing their
  * MSRs faults, and CPUID shows no KVM leaves. Memory the guest wrote is
- * put back too.
+ * put back too. And a restore puts all of it back as it was once the
+ * init had exited, without running the init again.
  */
 #include <inttypes.h>
 
@@ -36,6 +37,7 @@
 #define KVM_SIGNATURE_EBX	0x4b4d564bu
 
 #define PATTERN			0x5a5a5a5aa5a5a5a5ull
+#define NR_WORDS		5
 
 /*
  * One piece of state: read with @read(@which); set to @value with
@@ -176,16 +178,13 @@ static void scribble(struct __test_metadata *_metadata,
 	}
 }
 
-/* After a reset, every piece as a fresh sandbox had it. */
-static void expect_fresh(struct __test_metadata *_metadata,
-			 FIXTURE_DATA(residue) *self)
+/* Every piece as a fresh sandbox had it. */
+static void expect_pieces_fresh(struct __test_metadata *_metadata,
+				FIXTURE_DATA(residue) *self)
 {
 	unsigned int i;
 	int64_t v;
 
-	ASSERT_EQ(0, callbox_sandbox_reset(self->sb)) {
-		TH_LOG("reset: %s", callbox_sandbox_last_error(self->sb));
-	}
 	for (i = 0; i < NR_PIECES; i++) {
 		if (!self->has[i])
 			continue;
@@ -194,7 +193,7 @@ static void expect_fresh(struct __test_metadata *_metadata,
 			       callbox_sandbox_last_error(self->sb));
 		}
 		if (pieces[i].emulator_keeps && v != self->fresh[i]) {
-			TH_LOG("%s: %#" PRIx64 " after the reset (the emulator's)",
+			TH_LOG("%s: %#" PRIx64 " once put back (the emulator's)",
 			       pieces[i].name, (uint64_t)v);
 			continue;
 		}
@@ -204,6 +203,16 @@ static void expect_fresh(struct __test_metadata *_metadata,
 			       (uint64_t)self->fresh[i]);
 		}
 	}
+}
+
+/* After a reset, every piece as a fresh sandbox had it. */
+static void expect_fresh(struct __test_metadata *_metadata,
+			 FIXTURE_DATA(residue) *self)
+{
+	ASSERT_EQ(0, callbox_sandbox_reset(self->sb)) {
+		TH_LOG("reset: %s", callbox_sandbox_last_error(self->sb));
+	}
+	expect_pieces_fresh(_metadata, self);
 }
 
 TEST_F(residue, reset_after_a_call_puts_every_piece_back)
@@ -306,62 +315,132 @@ TEST_F(residue, cpuid_shows_no_kvm_leaves)
 }
 
 /*
- * And in memory: a word of the image's data and of its bss, one of the
- * heap and one at the bottom of the stack, written by one request, are
- * back as the load left them after the reset. Three rounds, the middle
- * one writing nothing: a reset puts back only the pages the guest wrote
- * since the last one (KVM's dirty log), so each round starts the log anew.
+ * And in memory: a word of the image's data and of its bss, one the init
+ * set, one of the heap and one at the bottom of the stack.
+ */
+struct word {
+	const char *name;
+	int64_t addr, fresh;
+};
+
+#define INIT_WORD	0x1717171717171717ll
+
+static void find_words(struct __test_metadata *_metadata,
+		       struct callbox_sandbox *sb, struct word *w)
+{
+	static const char *const names[] = {
+		"image data", "image bss", "init's", "heap", "stack bottom",
+	};
+	int64_t i;
+
+	for (i = 0; i < NR_WORDS; i++) {
+		w[i].name = names[i];
+		if (i < 3)
+			ASSERT_EQ(0, callbox_call_int(sb, "data_addr", &i, 1,
+						      &w[i].addr));
+	}
+	w[3].addr = 2 << 20;
+	w[4].addr = (int64_t)(CALLBOX_DEFAULT_MEM_SIZE -
+			      CALLBOX_DEFAULT_STACK_SIZE + 512);
+	for (i = 0; i < NR_WORDS; i++)
+		ASSERT_EQ(0, callbox_call_int(sb, "peek", &w[i].addr, 1,
+					      &w[i].fresh));
+	EXPECT_EQ(0x5eed5eed5eed5eedll, w[0].fresh);
+	EXPECT_EQ(0, w[1].fresh);
+	EXPECT_EQ(INIT_WORD, w[2].fresh);
+	EXPECT_EQ(0, w[3].fresh);
+	EXPECT_EQ(0, w[4].fresh);
+}
+
+static void poke_words(struct __test_metadata *_metadata,
+		       struct callbox_sandbox *sb, const struct word *w)
+{
+	int64_t args[2], v;
+	unsigned int i;
+
+	for (i = 0; i < NR_WORDS; i++) {
+		args[0] = w[i].addr;
+		args[1] = (int64_t)PATTERN + i;
+		ASSERT_EQ(0, callbox_call_int(sb, "poke", args, 2, &v));
+		ASSERT_EQ(0, callbox_call_int(sb, "peek", args, 1, &v));
+		ASSERT_EQ(args[1], v);
+	}
+}
+
+static void expect_words_fresh(struct __test_metadata *_metadata,
+			       struct callbox_sandbox *sb,
+			       const struct word *w, const char *after)
+{
+	unsigned int i;
+	int64_t v;
+
+	for (i = 0; i < NR_WORDS; i++) {
+		ASSERT_EQ(0, callbox_call_int(sb, "peek", (int64_t *)&w[i].addr,
+					      1, &v));
+		EXPECT_EQ(w[i].fresh, v) {
+			TH_LOG("after %s, the %s word at %#" PRIx64 " is %#" PRIx64 ", not %#" PRIx64,
+			       after, w[i].name, (uint64_t)w[i].addr,
+			       (uint64_t)v, (uint64_t)w[i].fresh);
+		}
+	}
+}
+
+/*
+ * Three rounds, the middle one writing nothing: a reset puts back only
+ * the pages the guest wrote since the last one (KVM's dirty log), so each
+ * round starts the log anew.
  */
 TEST_F(residue, reset_puts_back_every_page_the_guest_wrote)
 {
-	struct {
-		const char *name;
-		int64_t addr, fresh;
-	} w[] = {
-		{ .name = "image data" }, { .name = "image bss" },
-		{ .name = "heap", .addr = 2 << 20 },
-		{ .name = "stack bottom",
-		  .addr = (int64_t)(CALLBOX_DEFAULT_MEM_SIZE -
-				    CALLBOX_DEFAULT_STACK_SIZE + 512) },
-	};
-	int64_t args[2], v;
-	unsigned int i, round;
+	struct word w[NR_WORDS];
+	unsigned int round;
 
 	return_if_setup_skipped();
-	for (i = 0; i < 2; i++) {
-		args[0] = i;
-		ASSERT_EQ(0, callbox_call_int(self->sb, "data_addr", args, 1,
-					      &w[i].addr));
-	}
-	for (i = 0; i < ARRAY_SIZE(w); i++)
-		ASSERT_EQ(0, callbox_call_int(self->sb, "peek", &w[i].addr, 1,
-					      &w[i].fresh));
-	EXPECT_EQ(0x5eed5eed5eed5eedll, w[0].fresh);
-	for (i = 1; i < ARRAY_SIZE(w); i++)
-		EXPECT_EQ(0, w[i].fresh);
-
+	find_words(_metadata, self->sb, w);
 	for (round = 0; round < 3; round++) {
-		for (i = 0; i < ARRAY_SIZE(w) && round != 1; i++) {
-			args[0] = w[i].addr;
-			args[1] = (int64_t)PATTERN + i;
-			ASSERT_EQ(0, callbox_call_int(self->sb, "poke", args,
-						      2, &v));
-			ASSERT_EQ(0, callbox_call_int(self->sb, "peek", args,
-						      1, &v));
-			ASSERT_EQ(args[1], v);
-		}
+		if (round != 1)
+			poke_words(_metadata, self->sb, w);
 		ASSERT_EQ(0, callbox_sandbox_reset(self->sb)) {
 			TH_LOG("reset: %s", callbox_sandbox_last_error(self->sb));
 		}
-		for (i = 0; i < ARRAY_SIZE(w); i++) {
-			ASSERT_EQ(0, callbox_call_int(self->sb, "peek",
-						      &w[i].addr, 1, &v));
-			EXPECT_EQ(w[i].fresh, v) {
-				TH_LOG("round %u: the %s word at %#" PRIx64 " survived the reset: %#" PRIx64,
-				       round, w[i].name, (uint64_t)w[i].addr,
-				       (uint64_t)v);
-			}
+		expect_words_fresh(_metadata, self->sb, w, "a reset");
+	}
+}
+
+static void count_init_logs(struct callbox_sandbox *sb, unsigned int level,
+			    const char *message, void *opaque)
+{
+	*(int *)opaque += !strcmp(message, "residue init");
+}
+
+/*
+ * A restore puts the guest back as it was once its init had exited, the
+ * init's own writes included, without running the init again; a reset
+ * after it runs the init again. Twice over, so that a restore after a
+ * restore, and a reset after one, start from what the last one left.
+ */
+TEST_F(residue, restore_puts_back_the_guest_as_after_its_init)
+{
+	struct word w[NR_WORDS];
+	int inits = 0, round;
+
+	return_if_setup_skipped();
+	find_words(_metadata, self->sb, w);
+	callbox_sandbox_set_log_fn(self->sb, count_init_logs, &inits);
+	for (round = 0; round < 2; round++) {
+		scribble(_metadata, self);
+		poke_words(_metadata, self->sb, w);
+		ASSERT_EQ(0, callbox_sandbox_restore(self->sb)) {
+			TH_LOG("restore: %s",
+			       callbox_sandbox_last_error(self->sb));
 		}
+		EXPECT_EQ(round, inits);
+		expect_words_fresh(_metadata, self->sb, w, "a restore");
+		expect_pieces_fresh(_metadata, self);
+		poke_words(_metadata, self->sb, w);
+		ASSERT_EQ(0, callbox_sandbox_reset(self->sb));
+		EXPECT_EQ(round + 1, inits);
+		expect_words_fresh(_metadata, self->sb, w, "a reset");
 	}
 }
 

@@ -339,6 +339,27 @@ int callbox_sandbox_fd(const struct callbox_sandbox *sb);
 int callbox_sandbox_reset(struct callbox_sandbox *sb);
 
 /**
+ * callbox_sandbox_restore() - put the guest back as it was after its init
+ *
+ * The load takes a snapshot of the guest once its init has exited: every
+ * page of memory it wrote, and the whole vCPU state. A restore puts those
+ * back, and zeroes or reloads the pages the guest wrote since, without
+ * running the init again: a request can run on a clean guest, and its
+ * state is thrown away after, for much less than a reset. Only the pages
+ * written since the last reset or restore are touched, so a restore costs
+ * what the guest wrote, not the size of its memory. Submitted calls, and
+ * the results of ended calls not yet waited for, are kept.
+ *
+ * It does not lift the kernel's poison (a call aborted in the middle of
+ * guest code): such a sandbox still needs callbox_sandbox_reset(), and
+ * calls fail with -ENOTRECOVERABLE until then. If the restore fails half
+ * way, calls fail until a reset.
+ *
+ * Return: 0 or -errno.
+ */
+int callbox_sandbox_restore(struct callbox_sandbox *sb);
+
+/**
  * callbox_sandbox_last_error() - what went wrong, in words
  * @sb: the sandbox; NULL for callbox_sandbox_new()
  *

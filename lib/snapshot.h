@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
+/*
+ * libcallbox internal: guest memory against the two states it is put back
+ * to, the image as loaded (a reset, which then runs the init again) and
+ * the snapshot taken right after the init (a restore).
+ */
+#ifndef CALLBOX_LIB_SNAPSHOT_H
+#define CALLBOX_LIB_SNAPSHOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vcpu_state.h"
+
+struct callbox_sandbox;
+
+/**
+ * struct sandbox_snapshot - the guest right after its init at the load
+ * @pages: a bitmap of the pages that differ from the image as loaded (the
+ *	init wrote them) or that the library writes (the mailbox's header)
+ * @index: those pages' numbers, in increasing order
+ * @data: their contents then, CALLBOX_VM_PAGE_SIZE bytes each, in the
+ *	order of @index
+ * @nr: how many
+ * @vcpu: the vCPU's whole state then
+ */
+struct sandbox_snapshot {
+	uint64_t *pages;
+	uint64_t *index;
+	char *data;
+	size_t nr;
+	struct callbox_vcpu_state vcpu;
+};
+
+/**
+ * struct sandbox_memory - what guest memory holds
+ * @written: a bitmap of the pages the guest wrote (KVM's dirty log, in
+ *	the library's hands) since memory was last put back
+ * @at_snapshot: memory was last put back to the snapshot (or taken as
+ *	it), not to the image as loaded
+ * @snap: the restore point
+ */
+struct sandbox_memory {
+	uint64_t *written;
+	bool at_snapshot;
+	struct sandbox_snapshot snap;
+};
+
+/* At the load, once the init has exited: take the restore point. */
+int sandbox_snapshot_take(struct callbox_sandbox *sb, char *err,
+			  size_t errlen);
+
+/*
+ * Put guest memory back to the snapshot (@to_snapshot) or to the image as
+ * loaded, but for the slots and the I/O area, with run_lock held.
+ */
+int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
+			    char *err, size_t errlen);
+
+void sandbox_memory_free(struct sandbox_memory *m);
+
+#endif /* CALLBOX_LIB_SNAPSHOT_H */
