@@ -121,7 +121,7 @@ int callbox_call_run(struct callbox_sandbox *sb, uint64_t deadline_ns)
 		return slot;
 	s = &sb->slots[slot];
 
-	ret = sandbox_check_ready(sb, function);
+	ret = sandbox_prepare_call(sb, function);
 	if (!ret) {
 		sandbox_mailbox(sb)->slot = slot;
 		ret = callbox_call_run_fd(sb->sandbox_fd, id, 0, &c);

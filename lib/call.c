@@ -11,14 +11,27 @@
 
 #include "sandbox.h"
 
-/* With run_lock held: refuse to run calls in a guest whose init failed. */
-int sandbox_check_ready(struct callbox_sandbox *sb, const char *what)
+/*
+ * With run_lock held, before a call enters the guest: refuse if the guest's
+ * init failed; with CALLBOX_CONFIG_FRESH_CALLS, put the guest back first
+ * if a call entered it since it was last put back.
+ */
+int sandbox_prepare_call(struct callbox_sandbox *sb, const char *what)
 {
-	if (sb->ready)
-		return 0;
-	return sandbox_fail(sb, -ENOTRECOVERABLE,
-			    "%s: the guest is not ready: its init failed at the last reset; reset the sandbox",
-			    what);
+	int ret;
+
+	if (!sb->ready)
+		return sandbox_fail(sb, -ENOTRECOVERABLE,
+				    "%s: the guest is not ready: its init failed at the last reset; reset the sandbox",
+				    what);
+	if ((sb->cfg.flags & CALLBOX_CONFIG_FRESH_CALLS) &&
+	    sb->memory.entered) {
+		ret = sandbox_restore_locked(sb);
+		if (ret)
+			return ret;
+	}
+	sb->memory.entered = true;
+	return 0;
 }
 
 /*
@@ -60,7 +73,7 @@ int callbox_call(struct callbox_sandbox *sb, const char *function,
 		deadline = callbox_deadline_after(sb->cfg.call_timeout_ns);
 
 	pthread_mutex_lock(&sb->run_lock);
-	ret = sandbox_check_ready(sb, function);
+	ret = sandbox_prepare_call(sb, function);
 	if (!ret) {
 		sandbox_mailbox(sb)->slot = slot;
 		ret = callbox_call_sync_fd(sb->sandbox_fd, deadline, &c);

@@ -48,6 +48,10 @@ int sandbox_check_config(struct callbox_sandbox *sb)
 					    "config: reserved field %zu is not zero (use callbox_config_init())",
 					    i);
 	}
+	if (cfg->flags & ~CALLBOX_CONFIG_FLAGS_MASK)
+		return sandbox_fail(sb, -EINVAL,
+				    "config: unknown flags %#" PRIx64,
+				    (uint64_t)(cfg->flags & ~CALLBOX_CONFIG_FLAGS_MASK));
 	/* 0 in a field added after reserved ones were zeroed: the default. */
 	if (!cfg->max_calls)
 		cfg->max_calls = CALLBOX_DEFAULT_MAX_CALLS;

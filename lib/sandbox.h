@@ -168,6 +168,6 @@ void sandbox_deliver_log(struct callbox_sandbox *sb);
 void sandbox_abandon_call(struct callbox_sandbox *sb, uint64_t id);
 
 /* call.c */
-int sandbox_check_ready(struct callbox_sandbox *sb, const char *what);
+int sandbox_prepare_call(struct callbox_sandbox *sb, const char *what);
 
 #endif /* CALLBOX_LIB_SANDBOX_H */

@@ -147,6 +147,7 @@ int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 		m->written[w] = 0;
 	}
 	m->at_snapshot = to_snapshot;
+	m->entered = false;
 	return 0;
 }
 
@@ -204,16 +205,11 @@ void sandbox_memory_free(struct sandbox_memory *m)
 	memset(m, 0, sizeof(*m));
 }
 
-int callbox_sandbox_restore(struct callbox_sandbox *sb)
+int sandbox_restore_locked(struct callbox_sandbox *sb)
 {
 	char err[256];
 	int ret;
 
-	sandbox_begin(sb);
-	if (sb->sandbox_fd < 0)
-		return sandbox_fail(sb, -EBADF, "no guest loaded");
-
-	pthread_mutex_lock(&sb->run_lock);
 	ret = callbox_vm_flush_exit(&sb->vm, err, sizeof(err));
 	if (!ret)
 		ret = sandbox_memory_put_back(sb, true, err, sizeof(err));
@@ -224,8 +220,22 @@ int callbox_sandbox_restore(struct callbox_sandbox *sb)
 	if (ret) {
 		/* Half put back: no call may run in it before a reset. */
 		sb->ready = false;
-		sandbox_fail(sb, ret, "restore: %s", err);
+		return sandbox_fail(sb, ret, "restore: %s", err);
 	}
+	sb->memory.entered = false;
+	return 0;
+}
+
+int callbox_sandbox_restore(struct callbox_sandbox *sb)
+{
+	int ret;
+
+	sandbox_begin(sb);
+	if (sb->sandbox_fd < 0)
+		return sandbox_fail(sb, -EBADF, "no guest loaded");
+
+	pthread_mutex_lock(&sb->run_lock);
+	ret = sandbox_restore_locked(sb);
 	pthread_mutex_unlock(&sb->run_lock);
 	return ret;
 }

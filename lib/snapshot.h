@@ -39,11 +39,13 @@ struct sandbox_snapshot {
  *	the library's hands) since memory was last put back
  * @at_snapshot: memory was last put back to the snapshot (or taken as
  *	it), not to the image as loaded
+ * @entered: a call may have entered the guest since it was put back
  * @snap: the restore point
  */
 struct sandbox_memory {
 	uint64_t *written;
 	bool at_snapshot;
+	bool entered;
 	struct sandbox_snapshot snap;
 };
 
@@ -57,6 +59,12 @@ int sandbox_snapshot_take(struct callbox_sandbox *sb, char *err,
  */
 int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 			    char *err, size_t errlen);
+
+/*
+ * Put the guest back to the snapshot, memory and vCPU, with run_lock held.
+ * On failure, no call may run before a reset (sb->ready is false).
+ */
+int sandbox_restore_locked(struct callbox_sandbox *sb);
 
 void sandbox_memory_free(struct sandbox_memory *m);
 

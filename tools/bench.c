@@ -9,6 +9,8 @@
  *   sdk noop  callbox_call_int("noop") on a real SDK guest (signature
  *             check, request and result as wire messages, guest-side
  *             dispatch by name, one exit)
+ *   fresh     the same on a sandbox with CALLBOX_CONFIG_FRESH_CALLS: a
+ *             restore before each call, against sdk noop
  *   async     SUBMIT + WAIT on one thread, RUN on a runner thread
  * and prints per-call medians and their ratio to the floor. Then, for
  * the kernel's control of a running guest:
@@ -445,14 +447,15 @@ int main(int argc, char **argv)
 {
 	const char *guest = "/guests/arith.elf", *json = NULL;
 	static uint64_t t_floor[SAMPLES], t_sync[SAMPLES], t_sdk[SAMPLES];
-	static uint64_t t_async[SAMPLES];
+	static uint64_t t_async[SAMPLES], t_fresh[SAMPLES];
 	static uint64_t t_spin[STOP_ROUNDS], t_hlt[STOP_ROUNDS];
 	static uint64_t t_late[STOP_ROUNDS];
 	struct raw_guest floor_guest, sync_guest, async_guest;
 	int rounds = ROUNDS, per_round = PER_ROUND, stops = STOP_ROUNDS;
 	bool lifecycle = false;
 	struct async_bench async = { .runner_tid = 0 };
-	struct callbox_sandbox *sb;
+	struct callbox_sandbox *sb, *fresh;
+	struct callbox_config fresh_cfg;
 	struct counted counted;
 	int dev_fd, sandbox_fd, ret, r, i, n = 0, tids[2];
 	struct kvm_run *run;
@@ -524,12 +527,24 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: %s\n", callbox_sandbox_last_error(sb));
 		return 1;
 	}
+	/* The same calls, each on the guest as after its init. */
+	callbox_config_init(&fresh_cfg);
+	fresh_cfg.flags = CALLBOX_CONFIG_FRESH_CALLS;
+	ret = callbox_sandbox_new(&fresh_cfg, &fresh);
+	if (ret)
+		die("callbox_sandbox_new", -ret);
+	if (callbox_sandbox_load(fresh, guest)) {
+		fprintf(stderr, "bench: %s\n",
+			callbox_sandbox_last_error(fresh));
+		return 1;
+	}
 
 	/* Warm up each path (first entries fault pages in). */
 	for (i = 0; i < 100; i++) {
 		floor_call(floor_guest.vm.vcpu_fd, run);
 		sync_call(sandbox_fd);
 		sdk_call(sb);
+		sdk_call(fresh);
 		async_call(async.fd);
 	}
 
@@ -552,6 +567,11 @@ int main(int argc, char **argv)
 		}
 		for (i = 0; i < per_round; i++) {
 			t0 = now_ns();
+			sdk_call(fresh);
+			t_fresh[n + i] = now_ns() - t0;
+		}
+		for (i = 0; i < per_round; i++) {
+			t0 = now_ns();
 			async_call(async.fd);
 			t_async[n + i] = now_ns() - t0;
 		}
@@ -560,6 +580,7 @@ int main(int argc, char **argv)
 	bench_figure("floor.kvm_run", t_floor, n, NULL);
 	bench_figure("call.sync.raw", t_sync, n, "floor.kvm_run");
 	bench_figure("call.sdk.noop", t_sdk, n, "floor.kvm_run");
+	bench_figure("call.fresh", t_fresh, n, "call.sdk.noop");
 	bench_old_design();
 	bench_figure("call.async", t_async, n, "call.old_design");
 
@@ -604,6 +625,7 @@ int main(int argc, char **argv)
 		bench_typed(dir);
 	}
 
+	callbox_sandbox_free(fresh);
 	callbox_sandbox_free(sb);
 	close(sandbox_fd);
 	close(dev_fd);

@@ -209,6 +209,11 @@ static void cfg_reserved(struct callbox_config *c)
 	c->reserved[3] = 1;
 }
 
+static void cfg_flags(struct callbox_config *c)
+{
+	c->flags = CALLBOX_CONFIG_FRESH_CALLS | (1ull << 40);
+}
+
 static void cfg_max_calls(struct callbox_config *c)
 {
 	c->max_calls = 65;
@@ -257,6 +262,7 @@ TEST(load_messages)
 {
 	static const struct bad_config bad[] = {
 		{ cfg_reserved, "config: reserved field 3 is not zero" },
+		{ cfg_flags, "config: unknown flags 0x10000000000" },
 		{ cfg_max_calls, "config: max_calls 65 is not 1 to 64" },
 		{ cfg_input, "config: input buffer size 5000 bytes" },
 		{ cfg_output, "config: output buffer size 3 bytes" },

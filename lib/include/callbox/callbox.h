@@ -151,6 +151,7 @@ void callbox_describe_call(const struct callbox_call_info *call, char *buf,
  *	CALLBOX_DEFAULT_INIT_TIMEOUT_NS. Its own limit, so that a short
  *	@call_timeout_ns does not fail the load of a guest whose init takes
  *	longer than its calls, and an init that never ends still fails it.
+ * @flags: CALLBOX_CONFIG_* bits; 0 (the default) for none
  * @reserved: room for later fields without breaking the library ABI;
  *	must be zero
  *
@@ -166,8 +167,18 @@ struct callbox_config {
 	uint64_t input_size;
 	uint64_t output_size;
 	uint64_t init_timeout_ns;
-	uint64_t reserved[8];
+	uint64_t flags;
+	uint64_t reserved[7];
 };
+
+/*
+ * Every call runs on the guest as it was once its init had exited: before
+ * each call that follows one that entered the guest, the library puts the
+ * guest back as callbox_sandbox_restore() does. Nothing a request leaves
+ * in the guest reaches the next, for the price of a restore a call.
+ */
+#define CALLBOX_CONFIG_FRESH_CALLS	(1ull << 0)
+#define CALLBOX_CONFIG_FLAGS_MASK	CALLBOX_CONFIG_FRESH_CALLS
 
 /* Fill @cfg with the defaults. */
 void callbox_config_init(struct callbox_config *cfg);
