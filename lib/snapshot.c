@@ -14,7 +14,11 @@
  * the whole memory it replaced: 6.0 ms -> 1.1 ms at 4 MiB, 122 ms ->
  * 3.7 ms at 64 MiB, 488 ms -> 1.0 ms at 256 MiB (creating a VM,
  * create.floor: 100 ms there); what is left is mostly the init call,
- * which a restore does not run.
+ * which a restore does not run: 0.2-0.3 ms at any size (make bench,
+ * restore.*). A noop call with CALLBOX_CONFIG_FRESH_CALLS costs 7.2x a
+ * plain one there (call.fresh: 507 us against 70 us): the restore's
+ * eleven ioctls (the vCPU state is loaded whole), and, most likely, KVM's
+ * faults on the first write to each page after it logged them.
  *
  * The slots and the I/O area are never put back: they hold the requests
  * of queued calls and the results not yet collected. The mailbox's header
