@@ -17,7 +17,7 @@
  * which a restore does not run: 0.2-0.3 ms at any size (make bench,
  * restore.*). A noop call with CALLBOX_CONFIG_FRESH_CALLS costs 7.2x a
  * plain one there (call.fresh: 507 us against 70 us): the restore's
- * eleven ioctls (the vCPU state is loaded whole), and, most likely, KVM's
+ * ten ioctls (the vCPU state is loaded whole), and, most likely, KVM's
  * faults on the first write to each page after it logged them.
  *
  * The slots and the I/O area are never put back: they hold the requests
