@@ -221,6 +221,11 @@ int callbox_sandbox_reset(struct callbox_sandbox *sb)
 		goto out_unlock;
 	}
 	ret = boot_init_call(sb);
+	/*
+	 * With CALLBOX_CONFIG_FRESH_CALLS the next call starts from the
+	 * load's snapshot, as every other does, not from this init's state.
+	 */
+	sb->memory.entered = true;
 
 out_unlock:
 	pthread_mutex_unlock(&sb->run_lock);

@@ -208,6 +208,7 @@ static int host_call(struct callbox_sandbox *sb, uint64_t call_id)
 		return host_call_error(sb, ret, "%s", err);
 
 	callbox_wire_writer_init(&w, input, sb->cfg.input_size);
+	sandbox_memory_note_write(sb, input, sb->cfg.input_size);
 	sb->host_fn_error[0] = '\0';
 	sb->hostcall_id = call_id;
 	ret = h->fn(sb, args, &w, h->opaque);

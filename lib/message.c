@@ -137,11 +137,15 @@ int sandbox_request(struct callbox_sandbox *sb, const char *function,
 		sandbox_slot_free(sb, i);
 		return sandbox_fail(sb, ret, "%s", err);
 	}
+	sandbox_memory_note_write(sb, sandbox_io_input(sb, i),
+				  sb->cfg.input_size);
 	slot = &sandbox_mailbox(sb)->slots[i];
 	memset(slot, 0, sizeof(*slot));
 	memcpy(slot->function, function, len);
 	/* No earlier call's result or message may pass for this call's. */
 	memset(sandbox_io_output(sb, i), 0, CALLBOX_WIRE_HEADER_SIZE);
+	sandbox_memory_note_write(sb, sandbox_io_output(sb, i),
+				  CALLBOX_WIRE_HEADER_SIZE);
 	return i;
 }
 

@@ -20,14 +20,17 @@
  * ten ioctls (the vCPU state is loaded whole), and, most likely, KVM's
  * faults on the first write to each page after it logged them.
  *
- * The slots and the I/O area are never put back: they hold the requests
- * of queued calls and the results not yet collected. The mailbox's header
- * always is: the library writes it (a call's slot, a host call's outcome),
- * and KVM does not log what the process writes.
+ * The mailbox slots and I/O buffers of outstanding calls are never put
+ * back: they hold the requests of queued calls and the results not yet
+ * collected; those of free slots are zeroed. The mailbox's header always
+ * is put back: the library writes it (a call's slot, a host call's
+ * outcome), and KVM does not log what the process writes; what it writes
+ * into I/O buffers it notes itself (sandbox_memory_note_write()).
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 #include "kvm_ioctl.h"
 #include "sandbox.h"
@@ -66,6 +69,20 @@ static int collect_written(struct callbox_sandbox *sb, char *err,
 	for (w = 0; w < words; w++)
 		sb->memory.written[w] |= sb->vm.dirty[w];
 	return 0;
+}
+
+void sandbox_memory_note_write(struct callbox_sandbox *sb, const void *p,
+			       size_t len)
+{
+	uint64_t addr = (uint64_t)((const char *)p - (char *)sb->vm.mem);
+	uint64_t page, last = (addr + len - 1) / PAGE;
+
+	if (!sb->memory.written || !len)
+		return;
+	/* Submitters write requests without run_lock: atomically. */
+	for (page = addr / PAGE; page <= last; page++)
+		__atomic_fetch_or(&sb->memory.written[page / 64],
+				  1ull << (page % 64), __ATOMIC_RELAXED);
 }
 
 /* The snapshot's copy of @page, which it holds. */
@@ -124,32 +141,74 @@ static void put_back_page(struct callbox_sandbox *sb, uint64_t page,
 	}
 }
 
+/*
+ * The I/O buffers and mailbox slots of the calls outstanding now (in
+ * @keep) stay: they hold the requests of queued calls and the results not
+ * yet collected. Those of free slots, and the host call's pair, are
+ * zeroed where written: an earlier request's arguments, results and host
+ * call replies must not reach the next. With sb->lock held, so that no
+ * slot is taken meanwhile.
+ */
+static void put_back_io_page(struct callbox_sandbox *sb, uint64_t page,
+			     const bool *keep)
+{
+	const uint64_t pair = sb->cfg.input_size + sb->cfg.output_size;
+	uint64_t index = (page * PAGE - sb->io_base) / pair;
+
+	if (index < sb->cfg.max_calls && keep[index])
+		return;
+	memset((char *)sb->vm.mem + page * PAGE, 0, PAGE);
+}
+
 int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 			    char *err, size_t errlen)
 {
 	struct sandbox_memory *m = &sb->memory;
+	const uint64_t io_end = sb->io_base +
+				callbox_io_size(sb->cfg.input_size,
+						sb->cfg.output_size,
+						sb->cfg.max_calls);
 	size_t w, words = callbox_vm_dirty_words(sb->vm.mem_size);
-	uint64_t word, page, mask;
+	bool keep[CALLBOX_MAX_SLOTS];
+	uint64_t word, page, mask, kept;
 	const char *src;
+	unsigned int i;
 	int ret;
 
 	ret = collect_written(sb, err, errlen);
 	if (ret)
 		return ret;
 	mark_header(m->written);
+
+	pthread_mutex_lock(&sb->lock);
+	for (i = 0; i < sb->cfg.max_calls; i++) {
+		keep[i] = sb->slots[i].used;
+		if (!keep[i])
+			memset(&sandbox_mailbox(sb)->slots[i], 0,
+			       sizeof(sandbox_mailbox(sb)->slots[i]));
+	}
 	for (w = 0; w < words; w++) {
-		mask = m->written[w];
+		mask = __atomic_exchange_n(&m->written[w], 0, __ATOMIC_RELAXED);
+		kept = 0;
 		/* Going between the two states: where they differ too. */
 		if (m->at_snapshot != to_snapshot)
 			mask |= m->snap.pages[w];
 		for (word = mask; word; word &= word - 1) {
 			page = w * 64 + __builtin_ctzll(word);
+			if (page * PAGE >= sb->io_base && page * PAGE < io_end) {
+				put_back_io_page(sb, page, keep);
+				/* Still written, until its slot is free. */
+				kept |= word & -word;
+				continue;
+			}
 			src = to_snapshot && page_in(m->snap.pages, page) ?
 			      snapshot_page(&m->snap, page) : NULL;
 			put_back_page(sb, page, src);
 		}
-		m->written[w] = 0;
+		if (kept)
+			__atomic_fetch_or(&m->written[w], kept, __ATOMIC_RELAXED);
 	}
+	pthread_mutex_unlock(&sb->lock);
 	m->at_snapshot = to_snapshot;
 	m->entered = false;
 	return 0;
@@ -217,6 +276,14 @@ int sandbox_restore_locked(struct callbox_sandbox *sb)
 	ret = callbox_vm_flush_exit(&sb->vm, err, sizeof(err));
 	if (!ret)
 		ret = sandbox_memory_put_back(sb, true, err, sizeof(err));
+	/*
+	 * The page tables were put back behind KVM's back: first the boot's
+	 * control registers, unlike any the guest runs with, so that KVM
+	 * drops every translation it holds, then the snapshot's.
+	 */
+	if (!ret && ioctl(sb->vm.vcpu_fd, KVM_SET_SREGS,
+			  &sb->vm.boot_state.sregs))
+		ret = kvm_fail(err, sizeof(err), -errno, "KVM_SET_SREGS");
 	if (!ret)
 		ret = callbox_vcpu_state_load(sb->vm.vcpu_fd,
 					      &sb->memory.snap.vcpu, err,
@@ -226,6 +293,8 @@ int sandbox_restore_locked(struct callbox_sandbox *sb)
 		sb->ready = false;
 		return sandbox_fail(sb, ret, "restore: %s", err);
 	}
+	/* As after an init that succeeded. */
+	sb->ready = true;
 	sb->memory.entered = false;
 	return 0;
 }

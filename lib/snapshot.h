@@ -61,6 +61,13 @@ int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 			    char *err, size_t errlen);
 
 /*
+ * The library wrote @len bytes at @p in guest memory (KVM logs only the
+ * guest's writes): a reset or restore must look at those pages too.
+ */
+void sandbox_memory_note_write(struct callbox_sandbox *sb, const void *p,
+			       size_t len);
+
+/*
  * Put the guest back to the snapshot, memory and vCPU, with run_lock held.
  * On failure, no call may run before a reset (sb->ready is false).
  */

@@ -10,8 +10,9 @@
  * such as LSTAR or KERNEL_GS_BASE, the AVX halves of the YMM registers
  * and XCR0 carried values from one request to the next. So the library
  * saves the vCPU's state as KVM created it and puts all of it back before
- * every boot: sregs, debug registers, XCR0, the XSAVE area and every MSR
- * KVM lists for migration. With the general registers, pending events and
+ * every boot: sregs, debug registers, XCR0, the XSAVE area, every MSR
+ * KVM lists for migration, and the MTRRs and machine-check banks it does
+ * not list. With the general registers, pending events and
  * the run state, the same save is the vCPU half of a restore's snapshot.
  */
 #include <errno.h>
@@ -32,15 +33,50 @@ static struct kvm_msrs *msrs_alloc(__u32 n)
 	return m;
 }
 
-/* The MSRs KVM saves and restores for migration: NULL and -errno on error. */
+/*
+ * MSRs a guest can write that KVM_GET_MSR_INDEX_LIST leaves out (a VMM
+ * saves them on its own): the MTRRs, and the machine-check registers,
+ * 32 banks of four by default, whose ADDR and MISC take any value. Those
+ * this vCPU lacks are dropped like any other.
+ */
+#define MSR_MTRR_VAR_FIRST	0x200u	/* 8 PHYSBASE/PHYSMASK pairs */
+#define MSR_MTRR_VAR_LAST	0x20fu
+#define MSR_MCG_STATUS		0x17au
+#define MSR_MCG_CTL		0x17bu
+#define MSR_MC_FIRST		0x400u	/* MCi_CTL, _STATUS, _ADDR, _MISC */
+#define MSR_MC_LAST		0x47fu
+static const __u32 msrs_extra[] = {
+	0x250, 0x258, 0x259, 0x268, 0x269, 0x26a, 0x26b, 0x26c, 0x26d,
+	0x26e, 0x26f, 0x2ff, MSR_MCG_STATUS, MSR_MCG_CTL,
+};
+#define NR_EXTRA_MSRS	(MSR_MTRR_VAR_LAST - MSR_MTRR_VAR_FIRST + 1 + \
+			 MSR_MC_LAST - MSR_MC_FIRST + 1 + \
+			 sizeof(msrs_extra) / sizeof(msrs_extra[0]))
+
+static void msr_list_add(struct kvm_msr_list *list, __u32 index)
+{
+	__u32 i;
+
+	for (i = 0; i < list->nmsrs; i++)
+		if (list->indices[i] == index)
+			return;
+	list->indices[list->nmsrs++] = index;
+}
+
+/*
+ * The MSRs KVM saves and restores for migration, and the extra ones
+ * above: NULL and -errno on error.
+ */
 static struct kvm_msr_list *msr_index_list(int kvm_fd, int *ret)
 {
 	struct kvm_msr_list probe = { .nmsrs = 0 }, *list;
+	__u32 i;
 
 	*ret = kvm_ioctl(kvm_fd, KVM_GET_MSR_INDEX_LIST, &probe);
 	if (*ret != -E2BIG)
 		return NULL;
-	list = calloc(1, sizeof(*list) + probe.nmsrs * sizeof(__u32));
+	list = calloc(1, sizeof(*list) +
+		      (probe.nmsrs + NR_EXTRA_MSRS) * sizeof(__u32));
 	if (!list) {
 		*ret = -ENOMEM;
 		return NULL;
@@ -51,6 +87,12 @@ static struct kvm_msr_list *msr_index_list(int kvm_fd, int *ret)
 		free(list);
 		return NULL;
 	}
+	for (i = MSR_MTRR_VAR_FIRST; i <= MSR_MTRR_VAR_LAST; i++)
+		msr_list_add(list, i);
+	for (i = 0; i < sizeof(msrs_extra) / sizeof(msrs_extra[0]); i++)
+		msr_list_add(list, msrs_extra[i]);
+	for (i = MSR_MC_FIRST; i <= MSR_MC_LAST; i++)
+		msr_list_add(list, i);
 	return list;
 }
 

@@ -23,6 +23,9 @@
 /* Where KVM may put its real-mode TSS on Intel; unused in long mode. */
 #define CALLBOX_TSS_ADDR 0xfffbd000ul
 
+#define CPUID_1_ECX_VMX		(1u << 5)
+#define CPUID_80000001_ECX_SVM	(1u << 2)
+
 /* KVM's own leaves: its signature and its paravirtual features. */
 #define CPUID_HYPERVISOR_FIRST	0x40000000u
 #define CPUID_HYPERVISOR_LAST	0x4fffffffu
@@ -63,11 +66,21 @@ static int vm_set_cpuid(struct callbox_vm *vm, char *err, size_t errlen)
 		return kvm_fail(err, errlen, ret, "KVM_GET_SUPPORTED_CPUID");
 	}
 	for (i = 0, kept = 0; i < cpuid->nent; i++) {
-		__u32 fn = cpuid->entries[i].function;
+		struct kvm_cpuid_entry2 *e = &cpuid->entries[i];
 
-		if (fn >= CPUID_HYPERVISOR_FIRST && fn <= CPUID_HYPERVISOR_LAST)
+		if (e->function >= CPUID_HYPERVISOR_FIRST &&
+		    e->function <= CPUID_HYPERVISOR_LAST)
 			continue;
-		cpuid->entries[kept++] = cpuid->entries[i];
+		/*
+		 * No VMX or SVM either: a guest that turned either on would
+		 * hold state the library neither saves nor can take back
+		 * (with VMXON, KVM refuses the CR4 of every later boot).
+		 */
+		if (e->function == 1)
+			e->ecx &= ~CPUID_1_ECX_VMX;
+		if (e->function == 0x80000001)
+			e->ecx &= ~CPUID_80000001_ECX_SVM;
+		cpuid->entries[kept++] = *e;
 	}
 	cpuid->nent = kept;
 	ret = kvm_ioctl(vm->vcpu_fd, KVM_SET_CPUID2, cpuid);

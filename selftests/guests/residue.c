@@ -82,6 +82,17 @@ static void cpuid_ebx(const struct callbox_wire_value *args,
 }
 CALLBOX_EXPORT(cpuid_ebx, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 
+static void cpuid_ecx(const struct callbox_wire_value *args,
+		      struct callbox_wire_writer *result)
+{
+	uint32_t a, b, c, d;
+
+	asm volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+		     : "a"((uint32_t)args[0].i64), "c"(0));
+	callbox_wire_put_i64(result, c);
+}
+CALLBOX_EXPORT(cpuid_ecx, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
+
 /* ---- debug and control registers ---- */
 
 static void read_dr(const struct callbox_wire_value *args,

@@ -33,6 +33,10 @@
 #define MSR_SYSENTER_ESP	0x175u
 #define MSR_SYSENTER_EIP	0x176u
 #define MSR_PAT			0x277u
+#define MSR_MTRR_PHYSBASE0	0x200u
+#define MSR_MTRR_DEF_TYPE	0x2ffu
+#define MSR_MC0_ADDR		0x402u
+#define MSR_MC0_MISC		0x403u
 
 /* "KVMK", the start of KVM's signature in CPUID 0x40000000's EBX. */
 #define KVM_SIGNATURE_EBX	0x4b4d564bu
@@ -79,6 +83,11 @@ static const struct piece pieces[] = {
 	MSR(MSR_SYSENTER_ESP, 0x1000),
 	MSR(MSR_SYSENTER_EIP, 0x2000),
 	MSR(MSR_PAT, 0x0606060606060606ull),
+	/* Not in KVM's list for migration; the library adds them. */
+	MSR(MSR_MC0_ADDR, 0x5ec2e7000ull),
+	MSR(MSR_MC0_MISC, 0x86),
+	MSR(MSR_MTRR_PHYSBASE0, 0x80000006ull),
+	MSR(MSR_MTRR_DEF_TYPE, 0xc06),
 	/* Instruction breakpoints on page 0, which no code runs from. */
 	DR(0, 0x10), DR(1, 0x20), DR(2, 0x30), DR(3, 0x40),
 	DR(7, 0x455),
@@ -316,6 +325,22 @@ TEST_F(residue, cpuid_shows_no_kvm_leaves)
 }
 
 /*
+ * Nor VMX or SVM: a guest that turned either on would keep state no reset
+ * takes back (after VMXON, KVM refuses every later boot's CR4).
+ */
+TEST_F(residue, cpuid_shows_no_vmx_or_svm)
+{
+	int64_t leaf = 1, ecx;
+
+	return_if_setup_skipped();
+	ASSERT_EQ(0, callbox_call_int(self->sb, "cpuid_ecx", &leaf, 1, &ecx));
+	EXPECT_EQ(0, ecx & (1 << 5));
+	leaf = 0x80000001;
+	ASSERT_EQ(0, callbox_call_int(self->sb, "cpuid_ecx", &leaf, 1, &ecx));
+	EXPECT_EQ(0, ecx & (1 << 2));
+}
+
+/*
  * And in memory: a word of the image's data and of its bss, one the init
  * set, one of the heap and one at the bottom of the stack.
  */
@@ -476,6 +501,7 @@ TEST(fresh_calls_see_nothing_of_the_last)
 	struct callbox_config cfg;
 	struct callbox_sandbox *sb;
 	int64_t args[2], v, which = 1;
+	uint64_t io_base, io[3];
 	int inits = 0, i;
 
 	if (access("/dev/callbox", F_OK))
@@ -486,6 +512,29 @@ TEST(fresh_calls_see_nothing_of_the_last)
 	sb = load(&cfg, "residue");
 	callbox_sandbox_set_log_fn(sb, count_init_logs, &inits);
 	ASSERT_EQ(0, callbox_call_int(sb, "data_addr", &which, 1, &args[0]));
+	/* I/O buffers no call holds: a free slot's pair, the host call's. */
+	io_base = CALLBOX_STACK_GUARD(CALLBOX_DEFAULT_MEM_SIZE,
+				      CALLBOX_DEFAULT_STACK_SIZE) -
+		  callbox_io_size(CALLBOX_DEFAULT_IO_BUFFER,
+				  CALLBOX_DEFAULT_IO_BUFFER,
+				  CALLBOX_DEFAULT_MAX_CALLS);
+	io[0] = callbox_io_input(io_base, CALLBOX_DEFAULT_IO_BUFFER,
+				 CALLBOX_DEFAULT_IO_BUFFER, 7) + 64;
+	io[1] = callbox_io_output(io_base, CALLBOX_DEFAULT_IO_BUFFER,
+				  CALLBOX_DEFAULT_IO_BUFFER, 7) + 64;
+	io[2] = callbox_io_input(io_base, CALLBOX_DEFAULT_IO_BUFFER,
+				 CALLBOX_DEFAULT_IO_BUFFER,
+				 CALLBOX_DEFAULT_MAX_CALLS) + 64;
+	for (i = 0; i < 3; i++) {
+		int64_t a[2] = { (int64_t)io[i], (int64_t)PATTERN };
+
+		ASSERT_EQ(0, callbox_call_int(sb, "poke", a, 2, &v));
+		ASSERT_EQ(0, callbox_call_int(sb, "peek", a, 1, &v));
+		EXPECT_EQ(0, v) {
+			TH_LOG("I/O buffer word %d at %#" PRIx64 " kept the last call's %#" PRIx64,
+			       i, io[i], (uint64_t)v);
+		}
+	}
 	for (i = 0; i < 3; i++) {
 		args[1] = (int64_t)PATTERN + i;
 		ASSERT_EQ(0, callbox_call_int(sb, "poke", args, 2, &v));

@@ -361,10 +361,15 @@ int callbox_sandbox_reset(struct callbox_sandbox *sb);
  * what the guest wrote, not the size of its memory. Submitted calls, and
  * the results of ended calls not yet waited for, are kept.
  *
+ * The mailbox slots and I/O buffers of outstanding calls stay as they
+ * are (their requests, their results); those of free slots are zeroed.
+ * The snapshot holds a copy of every page the init wrote.
+ *
  * It does not lift the kernel's poison (a call aborted in the middle of
  * guest code): such a sandbox still needs callbox_sandbox_reset(), and
  * calls fail with -ENOTRECOVERABLE until then. If the restore fails half
- * way, calls fail until a reset.
+ * way, calls fail until a reset. Not from a host function: the call that
+ * runs it is current.
  *
  * Return: 0 or -errno.
  */
