@@ -208,11 +208,13 @@ static int host_call(struct callbox_sandbox *sb, uint64_t call_id)
 		return host_call_error(sb, ret, "%s", err);
 
 	callbox_wire_writer_init(&w, input, sb->cfg.input_size);
-	sandbox_memory_note_write(sb, input, sb->cfg.input_size);
 	sb->host_fn_error[0] = '\0';
 	sb->hostcall_id = call_id;
 	ret = h->fn(sb, args, &w, h->opaque);
 	sb->hostcall_id = 0;
+	/* For the next reset or restore; a failed put may be anywhere. */
+	sandbox_memory_note_write(sb, input, w.error ? sb->cfg.input_size :
+						       w.pos);
 	if (ret)
 		return host_call_error(sb, ret, "%s",
 				       sb->host_fn_error[0] ?

@@ -46,21 +46,17 @@ uint32_t sandbox_hostcall_index(struct callbox_sandbox *sb)
 	return sb->cfg.max_calls;
 }
 
-/*
- * Encode @args as a message into @buf. Returns 0, or -errno with @what
- * (the function's name) and the reason in @err.
- */
-static int sandbox_encode(void *buf, uint64_t size, const char *what,
-			  const struct callbox_wire_value *args,
-			  unsigned int nr_args, char *err, size_t errlen)
+/* sandbox_encode()'s values and header, into @w. */
+static int sandbox_encode_values(struct callbox_wire_writer *w, uint64_t size,
+				 const char *what,
+				 const struct callbox_wire_value *args,
+				 unsigned int nr_args, char *err, size_t errlen)
 {
-	struct callbox_wire_writer w;
 	unsigned int i;
 	int ret;
 
-	callbox_wire_writer_init(&w, buf, size);
 	for (i = 0; i < nr_args; i++) {
-		ret = callbox_wire_put_value(&w, &args[i]);
+		ret = callbox_wire_put_value(w, &args[i]);
 		if (ret == -CALLBOX_WIRE_E2BIG) {
 			snprintf(err, errlen,
 				 "%s: the arguments do not fit the %" PRIu64 "-byte buffer (they run past it at argument %u)",
@@ -74,12 +70,33 @@ static int sandbox_encode(void *buf, uint64_t size, const char *what,
 			return -EINVAL;
 		}
 	}
-	if (callbox_wire_writer_finish(&w) < 0) {
+	if (callbox_wire_writer_finish(w) < 0) {
 		snprintf(err, errlen, "%s: the %" PRIu64 "-byte buffer cannot hold a message",
 			 what, size);
 		return -E2BIG;
 	}
 	return 0;
+}
+
+/*
+ * Encode @args as a message into @buf, in guest memory: the library notes
+ * what it wrote there, for the next reset or restore. Returns 0, or
+ * -errno with @what (the function's name) and the reason in @err.
+ */
+static int sandbox_encode(struct callbox_sandbox *sb, void *buf,
+			  uint64_t size, const char *what,
+			  const struct callbox_wire_value *args,
+			  unsigned int nr_args, char *err, size_t errlen)
+{
+	struct callbox_wire_writer w;
+	int ret;
+
+	callbox_wire_writer_init(&w, buf, size);
+	ret = sandbox_encode_values(&w, size, what, args, nr_args, err,
+				    errlen);
+	/* A failed put may have written anywhere in the buffer. */
+	sandbox_memory_note_write(sb, buf, ret ? size : w.pos);
+	return ret;
 }
 
 /**
@@ -131,14 +148,12 @@ int sandbox_request(struct callbox_sandbox *sb, const char *function,
 		return sandbox_fail(sb, i, "%s: %u calls are outstanding already (config max_calls)",
 				    function, sb->cfg.max_calls);
 
-	ret = sandbox_encode(sandbox_io_input(sb, i), sb->cfg.input_size,
+	ret = sandbox_encode(sb, sandbox_io_input(sb, i), sb->cfg.input_size,
 			     function, args, nr_args, err, sizeof(err));
 	if (ret) {
 		sandbox_slot_free(sb, i);
 		return sandbox_fail(sb, ret, "%s", err);
 	}
-	sandbox_memory_note_write(sb, sandbox_io_input(sb, i),
-				  sb->cfg.input_size);
 	slot = &sandbox_mailbox(sb)->slots[i];
 	memset(slot, 0, sizeof(*slot));
 	memcpy(slot->function, function, len);

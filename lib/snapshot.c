@@ -53,7 +53,8 @@ static void mark_header(uint64_t *bitmap)
 	uint64_t page;
 
 	for (page = 0; page * PAGE < HEADER_END; page++)
-		bitmap[page / 64] |= 1ull << (page % 64);
+		__atomic_fetch_or(&bitmap[page / 64], 1ull << (page % 64),
+				  __ATOMIC_RELAXED);
 }
 
 /* Take KVM's log of the pages the guest wrote into m->written. */
@@ -66,8 +67,10 @@ static int collect_written(struct callbox_sandbox *sb, char *err,
 	ret = callbox_vm_dirty_pages(&sb->vm, err, errlen);
 	if (ret)
 		return ret;
+	/* Submitters note their writes meanwhile: atomically too. */
 	for (w = 0; w < words; w++)
-		sb->memory.written[w] |= sb->vm.dirty[w];
+		__atomic_fetch_or(&sb->memory.written[w], sb->vm.dirty[w],
+				  __ATOMIC_RELAXED);
 	return 0;
 }
 

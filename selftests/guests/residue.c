@@ -71,25 +71,27 @@ static void steal_time_on(const struct callbox_wire_value *args,
 }
 CALLBOX_EXPORT(steal_time_on, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 
-static void cpuid_ebx(const struct callbox_wire_value *args,
-		      struct callbox_wire_writer *result)
+/* CPUID leaf @leaf, subleaf 0: its EBX (@ecx false) or ECX. */
+static uint32_t cpuid(uint32_t leaf, bool ecx)
 {
 	uint32_t a, b, c, d;
 
 	asm volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
-		     : "a"((uint32_t)args[0].i64), "c"(0));
-	callbox_wire_put_i64(result, b);
+		     : "a"(leaf), "c"(0));
+	return ecx ? c : b;
+}
+
+static void cpuid_ebx(const struct callbox_wire_value *args,
+		      struct callbox_wire_writer *result)
+{
+	callbox_wire_put_i64(result, cpuid((uint32_t)args[0].i64, false));
 }
 CALLBOX_EXPORT(cpuid_ebx, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 
 static void cpuid_ecx(const struct callbox_wire_value *args,
 		      struct callbox_wire_writer *result)
 {
-	uint32_t a, b, c, d;
-
-	asm volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
-		     : "a"((uint32_t)args[0].i64), "c"(0));
-	callbox_wire_put_i64(result, c);
+	callbox_wire_put_i64(result, cpuid((uint32_t)args[0].i64, true));
 }
 CALLBOX_EXPORT(cpuid_ecx, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 
