@@ -132,6 +132,9 @@ static int callbox_call_sync_may_start_locked(struct callbox_sandbox *sb)
 			return -EBUSY;
 		return 1;
 	}
+	/* Userspace is putting the guest back to a snapshot. */
+	if (sb->restoring)
+		return -EBUSY;
 	if (sb->init_call || sb->poisoned)
 		return -ENOTRECOVERABLE;
 	if (!list_empty(&sb->queue))
@@ -326,6 +329,8 @@ callbox_call_run_choose_locked(struct callbox_sandbox *sb, u64 id,
 	} else {
 		if (sb->shutdown)
 			return ERR_PTR(-ESHUTDOWN);
+		if (sb->restoring)
+			return ERR_PTR(-EBUSY);
 		/* A reset's init call is at the head of the queue. */
 		if (sb->poisoned && !sb->init_call)
 			return ERR_PTR(-ENOTRECOVERABLE);

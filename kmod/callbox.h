@@ -211,6 +211,8 @@ struct callbox_call {
  *	it is set no other call may enter the guest
  * @poisoned: a call aborted in the middle of guest code, or an init call
  *	did not exit, so the guest is not ready; runs are refused until reset
+ * @restoring: userspace is putting the guest back to a snapshot
+ *	(CALLBOX_SANDBOX_RESTORE): no call may enter the guest until it ends
  * @shutdown: the sandbox was shut down; nothing new may start
  * @id: module-wide, never reused while the module is loaded
  * @owner_pid: the creating process (its thread-group leader's pid)
@@ -245,6 +247,7 @@ struct callbox_sandbox {
 	struct callbox_call *starting_call;
 	struct callbox_call *init_call;
 	bool poisoned;
+	bool restoring;
 	bool shutdown;
 	u64 id;
 	struct pid *owner_pid;
@@ -304,6 +307,10 @@ int callbox_sandbox_publish(struct callbox_sandbox *sb,
 			    struct callbox_call *call, u64 deadline_ns,
 			    bool init, bool enter, struct callbox_ucmd *ucmd,
 			    u64 *reply_id, size_t reply_len);
+
+/* reset.c: RESET and RESTORE, which make the guest ready again */
+int callbox_sandbox_reset(void *obj, struct callbox_ucmd *ucmd);
+int callbox_sandbox_restore(void *obj, struct callbox_ucmd *ucmd);
 
 /**
  * callbox_call_record_transition_locked() - note the state a call entered

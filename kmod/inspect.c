@@ -37,6 +37,7 @@ static const char *const callbox_sandbox_state_names[] = {
 	[CALLBOX_NL_SANDBOX_RUNNING] = "running",
 	[CALLBOX_NL_SANDBOX_POISONED] = "poisoned",
 	[CALLBOX_NL_SANDBOX_SHUTDOWN] = "shutdown",
+	[CALLBOX_NL_SANDBOX_RESTORING] = "restoring",
 };
 
 const char *callbox_sandbox_state_name(u32 state)
@@ -81,6 +82,8 @@ u32 callbox_sandbox_state_locked(const struct callbox_sandbox *sb)
 		return CALLBOX_NL_SANDBOX_SHUTDOWN;
 	if (sb->current_call)
 		return CALLBOX_NL_SANDBOX_RUNNING;
+	if (sb->restoring)
+		return CALLBOX_NL_SANDBOX_RESTORING;
 	if (sb->poisoned)
 		return CALLBOX_NL_SANDBOX_POISONED;
 	return CALLBOX_NL_SANDBOX_IDLE;

@@ -252,7 +252,7 @@ static int callbox_run_may_enter_locked(struct callbox_sandbox *sb,
 	case CALLBOX_STATE_ABORTED:
 		return 0;
 	case CALLBOX_STATE_QUEUED:
-		if (restart || sb->current_call)
+		if (restart || sb->current_call || sb->restoring)
 			return -EBUSY;
 		if (sb->init_call && sb->init_call != call)
 			return -ENOTRECOVERABLE;

@@ -196,6 +196,8 @@ static void callbox_sandbox_shutdown_locked(struct callbox_sandbox *sb)
 		return;
 	/* Read without the lock by waiters. */
 	WRITE_ONCE(sb->shutdown, true);
+	/* Nothing can be entered any more: the sandbox stays as it is. */
+	sb->restoring = false;
 	list_for_each_entry_safe(call, next, &sb->queue, queue_node)
 		callbox_call_cancel_locked(call, CALLBOX_ABORT_SANDBOX_CLOSED);
 	call = sb->current_call;
@@ -274,83 +276,6 @@ void callbox_run_unlock(struct callbox_sandbox *sb)
 	spin_unlock_irq(&sb->lock);
 	mutex_unlock(&sb->run_lock);
 	wake_up_all(&sb->wq);
-}
-
-static int callbox_sandbox_may_reset_locked(struct callbox_sandbox *sb)
-{
-	lockdep_assert_held(&sb->lock);
-
-	callbox_sandbox_reap_locked(sb);
-	if (sb->shutdown)
-		return -ESHUTDOWN;
-	if (sb->current_call || sb->starting_call || sb->init_call)
-		return -EBUSY;
-	return 0;
-}
-
-/*
- * Take run_lock for RESET, which never waits for a call: EBUSY if one is
- * current or starting. Held by anything else (a RUN looking for work,
- * SHUTDOWN, another RESET), run_lock is let go soon: wait for that, but
- * fail as soon as its holder starts a call.
- */
-static int callbox_sandbox_reset_lock(struct callbox_sandbox *sb)
-{
-	int ret;
-
-	for (;;) {
-		spin_lock_irq(&sb->lock);
-		ret = callbox_sandbox_may_reset_locked(sb);
-		spin_unlock_irq(&sb->lock);
-		if (ret)
-			return ret;
-		if (mutex_trylock(&sb->run_lock))
-			return 0;
-		/* Nothing has happened yet: a signal restarts the ioctl. */
-		if (wait_event_interruptible(sb->wq,
-					     !mutex_is_locked(&sb->run_lock) ||
-					     READ_ONCE(sb->starting_call) ||
-					     READ_ONCE(sb->current_call) ||
-					     READ_ONCE(sb->shutdown)))
-			return -ERESTARTNOINTR;
-	}
-}
-
-static int callbox_sandbox_reset(void *obj, struct callbox_ucmd *ucmd)
-{
-	struct callbox_sandbox *sb = obj;
-	struct callbox_sandbox_reset *cmd = ucmd->cmd;
-	struct callbox_call *call;
-	int ret;
-
-	if (cmd->flags || cmd->deadline_ns > KTIME_MAX)
-		return -EINVAL;
-
-	call = callbox_call_alloc(sb);
-	if (!call)
-		return -ENOMEM;
-
-	ret = callbox_sandbox_reset_lock(sb);
-	if (ret)
-		goto out_put_call;
-	ret = callbox_lock_or_restart(&sb->publish_lock);
-	if (ret)
-		goto out_unlock_run;
-
-	spin_lock_irq(&sb->lock);
-	ret = callbox_sandbox_may_reset_locked(sb);
-	spin_unlock_irq(&sb->lock);
-	if (!ret)
-		ret = callbox_sandbox_publish(sb, call, cmd->deadline_ns, true,
-					      false, ucmd, &cmd->out_id,
-					      sizeof(*cmd));
-
-	mutex_unlock(&sb->publish_lock);
-out_unlock_run:
-	callbox_run_unlock(sb);
-out_put_call:
-	callbox_call_put(call);
-	return ret;
 }
 
 static int callbox_sandbox_release(struct inode *inode, struct file *file)
@@ -488,6 +413,13 @@ static const struct callbox_ioctl_op callbox_sandbox_ops[] = {
 		.size = sizeof(struct callbox_sandbox_reset),
 		.min_size = offsetofend(struct callbox_sandbox_reset, out_id),
 		.execute = callbox_sandbox_reset,
+	},
+	{
+		.ioctl_num = CALLBOX_SANDBOX_RESTORE,
+		.size = sizeof(struct callbox_sandbox_restore),
+		.min_size = offsetofend(struct callbox_sandbox_restore,
+				       __reserved),
+		.execute = callbox_sandbox_restore,
 	},
 	{
 		.ioctl_num = CALLBOX_SANDBOX_SHUTDOWN,

@@ -22,7 +22,7 @@ int sandbox_prepare_call(struct callbox_sandbox *sb, const char *what)
 
 	if (!sb->ready)
 		return sandbox_fail(sb, -ENOTRECOVERABLE,
-				    "%s: the guest is not ready: its init failed at the last reset; reset the sandbox",
+				    "%s: the guest is not ready: its init failed at the last reset, or a restore failed; reset or restore the sandbox",
 				    what);
 	if ((sb->cfg.flags & CALLBOX_CONFIG_FRESH_CALLS) &&
 	    sb->memory.entered) {

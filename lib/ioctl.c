@@ -130,6 +130,16 @@ int callbox_sandbox_reset_fd(int sandbox_fd, uint64_t deadline_ns,
 	return 0;
 }
 
+int callbox_sandbox_restore_fd(int sandbox_fd, uint32_t op)
+{
+	struct callbox_sandbox_restore cmd = {
+		.size = sizeof(cmd),
+		.op = op,
+	};
+
+	return ioctl(sandbox_fd, CALLBOX_SANDBOX_RESTORE, &cmd) ? -errno : 0;
+}
+
 int callbox_sandbox_shutdown_fd(int sandbox_fd)
 {
 	struct callbox_sandbox_shutdown cmd = { .size = sizeof(cmd) };

@@ -56,6 +56,7 @@ const char *callbox_sandbox_state_name(uint32_t state)
 		[CALLBOX_NL_SANDBOX_RUNNING] = "running",
 		[CALLBOX_NL_SANDBOX_POISONED] = "poisoned",
 		[CALLBOX_NL_SANDBOX_SHUTDOWN] = "shutdown",
+		[CALLBOX_NL_SANDBOX_RESTORING] = "restoring",
 	};
 
 	return NAME(names, state);

@@ -276,6 +276,15 @@ int sandbox_restore_locked(struct callbox_sandbox *sb)
 	char err[256];
 	int ret;
 
+	/* Refused while a call is current: then nothing is touched. */
+	ret = callbox_sandbox_restore_fd(sb->sandbox_fd, CALLBOX_RESTORE_BEGIN);
+	if (ret)
+		return sandbox_fail(sb, ret,
+				    "restore: CALLBOX_SANDBOX_RESTORE: %s%s",
+				    strerror(-ret),
+				    ret == -EBUSY ?
+				    " (a call is current, or an init call pending)" : "");
+
 	ret = callbox_vm_flush_exit(&sb->vm, err, sizeof(err));
 	if (!ret)
 		ret = sandbox_memory_put_back(sb, true, err, sizeof(err));
@@ -292,11 +301,18 @@ int sandbox_restore_locked(struct callbox_sandbox *sb)
 					      &sb->memory.snap.vcpu, err,
 					      sizeof(err));
 	if (ret) {
-		/* Half put back: no call may run in it before a reset. */
+		/* Half put back: the kernel refuses calls until a reset. */
+		callbox_sandbox_restore_fd(sb->sandbox_fd,
+					   CALLBOX_RESTORE_ABANDON);
 		sb->ready = false;
 		return sandbox_fail(sb, ret, "restore: %s", err);
 	}
-	/* As after an init that succeeded. */
+	ret = callbox_sandbox_restore_fd(sb->sandbox_fd, CALLBOX_RESTORE_COMMIT);
+	if (ret)
+		return sandbox_fail(sb, ret,
+				    "restore: CALLBOX_RESTORE_COMMIT: %s",
+				    strerror(-ret));
+	/* As after an init that succeeded; the kernel lifted any poison. */
 	sb->ready = true;
 	sb->memory.entered = false;
 	return 0;

@@ -127,12 +127,17 @@ struct kvm_run *raw_guest_map_run(struct raw_guest *g, size_t *size)
 		    g->vm.vcpu_fd, 0);
 }
 
-int raw_guest_rewind(struct raw_guest *g, struct kvm_run *run,
-		     int sandbox_fd, uint64_t *init_id)
+/*
+ * Stop the vCPU at @rip, ready to run: what a reset (at RAW_GUEST_INIT)
+ * and a restore (at RAW_GUEST_CODE, as once the init's DONE is behind)
+ * both put back.
+ */
+static int raw_guest_set_entry(struct raw_guest *g, struct kvm_run *run,
+			       uint64_t rip)
 {
-	struct callbox_sandbox_reset cmd = { .size = sizeof(cmd) };
-	struct kvm_regs regs = { .rip = RAW_GUEST_INIT, .rflags = 2 };
+	struct kvm_regs regs = { .rip = rip, .rflags = 2 };
 	struct kvm_mp_state runnable = { .mp_state = KVM_MP_STATE_RUNNABLE };
+	struct kvm_sregs sregs;
 	int ret, err;
 
 	/*
@@ -152,11 +157,62 @@ int raw_guest_rewind(struct raw_guest *g, struct kvm_run *run,
 	 * woke the vCPU, and the init call would sleep in HLT for ever.
 	 */
 	if (ioctl(g->vm.vcpu_fd, KVM_SET_MP_STATE, &runnable) ||
-	    ioctl(g->vm.vcpu_fd, KVM_SET_REGS, &regs) ||
-	    ioctl(sandbox_fd, CALLBOX_SANDBOX_RESET, &cmd))
+	    ioctl(g->vm.vcpu_fd, KVM_GET_SREGS, &sregs))
+		return -errno;
+	/*
+	 * As at setup: a triple fault (KVM_EXIT_SHUTDOWN) leaves the vCPU
+	 * as after a CPU reset, with code at 0xffff0000, and a guest may
+	 * have loaded an IDT of its own.
+	 */
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	sregs.idt.base = 0;
+	sregs.idt.limit = 0x3ff;
+	if (ioctl(g->vm.vcpu_fd, KVM_SET_SREGS, &sregs) ||
+	    ioctl(g->vm.vcpu_fd, KVM_SET_REGS, &regs))
+		return -errno;
+	return 0;
+}
+
+int raw_guest_rewind(struct raw_guest *g, struct kvm_run *run,
+		     int sandbox_fd, uint64_t *init_id)
+{
+	struct callbox_sandbox_reset cmd = { .size = sizeof(cmd) };
+	int ret;
+
+	ret = raw_guest_set_entry(g, run, RAW_GUEST_INIT);
+	if (ret)
+		return ret;
+	if (ioctl(sandbox_fd, CALLBOX_SANDBOX_RESET, &cmd))
 		return -errno;
 	*init_id = cmd.out_id;
 	return 0;
+}
+
+static int raw_guest_restore_step(int sandbox_fd, uint32_t op)
+{
+	struct callbox_sandbox_restore cmd = {
+		.size = sizeof(cmd),
+		.op = op,
+	};
+
+	return ioctl(sandbox_fd, CALLBOX_SANDBOX_RESTORE, &cmd) ? -errno : 0;
+}
+
+int raw_guest_restore(struct raw_guest *g, struct kvm_run *run,
+		      int sandbox_fd)
+{
+	int ret;
+
+	ret = raw_guest_restore_step(sandbox_fd, CALLBOX_RESTORE_BEGIN);
+	if (ret)
+		return ret;
+	ret = raw_guest_set_entry(g, run, RAW_GUEST_CODE);
+	if (ret) {
+		raw_guest_restore_step(sandbox_fd, CALLBOX_RESTORE_ABANDON);
+		return ret;
+	}
+	return raw_guest_restore_step(sandbox_fd, CALLBOX_RESTORE_COMMIT);
 }
 
 int raw_guest_reset(struct raw_guest *g, struct kvm_run *run, int sandbox_fd)

@@ -82,6 +82,15 @@ int raw_guest_rewind(struct raw_guest *g, struct kvm_run *run,
 		     int sandbox_fd, uint64_t *init_id);
 
 /*
+ * Restore a raw guest to the state its init leaves (its registers at
+ * RAW_GUEST_CODE; its memory is the caller's to put back), fenced by
+ * CALLBOX_SANDBOX_RESTORE: BEGIN, the registers, then COMMIT (ABANDON if
+ * setting them failed). Runs nothing; lifts the poison.
+ */
+int raw_guest_restore(struct raw_guest *g, struct kvm_run *run,
+		      int sandbox_fd);
+
+/*
  * Recover a raw guest whose sandbox @sandbox_fd is poisoned: rewind it,
  * then run its init call to its DONE and consume it. An init call that
  * does not exit (cancelled by another thread, say) leaves the sandbox

@@ -76,6 +76,7 @@ enum {
 	CALLBOX_CMD_CALL_CANCEL,
 	CALLBOX_CMD_SANDBOX_RESET,
 	CALLBOX_CMD_SANDBOX_SHUTDOWN,
+	CALLBOX_CMD_SANDBOX_RESTORE,
 };
 
 /**
@@ -237,7 +238,8 @@ struct callbox_sandbox_create {
  * DONE at the call boundary) leaves guest memory and registers unknown:
  * the sandbox is then *poisoned* and refuses to run calls with
  * ENOTRECOVERABLE until it is reset and its init call has exited (see
- * CALLBOX_SANDBOX_RESET).
+ * CALLBOX_SANDBOX_RESET), or it is restored to a snapshot (see
+ * CALLBOX_SANDBOX_RESTORE).
  */
 enum callbox_call_state {
 	CALLBOX_STATE_QUEUED = 1,
@@ -486,7 +488,8 @@ struct callbox_call_info {
  *
  * Errors (no call was made unless noted): ENOTRECOVERABLE if the sandbox
  * is poisoned, or its reset's init call has not exited yet; EBUSY if
- * submitted calls are queued, a call waits in HOSTCALL, this thread's own
+ * submitted calls are queued, a restore has begun (see
+ * CALLBOX_SANDBOX_RESTORE), a call waits in HOSTCALL, this thread's own
  * call is parked, or @out names a call this ioctl may not continue; EINTR
  * if kvm_run.immediate_exit is set; EOPNOTSUPP if the vCPU has a signal
  * mask; EAGAIN if CALLBOX_MAX_CALLS calls are unconsumed; ESHUTDOWN after
@@ -581,8 +584,10 @@ enum callbox_call_run_flags {
  * also when a RUN restarted after a signal continues the call it named in
  * @out, and another ioctl has ended and consumed that call meanwhile);
  * EBUSY if another call is current (parked), or the current call belongs
- * to another thread or to an interrupted ioctl; EINVAL if @out names a call
- * to continue and @id another; EINTR if kvm_run.immediate_exit is set;
+ * to another thread or to an interrupted ioctl, or a restore has begun
+ * (RUN of a call that has ended still returns its outcome); EINVAL if @out
+ * names a call to continue and @id another; EINTR if kvm_run.immediate_exit
+ * is set;
  * EOPNOTSUPP if the vCPU has a signal mask; EAGAIN with
  * CALLBOX_RUN_NONBLOCK and nothing to run; ENOTRECOVERABLE if the sandbox
  * is poisoned, or a reset's init call must run first; ESHUTDOWN after
@@ -698,8 +703,8 @@ struct callbox_call_cancel {
  * (a RUN returning the outcome of a call cancelled before it entered, say)
  * to write its struct back.
  *
- * Errors: EBUSY if a call is current or being started, or an init call
- * is pending; EAGAIN if CALLBOX_MAX_CALLS init calls are unconsumed;
+ * Errors: EBUSY if a call is current or being started, an init call
+ * is pending, or a restore has begun; EAGAIN if CALLBOX_MAX_CALLS init calls are unconsumed;
  * ESHUTDOWN after shutdown.
  */
 struct callbox_sandbox_reset {
@@ -729,6 +734,72 @@ struct callbox_sandbox_shutdown {
 
 #define CALLBOX_SANDBOX_SHUTDOWN \
 	_IO(CALLBOX_TYPE, CALLBOX_CMD_SANDBOX_SHUTDOWN)
+
+/**
+ * enum callbox_restore_op - the steps of CALLBOX_SANDBOX_RESTORE
+ * @CALLBOX_RESTORE_BEGIN: userspace starts putting the guest back to a
+ *	snapshot; no call may enter the guest until the restore ends
+ * @CALLBOX_RESTORE_COMMIT: the guest is back at the snapshot, memory and
+ *	registers: it is ready for a call, and the poison is lifted
+ * @CALLBOX_RESTORE_ABANDON: the restore failed half way: the guest is
+ *	poisoned until a reset or a restore that commits
+ */
+enum callbox_restore_op {
+	CALLBOX_RESTORE_BEGIN = 1,
+	CALLBOX_RESTORE_COMMIT = 2,
+	CALLBOX_RESTORE_ABANDON = 3,
+};
+
+/**
+ * struct callbox_sandbox_restore - ioctl(CALLBOX_SANDBOX_RESTORE)
+ * @size: sizeof(struct callbox_sandbox_restore)
+ * @flags: must be 0
+ * @op: an &enum callbox_restore_op
+ * @__reserved: must be 0
+ *
+ * A *snapshot* is the guest as userspace saved it at a call boundary (no
+ * call current, and the guest at rest after its init or a call EXITed):
+ * its memory and every piece of vCPU state. Putting the guest back to one
+ * makes it ready for a call, as a reset's init call does, without running
+ * anything. Userspace does the putting back, and the kernel fences it:
+ *
+ * - BEGIN fails with EBUSY if a call is current (running or parked) or
+ *   another thread is starting one, a reset's init call is pending, or a
+ *   restore has begun. Otherwise, until the restore ends, no call enters
+ *   the guest: RUN and CALL_SYNC fail with EBUSY, and so do RESET and a
+ *   second BEGIN. SUBMIT, WAIT, GET and CANCEL work as ever, and queued
+ *   calls stay queued.
+ * - COMMIT ends the restore and lifts the poison (see "Call states"): the
+ *   poison is lifted only once the restore is complete, never at BEGIN.
+ * - ABANDON ends the restore and poisons the sandbox, whatever it was
+ *   before: the guest is half put back. A reset, or a restore that
+ *   commits, makes it ready again.
+ *
+ * Any thread of the process may end a restore that another began. COMMIT
+ * and ABANDON fail with EINVAL if no restore has begun. At shutdown a
+ * restore ends, and the sandbox stays as it was.
+ *
+ * Why the module does not restore the guest itself: guest memory is the
+ * process's own mapping, which it can write whatever the module does, and
+ * the vCPU's state is set with KVM's vCPU ioctls, which the process
+ * holds; KVM does not offer its state loading to other modules, and the
+ * snapshot's memory is best kept where it is used. What only the kernel
+ * can do is decide, under the lock that every call's transitions take,
+ * that no call runs while the guest is half put back, and when the
+ * guest is ready again: that is what this ioctl does.
+ *
+ * Errors: EINVAL for an unknown @op, flags or a non-zero @__reserved, or
+ * COMMIT or ABANDON with no restore begun; EBUSY as above; ESHUTDOWN after
+ * shutdown.
+ */
+struct callbox_sandbox_restore {
+	__u32 size;
+	__u32 flags;
+	__u32 op;
+	__u32 __reserved;
+};
+
+#define CALLBOX_SANDBOX_RESTORE	_IO(CALLBOX_TYPE, CALLBOX_CMD_SANDBOX_RESTORE)
 
 /**
  * DOC: Polling a sandbox fd

@@ -34,14 +34,17 @@
  * @CALLBOX_NL_SANDBOX_IDLE: no call is current
  * @CALLBOX_NL_SANDBOX_RUNNING: a call is ENTERED or in HOSTCALL
  * @CALLBOX_NL_SANDBOX_POISONED: a call aborted mid-guest; calls are refused
- * until a reset
+ * until a reset or a restore
  * @CALLBOX_NL_SANDBOX_SHUTDOWN: shut down; nothing new may start
+ * @CALLBOX_NL_SANDBOX_RESTORING: userspace is putting the guest back to a
+ * snapshot; calls are refused until the restore ends
  */
 enum callbox_nl_sandbox_state {
 	CALLBOX_NL_SANDBOX_IDLE = 1,
 	CALLBOX_NL_SANDBOX_RUNNING = 2,
 	CALLBOX_NL_SANDBOX_POISONED = 3,
 	CALLBOX_NL_SANDBOX_SHUTDOWN = 4,
+	CALLBOX_NL_SANDBOX_RESTORING = 5,
 };
 
 /**

@@ -83,6 +83,11 @@ int callbox_call_cancel_fd(int sandbox_fd, uint64_t id);
  */
 int callbox_sandbox_reset_fd(int sandbox_fd, uint64_t deadline_ns,
 			     uint64_t *id);
+/*
+ * CALLBOX_SANDBOX_RESTORE, step @op (CALLBOX_RESTORE_BEGIN, _COMMIT or
+ * _ABANDON): fence off calls while the guest is put back to a snapshot.
+ */
+int callbox_sandbox_restore_fd(int sandbox_fd, uint32_t op);
 /* CALLBOX_SANDBOX_SHUTDOWN: end every call and unbind the vCPU now. */
 int callbox_sandbox_shutdown_fd(int sandbox_fd);
 
@@ -365,11 +370,13 @@ int callbox_sandbox_reset(struct callbox_sandbox *sb);
  * are (their requests, their results); those of free slots are zeroed.
  * The snapshot holds a copy of every page the init wrote.
  *
- * It does not lift the kernel's poison (a call aborted in the middle of
- * guest code): such a sandbox still needs callbox_sandbox_reset(), and
- * calls fail with -ENOTRECOVERABLE until then. If the restore fails half
- * way, calls fail until a reset. Not from a host function: the call that
- * runs it is current.
+ * The kernel knows of it (CALLBOX_SANDBOX_RESTORE): no call can enter
+ * the guest while it is half put back, and once the restore is complete
+ * it lifts the poison of a call aborted in the middle of guest code, so a
+ * restore brings an aborted sandbox back, as a reset does. If the restore
+ * fails half way, calls fail with -ENOTRECOVERABLE until a reset or a
+ * restore that succeeds. It fails with -EBUSY, and touches nothing, while
+ * a call is current: not from a host function, then.
  *
  * Return: 0 or -errno.
  */
@@ -439,9 +446,9 @@ void callbox_sandbox_free(struct callbox_sandbox *sb);
  * ABI, -ETIMEDOUT the call's deadline passed, -ECANCELED cancelled,
  * -ECONNABORTED the guest aborted, -EIO the guest crashed (fault, bad
  * I/O, halt ...), -ENOTRECOVERABLE an earlier abort left the guest in an
- * unknown state (see callbox_sandbox_reset()), -EBUSY async calls are
- * pending, -EAGAIN too many calls outstanding, -ESHUTDOWN the sandbox was
- * freed meanwhile, -ENOMEM.
+ * unknown state (see callbox_sandbox_reset() and callbox_sandbox_restore()),
+ * -EBUSY async calls are pending, -EAGAIN too many calls outstanding,
+ * -ESHUTDOWN the sandbox was freed meanwhile, -ENOMEM.
  */
 int callbox_call(struct callbox_sandbox *sb, const char *function,
 		 const struct callbox_wire_value *args, unsigned int nr_args,
@@ -491,7 +498,8 @@ int callbox_call_submit(struct callbox_sandbox *sb, const char *function,
  *
  * Return: 0 after a call, -ETIME if none came before @deadline_ns,
  * -ESHUTDOWN after callbox_call_run_stop(), -ENOTRECOVERABLE if the
- * sandbox is poisoned (the call stays queued; reset and run again).
+ * sandbox is poisoned (the call stays queued; reset or restore, and run
+ * again).
  */
 int callbox_call_run(struct callbox_sandbox *sb, uint64_t deadline_ns);
 
@@ -624,7 +632,10 @@ size_t callbox_value_format(const struct callbox_wire_value *v, char *buf,
 const char *callbox_call_state_name(uint32_t state);
 /* "none", "guest_abort", "deadline", "cancelled" ...: the enum's name */
 const char *callbox_abort_reason_name(uint32_t reason);
-/* "idle", "running", "poisoned", "shutdown" (CALLBOX_NL_SANDBOX_*) */
+/*
+ * "idle", "running", "poisoned", "shutdown", "restoring"
+ * (CALLBOX_NL_SANDBOX_*)
+ */
 const char *callbox_sandbox_state_name(uint32_t state);
 
 /* The most changes of state of one call a &struct callbox_call_status holds. */
