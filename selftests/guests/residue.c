@@ -331,3 +331,45 @@ static void poke(const struct callbox_wire_value *args,
 	callbox_wire_put_i64(result, 0);
 }
 CALLBOX_EXPORT(poke, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
+
+/* ---- ways a call ends, for the restore tests ---- */
+
+/* Spins until the call is cancelled. */
+static void spin(const struct callbox_wire_value *args,
+		 struct callbox_wire_writer *result)
+{
+	(void)args;
+	(void)result;
+	for (;;)
+		asm volatile("pause");
+}
+CALLBOX_EXPORT(spin, CALLBOX_WIRE_I64);
+
+/*
+ * A zero-limit IDT, then a fault: the #UD cannot be delivered, nor the
+ * #DF after it, and the vCPU shuts down.
+ */
+static void triple_fault(const struct callbox_wire_value *args,
+			 struct callbox_wire_writer *result)
+{
+	static const struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) no_idt;
+
+	(void)args;
+	(void)result;
+	asm volatile("lidt %0\n\tud2" : : "m"(no_idt));
+}
+CALLBOX_EXPORT(triple_fault, CALLBOX_WIRE_I64);
+
+/* Calls the host's wait(), which returns only when the call is cancelled. */
+static void host_wait(const struct callbox_wire_value *args,
+		      struct callbox_wire_writer *result)
+{
+	struct callbox_wire_value r;
+
+	(void)args;
+	callbox_wire_put_i64(result, callbox_call_host("wait", NULL, 0, &r));
+}
+CALLBOX_EXPORT(host_wait, CALLBOX_WIRE_I64);
