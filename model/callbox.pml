@@ -27,6 +27,11 @@
  *              cancels the pending init call at any moment, or never;
  *   Reaper     the kernel's periodic reap work: ends an orphan at any
  *              moment;
+ *   Restorer   at some moment, or never, puts the guest back to a snapshot
+ *              taken at a call boundary, fenced by SANDBOX_RESTORE: BEGIN
+ *              (refused while a call is current or an init call pending),
+ *              userspace writes memory and registers, then COMMIT, which
+ *              lifts the poison, or ABANDON, which poisons;
  *   Final      checks the end state once nothing else can move.
  *
  * Everything the kernel does under the sandbox spinlock is one atomic
@@ -98,7 +103,10 @@
  *   INV10 a parked call is continued only by its owner; a call whose owner
  *        exited while it was parked ends ABORTED, with the reason of the
  *        cancellation that had won, else OWNER_EXITED, and only such a
- *        call ends OWNER_EXITED.
+ *        call ends OWNER_EXITED;
+ *   INV11 no call enters a guest that userspace is putting back to a
+ *        snapshot (ghost half_restored, from BEGIN until the guest is
+ *        whole again), and a restore begins only when no call is current.
  *
  * Mutants, each expected to fail (see tools/model-check.sh):
  *   -DBUG_HYPERLIGHT   the submitter decides with a userspace "running"
@@ -111,7 +119,11 @@
  *                      call that ends without EXITing (cancelled, timed
  *                      out or closed while QUEUED) leaves the sandbox
  *                      unpoisoned, and the next call runs the boot code
- *                      (INV9).
+ *                      (INV9);
+ *   -DBUG_RESTORE_NO_FENCE
+ *                      RUN does not look at sb->restoring: a call enters
+ *                      the guest while userspace is still putting it back
+ *                      (INV11).
  *
  * -DNRUNNERS=2 runs two runner threads (run_lock contention, per-thread
  * kicks, a parked call that only its owner may continue, an orphan reaped
@@ -193,6 +205,7 @@ bit kick[NTHREADS];	/* per runner thread: a kick is pending */
 bit init_pending;	/* sb->init_call: the INIT slot holds a call that */
 			/* has not ended */
 bit poisoned;
+bit restoring;		/* sb->restoring: BEGIN, and no COMMIT or ABANDON yet */
 bit shutdown;
 
 /* ---- the calls (guarded by the spinlock) ---- */
@@ -218,6 +231,8 @@ bit not_ready;		/* the guest is at its boot entry: RESET put it */
 			/* there and no init call has run to DONE since */
 bit spinning;		/* the guest runs until something forces it out */
 bit should_poison;	/* a call aborted after running, not at a DONE */
+bit half_restored;	/* userspace is writing the guest back to a snapshot */
+bit abandoned;		/* a restore was abandoned: the guest is half written */
 #ifdef BUG_HYPERLIGHT
 bit us_running[NIDS];	/* userspace flag, set by the runner thread */
 #endif
@@ -295,7 +310,8 @@ inline abort_call(ac, awhy, aclean)
 	:: else -> skip
 	fi;
 	assert(!should_poison || poisoned);	/* INV7 */
-	assert(!poisoned || should_poison || state[INIT] == ABORTED); /* INV7 */
+	assert(!poisoned || should_poison || abandoned ||	/* INV7 */
+	       state[INIT] == ABORTED);
 	assert(!mid_call || poisoned || current != 0)	/* INV7 */
 }
 
@@ -445,7 +461,7 @@ inline reset_locked()
 {
 	reap_locked();
 	if
-	:: current == 0 && !init_pending && !shutdown ->
+	:: current == 0 && !init_pending && !restoring && !shutdown ->
 		if
 		:: state[INIT] != NONE ->
 			check_ended(INIT)	/* the previous init call */
@@ -453,6 +469,7 @@ inline reset_locked()
 		fi;
 		poisoned = 0;
 		should_poison = 0;
+		abandoned = 0;
 		mid_call = 0;
 		not_ready = 1;
 		state[INIT] = QUEUED;
@@ -594,7 +611,14 @@ end_idle:
 		(current != 0 && (owner[current] == me ||
 				  exited[owner[current]]) ||
 		 current == 0 && (in_queue[INIT] || in_queue[1] ||
-				  in_queue[2] || poisoned || shutdown)) ->
+				  in_queue[2] || poisoned || shutdown) &&
+#ifndef BUG_RESTORE_NO_FENCE
+				  /* EBUSY while restoring: RUN again after */
+				  (!restoring || shutdown)
+#else
+				  true
+#endif
+		) ->
 		assert(!kick[me] && !go && c == 0 && x == X_NONE);
 		reap_locked();
 		if
@@ -642,6 +666,7 @@ end_idle:
 				in_queue[c] = 0;
 				assert(!mid_call);		/* INV7 */
 				assert(c == INIT || !not_ready);	/* INV9 */
+				assert(!half_restored);		/* INV11 */
 				transition(c, ENTERED);
 				owner[c] = me;
 				current = c;
@@ -807,6 +832,7 @@ proctype Closer()
 	if
 	:: atomic {
 		shutdown = 1;
+		restoring = 0;	/* and nothing enters any more */
 		/* the queue, in order: a pending init call first */
 		t = INIT;
 		do
@@ -884,6 +910,54 @@ end_reaper:
 }
 
 /*
+ * ---- userspace restores the guest to a snapshot, at some moment ----
+ * BEGIN takes run_lock and decides under the lock, as RESET does; COMMIT
+ * and ABANDON only take the lock. Userspace's writes to guest memory and
+ * registers are one step of their own between them, which everything else
+ * may interleave with.
+ */
+proctype Restorer()
+{
+end_restorer:
+	if
+	:: atomic {
+		/* callbox_sandbox_may_reset_locked(), after a reap */
+		runner == 0 && (current == 0 || exited[owner[current]]) &&
+		!init_pending && !restoring && !shutdown ->
+		reap_locked();
+		assert(current == 0);			/* INV11 */
+		restoring = 1;
+		half_restored = 1
+	   }
+		/* memory and registers back as at the snapshot */
+		atomic {
+			half_restored = 0;
+			mid_call = 0;
+			not_ready = 0
+		}
+		atomic {
+			if
+			:: shutdown -> skip	/* ESHUTDOWN: it ended there */
+			:: !shutdown ->
+				assert(restoring);
+				restoring = 0;
+				/* COMMIT: the guest is whole, lift the poison */
+				poisoned = 0;
+				should_poison = 0;
+				abandoned = 0
+			:: !shutdown ->
+				assert(restoring);
+				restoring = 0;
+				/* ABANDON: whatever it was, it is poisoned now */
+				poisoned = 1;
+				abandoned = 1
+			fi
+		}
+	:: skip
+	fi
+}
+
+/*
  * ---- once nothing else can move: the end state ----
  * Every call has ended, except behind a guest that spins for ever with no
  * cancellation, deadline or close to stop it, or a call still QUEUED when
@@ -902,7 +976,8 @@ end_final:
 		assert(stuck || current == 0 && runner == 0);	/* INV8 */
 		assert(!should_poison || poisoned);	/* INV7 */
 		assert(!poisoned || should_poison ||	/* INV7 */
-		       state[INIT] == ABORTED);
+		       abandoned || state[INIT] == ABORTED);
+		assert(!half_restored && !restoring);	/* INV11 */
 		assert(!mid_call || poisoned || stuck);	/* INV7 */
 		i = 1;
 		do
@@ -936,6 +1011,7 @@ init
 		run Closer();
 		run Stray();
 		run Reaper();
+		run Restorer();
 		run Final()
 	}
 }

@@ -12,11 +12,12 @@
 #      in a complete search of every state (no bitstate hashing, no depth
 #      limit hit);
 #   3. the model: every statement is reachable, so no branch is vacuous;
-#   4-7. negative controls, each must be caught: the Hyperlight #373
+#   4-8. negative controls, each must be caught: the Hyperlight #373
 #      protocol, a CALL_CANCEL that ignores its call id, a RESET whose
 #      lifted poison stays lifted when its init call does not EXIT (a call
-#      then enters a guest still at its boot entry), and a C table that
-#      lets an EXITED call be entered again.
+#      then enters a guest still at its boot entry), a RUN that ignores a
+#      restore in progress, and a C table that lets an EXITED call be
+#      entered again.
 #
 # Usage: tools/model-check.sh [CALL_C]
 #   CALL_C  the C file with callbox_call_next_states[]; default
@@ -38,7 +39,7 @@ PAN_CFLAGS=(-O2 -DSAFETY -DNOREDUCE -DMEMLIM=4096)
 PAN_RUN_FLAGS=(-m1000000)
 PAN_TIMEOUT=300
 
-TESTS=7
+TESTS=8
 n=0
 pass=0
 fail=0
@@ -357,10 +358,13 @@ if ((have_spin)); then
 		"mutant: a cancel that ignores the call id (stale cancel hits the next call) is caught"
 	check_mutant BUG_RESET_UNPOISONS INV9 \
 		"mutant: a RESET whose init call can fail without poisoning (a call enters a guest at its boot entry) is caught"
+	check_mutant BUG_RESTORE_NO_FENCE 'INV11|INV7' \
+		"mutant: a RUN that ignores a restore in progress (a call enters a half-restored guest) is caught"
 else
 	result 0 "mutant: hyperlight running-flag protocol is caught (no spin)"
 	result 0 "mutant: a cancel that ignores the call id is caught (no spin)"
 	result 0 "mutant: a RESET whose init call can fail without poisoning is caught (no spin)"
+	result 0 "mutant: a RUN that ignores a restore in progress is caught (no spin)"
 fi
 
 # The C table with one more edge, EXITED -> ENTERED: check 1 must fail.

@@ -11,19 +11,22 @@
  *
  * - slot sequences: up to a dozen of SYNC, SUBMIT (and bursts past
  *   CALLBOX_MAX_CALLS), RUN (blocking, NONBLOCK, an id), WAIT, GET,
- *   CANCEL, RESET (with or without rewinding the guest first), SHUTDOWN,
- *   poll and epoll, on one of NR_SLOTS shared sandboxes, or on a dup of
- *   it; ids 0, small, recent (its own and other threads'), huge; deadlines
- *   none, past, near, far, KTIME_MAX and beyond; @out empty, garbage, or
- *   naming a call to continue; a host call continued or abandoned, an
+ *   CANCEL, RESET (with or without rewinding the guest first), RESTORE
+ *   (BEGIN, the guest's registers put back or not, then COMMIT or
+ *   ABANDON; a lone COMMIT or ABANDON, an unknown op, a restore left
+ *   begun for another thread or a shutdown to end), SHUTDOWN, poll and
+ *   epoll, on one of NR_SLOTS shared sandboxes, or on a dup of it; ids 0,
+ *   small, recent (its own and other threads'), huge; deadlines none,
+ *   past, near, far, KTIME_MAX and beyond; @out empty, garbage, or naming
+ *   a call to continue; a host call continued or abandoned, an
  *   interrupted call continued or abandoned. The guest is the scripted raw
  *   guest of inspect_util.h: DONE, HOSTCALL, several host calls, spin,
  *   HLT, abort, a bad port, as the worker sets it before a call;
  * - ABI probes: every size (0, below the struct, exact, longer with a zero
  *   and a non-zero tail, 4096 with both, 4097, huge), bad flags, reserved
- *   fields and deadlines, pointers that are NULL, kernel, unmapped, end
- *   in an unmapped page, or are read-only; on a private sandbox, where
- *   fdinfo then shows that no failed ioctl had an effect;
+ *   fields, deadlines and RESTORE ops, pointers that are NULL, kernel,
+ *   unmapped, end in an unmapped page, or are read-only; on a private
+ *   sandbox, where fdinfo then shows that no failed ioctl had an effect;
  * - SANDBOX_CREATE with fds of every wrong kind (closed, -1, a pipe,
  *   /dev/null, /dev/kvm, /dev/callbox, a sandbox fd as the VM, a VM fd as
  *   the vCPU, a vCPU of another VM, a vCPU's stats fd), and on a vCPU
@@ -163,8 +166,11 @@ static void mask_str(char *buf, size_t len, uint32_t mask, bool ok)
 
 enum {
 	C_CREATE, C_SYNC, C_SUBMIT, C_RUN, C_WAIT, C_GET, C_CANCEL, C_RESET,
-	C_SHUTDOWN, NR_CMDS
+	C_SHUTDOWN, C_RESTORE, NR_CMDS
 };
+
+/* The last command number in use: every one after it is unknown. */
+#define CMD_LAST	CALLBOX_CMD_SANDBOX_RESTORE
 
 union cmd_img {
 	struct callbox_sandbox_create create;
@@ -176,6 +182,7 @@ union cmd_img {
 	struct callbox_call_cancel cancel;
 	struct callbox_sandbox_reset reset;
 	struct callbox_sandbox_shutdown shutdown;
+	struct callbox_sandbox_restore restore;
 	uint8_t raw[64];
 };
 
@@ -217,6 +224,9 @@ static const struct cmd_info cmds[NR_CMDS] = {
 	[C_SHUTDOWN] = { "SANDBOX_SHUTDOWN", CALLBOX_SANDBOX_SHUTDOWN,
 			 sizeof(struct callbox_sandbox_shutdown), 0, -1, -1,
 			 false },
+	[C_RESTORE] = { "SANDBOX_RESTORE", CALLBOX_SANDBOX_RESTORE,
+			sizeof(struct callbox_sandbox_restore), 0,
+			OFF(callbox_sandbox_restore, __reserved), -1, false },
 };
 
 /* How a struct is handed to the kernel. */
@@ -324,6 +334,11 @@ struct target {
 	bool maybe_closed;	/* another thread may close @fd meanwhile */
 	bool foreign;		/* a sandbox of another process: EIO */
 	bool bounded;		/* only what ends by itself: no blocking */
+	/*
+	 * Never leave a restore begun on it: no other thread, and no
+	 * recycler, would end it, and seq_long_struct wants it idle.
+	 */
+	bool sole;
 	struct gbox *gb;	/* NULL: no guest to steer or rewind */
 	struct idring *ring;
 	const char *name;
@@ -487,6 +502,11 @@ static void describe(char *buf, size_t len, int cmd, const char *what,
 	case C_SHUTDOWN:
 		snprintf(buf + n, len - n, ", flags 0x%x",
 			 img->shutdown.flags);
+		break;
+	case C_RESTORE:
+		snprintf(buf + n, len - n, ", flags 0x%x, op %u, reserved 0x%x",
+			 img->restore.flags, img->restore.op,
+			 img->restore.__reserved);
 		break;
 	}
 }
@@ -822,7 +842,22 @@ static bool looks_restart(const struct callbox_call_info *out)
 	return out->state == CALLBOX_STATE_ENTERED && out->id;
 }
 
-/* Make a field malformed: a flag, the reserved field or the deadline. */
+/* An op that RESTORE does not know. */
+static uint32_t bad_restore_op(struct thr *t)
+{
+	static const uint32_t bad[] = {
+		0, CALLBOX_RESTORE_ABANDON + 1, 0x80000001, UINT32_MAX,
+	};
+
+	if (chance(t, 25))
+		return CALLBOX_RESTORE_ABANDON + 1 + rnd(t, 0xffff);
+	return bad[rnd(t, sizeof(bad) / sizeof(bad[0]))];
+}
+
+/*
+ * Make a field malformed: a flag, the reserved field, the deadline or
+ * RESTORE's op.
+ */
 static void mutate_field(struct thr *t, struct req *r)
 {
 	const struct cmd_info *ci = &cmds[r->cmd];
@@ -830,7 +865,7 @@ static void mutate_field(struct thr *t, struct req *r)
 	uint32_t bit;
 
 	for (;;) {
-		switch (rnd(t, 3)) {
+		switch (rnd(t, 4)) {
 		case 0:
 			do
 				bit = 1u << rnd(t, 32);
@@ -842,15 +877,25 @@ static void mutate_field(struct thr *t, struct req *r)
 				continue;
 			*(uint32_t *)(raw + ci->rsv_off) = 1 + rnd(t, 0xffff);
 			return;
-		default:
+		case 2:
 			if (ci->deadline_off < 0)
 				continue;
 			*(uint64_t *)(raw + ci->deadline_off) =
 				chance(t, 50) ? UINT64_MAX :
 				(uint64_t)INT64_MAX + 1 + rnd(t, 1000);
 			return;
+		default:
+			if (r->cmd != C_RESTORE)
+				continue;
+			r->img.restore.op = bad_restore_op(t);
+			return;
 		}
 	}
+}
+
+static bool restore_op_bad(uint32_t op)
+{
+	return op < CALLBOX_RESTORE_BEGIN || op > CALLBOX_RESTORE_ABANDON;
 }
 
 static bool fields_bad(const struct req *r)
@@ -867,6 +912,8 @@ static bool fields_bad(const struct req *r)
 		return true;
 	if (r->cmd == C_RUN && looks_restart(&r->img.run.out) &&
 	    r->img.run.id && r->img.run.id != r->img.run.out.id)
+		return true;
+	if (r->cmd == C_RESTORE && restore_op_bad(r->img.restore.op))
 		return true;
 	return false;
 }
@@ -1418,12 +1465,15 @@ static void op_cancel(struct thr *t, const struct target *tg,
 }
 
 /*
- * Put the guest back at its init, as raw_guest_rewind() does, with every
- * step watched: KVM_RUN with immediate_exit, then KVM_SET_REGS.
+ * Put the guest's registers back at @rip, as raw_guest_rewind() and
+ * raw_guest_restore() do, with every step watched: KVM_RUN with
+ * immediate_exit (KVM finishes the exit it stopped at), then
+ * KVM_SET_REGS.
  */
-static void rewind_guest(struct thr *t, const struct target *tg)
+static void set_guest_entry(struct thr *t, const struct target *tg,
+			    uint64_t rip)
 {
-	struct kvm_regs regs = { .rip = RAW_GUEST_INIT, .rflags = 2 };
+	struct kvm_regs regs = { .rip = rip, .rflags = 2 };
 	struct gbox *gb = tg->gb;
 
 	if (!gb || gb->run == MAP_FAILED || gb->g.vm.vcpu_fd < 0)
@@ -1444,6 +1494,12 @@ static void rewind_guest(struct thr *t, const struct target *tg)
 	pthread_mutex_unlock(&gb->rewind_lock);
 	if (!t->child)
 		atomic_fetch_add(&g_rewinds, 1);
+}
+
+/* Put the guest back at its init, before a reset. */
+static void rewind_guest(struct thr *t, const struct target *tg)
+{
+	set_guest_entry(t, tg, RAW_GUEST_INIT);
 }
 
 static void op_reset(struct thr *t, const struct target *tg,
@@ -1469,6 +1525,66 @@ static void op_reset(struct thr *t, const struct target *tg,
 			   now_ns() + rnd(t, BOUNDED_NS), 0);
 		t->depth--;
 	}
+}
+
+/* One RESTORE step: 0 if the kernel took it. */
+static int restore_step(struct thr *t, const struct target *tg, uint32_t op,
+			unsigned int abi_pct)
+{
+	struct req r;
+
+	req_init(&r, C_RESTORE);
+	r.abi_pct = abi_pct;
+	r.img.restore.op = op;
+	/*
+	 * COMMIT and ABANDON are EINVAL with no restore begun: none may
+	 * have, or another thread's COMMIT, ABANDON or SHUTDOWN ended it.
+	 */
+	if (op == CALLBOX_RESTORE_BEGIN)
+		r.rt_mask = EB(EBUSY) | EB(ESHUTDOWN);
+	else
+		r.rt_mask = EB(EINVAL) | EB(ESHUTDOWN);
+	issue(t, tg, &r);
+	/* What the kernel did, even if it should not have (reported). */
+	return r.ret;
+}
+
+/*
+ * A restore, as a runner puts the guest back to a snapshot taken at a
+ * call boundary: BEGIN, the registers back where the script's loop
+ * starts (its memory is as a call leaves it, but for the command byte,
+ * which every call reads afresh), then COMMIT, or ABANDON as if that had
+ * failed half way. Meanwhile the others' SYNC, RUN and RESET get EBUSY.
+ * Sometimes a lone COMMIT or ABANDON, an unknown op, or a restore left
+ * begun, for another thread's COMMIT or ABANDON, or a SHUTDOWN (the
+ * recycler's, say), to end.
+ */
+static void op_restore(struct thr *t, const struct target *tg,
+		       unsigned int abi_pct)
+{
+	unsigned int r = rnd(t, 100);
+
+	if (r < 15) {
+		restore_step(t, tg, chance(t, 70) ? CALLBOX_RESTORE_COMMIT :
+				    CALLBOX_RESTORE_ABANDON, abi_pct);
+		return;
+	}
+	if (r < 22) {
+		restore_step(t, tg, bad_restore_op(t), abi_pct);
+		return;
+	}
+	if (restore_step(t, tg, CALLBOX_RESTORE_BEGIN, abi_pct))
+		return;
+	if (!tg->sole && chance(t, 3))
+		return;
+	if (chance(t, 70))
+		set_guest_entry(t, tg, RAW_GUEST_CODE);
+	/*
+	 * Well-formed, so that only the chance above leaves one begun: the
+	 * lone ones and the ABI probes try a malformed COMMIT and ABANDON.
+	 */
+	restore_step(t, tg, chance(t, 80) ? CALLBOX_RESTORE_COMMIT :
+			    CALLBOX_RESTORE_ABANDON, 0);
 }
 
 static void op_shutdown(struct thr *t, const struct target *tg,
@@ -1549,20 +1665,22 @@ static void op_random(struct thr *t, const struct target *tg,
 {
 	unsigned int r = rnd(t, 1000);
 
-	if (r < 170)
+	if (r < 160)
 		op_sync(t, tg, abi_pct);
-	else if (r < 320)
+	else if (r < 300)
 		op_submit(t, tg, abi_pct);
-	else if (r < 470)
+	else if (r < 450)
 		op_run(t, tg, abi_pct);
-	else if (r < 600)
+	else if (r < 580)
 		op_wait(t, tg, abi_pct);
-	else if (r < 680)
+	else if (r < 660)
 		op_get(t, tg, abi_pct);
-	else if (r < 790)
+	else if (r < 760)
 		op_cancel(t, tg, abi_pct);
-	else if (r < 850)
+	else if (r < 820)
 		op_reset(t, tg, abi_pct);
+	else if (r < 850)
+		op_restore(t, tg, abi_pct);
 	else if (r < 880)
 		op_poll(t, tg);
 	else if (r < 900)
@@ -1647,7 +1765,7 @@ static void seq_abi(struct worker *w)
 {
 	static const int pick[] = {
 		C_SYNC, C_SUBMIT, C_RUN, C_WAIT, C_GET, C_CANCEL, C_RESET,
-		C_SHUTDOWN,
+		C_SHUTDOWN, C_RESTORE,
 	};
 	struct thr *t = &w->t;
 	struct cb_fdinfo before, after;
@@ -1658,7 +1776,8 @@ static void seq_abi(struct worker *w)
 		return;
 	tg = (struct target) {
 		.fd = w->priv_fd, .inst = w->priv_inst, .bounded = true,
-		.gb = &w->priv, .ring = &w->priv_ring, .name = "a private sandbox",
+		.sole = true, .gb = &w->priv, .ring = &w->priv_ring,
+		.name = "a private sandbox",
 	};
 	if (fdinfo_read(0, w->priv_fd, &before)) {
 		report(t, &g_unexpected, "reading the fdinfo of a sandbox");
@@ -1676,6 +1795,11 @@ static void seq_abi(struct worker *w)
 			r.img.sync.deadline_ns = rand_deadline(t, true);
 		if (r.cmd == C_WAIT)
 			r.img.wait.deadline_ns = 1;
+		if (r.cmd == C_RESTORE) {
+			/* Over the id: an op it knows, so the probe is the fault. */
+			r.img.restore.op = CALLBOX_RESTORE_BEGIN + rnd(t, 3);
+			r.img.restore.__reserved = 0;
+		}
 		/* What a well-formed one may get, if the fault is RO. */
 		switch (r.cmd) {
 		case C_SYNC:
@@ -1696,6 +1820,11 @@ static void seq_abi(struct worker *w)
 			break;
 		case C_GET:
 			r.rt_mask = EB(ENOENT) | EB(ESRCH);
+			break;
+		case C_RESTORE:
+			/* None is left begun here (tg.sole): none to end. */
+			r.rt_mask = r.img.restore.op == CALLBOX_RESTORE_BEGIN ?
+				    EB(EBUSY) : EB(EINVAL);
 			break;
 		}
 		issue(t, &tg, &r);
@@ -1740,7 +1869,8 @@ static void seq_long_struct(struct worker *w)
 		return;
 	tg = (struct target) {
 		.fd = w->priv_fd, .inst = w->priv_inst, .bounded = true,
-		.gb = &w->priv, .ring = &w->priv_ring, .name = "a private sandbox",
+		.sole = true, .gb = &w->priv, .ring = &w->priv_ring,
+		.name = "a private sandbox",
 	};
 	script_set(w->priv.g.mem, SCRIPT_DONE);
 	memset(p, 0, size);
@@ -1938,22 +2068,23 @@ static void seq_wrongfd(struct worker *w)
 		default:
 			fd = chance(t, 50) ? sl->fd : g_dev_fd;
 			fdname = fd == g_dev_fd ? "/dev/callbox" : "a sandbox";
+			/* Unknown numbers; known ones with a size or type. */
 			switch (rnd(t, 4)) {
 			case 0:
-				nr = _IO(CALLBOX_TYPE,
-					 CALLBOX_CMD_SANDBOX_SHUTDOWN + 1 +
-					 rnd(t, 0xff - CALLBOX_CMD_SANDBOX_SHUTDOWN));
+				nr = _IO(CALLBOX_TYPE, CMD_LAST + 1 +
+					 rnd(t, 0xff - CMD_LAST));
 				break;
 			case 1:
 				nr = _IO(CALLBOX_TYPE, rnd(t, CALLBOX_CMD_BASE));
 				break;
 			case 2:
 				nr = _IOWR(CALLBOX_TYPE, CALLBOX_CMD_BASE +
-					   rnd(t, 9), 24 + 8 * rnd(t, 6));
+					   rnd(t, CMD_LAST - CALLBOX_CMD_BASE + 1),
+					   24 + 8 * rnd(t, 6));
 				break;
 			default:
 				nr = _IO(CALLBOX_TYPE + 1, CALLBOX_CMD_BASE +
-					 rnd(t, 9));
+					 rnd(t, CMD_LAST - CALLBOX_CMD_BASE + 1));
 				break;
 			}
 			break;
