@@ -211,8 +211,10 @@ struct callbox_call {
  *	it is set no other call may enter the guest
  * @poisoned: a call aborted in the middle of guest code, or an init call
  *	did not exit, so the guest is not ready; runs are refused until reset
- * @restoring: userspace is putting the guest back to a snapshot
- *	(CALLBOX_SANDBOX_RESTORE): no call may enter the guest until it ends
+ * @restoring: the id of the restore in progress (userspace is putting the
+ *	guest back to a snapshot, CALLBOX_SANDBOX_RESTORE), 0 if none: no
+ *	call may enter the guest until it ends
+ * @next_restore_id: the id the next restore gets
  * @shutdown: the sandbox was shut down; nothing new may start
  * @id: module-wide, never reused while the module is loaded
  * @owner_pid: the creating process (its thread-group leader's pid)
@@ -247,7 +249,8 @@ struct callbox_sandbox {
 	struct callbox_call *starting_call;
 	struct callbox_call *init_call;
 	bool poisoned;
-	bool restoring;
+	u64 restoring;
+	u64 next_restore_id;
 	bool shutdown;
 	u64 id;
 	struct pid *owner_pid;

@@ -68,6 +68,7 @@ long callbox_ioctl_dispatch(const struct callbox_ioctl_op *ops,
 		struct callbox_call_cancel call_cancel;
 		struct callbox_sandbox_reset sandbox_reset;
 		struct callbox_sandbox_shutdown sandbox_shutdown;
+		struct callbox_sandbox_restore sandbox_restore;
 	} buf;
 	const struct callbox_ioctl_op *op = NULL;
 	struct callbox_ucmd ucmd = {};
@@ -166,6 +167,7 @@ static int __init callbox_init(void)
 	static_assert(sizeof(struct callbox_call_cancel) == 16);
 	static_assert(sizeof(struct callbox_sandbox_reset) == 24);
 	static_assert(sizeof(struct callbox_sandbox_shutdown) == 8);
+	static_assert(sizeof(struct callbox_sandbox_restore) == 24);
 
 	callbox_debugfs_init();
 	ret = callbox_netlink_init();

@@ -99,10 +99,14 @@ out_put_call:
 /*
  * BEGIN: from here no call enters the guest (callbox_run_may_enter_locked()
  * and CALL_SYNC check @restoring under the lock, with run_lock held, which
- * this holds while it sets it), until COMMIT or ABANDON.
+ * this holds while it sets it), until COMMIT or ABANDON. The id is written
+ * back first, so that a reply that cannot be written begins nothing.
  */
-static int callbox_sandbox_restore_begin(struct callbox_sandbox *sb)
+static int callbox_sandbox_restore_begin(struct callbox_sandbox *sb,
+					 struct callbox_ucmd *ucmd)
 {
+	struct callbox_sandbox_restore *cmd = ucmd->cmd;
+	u64 id;
 	int ret;
 
 	ret = callbox_sandbox_reset_lock(sb);
@@ -110,9 +114,24 @@ static int callbox_sandbox_restore_begin(struct callbox_sandbox *sb)
 		return ret;
 	spin_lock_irq(&sb->lock);
 	ret = callbox_sandbox_may_reset_locked(sb);
-	if (!ret)
-		sb->restoring = true;
+	id = sb->next_restore_id;
 	spin_unlock_irq(&sb->lock);
+	if (ret)
+		goto out_unlock_run;
+
+	cmd->id = id;
+	ret = callbox_ucmd_respond(ucmd, sizeof(*cmd));
+
+	spin_lock_irq(&sb->lock);
+	/* Userspace may have the id: no later restore gets it. */
+	sb->next_restore_id = id + 1;
+	/* With run_lock held, only shutdown can have changed meanwhile. */
+	if (!ret)
+		ret = callbox_sandbox_may_reset_locked(sb);
+	if (!ret)
+		sb->restoring = id;
+	spin_unlock_irq(&sb->lock);
+out_unlock_run:
 	callbox_run_unlock(sb);
 	return ret;
 }
@@ -126,7 +145,7 @@ int callbox_sandbox_restore(void *obj, struct callbox_ucmd *ucmd)
 	if (cmd->flags || cmd->__reserved)
 		return -EINVAL;
 	if (cmd->op == CALLBOX_RESTORE_BEGIN)
-		return callbox_sandbox_restore_begin(sb);
+		return callbox_sandbox_restore_begin(sb, ucmd);
 	if (cmd->op != CALLBOX_RESTORE_COMMIT &&
 	    cmd->op != CALLBOX_RESTORE_ABANDON)
 		return -EINVAL;
@@ -134,10 +153,11 @@ int callbox_sandbox_restore(void *obj, struct callbox_ucmd *ucmd)
 	spin_lock_irq(&sb->lock);
 	if (sb->shutdown) {
 		ret = -ESHUTDOWN;
-	} else if (!sb->restoring) {
+	} else if (!sb->restoring || cmd->id != sb->restoring) {
+		/* A late end of a restore that is over: not this one. */
 		ret = -EINVAL;
 	} else {
-		sb->restoring = false;
+		sb->restoring = 0;
 		/* Only a complete restore makes the guest ready. */
 		sb->poisoned = cmd->op == CALLBOX_RESTORE_ABANDON;
 	}

@@ -197,7 +197,7 @@ static void callbox_sandbox_shutdown_locked(struct callbox_sandbox *sb)
 	/* Read without the lock by waiters. */
 	WRITE_ONCE(sb->shutdown, true);
 	/* Nothing can be entered any more: the sandbox stays as it is. */
-	sb->restoring = false;
+	sb->restoring = 0;
 	list_for_each_entry_safe(call, next, &sb->queue, queue_node)
 		callbox_call_cancel_locked(call, CALLBOX_ABORT_SANDBOX_CLOSED);
 	call = sb->current_call;
@@ -417,8 +417,7 @@ static const struct callbox_ioctl_op callbox_sandbox_ops[] = {
 	{
 		.ioctl_num = CALLBOX_SANDBOX_RESTORE,
 		.size = sizeof(struct callbox_sandbox_restore),
-		.min_size = offsetofend(struct callbox_sandbox_restore,
-				       __reserved),
+		.min_size = offsetofend(struct callbox_sandbox_restore, id),
 		.execute = callbox_sandbox_restore,
 	},
 	{
@@ -500,6 +499,7 @@ static struct callbox_sandbox *callbox_sandbox_alloc(struct file *vcpu_file,
 	INIT_LIST_HEAD(&sb->calls);
 	INIT_LIST_HEAD(&sb->queue);
 	sb->next_call_id = 1;
+	sb->next_restore_id = 1;
 	sb->owner_pid = get_pid(task_tgid(current));
 	sb->owner_uid = current_euid();
 	sb->created_ns = ktime_get_ns();

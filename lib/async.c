@@ -85,7 +85,9 @@ static int async_take(struct callbox_sandbox *sb, uint64_t deadline_ns,
 			return sandbox_fail(sb, ret, "waiting for a call: %s",
 					    strerror(-ret));
 
-		pthread_mutex_lock(&sb->run_lock);
+		ret = sandbox_run_lock(sb, "run");
+		if (ret)
+			return ret;
 		pthread_mutex_lock(&sb->lock);
 		slot = sandbox_slot_next_locked(sb);
 		if (slot >= 0) {

@@ -206,7 +206,9 @@ int callbox_sandbox_reset(struct callbox_sandbox *sb)
 	if (sb->sandbox_fd < 0)
 		return sandbox_fail(sb, -EBADF, "no guest loaded");
 
-	pthread_mutex_lock(&sb->run_lock);
+	ret = sandbox_run_lock(sb, "reset");
+	if (ret)
+		return ret;
 	ret = callbox_vm_flush_exit(&sb->vm, err, sizeof(err));
 	if (!ret)
 		ret = sandbox_memory_put_back(sb, false, err, sizeof(err));

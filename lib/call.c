@@ -72,7 +72,11 @@ int callbox_call(struct callbox_sandbox *sb, const char *function,
 	if (sb->cfg.call_timeout_ns)
 		deadline = callbox_deadline_after(sb->cfg.call_timeout_ns);
 
-	pthread_mutex_lock(&sb->run_lock);
+	ret = sandbox_run_lock(sb, function);
+	if (ret) {
+		sandbox_slot_free(sb, slot);
+		goto out;
+	}
 	ret = sandbox_prepare_call(sb, function);
 	if (!ret) {
 		sandbox_mailbox(sb)->slot = slot;

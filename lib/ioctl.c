@@ -130,14 +130,18 @@ int callbox_sandbox_reset_fd(int sandbox_fd, uint64_t deadline_ns,
 	return 0;
 }
 
-int callbox_sandbox_restore_fd(int sandbox_fd, uint32_t op)
+int callbox_sandbox_restore_fd(int sandbox_fd, uint32_t op, uint64_t *id)
 {
 	struct callbox_sandbox_restore cmd = {
 		.size = sizeof(cmd),
 		.op = op,
+		.id = *id,
 	};
 
-	return ioctl(sandbox_fd, CALLBOX_SANDBOX_RESTORE, &cmd) ? -errno : 0;
+	if (ioctl(sandbox_fd, CALLBOX_SANDBOX_RESTORE, &cmd))
+		return -errno;
+	*id = cmd.id;
+	return 0;
 }
 
 int callbox_sandbox_shutdown_fd(int sandbox_fd)

@@ -13,6 +13,35 @@
 
 #include "sandbox.h"
 
+/*
+ * run_lock checks its owner: a host function that runs, resets or
+ * restores calls of its own sandbox gets -EDEADLK (sandbox_run_lock())
+ * instead of waiting for itself for ever.
+ */
+static int run_lock_init(pthread_mutex_t *lock)
+{
+	pthread_mutexattr_t attr;
+	int ret;
+
+	ret = pthread_mutexattr_init(&attr);
+	if (ret)
+		return ret;
+	ret = pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_ERRORCHECK);
+	if (!ret)
+		ret = pthread_mutex_init(lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	return ret;
+}
+
+int sandbox_run_lock(struct callbox_sandbox *sb, const char *what)
+{
+	if (pthread_mutex_lock(&sb->run_lock) == EDEADLK)
+		return sandbox_fail(sb, -EDEADLK,
+				    "%s: from a host function of this sandbox, whose call holds it",
+				    what);
+	return 0;
+}
+
 int callbox_sandbox_new(const struct callbox_config *cfg,
 			struct callbox_sandbox **sbp)
 {
@@ -46,7 +75,7 @@ int callbox_sandbox_new(const struct callbox_config *cfg,
 	ret = pthread_mutex_init(&sb->lock, NULL);
 	if (ret)
 		goto out_destroy_cond;
-	ret = pthread_mutex_init(&sb->run_lock, NULL);
+	ret = run_lock_init(&sb->run_lock);
 	if (ret)
 		goto out_destroy_lock;
 	*sbp = sb;

@@ -135,6 +135,12 @@ void sandbox_guest_string(const char *src, size_t max, char *buf,
 /* config.c */
 int sandbox_check_config(struct callbox_sandbox *sb);
 
+/*
+ * sandbox.c: take run_lock for @what; -EDEADLK (with the message) from a
+ * host function of this sandbox, whose call holds it.
+ */
+int sandbox_run_lock(struct callbox_sandbox *sb, const char *what);
+
 /* slot.c: the slot table, under sb->lock */
 int sandbox_slot_alloc_locked(struct callbox_sandbox *sb);
 void sandbox_slot_free(struct callbox_sandbox *sb, int slot);

@@ -273,11 +273,13 @@ void sandbox_memory_free(struct sandbox_memory *m)
 
 int sandbox_restore_locked(struct callbox_sandbox *sb)
 {
+	uint64_t id = 0;
 	char err[256];
 	int ret;
 
 	/* Refused while a call is current: then nothing is touched. */
-	ret = callbox_sandbox_restore_fd(sb->sandbox_fd, CALLBOX_RESTORE_BEGIN);
+	ret = callbox_sandbox_restore_fd(sb->sandbox_fd, CALLBOX_RESTORE_BEGIN,
+					 &id);
 	if (ret)
 		return sandbox_fail(sb, ret,
 				    "restore: CALLBOX_SANDBOX_RESTORE: %s%s",
@@ -303,11 +305,12 @@ int sandbox_restore_locked(struct callbox_sandbox *sb)
 	if (ret) {
 		/* Half put back: the kernel refuses calls until a reset. */
 		callbox_sandbox_restore_fd(sb->sandbox_fd,
-					   CALLBOX_RESTORE_ABANDON);
+					   CALLBOX_RESTORE_ABANDON, &id);
 		sb->ready = false;
 		return sandbox_fail(sb, ret, "restore: %s", err);
 	}
-	ret = callbox_sandbox_restore_fd(sb->sandbox_fd, CALLBOX_RESTORE_COMMIT);
+	ret = callbox_sandbox_restore_fd(sb->sandbox_fd, CALLBOX_RESTORE_COMMIT,
+					 &id);
 	if (ret)
 		return sandbox_fail(sb, ret,
 				    "restore: CALLBOX_RESTORE_COMMIT: %s",
@@ -326,7 +329,9 @@ int callbox_sandbox_restore(struct callbox_sandbox *sb)
 	if (sb->sandbox_fd < 0)
 		return sandbox_fail(sb, -EBADF, "no guest loaded");
 
-	pthread_mutex_lock(&sb->run_lock);
+	ret = sandbox_run_lock(sb, "restore");
+	if (ret)
+		return ret;
 	ret = sandbox_restore_locked(sb);
 	pthread_mutex_unlock(&sb->run_lock);
 	return ret;

@@ -189,30 +189,35 @@ int raw_guest_rewind(struct raw_guest *g, struct kvm_run *run,
 	return 0;
 }
 
-static int raw_guest_restore_step(int sandbox_fd, uint32_t op)
+static int raw_guest_restore_step(int sandbox_fd, uint32_t op, uint64_t *id)
 {
 	struct callbox_sandbox_restore cmd = {
 		.size = sizeof(cmd),
 		.op = op,
+		.id = *id,
 	};
 
-	return ioctl(sandbox_fd, CALLBOX_SANDBOX_RESTORE, &cmd) ? -errno : 0;
+	if (ioctl(sandbox_fd, CALLBOX_SANDBOX_RESTORE, &cmd))
+		return -errno;
+	*id = cmd.id;
+	return 0;
 }
 
 int raw_guest_restore(struct raw_guest *g, struct kvm_run *run,
 		      int sandbox_fd)
 {
+	uint64_t id = 0;
 	int ret;
 
-	ret = raw_guest_restore_step(sandbox_fd, CALLBOX_RESTORE_BEGIN);
+	ret = raw_guest_restore_step(sandbox_fd, CALLBOX_RESTORE_BEGIN, &id);
 	if (ret)
 		return ret;
 	ret = raw_guest_set_entry(g, run, RAW_GUEST_CODE);
 	if (ret) {
-		raw_guest_restore_step(sandbox_fd, CALLBOX_RESTORE_ABANDON);
+		raw_guest_restore_step(sandbox_fd, CALLBOX_RESTORE_ABANDON, &id);
 		return ret;
 	}
-	return raw_guest_restore_step(sandbox_fd, CALLBOX_RESTORE_COMMIT);
+	return raw_guest_restore_step(sandbox_fd, CALLBOX_RESTORE_COMMIT, &id);
 }
 
 int raw_guest_reset(struct raw_guest *g, struct kvm_run *run, int sandbox_fd)

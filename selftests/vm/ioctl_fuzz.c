@@ -315,6 +315,7 @@ struct gbox {
 struct idring {
 	_Atomic uint64_t id[16];
 	atomic_uint n;
+	_Atomic uint64_t restore_id;	/* the last restore BEGIN gave */
 };
 
 struct slot {
@@ -504,9 +505,10 @@ static void describe(char *buf, size_t len, int cmd, const char *what,
 			 img->shutdown.flags);
 		break;
 	case C_RESTORE:
-		snprintf(buf + n, len - n, ", flags 0x%x, op %u, reserved 0x%x",
+		snprintf(buf + n, len - n,
+			 ", flags 0x%x, op %u, reserved 0x%x, id %" PRIu64,
 			 img->restore.flags, img->restore.op,
-			 img->restore.__reserved);
+			 img->restore.__reserved, (uint64_t)img->restore.id);
 		break;
 	}
 }
@@ -670,6 +672,7 @@ static void ring_reset(struct idring *r)
 	for (i = 0; i < 16; i++)
 		atomic_store(&r->id[i], 0);
 	atomic_store(&r->n, 0);
+	atomic_store(&r->restore_id, 0);
 }
 
 static uint64_t new_inst(void)
@@ -918,6 +921,14 @@ static bool fields_bad(const struct req *r)
 	return false;
 }
 
+/* Does success write the struct back? RESTORE's BEGIN writes its id. */
+static bool req_writes(const struct req *r)
+{
+	return cmds[r->cmd].writes ||
+	       (r->cmd == C_RESTORE &&
+		r->img.restore.op == CALLBOX_RESTORE_BEGIN);
+}
+
 static int issue(struct thr *t, const struct target *tg, struct req *r)
 {
 	const struct cmd_info *ci = &cmds[r->cmd];
@@ -927,7 +938,7 @@ static int issue(struct thr *t, const struct target *tg, struct req *r)
 	int ret, e;
 
 	shape_pick(t, r->abi_pct, r->force_bad, s);
-	if (r->force_bad && s->pk == PK_RO && !ci->writes)
+	if (r->force_bad && s->pk == PK_RO && !req_writes(r))
 		s->pk = PK_BAD;
 	if ((r->force_bad && s->pk == PK_NORMAL && s->sz == SZ_EXACT) ||
 	    (!r->force_bad && chance(t, r->abi_pct / 2)))
@@ -953,7 +964,7 @@ static int issue(struct thr *t, const struct target *tg, struct req *r)
 		if (ok) {
 			mask = r->rt_mask | EB(ENOMEM);
 			ok = r->rt_ok;
-			if (s->pk == PK_RO && ci->writes) {
+			if (s->pk == PK_RO && req_writes(r)) {
 				mask |= EB(EFAULT);
 				ok = false;
 			}
@@ -1527,26 +1538,54 @@ static void op_reset(struct thr *t, const struct target *tg,
 	}
 }
 
-/* One RESTORE step: 0 if the kernel took it. */
+/*
+ * One RESTORE step on restore *@id: 0 if the kernel took it, and then,
+ * for BEGIN, the new restore's id in *@id (and in the target's ring, for
+ * other threads to end).
+ */
 static int restore_step(struct thr *t, const struct target *tg, uint32_t op,
-			unsigned int abi_pct)
+			uint64_t *id, unsigned int abi_pct)
 {
 	struct req r;
 
 	req_init(&r, C_RESTORE);
 	r.abi_pct = abi_pct;
 	r.img.restore.op = op;
+	r.img.restore.id = *id;
 	/*
-	 * COMMIT and ABANDON are EINVAL with no restore begun: none may
-	 * have, or another thread's COMMIT, ABANDON or SHUTDOWN ended it.
+	 * COMMIT and ABANDON are EINVAL unless @id is the restore in
+	 * progress: none may have begun, or another thread's COMMIT,
+	 * ABANDON or SHUTDOWN ended it, and another may have begun since.
 	 */
 	if (op == CALLBOX_RESTORE_BEGIN)
 		r.rt_mask = EB(EBUSY) | EB(ESHUTDOWN);
 	else
 		r.rt_mask = EB(EINVAL) | EB(ESHUTDOWN);
 	issue(t, tg, &r);
+	if (!r.ret && r.wellformed && op == CALLBOX_RESTORE_BEGIN) {
+		*id = r.img.restore.id;
+		if (tg->ring)
+			atomic_store(&tg->ring->restore_id, *id);
+	}
 	/* What the kernel did, even if it should not have (reported). */
 	return r.ret;
+}
+
+/* An id for a lone COMMIT or ABANDON: the last begun, or any. */
+static uint64_t pick_restore_id(struct thr *t, const struct target *tg)
+{
+	uint64_t last = tg->ring ? atomic_load(&tg->ring->restore_id) : 0;
+
+	switch (rnd(t, 4)) {
+	case 0:
+		return last;
+	case 1:
+		return last ? last - 1 : 0;
+	case 2:
+		return rnd64(t);
+	default:
+		return rnd(t, 4);
+	}
 }
 
 /*
@@ -1563,17 +1602,18 @@ static void op_restore(struct thr *t, const struct target *tg,
 		       unsigned int abi_pct)
 {
 	unsigned int r = rnd(t, 100);
+	uint64_t id = pick_restore_id(t, tg);
 
 	if (r < 15) {
 		restore_step(t, tg, chance(t, 70) ? CALLBOX_RESTORE_COMMIT :
-				    CALLBOX_RESTORE_ABANDON, abi_pct);
+				    CALLBOX_RESTORE_ABANDON, &id, abi_pct);
 		return;
 	}
 	if (r < 22) {
-		restore_step(t, tg, bad_restore_op(t), abi_pct);
+		restore_step(t, tg, bad_restore_op(t), &id, abi_pct);
 		return;
 	}
-	if (restore_step(t, tg, CALLBOX_RESTORE_BEGIN, abi_pct))
+	if (restore_step(t, tg, CALLBOX_RESTORE_BEGIN, &id, abi_pct))
 		return;
 	if (!tg->sole && chance(t, 3))
 		return;
@@ -1584,7 +1624,7 @@ static void op_restore(struct thr *t, const struct target *tg,
 	 * lone ones and the ABI probes try a malformed COMMIT and ABANDON.
 	 */
 	restore_step(t, tg, chance(t, 80) ? CALLBOX_RESTORE_COMMIT :
-			    CALLBOX_RESTORE_ABANDON, 0);
+			    CALLBOX_RESTORE_ABANDON, &id, 0);
 }
 
 static void op_shutdown(struct thr *t, const struct target *tg,

@@ -38,6 +38,45 @@ FIXTURE(restore) {
 	int inits;		/* the init's log lines since the load */
 };
 
+/*
+ * The host's nest(): runs, resets and restores calls of its own sandbox,
+ * which the call that runs it holds. Each must fail with -EDEADLK rather
+ * than wait for itself.
+ */
+static int nest_ret[3];
+
+static int host_nest(struct callbox_sandbox *sb,
+		     const struct callbox_wire_value *args,
+		     struct callbox_wire_writer *result, void *opaque)
+{
+	int64_t v;
+
+	(void)args;
+	(void)opaque;
+	nest_ret[0] = callbox_sandbox_restore(sb);
+	nest_ret[1] = callbox_sandbox_reset(sb);
+	nest_ret[2] = callbox_call_int(sb, "ok", NULL, 0, &v);
+	callbox_wire_put_i64(result, 0);
+	return 0;
+}
+
+/* The residue guest, with the host functions it calls. */
+static struct callbox_sandbox *
+load_with_host_fns(struct __test_metadata *_metadata)
+{
+	struct callbox_config cfg;
+	struct callbox_sandbox *sb;
+
+	residue_config(&cfg);
+	sb = sandbox_new(&cfg);
+	EXPECT_EQ(0, callbox_sandbox_add_host_fn(sb, "wait", "i64()",
+						 host_wait, NULL));
+	EXPECT_EQ(0, callbox_sandbox_add_host_fn(sb, "nest", "i64()",
+						 host_nest, NULL));
+	load_into(sb, "residue");
+	return sb;
+}
+
 /* How the last request ends. */
 FIXTURE_VARIANT(restore) {
 	const char *function;	/* called after the scribbling */
@@ -73,15 +112,9 @@ FIXTURE_VARIANT_ADD(restore, host_call_never_returned) {
 
 FIXTURE_SETUP(restore)
 {
-	struct callbox_config cfg;
-
 	if (access("/dev/callbox", F_OK))
 		SKIP(return, "/dev/callbox is missing");
-	residue_config(&cfg);
-	self->r.sb = sandbox_new(&cfg);
-	ASSERT_EQ(0, callbox_sandbox_add_host_fn(self->r.sb, "wait", "i64()",
-						 host_wait, NULL));
-	load_into(self->r.sb, "residue");
+	self->r.sb = load_with_host_fns(_metadata);
 	residue_read_fresh(_metadata, &self->r);
 	callbox_sandbox_set_log_fn(self->r.sb, count_init_logs, &self->inits);
 }
@@ -206,6 +239,30 @@ TEST_F_TIMEOUT(restore, puts_back_every_piece_and_word, 120)
 	ASSERT_EQ(0, callbox_call_int(self->r.sb, "ok", NULL, 0, &v));
 	EXPECT_EQ(7, v);
 	EXPECT_EQ(0, self->inits);
+}
+
+/*
+ * From a host function, restore, reset and a call of its own sandbox fail
+ * with -EDEADLK; before, each waited for the call that runs it, for ever.
+ */
+TEST(from_a_host_function_is_refused)
+{
+	struct callbox_sandbox *sb;
+	int64_t v = -1;
+
+	if (access("/dev/callbox", F_OK))
+		SKIP(return, "/dev/callbox is missing");
+	sb = load_with_host_fns(_metadata);
+	ASSERT_EQ(0, callbox_call_int(sb, "host_nest", NULL, 0, &v)) {
+		TH_LOG("%s", callbox_sandbox_last_error(sb));
+	}
+	EXPECT_EQ(0, v);
+	EXPECT_EQ(-EDEADLK, nest_ret[0]);
+	EXPECT_EQ(-EDEADLK, nest_ret[1]);
+	EXPECT_EQ(-EDEADLK, nest_ret[2]);
+	ASSERT_EQ(0, callbox_call_int(sb, "ok", NULL, 0, &v));
+	EXPECT_EQ(7, v);
+	callbox_sandbox_free(sb);
 }
 
 TEST_HARNESS_MAIN

@@ -15,14 +15,16 @@
 
 #include "inspect_util.h"
 
-static int _restore(int fd, uint32_t op)
+static int _restore(int fd, uint32_t op, uint64_t *id)
 {
-	return callbox_sandbox_restore_fd(fd, op);
+	return callbox_sandbox_restore_fd(fd, op, id);
 }
 
-#define restore(fd, op) ASSERT_OK("CALLBOX_SANDBOX_RESTORE", _restore(fd, op))
-#define restore_err(_errno, fd, op) \
-	({ EXPECT_EQ(-(_errno), _restore(fd, op)); })
+/* BEGIN puts the restore's id in *@id; COMMIT and ABANDON end *@id. */
+#define restore(fd, op, id) \
+	ASSERT_OK("CALLBOX_SANDBOX_RESTORE", _restore(fd, op, id))
+#define restore_err(_errno, fd, op, id) \
+	({ EXPECT_EQ(-(_errno), _restore(fd, op, id)); })
 
 /* The state fdinfo shows for the sandbox. */
 #define expect_fdinfo_state(fd, want)					\
@@ -39,6 +41,7 @@ BOX_FIXTURE(poisoned, guest_script, true)
 /* The ioctl's ABI, and every op and field it refuses, touching nothing. */
 TEST_F(restore, refuses_bad_requests)
 {
+	uint64_t rid = 0;
 	struct callbox_sandbox_restore cmd = {
 		.size = sizeof(cmd),
 		.op = CALLBOX_RESTORE_BEGIN,
@@ -54,10 +57,10 @@ TEST_F(restore, refuses_bad_requests)
 			offsetof(struct callbox_sandbox_restore, flags),
 			offsetof(struct callbox_sandbox_restore, __reserved));
 	for (i = 0; i < ARRAY_SIZE(bad_ops); i++)
-		restore_err(EINVAL, fd, bad_ops[i]);
+		restore_err(EINVAL, fd, bad_ops[i], &rid);
 	/* No restore has begun. */
-	restore_err(EINVAL, fd, CALLBOX_RESTORE_COMMIT);
-	restore_err(EINVAL, fd, CALLBOX_RESTORE_ABANDON);
+	restore_err(EINVAL, fd, CALLBOX_RESTORE_COMMIT, &rid);
+	restore_err(EINVAL, fd, CALLBOX_RESTORE_ABANDON, &rid);
 	/* And none of that began one, or poisoned anything. */
 	expect_fdinfo_state(fd, "idle");
 	call_sync(fd, 0, &c);
@@ -71,13 +74,14 @@ TEST_F(restore, refuses_bad_requests)
  */
 TEST_F(restore, no_way_into_the_guest_while_restoring)
 {
+	uint64_t rid = 0;
 	struct callbox_call_info c;
 	uint64_t queued, cancelled, id;
 	int fd = self->b.fd;
 
 	return_if_setup_skipped();
 	call_submit(fd, 0, &queued);
-	restore(fd, CALLBOX_RESTORE_BEGIN);
+	restore(fd, CALLBOX_RESTORE_BEGIN, &rid);
 	expect_fdinfo_state(fd, "restoring");
 
 	call_sync_err(EBUSY, fd, 0, &c);
@@ -85,7 +89,7 @@ TEST_F(restore, no_way_into_the_guest_while_restoring)
 	call_run_err(EBUSY, fd, 0, 0, &c);
 	call_run_err(EBUSY, fd, 0, CALLBOX_RUN_NONBLOCK, &c);
 	sandbox_reset_err(EBUSY, fd, 0, &id);
-	restore_err(EBUSY, fd, CALLBOX_RESTORE_BEGIN);
+	restore_err(EBUSY, fd, CALLBOX_RESTORE_BEGIN, &rid);
 
 	/* What does not enter the guest works as ever. */
 	call_submit(fd, 0, &cancelled);
@@ -103,7 +107,7 @@ TEST_F(restore, no_way_into_the_guest_while_restoring)
 	call_get(fd, queued, &c);
 	EXPECT_EQ(CALLBOX_STATE_QUEUED, c.state);
 	EXPECT_EQ(0, c.flags & CALLBOX_CALL_GUEST_RAN);
-	restore(fd, CALLBOX_RESTORE_COMMIT);
+	restore(fd, CALLBOX_RESTORE_COMMIT, &rid);
 	expect_fdinfo_state(fd, "idle");
 	call_run(fd, 0, CALLBOX_RUN_NONBLOCK, &c);
 	EXPECT_EQ(queued, c.id);
@@ -120,6 +124,7 @@ TEST_F(restore, no_way_into_the_guest_while_restoring)
  */
 TEST_F_TIMEOUT(restore, refused_while_a_call_is_current, 60)
 {
+	uint64_t rid = 0;
 	struct call_runner r = { .fd = self->b.fd };
 	struct callbox_call_info c;
 	uint64_t id;
@@ -130,7 +135,7 @@ TEST_F_TIMEOUT(restore, refused_while_a_call_is_current, 60)
 	script_set(self->b.guest.mem, SCRIPT_HOSTCALL);
 	call_sync(fd, 0, &c);
 	ASSERT_EQ(CALLBOX_STATE_HOSTCALL, c.state);
-	restore_err(EBUSY, fd, CALLBOX_RESTORE_BEGIN);
+	restore_err(EBUSY, fd, CALLBOX_RESTORE_BEGIN, &rid);
 	id = c.id;
 	call_run(fd, id, 0, &c);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
@@ -141,7 +146,7 @@ TEST_F_TIMEOUT(restore, refused_while_a_call_is_current, 60)
 	call_submit(fd, 0, &r.id);
 	call_runner_start(&r);
 	ASSERT_TRUE(WAIT_FOR(script_spinning(self->b.guest.mem)));
-	restore_err(EBUSY, fd, CALLBOX_RESTORE_BEGIN);
+	restore_err(EBUSY, fd, CALLBOX_RESTORE_BEGIN, &rid);
 	call_get(fd, r.id, &c);
 	EXPECT_EQ(CALLBOX_STATE_ENTERED, c.state);
 	call_cancel(fd, r.id);
@@ -152,42 +157,110 @@ TEST_F_TIMEOUT(restore, refused_while_a_call_is_current, 60)
 	/* A reset's init call pending. */
 	script_set(self->b.guest.mem, SCRIPT_DONE);
 	ASSERT_EQ(0, raw_guest_rewind(&self->b.guest, self->b.run, fd, &id));
-	restore_err(EBUSY, fd, CALLBOX_RESTORE_BEGIN);
+	restore_err(EBUSY, fd, CALLBOX_RESTORE_BEGIN, &rid);
 	call_run(fd, id, 0, &c);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 	call_wait(fd, id, 0, &c);
 
 	/* Shut down, with a restore begun and without. */
-	restore(fd, CALLBOX_RESTORE_BEGIN);
+	restore(fd, CALLBOX_RESTORE_BEGIN, &rid);
 	sandbox_shutdown(fd);
 	expect_fdinfo_state(fd, "shutdown");
-	restore_err(ESHUTDOWN, fd, CALLBOX_RESTORE_COMMIT);
-	restore_err(ESHUTDOWN, fd, CALLBOX_RESTORE_ABANDON);
-	restore_err(ESHUTDOWN, fd, CALLBOX_RESTORE_BEGIN);
+	restore_err(ESHUTDOWN, fd, CALLBOX_RESTORE_COMMIT, &rid);
+	restore_err(ESHUTDOWN, fd, CALLBOX_RESTORE_ABANDON, &rid);
+	restore_err(ESHUTDOWN, fd, CALLBOX_RESTORE_BEGIN, &rid);
 }
 
 /* "ABANDON ... poisons the sandbox, whatever it was before." */
 TEST_F(restore, abandon_poisons_until_a_reset_or_a_commit)
 {
+	uint64_t rid = 0;
 	struct callbox_call_info c;
 	int fd = self->b.fd;
 
 	return_if_setup_skipped();
-	restore(fd, CALLBOX_RESTORE_BEGIN);
-	restore(fd, CALLBOX_RESTORE_ABANDON);
+	restore(fd, CALLBOX_RESTORE_BEGIN, &rid);
+	restore(fd, CALLBOX_RESTORE_ABANDON, &rid);
 	expect_fdinfo_state(fd, "poisoned");
 	call_sync_err(ENOTRECOVERABLE, fd, 0, &c);
 	ASSERT_EQ(0, raw_guest_reset(&self->b.guest, self->b.run, fd));
 	call_sync(fd, 0, &c);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 
-	restore(fd, CALLBOX_RESTORE_BEGIN);
-	restore(fd, CALLBOX_RESTORE_ABANDON);
+	restore(fd, CALLBOX_RESTORE_BEGIN, &rid);
+	restore(fd, CALLBOX_RESTORE_ABANDON, &rid);
 	call_sync_err(ENOTRECOVERABLE, fd, 0, &c);
 	ASSERT_EQ(0, raw_guest_restore(&self->b.guest, self->b.run, fd));
 	call_sync(fd, 0, &c);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 	EXPECT_EQ(SCRIPT_STATUS, c.status);
+}
+
+/*
+ * "COMMIT and ABANDON fail with EINVAL if @id is not the restore in
+ * progress ..., so a late COMMIT never ends a restore it did not see to
+ * completion": a COMMIT meant for a restore that another thread abandoned
+ * does not end the one begun since (a hostile review found that it did,
+ * and a call then ran on the half-restored guest). Ids increase from 1.
+ */
+TEST_F(restore, a_late_commit_ends_no_later_restore)
+{
+	struct callbox_call_info c;
+	uint64_t first = 0, second = 0, stale;
+	int fd = self->b.fd;
+
+	return_if_setup_skipped();
+	restore(fd, CALLBOX_RESTORE_BEGIN, &first);
+	EXPECT_EQ(1, first);
+	stale = first;
+	restore(fd, CALLBOX_RESTORE_ABANDON, &first);
+	restore(fd, CALLBOX_RESTORE_BEGIN, &second);
+	EXPECT_EQ(first + 1, second);
+
+	restore_err(EINVAL, fd, CALLBOX_RESTORE_COMMIT, &stale);
+	restore_err(EINVAL, fd, CALLBOX_RESTORE_ABANDON, &stale);
+	stale = second + 1;
+	restore_err(EINVAL, fd, CALLBOX_RESTORE_COMMIT, &stale);
+	expect_fdinfo_state(fd, "restoring");
+	call_sync_err(EBUSY, fd, 0, &c);
+
+	restore(fd, CALLBOX_RESTORE_COMMIT, &second);
+	call_sync(fd, 0, &c);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+	/* Ended: its id ends nothing any more. */
+	restore_err(EINVAL, fd, CALLBOX_RESTORE_COMMIT, &second);
+}
+
+/*
+ * "If @id cannot be written, BEGIN fails with EFAULT and no restore has
+ * begun (the id is used up)."
+ */
+TEST_F(restore, begin_that_cannot_write_its_id_begins_nothing)
+{
+	struct callbox_sandbox_restore *ro;
+	struct callbox_call_info c;
+	uint64_t rid = 0;
+	int fd = self->b.fd;
+
+	return_if_setup_skipped();
+	ro = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, ro);
+	*ro = (struct callbox_sandbox_restore) {
+		.size = sizeof(*ro),
+		.op = CALLBOX_RESTORE_BEGIN,
+	};
+	ASSERT_EQ(0, mprotect(ro, 4096, PROT_READ));
+	EXPECT_EQ(-1, ioctl(fd, CALLBOX_SANDBOX_RESTORE, ro));
+	EXPECT_EQ(EFAULT, errno);
+	munmap(ro, 4096);
+
+	expect_fdinfo_state(fd, "idle");
+	call_sync(fd, 0, &c);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+	restore(fd, CALLBOX_RESTORE_BEGIN, &rid);
+	EXPECT_EQ(2, rid);
+	restore(fd, CALLBOX_RESTORE_COMMIT, &rid);
 }
 
 /*
@@ -217,11 +290,12 @@ struct restorer {
 /* Restore again and again, the word at 1 only between BEGIN and COMMIT. */
 static void *restorer_fn(void *p)
 {
+	uint64_t rid = 0;
 	struct restorer *r = p;
 	int ret;
 
 	while (!atomic_load(&r->stop)) {
-		ret = _restore(r->fd, CALLBOX_RESTORE_BEGIN);
+		ret = _restore(r->fd, CALLBOX_RESTORE_BEGIN, &rid);
 		if (ret == -EBUSY) {
 			r->refused++;
 			continue;
@@ -234,7 +308,7 @@ static void *restorer_fn(void *p)
 		*r->word = 1;
 		sched_yield();
 		*r->word = 0;
-		ret = _restore(r->fd, CALLBOX_RESTORE_COMMIT);
+		ret = _restore(r->fd, CALLBOX_RESTORE_COMMIT, &rid);
 		if (ret) {
 			r->error = ret;
 			break;
@@ -410,6 +484,7 @@ static void poison(struct __test_metadata *_metadata,
  */
 TEST_F_TIMEOUT(poisoned, restore_lifts_the_poison_only_at_commit, 60)
 {
+	uint64_t rid = 0;
 	struct callbox_call_info c;
 	int fd = self->b.fd;
 
@@ -417,10 +492,10 @@ TEST_F_TIMEOUT(poisoned, restore_lifts_the_poison_only_at_commit, 60)
 	poison(_metadata, self, variant);
 	call_sync_err(ENOTRECOVERABLE, fd, 0, &c);
 
-	restore(fd, CALLBOX_RESTORE_BEGIN);
+	restore(fd, CALLBOX_RESTORE_BEGIN, &rid);
 	expect_fdinfo_state(fd, "restoring");
 	call_sync_err(EBUSY, fd, 0, &c);
-	restore(fd, CALLBOX_RESTORE_ABANDON);
+	restore(fd, CALLBOX_RESTORE_ABANDON, &rid);
 	expect_fdinfo_state(fd, "poisoned");
 	call_sync_err(ENOTRECOVERABLE, fd, 0, &c);
 

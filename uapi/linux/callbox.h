@@ -139,7 +139,9 @@ enum {
  * must set up the vCPU (registers, memory) before the first call; callbox
  * only runs it. A vCPU serves at most one sandbox at a time, so that calls
  * on one guest never interleave; it is free again once its sandbox has
- * shut down (see "Shutdown").
+ * shut down (see "Shutdown"). The new sandbox is not poisoned: binding
+ * declares the guest ready for its first call, whatever an earlier
+ * sandbox of the vCPU left (its poison, a restore it had begun).
  *
  * The vCPU must not have a signal mask (KVM_SET_SIGNAL_MASK), now or when
  * a call enters it. With a mask, a signal that stops the guest stays
@@ -756,6 +758,9 @@ enum callbox_restore_op {
  * @flags: must be 0
  * @op: an &enum callbox_restore_op
  * @__reserved: must be 0
+ * @id: BEGIN: output: the restore's id, unique within the sandbox,
+ *	increasing from 1 and never reused. COMMIT and ABANDON: the id of the
+ *	restore they end.
  *
  * A *snapshot* is the guest as userspace saved it at a call boundary (no
  * call current, and the guest at rest after its init or a call EXITed):
@@ -765,19 +770,34 @@ enum callbox_restore_op {
  *
  * - BEGIN fails with EBUSY if a call is current (running or parked) or
  *   another thread is starting one, a reset's init call is pending, or a
- *   restore has begun. Otherwise, until the restore ends, no call enters
- *   the guest: RUN and CALL_SYNC fail with EBUSY, and so do RESET and a
- *   second BEGIN. SUBMIT, WAIT, GET and CANCEL work as ever, and queued
- *   calls stay queued.
+ *   restore has begun. Otherwise it writes the restore's id into @id, and
+ *   until the restore ends no call enters the guest: RUN and CALL_SYNC
+ *   fail with EBUSY, and so do RESET and a second BEGIN. SUBMIT, WAIT, GET
+ *   and CANCEL work as ever, and queued calls stay queued. If @id cannot
+ *   be written, BEGIN fails with EFAULT and no restore has begun (the id
+ *   is used up). Like RESET, BEGIN may wait for another ioctl that holds
+ *   the sandbox's run lock without starting a call to write its struct
+ *   back.
  * - COMMIT ends the restore and lifts the poison (see "Call states"): the
  *   poison is lifted only once the restore is complete, never at BEGIN.
  * - ABANDON ends the restore and poisons the sandbox, whatever it was
  *   before: the guest is half put back. A reset, or a restore that
  *   commits, makes it ready again.
  *
- * Any thread of the process may end a restore that another began. COMMIT
- * and ABANDON fail with EINVAL if no restore has begun. At shutdown a
- * restore ends, and the sandbox stays as it was.
+ * Any thread of the process may end a restore that another began, given
+ * its id: COMMIT and ABANDON fail with EINVAL if @id is not the restore
+ * in progress (none has begun, or it has ended, say by another thread's
+ * ABANDON, and another has begun since), so a late COMMIT never ends a
+ * restore it did not see to completion. At shutdown a restore ends, and
+ * the sandbox stays as it was.
+ *
+ * The fence, like the poison, belongs to the sandbox, and so to its one
+ * vCPU. Other vCPUs of the same VM, bound to sandboxes of their own,
+ * share the guest's memory but are not fenced: a process that restores
+ * memory they use begins a restore on each of their sandboxes first. And
+ * a new sandbox bound to the vCPU after this one has shut down starts as
+ * CALLBOX_SANDBOX_CREATE says, whatever this one's poison or restore:
+ * creating it declares the guest ready.
  *
  * Why the module does not restore the guest itself: guest memory is the
  * process's own mapping, which it can write whatever the module does, and
@@ -789,14 +809,15 @@ enum callbox_restore_op {
  * guest is ready again: that is what this ioctl does.
  *
  * Errors: EINVAL for an unknown @op, flags or a non-zero @__reserved, or
- * COMMIT or ABANDON with no restore begun; EBUSY as above; ESHUTDOWN after
- * shutdown.
+ * COMMIT or ABANDON of an @id that is not the restore in progress; EBUSY
+ * as above; EFAULT if BEGIN cannot write @id; ESHUTDOWN after shutdown.
  */
 struct callbox_sandbox_restore {
 	__u32 size;
 	__u32 flags;
 	__u32 op;
 	__u32 __reserved;
+	__aligned_u64 id;
 };
 
 #define CALLBOX_SANDBOX_RESTORE	_IO(CALLBOX_TYPE, CALLBOX_CMD_SANDBOX_RESTORE)

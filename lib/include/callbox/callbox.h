@@ -86,8 +86,10 @@ int callbox_sandbox_reset_fd(int sandbox_fd, uint64_t deadline_ns,
 /*
  * CALLBOX_SANDBOX_RESTORE, step @op (CALLBOX_RESTORE_BEGIN, _COMMIT or
  * _ABANDON): fence off calls while the guest is put back to a snapshot.
+ * BEGIN puts the restore's id in *@id; COMMIT and ABANDON end restore
+ * *@id.
  */
-int callbox_sandbox_restore_fd(int sandbox_fd, uint32_t op);
+int callbox_sandbox_restore_fd(int sandbox_fd, uint32_t op, uint64_t *id);
 /* CALLBOX_SANDBOX_SHUTDOWN: end every call and unbind the vCPU now. */
 int callbox_sandbox_shutdown_fd(int sandbox_fd);
 
@@ -375,8 +377,11 @@ int callbox_sandbox_reset(struct callbox_sandbox *sb);
  * it lifts the poison of a call aborted in the middle of guest code, so a
  * restore brings an aborted sandbox back, as a reset does. If the restore
  * fails half way, calls fail with -ENOTRECOVERABLE until a reset or a
- * restore that succeeds. It fails with -EBUSY, and touches nothing, while
- * a call is current: not from a host function, then.
+ * restore that succeeds. While another thread runs a call, it waits for
+ * that call to end (or to wait in a host function: it is then current,
+ * and the restore fails with -EBUSY, touching nothing). From a host
+ * function of this sandbox it fails with -EDEADLK: the call that runs the
+ * host function holds the sandbox.
  *
  * Return: 0 or -errno.
  */
