@@ -68,17 +68,19 @@ static void create_elf_once(const char *guest)
 }
 
 /*
- * Figure @name (the report keeps the pointer): one noop call in a sandbox
- * of @mib MiB, then the timed @put_back (a reset or a restore), @n times.
- * A noop leaves the least a request can leave to clean up.
+ * Figure @name (the report keeps the pointer), against @baseline: a call
+ * that dirties @pages pages of the heap (dirty()) in a sandbox of @mib
+ * MiB, then the timed @put_back (a reset or a restore), @n times.
  */
 static void bench_put_back(const char *guest, const char *name,
-			   unsigned int mib, int n,
+			   const char *baseline, unsigned int mib,
+			   int64_t pages, int n,
 			   int (*put_back)(struct callbox_sandbox *sb))
 {
 	static uint64_t t[CREATE_SAMPLES];
 	struct callbox_config cfg;
 	struct callbox_sandbox *sb;
+	int64_t wrote;
 	uint64_t t0;
 	int i, ret;
 
@@ -90,15 +92,20 @@ static void bench_put_back(const char *guest, const char *name,
 	if (callbox_sandbox_load(sb, guest))
 		goto fail;
 	for (i = 0; i < n; i++) {
-		if (callbox_call_int(sb, "noop", NULL, 0, NULL))
+		if (callbox_call_int(sb, "dirty", &pages, 1, &wrote))
 			goto fail;
+		if (wrote != pages) {
+			fprintf(stderr, "bench: %s: dirty(%lld) wrote %lld pages\n",
+				name, (long long)pages, (long long)wrote);
+			exit(1);
+		}
 		t0 = now_ns();
 		if (put_back(sb))
 			goto fail;
 		t[i] = now_ns() - t0;
 	}
 	callbox_sandbox_free(sb);
-	bench_figure(name, t, n, "create.floor");
+	bench_figure(name, t, n, baseline);
 	return;
 fail:
 	fprintf(stderr, "bench: %s: %s\n", name,
@@ -125,10 +132,22 @@ void bench_create(const char *guest)
 	}
 	bench_figure("create.floor", t_floor, n, NULL);
 	bench_figure("create.elf", t_elf, n, "create.floor");
-	bench_put_back(guest, "reset.4m", 4, n, callbox_sandbox_reset);
-	bench_put_back(guest, "reset.64m", 64, n, callbox_sandbox_reset);
-	bench_put_back(guest, "reset.256m", 256, n, callbox_sandbox_reset);
-	bench_put_back(guest, "restore.4m", 4, n, callbox_sandbox_restore);
-	bench_put_back(guest, "restore.64m", 64, n, callbox_sandbox_restore);
-	bench_put_back(guest, "restore.256m", 256, n, callbox_sandbox_restore);
+	/*
+	 * restore.dD.mM: D pages dirtied, M MiB of memory. Its cost must
+	 * grow with D, not with M: each is compared with its smaller M.
+	 */
+	bench_put_back(guest, "reset.d1.m4", "create.floor", 4, 1, n,
+		       callbox_sandbox_reset);
+	bench_put_back(guest, "reset.d1.m256", "reset.d1.m4", 256, 1, n,
+		       callbox_sandbox_reset);
+	/* --lifecycle measures no KVM_RUN floor: then against creation. */
+	bench_put_back(guest, "restore.d1.m4",
+		       bench_has_figure("floor.kvm_run") ? "floor.kvm_run" :
+		       "create.floor", 4, 1, n, callbox_sandbox_restore);
+	bench_put_back(guest, "restore.d1.m256", "restore.d1.m4", 256, 1, n,
+		       callbox_sandbox_restore);
+	bench_put_back(guest, "restore.d256.m4", "restore.d1.m4", 4, 256, n,
+		       callbox_sandbox_restore);
+	bench_put_back(guest, "restore.d256.m256", "restore.d256.m4", 256,
+		       256, n, callbox_sandbox_restore);
 }

@@ -33,6 +33,11 @@ static struct figure *find(const char *name)
 	return NULL;
 }
 
+bool bench_has_figure(const char *name)
+{
+	return find(name) != NULL;
+}
+
 void bench_figure(const char *name, uint64_t *t, size_t n,
 		  const char *baseline)
 {

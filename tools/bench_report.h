@@ -7,6 +7,7 @@
 #ifndef CALLBOX_BENCH_REPORT_H
 #define CALLBOX_BENCH_REPORT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -17,6 +18,9 @@
  */
 void bench_figure(const char *name, uint64_t *t, size_t n,
 		  const char *baseline);
+
+/* Has figure @name been recorded in this run? */
+bool bench_has_figure(const char *name);
 
 /*
  * Record what one call of figure @name costs besides time: system calls

@@ -41,6 +41,29 @@ static void noop(const struct callbox_wire_value *args,
 }
 CALLBOX_EXPORT(noop, CALLBOX_WIRE_I64);
 
+/*
+ * Writes @n pages of the heap, as a request that uses memory does, and
+ * returns how many it wrote: the benchmark measures what putting the
+ * guest back costs against the pages a request dirtied.
+ */
+static void dirty(const struct callbox_wire_value *args,
+		  struct callbox_wire_writer *result)
+{
+	int64_t n = args[0].i64, i;
+	volatile uint8_t *p;
+
+	p = n > 0 ? callbox_malloc((size_t)n * 4096) : NULL;
+	if (!p) {
+		callbox_wire_put_i64(result, 0);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		p[i * 4096] = (uint8_t)i;
+	callbox_free((void *)p);
+	callbox_wire_put_i64(result, n);
+}
+CALLBOX_EXPORT(dirty, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
+
 /* fib(0) = 0, fib(1) = 1, ...; 0 for n < 0; wraps modulo 2^64. */
 static void fib(const struct callbox_wire_value *args,
 		struct callbox_wire_writer *result)

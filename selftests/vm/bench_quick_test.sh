@@ -59,6 +59,13 @@ figure cancel.hlt floor.kvm_run
 figure deadline.overshoot floor.kvm_run
 figure create.floor -
 figure create.elf create.floor
+figure call.fresh call.sdk.noop
+figure reset.d1.m4 create.floor
+figure reset.d1.m256 reset.d1.m4
+figure restore.d1.m4 floor.kvm_run
+figure restore.d1.m256 restore.d1.m4
+figure restore.d256.m4 restore.d1.m4
+figure restore.d256.m256 restore.d256.m4
 
 # The counted calls: a sync call is one system call or more, never none.
 for name in call.sync.raw call.sdk.noop call.async; do
