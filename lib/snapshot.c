@@ -69,7 +69,7 @@ static int collect_written(struct callbox_sandbox *sb, char *err,
 		return ret;
 	/* Submitters note their writes meanwhile: atomically too. */
 	for (w = 0; w < words; w++)
-		__atomic_fetch_or(&sb->memory.written[w], sb->vm.dirty[w],
+		__atomic_fetch_or(&sb->memory.written[w], sb->vm.log.dirty[w],
 				  __ATOMIC_RELAXED);
 	return 0;
 }

@@ -183,17 +183,17 @@ int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, char *err,
 		goto out_destroy;
 	}
 	vm->mem_size = mem_size;
-	vm->dirty = calloc(callbox_vm_dirty_words(mem_size), sizeof(uint64_t));
-	if (!vm->dirty) {
-		ret = kvm_fail(err, errlen, -ENOMEM, "dirty page bitmap");
+	ret = callbox_dirty_log_init(&vm->log, vm->vm_fd, mem_size, err,
+				     errlen);
+	if (ret)
 		goto out_destroy;
-	}
 
 	/*
 	 * KVM logs the pages the guest writes, so that a reset puts back only
 	 * those (see callbox_sandbox_reset()). The price: KVM maps the region
 	 * with 4 KiB pages, and the first write to a page after each reset
-	 * takes a fault that KVM handles without leaving the kernel.
+	 * takes a fault that KVM handles without leaving the kernel (but for
+	 * the pages every request writes: see dirty_log.c).
 	 */
 	region = (struct kvm_userspace_memory_region) {
 		.slot = 0,
@@ -265,17 +265,7 @@ int callbox_vm_flush_exit(struct callbox_vm *vm, char *err, size_t errlen)
 
 int callbox_vm_dirty_pages(struct callbox_vm *vm, char *err, size_t errlen)
 {
-	struct kvm_dirty_log log = {
-		.slot = 0,
-		.dirty_bitmap = vm->dirty,
-	};
-	int ret;
-
-	/* Without KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: KVM clears its log. */
-	ret = kvm_ioctl(vm->vm_fd, KVM_GET_DIRTY_LOG, &log);
-	if (ret < 0)
-		return kvm_fail(err, errlen, ret, "KVM_GET_DIRTY_LOG");
-	return 0;
+	return callbox_dirty_log_collect(&vm->log, vm->vm_fd, err, errlen);
 }
 
 void callbox_vm_destroy(struct callbox_vm *vm)
@@ -290,7 +280,7 @@ void callbox_vm_destroy(struct callbox_vm *vm)
 		close(vm->kvm_fd);
 	if (vm->mem)
 		munmap(vm->mem, vm->mem_size);
-	free(vm->dirty);
+	callbox_dirty_log_free(&vm->log);
 	callbox_vcpu_state_free(&vm->boot_state);
 	callbox_vm_init(vm);
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dirty_log.h"
 #include "vcpu_state.h"
 
 struct kvm_run;
@@ -21,8 +22,8 @@ struct kvm_run;
  * @run_size: its mapping's size
  * @boot_state: the vCPU's state as KVM created it, which every boot puts
  *	back before it sets the registers of the layout
- * @dirty: a bitmap of guest memory's pages, one bit a page, which
- *	callbox_vm_dirty_pages() fills
+ * @log: KVM's log of the pages the guest writes, which
+ *	callbox_vm_dirty_pages() collects into @log.dirty
  */
 struct callbox_vm {
 	int kvm_fd;
@@ -33,7 +34,7 @@ struct callbox_vm {
 	struct kvm_run *run;
 	size_t run_size;
 	struct callbox_vcpu_state boot_state;
-	uint64_t *dirty;
+	struct callbox_dirty_log log;
 };
 
 /* KVM's dirty log has a bit for each 4 KiB page of guest memory. */
@@ -71,10 +72,11 @@ int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 int callbox_vm_flush_exit(struct callbox_vm *vm, char *err, size_t errlen);
 
 /*
- * The pages of guest memory that guest code (or KVM for it) wrote since
- * the VM was created or since the last call, in @vm->dirty: bit N of word
- * N / 64 for the page at N * 4096. Writes through @vm->mem from this
- * process are not seen. -errno and a message on error.
+ * The pages of guest memory that guest code (or KVM for it) may have
+ * written since the VM was created or since the last call, in
+ * @vm->log.dirty: bit N of word N / 64 for the page at N * 4096 (see
+ * dirty_log.c). Writes through @vm->mem from this process are not seen.
+ * -errno and a message on error.
  */
 int callbox_vm_dirty_pages(struct callbox_vm *vm, char *err, size_t errlen);
 
