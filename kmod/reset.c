@@ -106,6 +106,7 @@ static int callbox_sandbox_restore_begin(struct callbox_sandbox *sb,
 					 struct callbox_ucmd *ucmd)
 {
 	struct callbox_sandbox_restore *cmd = ucmd->cmd;
+	bool poisoned;
 	u64 id;
 	int ret;
 
@@ -115,11 +116,14 @@ static int callbox_sandbox_restore_begin(struct callbox_sandbox *sb,
 	spin_lock_irq(&sb->lock);
 	ret = callbox_sandbox_may_reset_locked(sb);
 	id = sb->next_restore_id;
+	/* With run_lock held and no call current, nothing changes it now. */
+	poisoned = sb->poisoned;
 	spin_unlock_irq(&sb->lock);
 	if (ret)
 		goto out_unlock_run;
 
 	cmd->id = id;
+	cmd->out_poisoned = poisoned;
 	ret = callbox_ucmd_respond(ucmd, sizeof(*cmd));
 
 	spin_lock_irq(&sb->lock);
@@ -142,7 +146,7 @@ int callbox_sandbox_restore(void *obj, struct callbox_ucmd *ucmd)
 	struct callbox_sandbox_restore *cmd = ucmd->cmd;
 	int ret = 0;
 
-	if (cmd->flags || cmd->__reserved)
+	if (cmd->flags)
 		return -EINVAL;
 	if (cmd->op == CALLBOX_RESTORE_BEGIN)
 		return callbox_sandbox_restore_begin(sb, ucmd);

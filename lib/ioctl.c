@@ -141,7 +141,7 @@ int callbox_sandbox_restore_fd(int sandbox_fd, uint32_t op, uint64_t *id)
 	if (ioctl(sandbox_fd, CALLBOX_SANDBOX_RESTORE, &cmd))
 		return -errno;
 	*id = cmd.id;
-	return 0;
+	return op == CALLBOX_RESTORE_BEGIN && cmd.out_poisoned;
 }
 
 int callbox_sandbox_shutdown_fd(int sandbox_fd)

@@ -217,30 +217,46 @@ int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 	return 0;
 }
 
-int sandbox_snapshot_take(struct callbox_sandbox *sb, char *err,
+static void snapshot_free(struct sandbox_snapshot *snap)
+{
+	free(snap->pages);
+	free(snap->index);
+	free(snap->data);
+	callbox_vcpu_state_free(&snap->vcpu);
+	memset(snap, 0, sizeof(*snap));
+}
+
+/*
+ * The guest as it is now into @snap, with run_lock held and no call able
+ * to enter: every page that can differ from the image as loaded (those
+ * that did at the last put-back, those written since, the header), and
+ * the whole vCPU state.
+ */
+static int snapshot_build(struct callbox_sandbox *sb,
+			  struct sandbox_snapshot *snap, char *err,
 			  size_t errlen)
 {
 	struct sandbox_memory *m = &sb->memory;
-	struct sandbox_snapshot *snap = &m->snap;
 	size_t w, n, words = callbox_vm_dirty_words(sb->vm.mem_size);
 	uint64_t word, page;
 	int ret;
 
-	m->written = calloc(words, sizeof(uint64_t));
-	snap->pages = calloc(words, sizeof(uint64_t));
-	if (!m->written || !snap->pages)
-		return kvm_fail(err, errlen, -ENOMEM, "snapshot");
 	ret = callbox_vm_flush_exit(&sb->vm, err, errlen);
 	if (!ret)
 		ret = collect_written(sb, err, errlen);
 	if (ret)
 		return ret;
-
-	/* Everything the init wrote since the load, and the header. */
 	mark_header(m->written);
+
+	snap->pages = calloc(words, sizeof(uint64_t));
+	if (!snap->pages)
+		return kvm_fail(err, errlen, -ENOMEM, "snapshot");
 	for (w = 0, n = 0; w < words; w++) {
-		snap->pages[w] = m->written[w];
-		n += __builtin_popcountll(m->written[w]);
+		snap->pages[w] = __atomic_load_n(&m->written[w],
+						 __ATOMIC_RELAXED);
+		if (m->at_snapshot)
+			snap->pages[w] |= m->snap.pages[w];
+		n += __builtin_popcountll(snap->pages[w]);
 	}
 	snap->index = calloc(n, sizeof(*snap->index));
 	snap->data = malloc(n * PAGE);
@@ -254,20 +270,117 @@ int sandbox_snapshot_take(struct callbox_sandbox *sb, char *err,
 			       (char *)sb->vm.mem + page * PAGE, PAGE);
 			snap->nr++;
 		}
-		m->written[w] = 0;
 	}
-	m->at_snapshot = true;
 	return callbox_vcpu_state_save(sb->vm.kvm_fd, sb->vm.vcpu_fd,
 				       &snap->vcpu, err, errlen);
+}
+
+/*
+ * Memory is @snap now: it becomes the restore point, and nothing counts
+ * as written since but the I/O buffers, which outstanding calls hold and
+ * which are zeroed once their slots are free (put_back_io_page()).
+ */
+static void snapshot_install(struct callbox_sandbox *sb,
+			     struct sandbox_snapshot *snap)
+{
+	struct sandbox_memory *m = &sb->memory;
+	size_t w, words = callbox_vm_dirty_words(sb->vm.mem_size);
+	const uint64_t io_first = sb->io_base / PAGE;
+	const uint64_t io_end = (sb->io_base +
+				 callbox_io_size(sb->cfg.input_size,
+						 sb->cfg.output_size,
+						 sb->cfg.max_calls) +
+				 PAGE - 1) / PAGE;
+	uint64_t word, page, copied;
+
+	for (w = 0; w < words; w++) {
+		copied = 0;
+		for (word = snap->pages[w]; word; word &= word - 1) {
+			page = w * 64 + __builtin_ctzll(word);
+			if (page < io_first || page >= io_end)
+				copied |= word & -word;
+		}
+		/* Submitters note their writes meanwhile: atomically. */
+		__atomic_fetch_and(&m->written[w], ~copied, __ATOMIC_RELAXED);
+	}
+	snapshot_free(&m->snap);
+	m->snap = *snap;
+	m->at_snapshot = true;
+	m->entered = false;
+}
+
+int sandbox_snapshot_take(struct callbox_sandbox *sb, char *err,
+			  size_t errlen)
+{
+	struct sandbox_memory *m = &sb->memory;
+	struct sandbox_snapshot snap = { 0 };
+	int ret;
+
+	m->written = calloc(callbox_vm_dirty_words(sb->vm.mem_size),
+			    sizeof(uint64_t));
+	if (!m->written)
+		return kvm_fail(err, errlen, -ENOMEM, "snapshot");
+	ret = snapshot_build(sb, &snap, err, errlen);
+	if (ret) {
+		snapshot_free(&snap);
+		return ret;
+	}
+	snapshot_install(sb, &snap);
+	return 0;
+}
+
+int callbox_sandbox_snapshot(struct callbox_sandbox *sb)
+{
+	struct sandbox_snapshot snap = { 0 };
+	uint64_t id = 0;
+	char err[256];
+	int ret;
+
+	sandbox_begin(sb);
+	if (sb->sandbox_fd < 0)
+		return sandbox_fail(sb, -EBADF, "no guest loaded");
+	ret = sandbox_run_lock(sb, "snapshot");
+	if (ret)
+		return ret;
+
+	/* No call can change the guest until the fence is lifted. */
+	ret = callbox_sandbox_restore_fd(sb->sandbox_fd, CALLBOX_RESTORE_BEGIN,
+					 &id);
+	if (ret < 0) {
+		sandbox_fail(sb, ret, "snapshot: CALLBOX_SANDBOX_RESTORE: %s%s",
+			     strerror(-ret),
+			     ret == -EBUSY ?
+			     " (a call is current, or an init call pending)" : "");
+		goto out_unlock;
+	}
+	if (ret || !sb->ready) {
+		/* As it was: poisoned, and ABANDON keeps it so. */
+		callbox_sandbox_restore_fd(sb->sandbox_fd,
+					   CALLBOX_RESTORE_ABANDON, &id);
+		ret = sandbox_fail(sb, -ENOTRECOVERABLE,
+				   "snapshot: the guest stopped in the middle of a call, or its init failed: restore or reset it first");
+		goto out_unlock;
+	}
+
+	ret = snapshot_build(sb, &snap, err, sizeof(err));
+	if (ret) {
+		snapshot_free(&snap);
+		sandbox_fail(sb, ret, "snapshot: %s", err);
+	} else {
+		snapshot_install(sb, &snap);
+	}
+	/* The guest was ready, and nothing changed it: it still is. */
+	callbox_sandbox_restore_fd(sb->sandbox_fd, CALLBOX_RESTORE_COMMIT,
+				   &id);
+out_unlock:
+	pthread_mutex_unlock(&sb->run_lock);
+	return ret;
 }
 
 void sandbox_memory_free(struct sandbox_memory *m)
 {
 	free(m->written);
-	free(m->snap.pages);
-	free(m->snap.index);
-	free(m->snap.data);
-	callbox_vcpu_state_free(&m->snap.vcpu);
+	snapshot_free(&m->snap);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -280,7 +393,7 @@ int sandbox_restore_locked(struct callbox_sandbox *sb)
 	/* Refused while a call is current: then nothing is touched. */
 	ret = callbox_sandbox_restore_fd(sb->sandbox_fd, CALLBOX_RESTORE_BEGIN,
 					 &id);
-	if (ret)
+	if (ret < 0)
 		return sandbox_fail(sb, ret,
 				    "restore: CALLBOX_SANDBOX_RESTORE: %s%s",
 				    strerror(-ret),

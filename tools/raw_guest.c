@@ -200,7 +200,7 @@ static int raw_guest_restore_step(int sandbox_fd, uint32_t op, uint64_t *id)
 	if (ioctl(sandbox_fd, CALLBOX_SANDBOX_RESTORE, &cmd))
 		return -errno;
 	*id = cmd.id;
-	return 0;
+	return 0;	/* poisoned or not, a restore lifts it */
 }
 
 int raw_guest_restore(struct raw_guest *g, struct kvm_run *run,

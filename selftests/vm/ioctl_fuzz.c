@@ -226,7 +226,7 @@ static const struct cmd_info cmds[NR_CMDS] = {
 			 false },
 	[C_RESTORE] = { "SANDBOX_RESTORE", CALLBOX_SANDBOX_RESTORE,
 			sizeof(struct callbox_sandbox_restore), 0,
-			OFF(callbox_sandbox_restore, __reserved), -1, false },
+			-1, -1, false },
 };
 
 /* How a struct is handed to the kernel. */
@@ -506,9 +506,9 @@ static void describe(char *buf, size_t len, int cmd, const char *what,
 		break;
 	case C_RESTORE:
 		snprintf(buf + n, len - n,
-			 ", flags 0x%x, op %u, reserved 0x%x, id %" PRIu64,
+			 ", flags 0x%x, op %u, out_poisoned %u, id %" PRIu64,
 			 img->restore.flags, img->restore.op,
-			 img->restore.__reserved, (uint64_t)img->restore.id);
+			 img->restore.out_poisoned, (uint64_t)img->restore.id);
 		break;
 	}
 }
@@ -1563,6 +1563,10 @@ static int restore_step(struct thr *t, const struct target *tg, uint32_t op,
 		r.rt_mask = EB(EINVAL) | EB(ESHUTDOWN);
 	issue(t, tg, &r);
 	if (!r.ret && r.wellformed && op == CALLBOX_RESTORE_BEGIN) {
+		if (r.img.restore.out_poisoned > 1)
+			report(t, &g_unexpected,
+			       "SANDBOX_RESTORE BEGIN on %s: out_poisoned %u",
+			       tg->name, r.img.restore.out_poisoned);
 		*id = r.img.restore.id;
 		if (tg->ring)
 			atomic_store(&tg->ring->restore_id, *id);
@@ -1838,7 +1842,7 @@ static void seq_abi(struct worker *w)
 		if (r.cmd == C_RESTORE) {
 			/* Over the id: an op it knows, so the probe is the fault. */
 			r.img.restore.op = CALLBOX_RESTORE_BEGIN + rnd(t, 3);
-			r.img.restore.__reserved = 0;
+			r.img.restore.out_poisoned = rnd(t, 3);
 		}
 		/* What a well-formed one may get, if the fault is RO. */
 		switch (r.cmd) {

@@ -43,7 +43,7 @@ FIXTURE(restore) {
  * which the call that runs it holds. Each must fail with -EDEADLK rather
  * than wait for itself.
  */
-static int nest_ret[3];
+static int nest_ret[4];
 
 static int host_nest(struct callbox_sandbox *sb,
 		     const struct callbox_wire_value *args,
@@ -56,6 +56,7 @@ static int host_nest(struct callbox_sandbox *sb,
 	nest_ret[0] = callbox_sandbox_restore(sb);
 	nest_ret[1] = callbox_sandbox_reset(sb);
 	nest_ret[2] = callbox_call_int(sb, "ok", NULL, 0, &v);
+	nest_ret[3] = callbox_sandbox_snapshot(sb);
 	callbox_wire_put_i64(result, 0);
 	return 0;
 }
@@ -242,8 +243,9 @@ TEST_F_TIMEOUT(restore, puts_back_every_piece_and_word, 120)
 }
 
 /*
- * From a host function, restore, reset and a call of its own sandbox fail
- * with -EDEADLK; before, each waited for the call that runs it, for ever.
+ * From a host function, restore, reset, snapshot and a call of its own
+ * sandbox fail with -EDEADLK; before, each waited for the call that runs
+ * it, for ever.
  */
 TEST(from_a_host_function_is_refused)
 {
@@ -260,8 +262,101 @@ TEST(from_a_host_function_is_refused)
 	EXPECT_EQ(-EDEADLK, nest_ret[0]);
 	EXPECT_EQ(-EDEADLK, nest_ret[1]);
 	EXPECT_EQ(-EDEADLK, nest_ret[2]);
+	EXPECT_EQ(-EDEADLK, nest_ret[3]);
 	ASSERT_EQ(0, callbox_call_int(sb, "ok", NULL, 0, &v));
 	EXPECT_EQ(7, v);
+	callbox_sandbox_free(sb);
+}
+
+/* Write MSR_STAR (pieces[0]) through the guest: 0 or the call's error. */
+static int write_star(struct callbox_sandbox *sb, int64_t value)
+{
+	int64_t args[2] = { pieces[0].which, value }, r;
+	int ret = callbox_call_int(sb, "write_msr", args, 2, &r);
+
+	return ret ? ret : (int)r;
+}
+
+/*
+ * callbox_sandbox_snapshot(): restores go back to the guest as it was
+ * then, memory and registers, not to the init's; a reset still goes back
+ * to the image and the init, and leaves the snapshot as it was.
+ */
+TEST(snapshot_becomes_the_restore_point)
+{
+	struct callbox_sandbox *sb;
+	struct word w[NR_WORDS], init[NR_WORDS];
+	int64_t star_fresh, v;
+	int inits = 0, round;
+	unsigned int i;
+
+	if (access("/dev/callbox", F_OK))
+		SKIP(return, "/dev/callbox is missing");
+	sb = load_with_host_fns(_metadata);
+	callbox_sandbox_set_log_fn(sb, count_init_logs, &inits);
+	find_words(_metadata, sb, w);
+	memcpy(init, w, sizeof(w));
+	ASSERT_EQ(0, read_piece(sb, &pieces[0], &star_fresh));
+
+	/* The snapshot: PATTERN + i in each word, pieces[0]'s value. */
+	poke_words(_metadata, sb, w);
+	ASSERT_EQ(0, write_star(sb, (int64_t)pieces[0].value));
+	ASSERT_EQ(0, callbox_sandbox_snapshot(sb)) {
+		TH_LOG("%s", callbox_sandbox_last_error(sb));
+	}
+	for (i = 0; i < NR_WORDS; i++)
+		w[i].fresh = (int64_t)PATTERN + i;
+
+	for (round = 0; round < 2; round++) {
+		/* A request scribbles; a restore takes it back to the snapshot. */
+		for (i = 0; i < NR_WORDS; i++) {
+			int64_t args[2] = { w[i].addr, 0x1234 };
+
+			ASSERT_EQ(0, callbox_call_int(sb, "poke", args, 2, &v));
+		}
+		ASSERT_EQ(0, write_star(sb, 0x0023001000000000ll));
+		ASSERT_EQ(0, callbox_sandbox_restore(sb)) {
+			TH_LOG("%s", callbox_sandbox_last_error(sb));
+		}
+		expect_words_fresh(_metadata, sb, w, "a restore to the snapshot");
+		ASSERT_EQ(0, read_piece(sb, &pieces[0], &v));
+		EXPECT_EQ((int64_t)pieces[0].value, v);
+		EXPECT_EQ(0, inits);
+
+		/* A reset: the image and its init, and the snapshot stays. */
+		ASSERT_EQ(0, callbox_sandbox_reset(sb));
+		EXPECT_EQ(1, inits);
+		inits = 0;
+		expect_words_fresh(_metadata, sb, init, "a reset");
+		ASSERT_EQ(0, read_piece(sb, &pieces[0], &v));
+		EXPECT_EQ(star_fresh, v);
+	}
+	callbox_sandbox_free(sb);
+}
+
+/*
+ * A guest stopped in the middle of a call is no restore point:
+ * -ENOTRECOVERABLE, and the snapshot stays the one before.
+ */
+TEST(snapshot_of_a_poisoned_guest_is_refused)
+{
+	struct callbox_sandbox *sb;
+	struct word w[NR_WORDS];
+	int64_t args[2] = { 0xdeadbeef, 0 }, v;
+
+	if (access("/dev/callbox", F_OK))
+		SKIP(return, "/dev/callbox is missing");
+	sb = load_with_host_fns(_metadata);
+	find_words(_metadata, sb, w);
+	poke_words(_metadata, sb, w);
+	EXPECT_EQ(-EIO, callbox_call_int(sb, "write_msr", args, 2, &v));
+	EXPECT_EQ(-ENOTRECOVERABLE, callbox_sandbox_snapshot(sb));
+	EXPECT_STREQ("snapshot: the guest stopped in the middle of a call, or its init failed: restore or reset it first",
+		     callbox_sandbox_last_error(sb));
+	/* Still poisoned, and the restore point is the load's. */
+	EXPECT_EQ(-ENOTRECOVERABLE, callbox_call_int(sb, "ok", NULL, 0, &v));
+	ASSERT_EQ(0, callbox_sandbox_restore(sb));
+	expect_words_fresh(_metadata, sb, w, "a restore");
 	callbox_sandbox_free(sb);
 }
 

@@ -20,7 +20,10 @@ static int _restore(int fd, uint32_t op, uint64_t *id)
 	return callbox_sandbox_restore_fd(fd, op, id);
 }
 
-/* BEGIN puts the restore's id in *@id; COMMIT and ABANDON end *@id. */
+/*
+ * BEGIN puts the restore's id in *@id; COMMIT and ABANDON end *@id. A
+ * BEGIN through restore() must find the sandbox not poisoned (0).
+ */
 #define restore(fd, op, id) \
 	ASSERT_OK("CALLBOX_SANDBOX_RESTORE", _restore(fd, op, id))
 #define restore_err(_errno, fd, op, id) \
@@ -54,8 +57,7 @@ TEST_F(restore, refuses_bad_requests)
 	return_if_setup_skipped();
 	check_ioctl_abi(_metadata, fd, CALLBOX_SANDBOX_RESTORE, &cmd,
 			sizeof(cmd),
-			offsetof(struct callbox_sandbox_restore, flags),
-			offsetof(struct callbox_sandbox_restore, __reserved));
+			offsetof(struct callbox_sandbox_restore, flags), 0);
 	for (i = 0; i < ARRAY_SIZE(bad_ops); i++)
 		restore_err(EINVAL, fd, bad_ops[i], &rid);
 	/* No restore has begun. */
@@ -214,7 +216,8 @@ TEST_F(restore, a_late_commit_ends_no_later_restore)
 	EXPECT_EQ(1, first);
 	stale = first;
 	restore(fd, CALLBOX_RESTORE_ABANDON, &first);
-	restore(fd, CALLBOX_RESTORE_BEGIN, &second);
+	/* The ABANDON poisoned it: BEGIN says so. */
+	EXPECT_EQ(1, _restore(fd, CALLBOX_RESTORE_BEGIN, &second));
 	EXPECT_EQ(first + 1, second);
 
 	restore_err(EINVAL, fd, CALLBOX_RESTORE_COMMIT, &stale);
@@ -492,7 +495,8 @@ TEST_F_TIMEOUT(poisoned, restore_lifts_the_poison_only_at_commit, 60)
 	poison(_metadata, self, variant);
 	call_sync_err(ENOTRECOVERABLE, fd, 0, &c);
 
-	restore(fd, CALLBOX_RESTORE_BEGIN, &rid);
+	/* BEGIN says the sandbox is poisoned (1), as a snapshot must know. */
+	EXPECT_EQ(1, _restore(fd, CALLBOX_RESTORE_BEGIN, &rid));
 	expect_fdinfo_state(fd, "restoring");
 	call_sync_err(EBUSY, fd, 0, &c);
 	restore(fd, CALLBOX_RESTORE_ABANDON, &rid);

@@ -741,8 +741,9 @@ struct callbox_sandbox_shutdown {
  * enum callbox_restore_op - the steps of CALLBOX_SANDBOX_RESTORE
  * @CALLBOX_RESTORE_BEGIN: userspace starts putting the guest back to a
  *	snapshot; no call may enter the guest until the restore ends
- * @CALLBOX_RESTORE_COMMIT: the guest is back at the snapshot, memory and
- *	registers: it is ready for a call, and the poison is lifted
+ * @CALLBOX_RESTORE_COMMIT: the guest is at a snapshot, memory and
+ *	registers (put back to one, or one was just taken of it): it is ready
+ *	for a call, and the poison is lifted
  * @CALLBOX_RESTORE_ABANDON: the restore failed half way: the guest is
  *	poisoned until a reset or a restore that commits
  */
@@ -757,7 +758,8 @@ enum callbox_restore_op {
  * @size: sizeof(struct callbox_sandbox_restore)
  * @flags: must be 0
  * @op: an &enum callbox_restore_op
- * @__reserved: must be 0
+ * @out_poisoned: BEGIN: output: 1 if the sandbox was poisoned when the
+ *	restore began, else 0. Ignored on input.
  * @id: BEGIN: output: the restore's id, unique within the sandbox,
  *	increasing from 1 and never reused. COMMIT and ABANDON: the id of the
  *	restore they end.
@@ -766,18 +768,21 @@ enum callbox_restore_op {
  * call current, and the guest at rest after its init or a call EXITed):
  * its memory and every piece of vCPU state. Putting the guest back to one
  * makes it ready for a call, as a reset's init call does, without running
- * anything. Userspace does the putting back, and the kernel fences it:
+ * anything. Userspace does the putting back, and the kernel fences it. The
+ * same fence serves to take a snapshot: BEGIN, read the guest's whole
+ * state with no call able to change it meanwhile, then COMMIT, or ABANDON
+ * if @out_poisoned says the guest is in the middle of a call:
  *
  * - BEGIN fails with EBUSY if a call is current (running or parked) or
  *   another thread is starting one, a reset's init call is pending, or a
- *   restore has begun. Otherwise it writes the restore's id into @id, and
- *   until the restore ends no call enters the guest: RUN and CALL_SYNC
- *   fail with EBUSY, and so do RESET and a second BEGIN. SUBMIT, WAIT, GET
- *   and CANCEL work as ever, and queued calls stay queued. If @id cannot
- *   be written, BEGIN fails with EFAULT and no restore has begun (the id
- *   is used up). Like RESET, BEGIN may wait for another ioctl that holds
- *   the sandbox's run lock without starting a call to write its struct
- *   back.
+ *   restore has begun. Otherwise it writes the restore's id into @id and
+ *   the sandbox's poison into @out_poisoned, and until the restore ends
+ *   no call enters the guest: RUN and CALL_SYNC fail with EBUSY, and so
+ *   do RESET and a second BEGIN. SUBMIT, WAIT, GET and CANCEL work as
+ *   ever, and queued calls stay queued. If its reply cannot be written,
+ *   BEGIN fails with EFAULT and no restore has begun (the id is used up).
+ *   Like RESET, BEGIN may wait for another ioctl that holds the sandbox's
+ *   run lock without starting a call to write its struct back.
  * - COMMIT ends the restore and lifts the poison (see "Call states"): the
  *   poison is lifted only once the restore is complete, never at BEGIN.
  * - ABANDON ends the restore and poisons the sandbox, whatever it was
@@ -808,15 +813,15 @@ enum callbox_restore_op {
  * that no call runs while the guest is half put back, and when the
  * guest is ready again: that is what this ioctl does.
  *
- * Errors: EINVAL for an unknown @op, flags or a non-zero @__reserved, or
- * COMMIT or ABANDON of an @id that is not the restore in progress; EBUSY
- * as above; EFAULT if BEGIN cannot write @id; ESHUTDOWN after shutdown.
+ * Errors: EINVAL for an unknown @op or flags, or COMMIT or ABANDON of an
+ * @id that is not the restore in progress; EBUSY as above; EFAULT if BEGIN
+ * cannot write its reply; ESHUTDOWN after shutdown.
  */
 struct callbox_sandbox_restore {
 	__u32 size;
 	__u32 flags;
 	__u32 op;
-	__u32 __reserved;
+	__u32 out_poisoned;
 	__aligned_u64 id;
 };
 

@@ -85,9 +85,10 @@ int callbox_sandbox_reset_fd(int sandbox_fd, uint64_t deadline_ns,
 			     uint64_t *id);
 /*
  * CALLBOX_SANDBOX_RESTORE, step @op (CALLBOX_RESTORE_BEGIN, _COMMIT or
- * _ABANDON): fence off calls while the guest is put back to a snapshot.
- * BEGIN puts the restore's id in *@id; COMMIT and ABANDON end restore
- * *@id.
+ * _ABANDON): fence off calls while the guest is put back to a snapshot,
+ * or one is taken. BEGIN puts the restore's id in *@id, and returns 1 if
+ * the sandbox was poisoned, else 0; COMMIT and ABANDON end restore *@id
+ * and return 0. -errno on error.
  */
 int callbox_sandbox_restore_fd(int sandbox_fd, uint32_t op, uint64_t *id);
 /* CALLBOX_SANDBOX_SHUTDOWN: end every call and unbind the vCPU now. */
@@ -357,10 +358,32 @@ int callbox_sandbox_fd(const struct callbox_sandbox *sb);
 int callbox_sandbox_reset(struct callbox_sandbox *sb);
 
 /**
- * callbox_sandbox_restore() - put the guest back as it was after its init
+ * callbox_sandbox_snapshot() - make the guest as it is now the restore point
+ *
+ * Takes the guest's memory (the pages that differ from the image as
+ * loaded) and its whole vCPU state, at a call boundary: the kernel lets no
+ * call enter the guest meanwhile (CALLBOX_SANDBOX_RESTORE fences it).
+ * From then on callbox_sandbox_restore(), and every call with
+ * CALLBOX_CONFIG_FRESH_CALLS, puts the guest back to this snapshot; a
+ * reset still goes back to the image and runs the init. The load takes
+ * the first snapshot, once the init has exited.
+ *
+ * Like a restore, it waits for a call another thread runs to end.
+ *
+ * Return: 0; -ENOTRECOVERABLE if the guest stopped in the middle of a
+ * call (poisoned) or its last init failed; -EBUSY if the kernel has a
+ * call current that the library does not run (the fd used directly);
+ * -EDEADLK from a host function of this sandbox; -ENOMEM; or a KVM
+ * ioctl's -errno. On error the restore point stays as it was.
+ */
+int callbox_sandbox_snapshot(struct callbox_sandbox *sb);
+
+/**
+ * callbox_sandbox_restore() - put the guest back to its snapshot
  *
  * The load takes a snapshot of the guest once its init has exited: every
- * page of memory it wrote, and the whole vCPU state. A restore puts those
+ * page of memory it wrote, and the whole vCPU state;
+ * callbox_sandbox_snapshot() takes another. A restore puts the last one
  * back, and zeroes or reloads the pages the guest wrote since, without
  * running the init again: a request can run on a clean guest, and its
  * state is thrown away after, for much less than a reset. Only the pages
@@ -377,11 +400,12 @@ int callbox_sandbox_reset(struct callbox_sandbox *sb);
  * it lifts the poison of a call aborted in the middle of guest code, so a
  * restore brings an aborted sandbox back, as a reset does. If the restore
  * fails half way, calls fail with -ENOTRECOVERABLE until a reset or a
- * restore that succeeds. While another thread runs a call, it waits for
- * that call to end (or to wait in a host function: it is then current,
- * and the restore fails with -EBUSY, touching nothing). From a host
- * function of this sandbox it fails with -EDEADLK: the call that runs the
- * host function holds the sandbox.
+ * restore that succeeds. While another thread runs a call (its host
+ * functions included), it waits for that call to end; it fails with
+ * -EBUSY, touching nothing, only if the kernel has a call current that
+ * the library does not run (the fd used directly). From a host function
+ * of this sandbox it fails with -EDEADLK: the call that runs the host
+ * function holds the sandbox.
  *
  * Return: 0 or -errno.
  */
