@@ -137,7 +137,8 @@ static int boot(struct callbox_sandbox *sb, const char *guest_path)
 	int dev_fd;
 	int ret;
 
-	ret = callbox_vm_create(&sb->vm, sb->cfg.mem_size, err, sizeof(err));
+	ret = callbox_vm_create(&sb->vm, sb->cfg.mem_size, -1, err,
+				sizeof(err));
 	if (ret)
 		return sandbox_fail(sb, ret, "creating the VM: %s", err);
 	ret = boot_load_image(sb, guest_path);
@@ -205,6 +206,9 @@ int callbox_sandbox_reset(struct callbox_sandbox *sb)
 	sandbox_begin(sb);
 	if (sb->sandbox_fd < 0)
 		return sandbox_fail(sb, -EBADF, "no guest loaded");
+	if (sb->clone)
+		return sandbox_fail(sb, -EOPNOTSUPP,
+				    "reset: a clone has no image of its own: restore it instead");
 
 	ret = sandbox_run_lock(sb, "reset");
 	if (ret)

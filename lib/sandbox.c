@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -105,7 +106,10 @@ void callbox_sandbox_free(struct callbox_sandbox *sb)
 		close(sb->sandbox_fd);
 	}
 	callbox_vm_destroy(&sb->vm);
-	free(sb->boot_image);
+	if (sb->clone && sb->boot_image)
+		munmap(sb->boot_image, sb->image_end);
+	else
+		free(sb->boot_image);
 	sandbox_memory_free(&sb->memory);
 	free(sb->exports);
 	free(sb->host_fns);

@@ -90,6 +90,7 @@ struct callbox_sandbox {
 	int sandbox_fd;
 	uint64_t entry;
 	void *boot_image;	/* guest memory below image_end, as loaded */
+	bool clone;		/* boot_image maps a template (clone.c) */
 	struct sandbox_memory memory;	/* snapshot.c */
 	uint64_t image_end;
 	uint64_t io_base;

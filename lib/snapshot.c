@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "kvm_ioctl.h"
 #include "sandbox.h"
@@ -195,7 +196,7 @@ int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 		kept = 0;
 		/* Going between the two states: where they differ too. */
 		if (m->at_snapshot != to_snapshot)
-			mask |= m->snap.pages[w];
+			mask |= m->snap->pages[w];
 		for (word = mask; word; word &= word - 1) {
 			page = w * 64 + __builtin_ctzll(word);
 			if (page * PAGE >= sb->io_base && page * PAGE < io_end) {
@@ -204,8 +205,8 @@ int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 				kept |= word & -word;
 				continue;
 			}
-			src = to_snapshot && page_in(m->snap.pages, page) ?
-			      snapshot_page(&m->snap, page) : NULL;
+			src = to_snapshot && page_in(m->snap->pages, page) ?
+			      snapshot_page(m->snap, page) : NULL;
 			put_back_page(sb, page, src);
 		}
 		if (kept)
@@ -217,13 +218,33 @@ int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 	return 0;
 }
 
-static void snapshot_free(struct sandbox_snapshot *snap)
+static struct sandbox_snapshot *snapshot_alloc(void)
 {
+	struct sandbox_snapshot *snap = calloc(1, sizeof(*snap));
+
+	if (snap) {
+		snap->refs = 1;
+		snap->template_fd = -1;
+	}
+	return snap;
+}
+
+void sandbox_snapshot_get(struct sandbox_snapshot *snap)
+{
+	__atomic_fetch_add(&snap->refs, 1, __ATOMIC_RELAXED);
+}
+
+void sandbox_snapshot_put(struct sandbox_snapshot *snap)
+{
+	if (!snap || __atomic_sub_fetch(&snap->refs, 1, __ATOMIC_ACQ_REL))
+		return;
 	free(snap->pages);
 	free(snap->index);
 	free(snap->data);
 	callbox_vcpu_state_free(&snap->vcpu);
-	memset(snap, 0, sizeof(*snap));
+	if (snap->template_fd >= 0)
+		close(snap->template_fd);
+	free(snap);
 }
 
 /*
@@ -255,7 +276,7 @@ static int snapshot_build(struct callbox_sandbox *sb,
 		snap->pages[w] = __atomic_load_n(&m->written[w],
 						 __ATOMIC_RELAXED);
 		if (m->at_snapshot)
-			snap->pages[w] |= m->snap.pages[w];
+			snap->pages[w] |= m->snap->pages[w];
 		n += __builtin_popcountll(snap->pages[w]);
 	}
 	snap->index = calloc(n, sizeof(*snap->index));
@@ -303,8 +324,8 @@ static void snapshot_install(struct callbox_sandbox *sb,
 		/* Submitters note their writes meanwhile: atomically. */
 		__atomic_fetch_and(&m->written[w], ~copied, __ATOMIC_RELAXED);
 	}
-	snapshot_free(&m->snap);
-	m->snap = *snap;
+	sandbox_snapshot_put(m->snap);
+	m->snap = snap;
 	m->at_snapshot = true;
 	m->entered = false;
 }
@@ -313,25 +334,28 @@ int sandbox_snapshot_take(struct callbox_sandbox *sb, char *err,
 			  size_t errlen)
 {
 	struct sandbox_memory *m = &sb->memory;
-	struct sandbox_snapshot snap = { 0 };
+	struct sandbox_snapshot *snap;
 	int ret;
 
 	m->written = calloc(callbox_vm_dirty_words(sb->vm.mem_size),
 			    sizeof(uint64_t));
-	if (!m->written)
+	snap = snapshot_alloc();
+	if (!m->written || !snap) {
+		free(snap);
 		return kvm_fail(err, errlen, -ENOMEM, "snapshot");
-	ret = snapshot_build(sb, &snap, err, errlen);
+	}
+	ret = snapshot_build(sb, snap, err, errlen);
 	if (ret) {
-		snapshot_free(&snap);
+		sandbox_snapshot_put(snap);
 		return ret;
 	}
-	snapshot_install(sb, &snap);
+	snapshot_install(sb, snap);
 	return 0;
 }
 
 int callbox_sandbox_snapshot(struct callbox_sandbox *sb)
 {
-	struct sandbox_snapshot snap = { 0 };
+	struct sandbox_snapshot *snap;
 	uint64_t id = 0;
 	char err[256];
 	int ret;
@@ -362,12 +386,14 @@ int callbox_sandbox_snapshot(struct callbox_sandbox *sb)
 		goto out_unlock;
 	}
 
-	ret = snapshot_build(sb, &snap, err, sizeof(err));
+	snap = snapshot_alloc();
+	ret = snap ? snapshot_build(sb, snap, err, sizeof(err)) :
+	      kvm_fail(err, sizeof(err), -ENOMEM, "snapshot");
 	if (ret) {
-		snapshot_free(&snap);
+		sandbox_snapshot_put(snap);
 		sandbox_fail(sb, ret, "snapshot: %s", err);
 	} else {
-		snapshot_install(sb, &snap);
+		snapshot_install(sb, snap);
 	}
 	/* The guest was ready, and nothing changed it: it still is. */
 	callbox_sandbox_restore_fd(sb->sandbox_fd, CALLBOX_RESTORE_COMMIT,
@@ -380,7 +406,7 @@ out_unlock:
 void sandbox_memory_free(struct sandbox_memory *m)
 {
 	free(m->written);
-	snapshot_free(&m->snap);
+	sandbox_snapshot_put(m->snap);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -413,7 +439,7 @@ int sandbox_restore_locked(struct callbox_sandbox *sb)
 		ret = kvm_fail(err, sizeof(err), -errno, "KVM_SET_SREGS");
 	if (!ret)
 		ret = callbox_vcpu_state_load(sb->vm.vcpu_fd,
-					      &sb->memory.snap.vcpu, err,
+					      &sb->memory.snap->vcpu, err,
 					      sizeof(err));
 	if (ret) {
 		/* Half put back: the kernel refuses calls until a reset. */

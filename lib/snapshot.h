@@ -16,7 +16,8 @@
 struct callbox_sandbox;
 
 /**
- * struct sandbox_snapshot - the guest right after its init at the load
+ * struct sandbox_snapshot - the guest at a call boundary: right after its
+ *	init at the load, or at callbox_sandbox_snapshot()
  * @pages: a bitmap of the pages that differ from the image as loaded (the
  *	init wrote them) or that the library writes (the mailbox's header)
  * @index: those pages' numbers, in increasing order
@@ -24,6 +25,10 @@ struct callbox_sandbox;
  *	order of @index
  * @nr: how many
  * @vcpu: the vCPU's whole state then
+ * @refs: the sandboxes that restore to it (a sandbox and its clones); it
+ *	never changes once built
+ * @template_fd: a memfd of the whole of guest memory as at the snapshot,
+ *	which clones map copy-on-write; -1 until the first clone
  */
 struct sandbox_snapshot {
 	uint64_t *pages;
@@ -31,6 +36,8 @@ struct sandbox_snapshot {
 	char *data;
 	size_t nr;
 	struct callbox_vcpu_state vcpu;
+	int refs;
+	int template_fd;
 };
 
 /**
@@ -46,7 +53,7 @@ struct sandbox_memory {
 	uint64_t *written;
 	bool at_snapshot;
 	bool entered;
-	struct sandbox_snapshot snap;
+	struct sandbox_snapshot *snap;
 };
 
 /* At the load, once the init has exited: take the restore point. */
@@ -74,5 +81,9 @@ void sandbox_memory_note_write(struct callbox_sandbox *sb, const void *p,
 int sandbox_restore_locked(struct callbox_sandbox *sb);
 
 void sandbox_memory_free(struct sandbox_memory *m);
+
+/* A snapshot is shared by a sandbox and its clones (clone.c). */
+void sandbox_snapshot_get(struct sandbox_snapshot *snap);
+void sandbox_snapshot_put(struct sandbox_snapshot *snap);
 
 #endif /* CALLBOX_LIB_SNAPSHOT_H */

@@ -147,8 +147,8 @@ int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 	return 0;
 }
 
-int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, char *err,
-		      size_t errlen)
+int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, int mem_fd,
+		      char *err, size_t errlen)
 {
 	struct kvm_userspace_memory_region region;
 	int ret;
@@ -175,8 +175,10 @@ int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, char *err,
 	}
 	vm->vm_fd = ret;
 
+	/* A template's pages stay shared until the guest writes one. */
 	vm->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		       MAP_PRIVATE | MAP_NORESERVE |
+		       (mem_fd < 0 ? MAP_ANONYMOUS : 0), mem_fd, 0);
 	if (vm->mem == MAP_FAILED) {
 		vm->mem = NULL;
 		ret = kvm_fail(err, errlen, -errno, "mmap guest memory");

@@ -52,9 +52,13 @@ static inline void callbox_vm_init(struct callbox_vm *vm)
 	*vm = (struct callbox_vm) { .kvm_fd = -1, .vm_fd = -1, .vcpu_fd = -1 };
 }
 
-/* Create the VM, its memory and its vCPU. -errno and a message on error. */
-int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, char *err,
-		      size_t errlen);
+/*
+ * Create the VM, its memory and its vCPU: memory of zeroes if @mem_fd is
+ * -1, else a copy-on-write mapping of the file @mem_fd (a clone's
+ * template). -errno and a message on error.
+ */
+int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, int mem_fd,
+		      char *err, size_t errlen);
 
 /*
  * Put the vCPU back in the state KVM created it in, then in 64-bit long

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0 OR MIT)
 /*
  * callbox benchmark: what creating a sandbox costs against the floor, a
- * bare KVM VM with a memory region and a vCPU, created and destroyed; and
- * what resetting and restoring one cost, at three memory sizes, against
- * the same floor.
+ * bare KVM VM with a memory region and a vCPU, created and destroyed, from
+ * an ELF and from a snapshot (a clone); and what resetting and restoring
+ * one cost against the pages a call dirtied and the memory size.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -113,6 +113,44 @@ fail:
 	exit(1);
 }
 
+/*
+ * create.snapshot: a sandbox cloned from a loaded one's snapshot, and
+ * freed, @n times, against create.elf.
+ */
+static void bench_clone(const char *guest, int n)
+{
+	static uint64_t t[CREATE_SAMPLES];
+	struct callbox_config cfg;
+	struct callbox_sandbox *parent, *child;
+	uint64_t t0;
+	int i, ret;
+
+	callbox_config_init(&cfg);
+	ret = callbox_sandbox_new(&cfg, &parent);
+	if (ret)
+		die("callbox_sandbox_new", -ret);
+	if (callbox_sandbox_load(parent, guest))
+		goto fail;
+	/* The first clone writes the snapshot's template. */
+	if (callbox_sandbox_clone(parent, &child))
+		goto fail;
+	callbox_sandbox_free(child);
+	for (i = 0; i < n; i++) {
+		t0 = now_ns();
+		if (callbox_sandbox_clone(parent, &child))
+			goto fail;
+		callbox_sandbox_free(child);
+		t[i] = now_ns() - t0;
+	}
+	callbox_sandbox_free(parent);
+	bench_figure("create.snapshot", t, n, "create.elf");
+	return;
+fail:
+	fprintf(stderr, "bench: create.snapshot: %s\n",
+		callbox_sandbox_last_error(parent));
+	exit(1);
+}
+
 void bench_create(const char *guest)
 {
 	static uint64_t t_floor[CREATE_SAMPLES], t_elf[CREATE_SAMPLES];
@@ -132,6 +170,7 @@ void bench_create(const char *guest)
 	}
 	bench_figure("create.floor", t_floor, n, NULL);
 	bench_figure("create.elf", t_elf, n, "create.floor");
+	bench_clone(guest, n);
 	/*
 	 * restore.dD.mM: D pages dirtied, M MiB of memory. Its cost must
 	 * grow with D, not with M: each is compared with its smaller M.

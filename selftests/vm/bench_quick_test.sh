@@ -59,6 +59,7 @@ figure cancel.hlt floor.kvm_run
 figure deadline.overshoot floor.kvm_run
 figure create.floor -
 figure create.elf create.floor
+figure create.snapshot create.elf
 figure call.fresh call.sdk.noop
 figure reset.d1.m4 create.floor
 figure reset.d1.m256 reset.d1.m4

@@ -358,6 +358,29 @@ int callbox_sandbox_fd(const struct callbox_sandbox *sb);
 int callbox_sandbox_reset(struct callbox_sandbox *sb);
 
 /**
+ * callbox_sandbox_clone() - a new sandbox from @parent's snapshot
+ * @parent: a loaded sandbox, not itself a clone
+ * @child: where the new sandbox goes; NULL on error
+ *
+ * The clone starts as @parent's snapshot (the load's, or the last
+ * callbox_sandbox_snapshot()'s), memory and vCPU, with @parent's config,
+ * exports, host functions and log function; its init does not run. It
+ * shares @parent's memory copy-on-write: a page is its own only once its
+ * guest writes it, so N clones cost N times the pages they write, not N
+ * times the memory, and no write of one is ever seen by another, or by
+ * @parent. Calls, restores and snapshots of the clone are its own; it
+ * cannot be reset (-EOPNOTSUPP: it has no image of its own, restore it),
+ * nor cloned. It lives on when @parent is freed. Free it with
+ * callbox_sandbox_free().
+ *
+ * Return: 0; -EOPNOTSUPP if @parent is a clone; -EBADF if it has no guest;
+ * -EDEADLK from one of its host functions; -ENOMEM; or a KVM ioctl's
+ * -errno, with @parent's callbox_sandbox_last_error() saying why.
+ */
+int callbox_sandbox_clone(struct callbox_sandbox *parent,
+			  struct callbox_sandbox **child);
+
+/**
  * callbox_sandbox_snapshot() - make the guest as it is now the restore point
  *
  * Takes the guest's memory (the pages that differ from the image as
