@@ -438,8 +438,9 @@ static void usage(FILE *f)
 		"floor; GUEST (default /guests/arith.elf) exports noop, and\n"
 		"echo.elf and host.elf sit beside it.\n"
 		"  --quick      a few samples each: proves the benchmarks run\n"
-		"  --lifecycle  only creating, resetting and restoring sandboxes\n"
-		"               (create.*, reset.*, restore.*)\n"
+		"  --lifecycle  only creating, resetting and restoring sandboxes,\n"
+		"               and what live ones cost in memory (create.*,\n"
+		"               reset.*, restore.*, memory.*)\n"
 		"  --json FILE  also write every figure to FILE, as JSON\n");
 }
 
@@ -486,6 +487,7 @@ int main(int argc, char **argv)
 	}
 	if (lifecycle) {
 		bench_create(guest);
+		bench_memory_figures(guest);
 		print_report(json);
 		return 0;
 	}
@@ -608,6 +610,7 @@ int main(int argc, char **argv)
 	bench_deadline(dev_fd, t_late, stops);
 	bench_figure("deadline.overshoot", t_late, stops, "floor.kvm_run");
 	bench_create(guest);
+	bench_memory_figures(guest);
 
 	print_report(json);
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
 /*
  * What the parts of the benchmark (bench.c, bench_create.c,
- * bench_old_design.c, bench_counts.c) share.
+ * bench_memory.c, bench_old_design.c, bench_counts.c) share.
  */
 #ifndef CALLBOX_BENCH_H
 #define CALLBOX_BENCH_H
@@ -23,6 +23,12 @@ void floor_call(int vcpu_fd, struct kvm_run *run);
  * restore.* at 4, 64 and 256 MiB, into the report.
  */
 void bench_create(const char *guest);
+
+/*
+ * memory.clone.nN and memory.elf.nN: kernel memory and Pss per live
+ * sandbox, N = 1, 100, 1,000 (--quick: 1 and 11).
+ */
+void bench_memory_figures(const char *guest);
 
 /* call.old_design: the seed's handler thread and "running" flag. */
 void bench_old_design(void);

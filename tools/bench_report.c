@@ -23,6 +23,29 @@ struct figure {
 static struct figure figures[MAX_FIGURES];
 static unsigned int nr_figures;
 
+#define MAX_MEMORY 8
+
+struct memory_figure {
+	const char *name;
+	unsigned int sandboxes;
+	double kernel_kib, pss_kib;	/* per sandbox */
+};
+
+static struct memory_figure memory[MAX_MEMORY];
+static unsigned int nr_memory;
+
+void bench_memory(const char *name, unsigned int sandboxes,
+		  double kernel_kib, double pss_kib)
+{
+	if (nr_memory == MAX_MEMORY) {
+		fprintf(stderr, "bench: memory figure %s: no room\n", name);
+		exit(1);
+	}
+	memory[nr_memory++] = (struct memory_figure) {
+		name, sandboxes, kernel_kib, pss_kib,
+	};
+}
+
 static struct figure *find(const char *name)
 {
 	unsigned int i;
@@ -95,6 +118,14 @@ void bench_report_print(FILE *out)
 			fprintf(out, " %6.2f", f->vcsw);
 		fputc('\n', out);
 	}
+	if (!nr_memory)
+		return;
+	fprintf(out, "\n%-22s %9s %21s %18s\n", "memory", "sandboxes",
+		"kernel KiB/sandbox", "Pss KiB/sandbox");
+	for (i = 0; i < nr_memory; i++)
+		fprintf(out, "%-22s %9u %21.1f %18.1f\n", memory[i].name,
+			memory[i].sandboxes, memory[i].kernel_kib,
+			memory[i].pss_kib);
 }
 
 void bench_report_json(FILE *out)
@@ -118,7 +149,12 @@ void bench_report_json(FILE *out)
 		if (f->vcsw >= 0)
 			fprintf(out, ", \"voluntary_ctxt_switches_per_call\": %.3f",
 				f->vcsw);
-		fprintf(out, "}%s\n", i + 1 < nr_figures ? "," : "");
+		fprintf(out, "}%s\n", i + 1 < nr_figures || nr_memory ? "," : "");
 	}
+	for (i = 0; i < nr_memory; i++)
+		fprintf(out, "  {\"name\": \"%s\", \"sandboxes\": %u, \"kernel_kib_per_sandbox\": %.1f, \"pss_kib_per_sandbox\": %.1f}%s\n",
+			memory[i].name, memory[i].sandboxes,
+			memory[i].kernel_kib, memory[i].pss_kib,
+			i + 1 < nr_memory ? "," : "");
 	fprintf(out, "]\n");
 }

@@ -28,6 +28,13 @@ bool bench_has_figure(const char *name);
  */
 void bench_per_call(const char *name, double syscalls, double vcsw);
 
+/*
+ * Record memory figure @name: with @sandboxes live sandboxes, each costs
+ * @kernel_kib of kernel memory and @pss_kib of the process's Pss.
+ */
+void bench_memory(const char *name, unsigned int sandboxes,
+		  double kernel_kib, double pss_kib);
+
 /* The table, to @f. */
 void bench_report_print(FILE *f);
 

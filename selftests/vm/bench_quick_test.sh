@@ -68,6 +68,16 @@ figure restore.d1.m256 restore.d1.m4
 figure restore.d256.m4 restore.d1.m4
 figure restore.d256.m256 restore.d256.m4
 
+# Memory per live sandbox: kernel memory and Pss, for clones and loads.
+for name in memory.clone.n1 memory.elf.n1 memory.clone.n100 memory.elf.n100; do
+	line=$(grep "\"name\": \"$name\"" "$out" 2>/dev/null)
+	case $line in
+	*'"sandboxes": '[1-9]*'"kernel_kib_per_sandbox": '*'"pss_kib_per_sandbox": '*)
+		ok "$name: kernel memory and Pss per sandbox" ;;
+	*) not_ok "$name: not in the JSON: $line" ;;
+	esac
+done
+
 # The counted calls: a sync call is one system call or more, never none.
 for name in call.sync.raw call.sdk.noop call.async; do
 	line=$(grep "\"name\": \"$name\"" "$out" 2>/dev/null)
