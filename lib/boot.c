@@ -186,16 +186,23 @@ int callbox_sandbox_load(struct callbox_sandbox *sb, const char *guest_path)
 		return ret;
 
 	ret = boot(sb, guest_path);
-	if (ret) {
-		if (sb->sandbox_fd >= 0)
-			close(sb->sandbox_fd);
-		sb->sandbox_fd = -1;
-		free(sb->boot_image);
-		sb->boot_image = NULL;
-		sandbox_memory_free(&sb->memory);
-		callbox_vm_destroy(&sb->vm);
-	}
+	if (ret)
+		sandbox_unload(sb);
 	return ret;
+}
+
+void sandbox_unload(struct callbox_sandbox *sb)
+{
+	if (sb->sandbox_fd >= 0)
+		close(sb->sandbox_fd);
+	sb->sandbox_fd = -1;
+	free(sb->boot_image);
+	sb->boot_image = NULL;
+	sandbox_memory_free(&sb->memory);
+	callbox_vm_destroy(&sb->vm);
+	free(sb->exports);
+	sb->exports = NULL;
+	sb->nr_exports = 0;
 }
 
 int callbox_sandbox_reset(struct callbox_sandbox *sb)

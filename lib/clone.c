@@ -30,10 +30,9 @@
 
 #define PAGE		CALLBOX_VM_PAGE_SIZE
 
-/* Write the template of @sb's snapshot, once; with run_lock held. */
-static int template_build(struct callbox_sandbox *sb,
-			  struct sandbox_snapshot *snap, char *err,
-			  size_t errlen)
+int sandbox_template_build(struct callbox_sandbox *sb,
+			   struct sandbox_snapshot *snap, char *err,
+			   size_t errlen)
 {
 	size_t i;
 	int fd, ret;
@@ -44,7 +43,7 @@ static int template_build(struct callbox_sandbox *sb,
 	if (fd < 0)
 		return kvm_fail(err, errlen, -errno, "memfd_create");
 	/* Zeroes but where written: the file is sparse. */
-	if (ftruncate(fd, (off_t)sb->vm.mem_size) ||
+	if (ftruncate(fd, (off_t)sb->cfg.mem_size) ||
 	    pwrite(fd, sb->boot_image, sb->image_end, 0) !=
 	    (ssize_t)sb->image_end)
 		goto fail;
@@ -87,15 +86,49 @@ static int clone_copy(struct callbox_sandbox *child,
 	return 0;
 }
 
+int sandbox_boot_snapshot(struct callbox_sandbox *sb,
+			  struct sandbox_snapshot *snap, char *err,
+			  size_t errlen)
+{
+	struct sandbox_memory *m = &sb->memory;
+	int dev_fd, ret;
+
+	ret = callbox_vm_create(&sb->vm, sb->cfg.mem_size, snap->template_fd,
+				err, errlen);
+	if (ret)
+		return ret;
+	m->written = calloc(callbox_vm_dirty_words(sb->vm.mem_size),
+			    sizeof(uint64_t));
+	if (!m->written)
+		return kvm_fail(err, errlen, -ENOMEM, "out of memory");
+	sandbox_snapshot_get(snap);
+	m->snap = snap;
+	m->at_snapshot = true;
+
+	ret = callbox_vcpu_state_load(sb->vm.vcpu_fd, &snap->vcpu, err,
+				      errlen);
+	if (ret)
+		return ret;
+	dev_fd = callbox_open();
+	if (dev_fd < 0)
+		return kvm_fail(err, errlen, dev_fd,
+				"open /dev/callbox (is callbox.ko loaded?)");
+	ret = callbox_sandbox_create_fd(dev_fd, sb->vm.vm_fd, sb->vm.vcpu_fd);
+	close(dev_fd);
+	if (ret < 0)
+		return kvm_fail(err, errlen, ret, "CALLBOX_SANDBOX_CREATE");
+	sb->sandbox_fd = ret;
+	sb->ready = true;
+	return 0;
+}
+
 /* Build @child's VM and sandbox from @snap, whose template exists. */
 static int clone_boot(struct callbox_sandbox *child,
 		      struct sandbox_snapshot *snap, char *err, size_t errlen)
 {
-	struct sandbox_memory *m = &child->memory;
-	int dev_fd, ret;
+	int ret;
 
-	ret = callbox_vm_create(&child->vm, child->cfg.mem_size,
-				snap->template_fd, err, errlen);
+	ret = sandbox_boot_snapshot(child, snap, err, errlen);
 	if (ret)
 		return ret;
 	child->boot_image = mmap(NULL, child->image_end, PROT_READ,
@@ -105,29 +138,6 @@ static int clone_boot(struct callbox_sandbox *child,
 		return kvm_fail(err, errlen, -errno, "mmap the template");
 	}
 	child->clone = true;
-	m->written = calloc(callbox_vm_dirty_words(child->vm.mem_size),
-			    sizeof(uint64_t));
-	if (!m->written)
-		return kvm_fail(err, errlen, -ENOMEM, "clone");
-	sandbox_snapshot_get(snap);
-	m->snap = snap;
-	m->at_snapshot = true;
-
-	ret = callbox_vcpu_state_load(child->vm.vcpu_fd, &snap->vcpu, err,
-				      errlen);
-	if (ret)
-		return ret;
-	dev_fd = callbox_open();
-	if (dev_fd < 0)
-		return kvm_fail(err, errlen, dev_fd,
-				"open /dev/callbox (is callbox.ko loaded?)");
-	ret = callbox_sandbox_create_fd(dev_fd, child->vm.vm_fd,
-					child->vm.vcpu_fd);
-	close(dev_fd);
-	if (ret < 0)
-		return kvm_fail(err, errlen, ret, "CALLBOX_SANDBOX_CREATE");
-	child->sandbox_fd = ret;
-	child->ready = true;
 	return 0;
 }
 
@@ -152,7 +162,7 @@ int callbox_sandbox_clone(struct callbox_sandbox *parent,
 	if (ret)
 		return ret;
 	snap = parent->memory.snap;
-	ret = template_build(parent, snap, err, sizeof(err));
+	ret = sandbox_template_build(parent, snap, err, sizeof(err));
 	if (!ret)
 		sandbox_snapshot_get(snap);
 	pthread_mutex_unlock(&parent->run_lock);

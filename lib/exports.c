@@ -60,17 +60,25 @@ int sandbox_read_exports(struct callbox_sandbox *sb)
 		sandbox_io_output(sb, sandbox_hostcall_index(sb));
 	uint64_t room = sb->cfg.output_size / sizeof(*table);
 	uint32_t n = sandbox_mailbox(sb)->nr_exports;
-	struct callbox_export_desc desc;
-	struct sandbox_export *exports;
-	char err[256];
-	uint32_t i;
-	int ret;
 
 	if (n > room || n > CALLBOX_MAX_EXPORTS)
 		return sandbox_fail(sb, -EPROTO,
 				    "guest init: the guest claims %" PRIu32 " exports, more than the %" PRIu64 " that fit its table",
 				    n, room < CALLBOX_MAX_EXPORTS ? room :
 				    CALLBOX_MAX_EXPORTS);
+	return sandbox_set_exports(sb, table, n, "guest init");
+}
+
+int sandbox_set_exports(struct callbox_sandbox *sb,
+			const struct callbox_export_desc *table, uint32_t n,
+			const char *what)
+{
+	struct callbox_export_desc desc;
+	struct sandbox_export *exports;
+	char err[256];
+	uint32_t i;
+	int ret;
+
 	exports = calloc(n ? n : 1, sizeof(*exports));
 	if (!exports)
 		return sandbox_fail(sb, -ENOMEM, "out of memory");
@@ -82,8 +90,8 @@ int sandbox_read_exports(struct callbox_sandbox *sb)
 		if (ret) {
 			free(exports);
 			return sandbox_fail(sb, ret,
-					    "guest init: export %" PRIu32 " is malformed: %s",
-					    i + 1, err);
+					    "%s: export %" PRIu32 " is malformed: %s",
+					    what, i + 1, err);
 		}
 	}
 	/* By name, so that listings do not depend on the guest's link order. */
@@ -91,8 +99,8 @@ int sandbox_read_exports(struct callbox_sandbox *sb)
 	for (i = 1; i < n; i++) {
 		if (!strcmp(exports[i - 1].name, exports[i].name)) {
 			ret = sandbox_fail(sb, -EPROTO,
-					   "guest init: the guest exports %s twice",
-					   exports[i].name);
+					   "%s: the guest exports %s twice",
+					   what, exports[i].name);
 			free(exports);
 			return ret;
 		}

@@ -161,8 +161,15 @@ int sandbox_read_result(struct callbox_sandbox *sb, const char *what,
 void sandbox_guest_failure(struct callbox_sandbox *sb, int slot, char *buf,
 			   size_t len);
 
+/* boot.c: undo a load that failed half way; the sandbox is as new. */
+void sandbox_unload(struct callbox_sandbox *sb);
+
 /* exports.c */
 int sandbox_read_exports(struct callbox_sandbox *sb);
+/* Check and take @n exports from @table (hostile), @what failing if not. */
+int sandbox_set_exports(struct callbox_sandbox *sb,
+			const struct callbox_export_desc *table, uint32_t n,
+			const char *what);
 const struct sandbox_export *sandbox_find_export(struct callbox_sandbox *sb,
 						 const char *name);
 

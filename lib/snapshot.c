@@ -218,7 +218,7 @@ int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 	return 0;
 }
 
-static struct sandbox_snapshot *snapshot_alloc(void)
+struct sandbox_snapshot *sandbox_snapshot_alloc(void)
 {
 	struct sandbox_snapshot *snap = calloc(1, sizeof(*snap));
 
@@ -339,7 +339,7 @@ int sandbox_snapshot_take(struct callbox_sandbox *sb, char *err,
 
 	m->written = calloc(callbox_vm_dirty_words(sb->vm.mem_size),
 			    sizeof(uint64_t));
-	snap = snapshot_alloc();
+	snap = sandbox_snapshot_alloc();
 	if (!m->written || !snap) {
 		free(snap);
 		return kvm_fail(err, errlen, -ENOMEM, "snapshot");
@@ -386,7 +386,7 @@ int callbox_sandbox_snapshot(struct callbox_sandbox *sb)
 		goto out_unlock;
 	}
 
-	snap = snapshot_alloc();
+	snap = sandbox_snapshot_alloc();
 	ret = snap ? snapshot_build(sb, snap, err, sizeof(err)) :
 	      kvm_fail(err, sizeof(err), -ENOMEM, "snapshot");
 	if (ret) {

@@ -83,7 +83,25 @@ int sandbox_restore_locked(struct callbox_sandbox *sb);
 void sandbox_memory_free(struct sandbox_memory *m);
 
 /* A snapshot is shared by a sandbox and its clones (clone.c). */
+struct sandbox_snapshot *sandbox_snapshot_alloc(void);
 void sandbox_snapshot_get(struct sandbox_snapshot *snap);
 void sandbox_snapshot_put(struct sandbox_snapshot *snap);
+
+/*
+ * clone.c: write @snap's template (the whole of guest memory as at the
+ * snapshot: @sb's image, @snap's pages over it), once.
+ */
+int sandbox_template_build(struct callbox_sandbox *sb,
+			   struct sandbox_snapshot *snap, char *err,
+			   size_t errlen);
+
+/*
+ * clone.c: boot @sb, a new sandbox with its config, image and exports
+ * set, as @snap, whose template exists: its VM maps the template
+ * copy-on-write, its vCPU is @snap's, and no init runs.
+ */
+int sandbox_boot_snapshot(struct callbox_sandbox *sb,
+			  struct sandbox_snapshot *snap, char *err,
+			  size_t errlen);
 
 #endif /* CALLBOX_LIB_SNAPSHOT_H */

@@ -83,7 +83,7 @@ void cli_config_init(struct callbox_config *cfg);
 int cli_sandbox_option(int opt, const char *arg, struct callbox_config *cfg);
 void cli_sandbox_options_usage(FILE *f);
 int cli_sandbox_open(const struct callbox_config *cfg, const char *guest,
-		     struct callbox_sandbox **sb);
+		     bool snapshot, struct callbox_sandbox **sb);
 
 /* ---- the host functions the guest may call (host_fns.c) ---- */
 

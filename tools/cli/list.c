@@ -72,7 +72,7 @@ int cli_list(int argc, char **argv)
 		cli_list_usage(stderr);
 		return CLI_EXIT_USAGE;
 	}
-	if (cli_sandbox_open(&cfg, argv[optind], &sb))
+	if (cli_sandbox_open(&cfg, argv[optind], false, &sb))
 		return CLI_EXIT_FAIL;
 	cli_list_exports(sb, stdout, "");
 	callbox_sandbox_free(sb);

@@ -11,17 +11,22 @@
 
 enum {
 	OPT_RAW = CLI_OPT_FIRST_FREE,
+	OPT_SNAPSHOT,
+	OPT_SAVE_SNAPSHOT,
 };
 
 void cli_run_usage(FILE *f)
 {
 	fputs("Usage: callbox run [OPTIONS] GUEST FUNCTION [ARG...]\n"
 	      "       callbox run [OPTIONS] [--list] GUEST\n"
+	      "       callbox run [OPTIONS] --snapshot FILE [FUNCTION [ARG...]]\n"
 	      "\n"
 	      "Load the static ELF guest GUEST into a new KVM micro-VM, call its\n"
 	      "exported function FUNCTION with the typed arguments ARG and print\n"
 	      "the result. Without FUNCTION, or with --list, list GUEST's functions\n"
-	      "and their signatures instead.\n"
+	      "and their signatures instead. With --snapshot, start the micro-VM\n"
+	      "from the snapshot FILE (from --save-snapshot) instead of an ELF: its\n"
+	      "init does not run again.\n"
 	      "\n", f);
 	cli_args_usage(f);
 	fputc('\n', f);
@@ -32,6 +37,12 @@ void cli_run_usage(FILE *f)
 	fputs("  -L, --list       list GUEST's functions\n"
 	      "      --raw        write a string or bytes result as it is, with no\n"
 	      "                   newline (and bytes not in hex)\n"
+	      "      --snapshot FILE\n"
+	      "                   start from the snapshot FILE, not from GUEST\n"
+	      "      --save-snapshot FILE\n"
+	      "                   once the call has returned (or the guest is\n"
+	      "                   loaded, without FUNCTION), write the guest as it\n"
+	      "                   is then to FILE, for --snapshot\n"
 	      "  -h, --help       show this help\n"
 	      "\n", f);
 	cli_host_fns_usage(f);
@@ -76,11 +87,13 @@ int cli_run(int argc, char **argv)
 		CLI_SANDBOX_LONG_OPTIONS,
 		{ "list", no_argument, NULL, 'L' },
 		{ "raw", no_argument, NULL, OPT_RAW },
+		{ "snapshot", required_argument, NULL, OPT_SNAPSHOT },
+		{ "save-snapshot", required_argument, NULL, OPT_SAVE_SNAPSHOT },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
+	const char *guest, *function, *snapshot = NULL, *save = NULL;
 	struct callbox_sandbox *sb;
-	const char *guest, *function;
 	struct callbox_config cfg;
 	bool list = false, raw = false;
 	struct cli_args args;
@@ -101,6 +114,12 @@ int cli_run(int argc, char **argv)
 		case OPT_RAW:
 			raw = true;
 			break;
+		case OPT_SNAPSHOT:
+			snapshot = optarg;
+			break;
+		case OPT_SAVE_SNAPSHOT:
+			save = optarg;
+			break;
 		case 'h':
 			cli_run_usage(stdout);
 			return CLI_EXIT_OK;
@@ -109,30 +128,41 @@ int cli_run(int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
-	if (argc - optind < 1) {
+	/* With --snapshot, the file takes GUEST's place. */
+	if (snapshot) {
+		guest = snapshot;
+	} else if (argc - optind < 1) {
 		fprintf(stderr, "callbox: run needs GUEST\n");
 		cli_run_usage(stderr);
 		return CLI_EXIT_USAGE;
+	} else {
+		guest = argv[optind++];
 	}
-	if (list && argc - optind > 1) {
+	if (list && argc - optind > 0) {
 		fprintf(stderr, "callbox: --list takes GUEST only, not a FUNCTION or arguments\n");
 		return CLI_EXIT_USAGE;
 	}
-	guest = argv[optind];
-	function = argc - optind > 1 ? argv[optind + 1] : NULL;
+	function = argc - optind > 0 ? argv[optind] : NULL;
 
 	ret = CLI_EXIT_USAGE;
 	if (function &&
-	    cli_args_parse(&args, argc - optind - 2, argv + optind + 2))
+	    cli_args_parse(&args, argc - optind - 1, argv + optind + 1))
 		goto out_args;
 	ret = CLI_EXIT_FAIL;
-	if (cli_sandbox_open(&cfg, guest, &sb))
+	if (cli_sandbox_open(&cfg, guest, snapshot, &sb))
 		goto out_args;
 	if (function) {
 		ret = run_call(sb, guest, function, &args, raw);
-	} else {
+	} else if (!save) {
 		cli_list_exports(sb, stdout, "");
 		ret = CLI_EXIT_OK;
+	} else {
+		ret = CLI_EXIT_OK;
+	}
+	if (save && ret == CLI_EXIT_OK &&
+	    (callbox_sandbox_snapshot(sb) || callbox_sandbox_save(sb, save))) {
+		fprintf(stderr, "callbox: %s\n", callbox_sandbox_last_error(sb));
+		ret = CLI_EXIT_FAIL;
 	}
 	callbox_sandbox_free(sb);
 out_args:

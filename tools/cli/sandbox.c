@@ -208,13 +208,14 @@ void cli_sandbox_options_usage(FILE *f)
 /**
  * cli_sandbox_open() - a sandbox with the CLI's host functions and @guest
  * @cfg: its configuration
- * @guest: the path of the guest's ELF
+ * @guest: the path of the guest's ELF, or of a snapshot file
+ * @snapshot: @guest is a snapshot file (callbox_sandbox_save())
  * @sb: the loaded sandbox, for callbox_sandbox_free(); NULL on failure
  *
  * Return: 0, or -errno with what went wrong on stderr.
  */
 int cli_sandbox_open(const struct callbox_config *cfg, const char *guest,
-		     struct callbox_sandbox **sb)
+		     bool snapshot, struct callbox_sandbox **sb)
 {
 	int ret;
 
@@ -226,7 +227,8 @@ int cli_sandbox_open(const struct callbox_config *cfg, const char *guest,
 	}
 	ret = cli_add_host_fns(*sb);
 	if (!ret)
-		ret = callbox_sandbox_load(*sb, guest);
+		ret = snapshot ? callbox_sandbox_load_snapshot(*sb, guest) :
+				 callbox_sandbox_load(*sb, guest);
 	if (ret) {
 		fprintf(stderr, "callbox: %s\n",
 			callbox_sandbox_last_error(*sb));

@@ -381,6 +381,45 @@ int callbox_sandbox_clone(struct callbox_sandbox *parent,
 			  struct callbox_sandbox **child);
 
 /**
+ * callbox_sandbox_save() - write @sb's snapshot to the file @path
+ *
+ * The file holds what a sandbox needs to start as the snapshot in another
+ * process, without the guest's ELF: the guest's layout (memory, stack,
+ * heap and I/O sizes, max_calls, log level), its image as loaded, its
+ * exports, the snapshot's memory and vCPU state, and the CPU it was taken
+ * on. It is versioned and checksummed. Created with mode 0600, replaced
+ * if it exists. Calls may go on meanwhile.
+ *
+ * Return: 0; -EOPNOTSUPP for a clone (save the sandbox it was cloned
+ * from); -EBADF if no guest is loaded; -EDEADLK from a host function of
+ * this sandbox; -ENOMEM; or open()'s and write()'s -errno.
+ */
+int callbox_sandbox_save(struct callbox_sandbox *sb, const char *path);
+
+/**
+ * callbox_sandbox_load_snapshot() - load a snapshot file into a new sandbox
+ * @sb: a sandbox from callbox_sandbox_new(), its host functions added,
+ *	nothing loaded
+ * @path: a file from callbox_sandbox_save()
+ *
+ * Instead of callbox_sandbox_load(): the guest starts as the snapshot,
+ * and its init does not run. The guest's layout comes from the file;
+ * timeouts, flags and the log function from @sb. Its memory maps the
+ * snapshot copy-on-write, as a clone's does, but the sandbox has the
+ * image too: it can be reset, snapshot, saved and cloned.
+ *
+ * Every byte of the file is checked before it is used. Return: 0;
+ * -EINVAL if it is not a snapshot, of another format version, truncated
+ * or inconsistent; -EBADMSG if corrupt (its checksum); -ENOEXEC if taken
+ * on another CPU model; -EALREADY if @sb has a guest; -ENOMEM; or
+ * open()'s, KVM's or the module's -errno. Each with
+ * callbox_sandbox_last_error() naming the file and what is wrong with it;
+ * on error @sb is as it was, and may load again.
+ */
+int callbox_sandbox_load_snapshot(struct callbox_sandbox *sb,
+				  const char *path);
+
+/**
  * callbox_sandbox_snapshot() - make the guest as it is now the restore point
  *
  * Takes the guest's memory (the pages that differ from the image as
