@@ -21,6 +21,15 @@ int callbox_call_submit(struct callbox_sandbox *sb, const char *function,
 	int slot, ret;
 
 	sandbox_begin(sb);
+	/*
+	 * A queued request waits in guest memory, where the call that runs
+	 * meanwhile could read it, or a result not collected yet, and change
+	 * it: no fresh call may share the guest with another's.
+	 */
+	if (sb->cfg.flags & CALLBOX_CONFIG_FRESH_CALLS)
+		return sandbox_fail(sb, -EOPNOTSUPP,
+				    "%s: fresh calls (CALLBOX_CONFIG_FRESH_CALLS) are not submitted: use callbox_call()",
+				    function);
 	slot = sandbox_request(sb, function, args, nr_args);
 	if (slot < 0)
 		return slot;

@@ -205,6 +205,22 @@ void sandbox_unload(struct callbox_sandbox *sb)
 	sb->nr_exports = 0;
 }
 
+/*
+ * A reset that failed half way left the guest neither as it was nor at its
+ * entry: no call may enter it, in the library or through the fd, until a
+ * reset or a restore succeeds. A restore fenced and abandoned poisons it.
+ */
+static void reset_failed(struct callbox_sandbox *sb)
+{
+	uint64_t id = 0;
+
+	sb->ready = false;
+	if (callbox_sandbox_restore_fd(sb->sandbox_fd, CALLBOX_RESTORE_BEGIN,
+				       &id) >= 0)
+		callbox_sandbox_restore_fd(sb->sandbox_fd,
+					   CALLBOX_RESTORE_ABANDON, &id);
+}
+
 int callbox_sandbox_reset(struct callbox_sandbox *sb)
 {
 	char err[256];
@@ -223,13 +239,11 @@ int callbox_sandbox_reset(struct callbox_sandbox *sb)
 	ret = callbox_vm_flush_exit(&sb->vm, err, sizeof(err));
 	if (!ret)
 		ret = sandbox_memory_put_back(sb, false, err, sizeof(err));
+	if (!ret)
+		ret = callbox_vm_boot_regs(&sb->vm, sb->entry, err,
+					   sizeof(err));
 	if (ret) {
-		sandbox_fail(sb, ret, "reset: %s", err);
-		goto out_unlock;
-	}
-
-	ret = callbox_vm_boot_regs(&sb->vm, sb->entry, err, sizeof(err));
-	if (ret) {
+		reset_failed(sb);
 		sandbox_fail(sb, ret, "reset: %s", err);
 		goto out_unlock;
 	}

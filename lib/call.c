@@ -59,25 +59,41 @@ int callbox_call(struct callbox_sandbox *sb, const char *function,
 {
 	/* This call's own outcome: other threads may run calls meanwhile. */
 	struct callbox_wire_value value = { .type = CALLBOX_WIRE_VOID };
+	bool fresh = sb->cfg.flags & CALLBOX_CONFIG_FRESH_CALLS;
 	struct callbox_call_info c;
 	uint64_t deadline = 0;
 	int slot, ret;
 
 	sandbox_begin(sb);
+	/*
+	 * A fresh call holds the sandbox from before its request is written
+	 * (after the restore, which zeroes every free slot) until its result
+	 * is read: no other request is ever in the guest with it.
+	 */
+	if (fresh) {
+		ret = sandbox_run_lock(sb, function);
+		if (ret)
+			goto out;
+		ret = sandbox_prepare_call(sb, function);
+		if (ret)
+			goto out_unlock_fresh;
+	}
 	slot = sandbox_request(sb, function, args, nr_args);
 	if (slot < 0) {
 		ret = slot;
-		goto out;
+		goto out_unlock_fresh;
 	}
 	if (sb->cfg.call_timeout_ns)
 		deadline = callbox_deadline_after(sb->cfg.call_timeout_ns);
 
-	ret = sandbox_run_lock(sb, function);
-	if (ret) {
-		sandbox_slot_free(sb, slot);
-		goto out;
+	if (!fresh) {
+		ret = sandbox_run_lock(sb, function);
+		if (ret) {
+			sandbox_slot_free(sb, slot);
+			goto out;
+		}
+		ret = sandbox_prepare_call(sb, function);
 	}
-	ret = sandbox_prepare_call(sb, function);
 	if (!ret) {
 		sandbox_mailbox(sb)->slot = slot;
 		ret = callbox_call_sync_fd(sb->sandbox_fd, deadline, &c);
@@ -92,13 +108,17 @@ int callbox_call(struct callbox_sandbox *sb, const char *function,
 		ret = call_finish(sb, function, &c);
 	if (!ret)
 		sandbox_note_abort(sb, &c, &sb->slots[slot].abort);
-	pthread_mutex_unlock(&sb->run_lock);
+	if (!fresh)
+		pthread_mutex_unlock(&sb->run_lock);
 
 	if (!ret)
 		ret = sandbox_outcome(sb, function, &c, slot,
 				      &sb->slots[slot].abort,
 				      result ? &value : NULL);
 	sandbox_slot_free(sb, slot);
+out_unlock_fresh:
+	if (fresh)
+		pthread_mutex_unlock(&sb->run_lock);
 out:
 	/* Written last, on every path: @result may be one of @args. */
 	if (result)

@@ -247,11 +247,41 @@ void sandbox_snapshot_put(struct sandbox_snapshot *snap)
 	free(snap);
 }
 
+/* The pages of the I/O buffers, [*first, *end). */
+static void io_pages(const struct callbox_sandbox *sb, uint64_t *first,
+		     uint64_t *end)
+{
+	*first = sb->io_base / PAGE;
+	*end = (sb->io_base + callbox_io_size(sb->cfg.input_size,
+					      sb->cfg.output_size,
+					      sb->cfg.max_calls) +
+		PAGE - 1) / PAGE;
+}
+
+/*
+ * The mailbox's slots in @copy, a copy of @page: zeroed, as in a guest
+ * with no call outstanding. put_back_page() never puts them back from a
+ * snapshot, but a clone's memory starts as the snapshot.
+ */
+static void clear_slots(uint64_t page, char *copy)
+{
+	const uint64_t slots_end = CALLBOX_GPA_MAILBOX +
+				   sizeof(struct callbox_mailbox);
+	uint64_t start = page * PAGE > HEADER_END ? page * PAGE : HEADER_END;
+	uint64_t end = (page + 1) * PAGE < slots_end ? (page + 1) * PAGE :
+		       slots_end;
+
+	if (start < end)
+		memset(copy + (start - page * PAGE), 0, end - start);
+}
+
 /*
  * The guest as it is now into @snap, with run_lock held and no call able
  * to enter: every page that can differ from the image as loaded (those
  * that did at the last put-back, those written since, the header), and
- * the whole vCPU state.
+ * the whole vCPU state. Not the I/O buffers, nor the mailbox's slots:
+ * the requests and results of calls are never part of a restore point,
+ * which clones and snapshot files carry to other sandboxes.
  */
 static int snapshot_build(struct callbox_sandbox *sb,
 			  struct sandbox_snapshot *snap, char *err,
@@ -259,7 +289,7 @@ static int snapshot_build(struct callbox_sandbox *sb,
 {
 	struct sandbox_memory *m = &sb->memory;
 	size_t w, n, words = callbox_vm_dirty_words(sb->vm.mem_size);
-	uint64_t word, page;
+	uint64_t word, page, io_first, io_end;
 	int ret;
 
 	ret = callbox_vm_flush_exit(&sb->vm, err, errlen);
@@ -277,8 +307,12 @@ static int snapshot_build(struct callbox_sandbox *sb,
 						 __ATOMIC_RELAXED);
 		if (m->at_snapshot)
 			snap->pages[w] |= m->snap->pages[w];
-		n += __builtin_popcountll(snap->pages[w]);
 	}
+	io_pages(sb, &io_first, &io_end);
+	for (page = io_first; page < io_end; page++)
+		snap->pages[page / 64] &= ~(1ull << (page % 64));
+	for (w = 0, n = 0; w < words; w++)
+		n += __builtin_popcountll(snap->pages[w]);
 	snap->index = calloc(n, sizeof(*snap->index));
 	snap->data = malloc(n * PAGE);
 	if (!snap->index || !snap->data)
@@ -289,6 +323,7 @@ static int snapshot_build(struct callbox_sandbox *sb,
 			snap->index[snap->nr] = page;
 			memcpy(snap->data + snap->nr * PAGE,
 			       (char *)sb->vm.mem + page * PAGE, PAGE);
+			clear_slots(page, snap->data + snap->nr * PAGE);
 			snap->nr++;
 		}
 	}
@@ -298,32 +333,20 @@ static int snapshot_build(struct callbox_sandbox *sb,
 
 /*
  * Memory is @snap now: it becomes the restore point, and nothing counts
- * as written since but the I/O buffers, which outstanding calls hold and
- * which are zeroed once their slots are free (put_back_io_page()).
+ * as written since but the I/O buffers (not in @snap), which outstanding
+ * calls hold and which are zeroed once their slots are free
+ * (put_back_io_page()).
  */
 static void snapshot_install(struct callbox_sandbox *sb,
 			     struct sandbox_snapshot *snap)
 {
 	struct sandbox_memory *m = &sb->memory;
 	size_t w, words = callbox_vm_dirty_words(sb->vm.mem_size);
-	const uint64_t io_first = sb->io_base / PAGE;
-	const uint64_t io_end = (sb->io_base +
-				 callbox_io_size(sb->cfg.input_size,
-						 sb->cfg.output_size,
-						 sb->cfg.max_calls) +
-				 PAGE - 1) / PAGE;
-	uint64_t word, page, copied;
 
-	for (w = 0; w < words; w++) {
-		copied = 0;
-		for (word = snap->pages[w]; word; word &= word - 1) {
-			page = w * 64 + __builtin_ctzll(word);
-			if (page < io_first || page >= io_end)
-				copied |= word & -word;
-		}
-		/* Submitters note their writes meanwhile: atomically. */
-		__atomic_fetch_and(&m->written[w], ~copied, __ATOMIC_RELAXED);
-	}
+	/* Submitters note their writes meanwhile: atomically. */
+	for (w = 0; w < words; w++)
+		__atomic_fetch_and(&m->written[w], ~snap->pages[w],
+				   __ATOMIC_RELAXED);
 	sandbox_snapshot_put(m->snap);
 	m->snap = snap;
 	m->at_snapshot = true;

@@ -180,10 +180,15 @@ struct callbox_config {
 };
 
 /*
- * Every call runs on the guest as it was once its init had exited: before
- * each call that follows one that entered the guest, the library puts the
- * guest back as callbox_sandbox_restore() does. Nothing a request leaves
- * in the guest reaches the next, for the price of a restore a call.
+ * Every call runs on the guest as at its snapshot (once its init had
+ * exited, or the last callbox_sandbox_snapshot()): before each call that
+ * follows one that entered the guest, the library puts the guest back as
+ * callbox_sandbox_restore() does. Nothing a request leaves in the guest
+ * reaches the next, for the price of a restore a call. Calls go through
+ * callbox_call() one at a time, each holding the sandbox from before its
+ * request is written until its result is read, so no request is ever in
+ * the guest with another; callbox_call_submit() fails with -EOPNOTSUPP
+ * (a queued request would wait in guest memory).
  */
 #define CALLBOX_CONFIG_FRESH_CALLS	(1ull << 0)
 #define CALLBOX_CONFIG_FLAGS_MASK	CALLBOX_CONFIG_FRESH_CALLS
@@ -570,7 +575,8 @@ int callbox_call_int(struct callbox_sandbox *sb, const char *function,
  * @id: the call's id
  *
  * Return: 0, -EAGAIN if config.max_calls calls are outstanding, -ENOENT,
- * -EINVAL, -E2BIG as for callbox_call(), -ESHUTDOWN.
+ * -EINVAL, -E2BIG as for callbox_call(), -ESHUTDOWN; -EOPNOTSUPP with
+ * CALLBOX_CONFIG_FRESH_CALLS.
  */
 int callbox_call_submit(struct callbox_sandbox *sb, const char *function,
 			const struct callbox_wire_value *args,
