@@ -19,6 +19,7 @@
  * cloned; restore it instead, or reset and clone its parent.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -86,15 +87,49 @@ static int clone_copy(struct callbox_sandbox *child,
 	return 0;
 }
 
+/*
+ * Does @snap restore every MSR this host's vCPUs save, and only those? A
+ * restore puts back @snap's MSRs alone: one it lacked would carry a
+ * request's value into the next.
+ */
+static int check_msrs(struct callbox_sandbox *sb,
+		      const struct sandbox_snapshot *snap, char *err,
+		      size_t errlen)
+{
+	struct callbox_vcpu_state fresh;
+	const struct kvm_msrs *a = snap->vcpu.msrs, *b;
+	__u32 i;
+	int ret;
+
+	ret = callbox_vcpu_state_save(sb->vm.kvm_fd, sb->vm.vcpu_fd, &fresh,
+				      err, errlen);
+	if (ret)
+		return ret;
+	b = fresh.msrs;
+	for (i = 0; i < a->nmsrs && i < b->nmsrs; i++)
+		if (a->entries[i].index != b->entries[i].index)
+			break;
+	if (i < a->nmsrs || i < b->nmsrs) {
+		snprintf(err, errlen,
+			 "its %u MSRs are not the %u this host saves (they differ from the %u-th on)",
+			 a->nmsrs, b->nmsrs, i + 1);
+		ret = -EINVAL;
+	}
+	callbox_vcpu_state_free(&fresh);
+	return ret;
+}
+
 int sandbox_boot_snapshot(struct callbox_sandbox *sb,
-			  struct sandbox_snapshot *snap, char *err,
-			  size_t errlen)
+			  struct sandbox_snapshot *snap, bool foreign,
+			  char *err, size_t errlen)
 {
 	struct sandbox_memory *m = &sb->memory;
 	int dev_fd, ret;
 
 	ret = callbox_vm_create(&sb->vm, sb->cfg.mem_size, snap->template_fd,
 				err, errlen);
+	if (!ret && foreign)
+		ret = check_msrs(sb, snap, err, errlen);
 	if (ret)
 		return ret;
 	m->written = calloc(callbox_vm_dirty_words(sb->vm.mem_size),
@@ -128,7 +163,7 @@ static int clone_boot(struct callbox_sandbox *child,
 {
 	int ret;
 
-	ret = sandbox_boot_snapshot(child, snap, err, errlen);
+	ret = sandbox_boot_snapshot(child, snap, false, err, errlen);
 	if (ret)
 		return ret;
 	child->boot_image = mmap(NULL, child->image_end, PROT_READ,

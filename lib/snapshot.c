@@ -258,30 +258,39 @@ static void io_pages(const struct callbox_sandbox *sb, uint64_t *first,
 		PAGE - 1) / PAGE;
 }
 
-/*
- * The mailbox's slots in @copy, a copy of @page: zeroed, as in a guest
- * with no call outstanding. put_back_page() never puts them back from a
- * snapshot, but a clone's memory starts as the snapshot.
- */
-static void clear_slots(uint64_t page, char *copy)
+/* Zero [@start, @end) of guest memory where @copy, a copy of @page, has it. */
+static void clear_range(uint64_t page, char *copy, uint64_t start,
+			uint64_t end)
 {
-	const uint64_t slots_end = CALLBOX_GPA_MAILBOX +
-				   sizeof(struct callbox_mailbox);
-	uint64_t start = page * PAGE > HEADER_END ? page * PAGE : HEADER_END;
-	uint64_t end = (page + 1) * PAGE < slots_end ? (page + 1) * PAGE :
-		       slots_end;
-
+	if (start < page * PAGE)
+		start = page * PAGE;
+	if (end > (page + 1) * PAGE)
+		end = (page + 1) * PAGE;
 	if (start < end)
 		memset(copy + (start - page * PAGE), 0, end - start);
+}
+
+void sandbox_snapshot_clear_calls(uint64_t page, char *copy)
+{
+	const uint64_t mailbox = CALLBOX_GPA_MAILBOX;
+
+	clear_range(page, copy,
+		    mailbox + offsetof(struct callbox_mailbox, slot),
+		    mailbox + offsetof(struct callbox_mailbox, slot) +
+		    sizeof(uint32_t));
+	clear_range(page, copy,
+		    mailbox + offsetof(struct callbox_mailbox, fault),
+		    mailbox + sizeof(struct callbox_mailbox));
 }
 
 /*
  * The guest as it is now into @snap, with run_lock held and no call able
  * to enter: every page that can differ from the image as loaded (those
  * that did at the last put-back, those written since, the header), and
- * the whole vCPU state. Not the I/O buffers, nor the mailbox's slots:
- * the requests and results of calls are never part of a restore point,
- * which clones and snapshot files carry to other sandboxes.
+ * the whole vCPU state. Not the I/O buffers, nor what the mailbox holds of
+ * calls (sandbox_snapshot_clear_calls()): the requests and results of
+ * calls are never part of a restore point, which fresh calls, clones and
+ * snapshot files carry to other requests.
  */
 static int snapshot_build(struct callbox_sandbox *sb,
 			  struct sandbox_snapshot *snap, char *err,
@@ -323,7 +332,8 @@ static int snapshot_build(struct callbox_sandbox *sb,
 			snap->index[snap->nr] = page;
 			memcpy(snap->data + snap->nr * PAGE,
 			       (char *)sb->vm.mem + page * PAGE, PAGE);
-			clear_slots(page, snap->data + snap->nr * PAGE);
+			sandbox_snapshot_clear_calls(page,
+						     snap->data + snap->nr * PAGE);
 			snap->nr++;
 		}
 	}

@@ -82,6 +82,13 @@ int sandbox_restore_locked(struct callbox_sandbox *sb);
 
 void sandbox_memory_free(struct sandbox_memory *m);
 
+/*
+ * What the mailbox holds of calls (the slot index, a fault, an abort's and
+ * a host call's messages, the log record, the slots), zeroed in @copy, a
+ * copy of @page: a restore point holds nothing of any request.
+ */
+void sandbox_snapshot_clear_calls(uint64_t page, char *copy);
+
 /* A snapshot is shared by a sandbox and its clones (clone.c). */
 struct sandbox_snapshot *sandbox_snapshot_alloc(void);
 void sandbox_snapshot_get(struct sandbox_snapshot *snap);
@@ -98,10 +105,11 @@ int sandbox_template_build(struct callbox_sandbox *sb,
 /*
  * clone.c: boot @sb, a new sandbox with its config, image and exports
  * set, as @snap, whose template exists: its VM maps the template
- * copy-on-write, its vCPU is @snap's, and no init runs.
+ * copy-on-write, its vCPU is @snap's, and no init runs. @foreign: @snap
+ * comes from a file, whose MSRs must be this host's.
  */
 int sandbox_boot_snapshot(struct callbox_sandbox *sb,
-			  struct sandbox_snapshot *snap, char *err,
-			  size_t errlen);
+			  struct sandbox_snapshot *snap, bool foreign,
+			  char *err, size_t errlen);
 
 #endif /* CALLBOX_LIB_SNAPSHOT_H */

@@ -306,7 +306,8 @@ static int load_layout(struct callbox_sandbox *sb, const char *path,
 		return ret;
 	if (h->io_base != sb->io_base || h->image_end > h->io_base ||
 	    h->image_end < CALLBOX_GPA_IMAGE_MIN ||
-	    h->entry < CALLBOX_GPA_IMAGE_MIN || h->entry >= h->image_end)
+	    h->entry < CALLBOX_GPA_IMAGE_MIN || h->entry >= h->image_end ||
+	    h->heap_size > h->io_base - h->image_end)
 		return sandbox_fail(sb, -EINVAL,
 				    "%s: its image does not fit its layout",
 				    path);
@@ -321,6 +322,12 @@ static int load_snapshot(struct callbox_sandbox *sb, const char *path,
 			 struct cursor *c, struct sandbox_snapshot *snap)
 {
 	size_t words = callbox_vm_dirty_words(h->mem_size);
+	const uint64_t io_first = h->io_base / PAGE;
+	const uint64_t io_end = (h->io_base +
+				 callbox_io_size(sb->cfg.input_size,
+						 sb->cfg.output_size,
+						 sb->cfg.max_calls) +
+				 PAGE - 1) / PAGE;
 	uint64_t i, page;
 
 	snap->nr = h->nr_pages;
@@ -336,14 +343,19 @@ static int load_snapshot(struct callbox_sandbox *sb, const char *path,
 	get(c, snap->index, snap->nr * sizeof(uint64_t));
 	for (i = 0; i < snap->nr; i++) {
 		page = snap->index[i];
+		/* A snapshot holds no I/O buffer. */
 		if (page >= h->mem_size / PAGE ||
+		    (page >= io_first && page < io_end) ||
 		    (i && page <= snap->index[i - 1]))
 			return sandbox_fail(sb, -EINVAL,
-					    "%s: page %" PRIu64 " of the snapshot is out of order or outside memory",
+					    "%s: page %" PRIu64 " of the snapshot is out of order or not guest memory it may hold",
 					    path, i);
 		snap->pages[page / 64] |= 1ull << (page % 64);
 	}
 	get(c, snap->data, snap->nr * PAGE);
+	for (i = 0; i < snap->nr; i++)
+		sandbox_snapshot_clear_calls(snap->index[i],
+					     snap->data + i * PAGE);
 	get(c, &snap->vcpu.regs, sizeof(snap->vcpu.regs));
 	get(c, &snap->vcpu.events, sizeof(snap->vcpu.events));
 	get(c, &snap->vcpu.mp_state, sizeof(snap->vcpu.mp_state));
@@ -354,6 +366,15 @@ static int load_snapshot(struct callbox_sandbox *sb, const char *path,
 	snap->vcpu.msrs->nmsrs = h->nr_msrs;
 	get(c, snap->vcpu.msrs->entries,
 	    h->nr_msrs * sizeof(struct kvm_msr_entry));
+	/* At a call boundary, nothing is pending, and the vCPU is not in SMM. */
+	if (snap->vcpu.events.exception.injected ||
+	    snap->vcpu.events.exception.pending ||
+	    snap->vcpu.events.interrupt.injected ||
+	    snap->vcpu.events.nmi.injected || snap->vcpu.events.nmi.pending ||
+	    snap->vcpu.events.smi.smm || snap->vcpu.events.smi.pending)
+		return sandbox_fail(sb, -EINVAL,
+				    "%s: its vCPU has an event pending, or is in SMM",
+				    path);
 	return 0;
 }
 
@@ -388,7 +409,8 @@ static int load_file(struct callbox_sandbox *sb, const char *path,
 	if (!ret) {
 		ret = sandbox_template_build(sb, snap, err, sizeof(err));
 		if (!ret)
-			ret = sandbox_boot_snapshot(sb, snap, err, sizeof(err));
+			ret = sandbox_boot_snapshot(sb, snap, true, err,
+						    sizeof(err));
 		if (ret)
 			sandbox_fail(sb, ret, "%s: %s", path, err);
 	}

@@ -395,4 +395,56 @@ TEST_F_TIMEOUT(iso, snapshot_after_half_way_reset, 120)
 	callbox_sandbox_free(sb);
 }
 
+static int fail_with_secret(struct callbox_sandbox *sb,
+			    const struct callbox_wire_value *args,
+			    struct callbox_wire_writer *result, void *opaque)
+{
+	(void)args;
+	(void)result;
+	(void)opaque;
+	return callbox_host_fn_fail(sb, -EDOM, "SECRET-OF-REQUEST-A");
+}
+
+/*
+ * What the mailbox holds of the last call (here a host call's error
+ * message) went into a snapshot, so into clones, files and every fresh
+ * call after it (a third hostile review). "The requests and results of
+ * calls are never part of a restore point." (What the guest itself keeps
+ * in its memory is the guest's state, and is.)
+ */
+TEST_F_TIMEOUT(iso, host_call_message_stays_out_of_snapshots, 120)
+{
+	const int64_t at = CALLBOX_GPA_MAILBOX +
+			   offsetof(struct callbox_mailbox, hostcall) +
+			   offsetof(struct callbox_hostcall, message);
+	struct callbox_sandbox *sb, *child;
+	struct callbox_config cfg;
+	int64_t v;
+
+	residue_config(&cfg);
+	sb = sandbox_new(&cfg);
+	ASSERT_EQ(0, callbox_sandbox_add_host_fn(sb, "wait", "i64()",
+						 fail_with_secret, NULL));
+	load_into(sb, "residue");
+	ASSERT_EQ(0, callbox_call_int(sb, "host_wait", NULL, 0, &v));
+	EXPECT_EQ(-EDOM, v);
+	EXPECT_NE(0, PEEK(sb, at));
+	ASSERT_EQ(0, callbox_sandbox_snapshot(sb));
+	ASSERT_EQ(0, callbox_sandbox_restore(sb));
+	EXPECT_EQ(0, PEEK(sb, at));
+	ASSERT_EQ(0, callbox_sandbox_clone(sb, &child));
+	EXPECT_EQ(0, PEEK(child, at));
+	callbox_sandbox_free(child);
+
+	/* A file, loaded: the guest's own memory, not the mailbox's call. */
+	ASSERT_EQ(0, callbox_sandbox_save(sb, "/tmp/isolation_test.cbsnap"));
+	child = sandbox_new(&cfg);
+	ASSERT_EQ(0, callbox_sandbox_load_snapshot(child,
+						   "/tmp/isolation_test.cbsnap"));
+	EXPECT_EQ(0, PEEK(child, at));
+	callbox_sandbox_free(child);
+	unlink("/tmp/isolation_test.cbsnap");
+	callbox_sandbox_free(sb);
+}
+
 TEST_HARNESS_MAIN

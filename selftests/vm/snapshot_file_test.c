@@ -18,6 +18,12 @@
 #define OFF_CHECKSUM	24
 #define OFF_CPU_VENDOR	32
 #define OFF_NR_PAGES	144
+#define OFF_FILE_SIZE	16
+#define OFF_IMAGE_END	120
+#define OFF_IO_BASE	128
+#define OFF_NR_EXPORTS	136
+#define OFF_NR_MSRS	140
+#define HEADER_SIZE	152
 
 static const char *const good_path = "/tmp/snapshot_file_test.cbsnap";
 static const char *const bad_path = "/tmp/snapshot_file_test.bad";
@@ -197,8 +203,68 @@ TEST_F(file, loads_in_another_process)
 	EXPECT_EQ(0, WEXITSTATUS(status));
 }
 
+/* Where the vCPU's state begins in the file @buf. */
+static size_t vcpu_offset(const unsigned char *buf)
+{
+	uint32_t nr_exports;
+	uint64_t image_end, nr_pages;
+
+	memcpy(&nr_exports, buf + OFF_NR_EXPORTS, 4);
+	memcpy(&image_end, buf + OFF_IMAGE_END, 8);
+	memcpy(&nr_pages, buf + OFF_NR_PAGES, 8);
+	return HEADER_SIZE + nr_exports * 128 + image_end +
+	       nr_pages * (8 + 4096);
+}
+
+/*
+ * Files with a good checksum, made by someone: each must still be refused
+ * (a third hostile review loaded the first two).
+ */
+enum forge {
+	FORGE_NONE,
+	FORGE_NO_MSRS,		/* the MSR table cut: a restore left them */
+	FORGE_SMM,		/* the vCPU in SMM: every call times out */
+	FORGE_IO_PAGE,		/* a page of the I/O buffers */
+};
+
+static size_t forge(unsigned char *buf, size_t size, enum forge how)
+{
+	size_t at = vcpu_offset(buf);
+	uint32_t nr_msrs, nr_exports;
+	uint64_t v, image_end;
+
+	switch (how) {
+	case FORGE_NONE:
+		break;
+	case FORGE_NO_MSRS:
+		memcpy(&nr_msrs, buf + OFF_NR_MSRS, 4);
+		size -= (size_t)nr_msrs * sizeof(struct kvm_msr_entry);
+		nr_msrs = 0;
+		memcpy(buf + OFF_NR_MSRS, &nr_msrs, 4);
+		break;
+	case FORGE_SMM:
+		buf[at + sizeof(struct kvm_regs) +
+		    offsetof(struct kvm_vcpu_events, smi.smm)] = 1;
+		break;
+	case FORGE_IO_PAGE:
+		/* The first page of the snapshot, moved into the buffers. */
+		memcpy(&v, buf + OFF_IO_BASE, 8);
+		v /= 4096;
+		memcpy(&nr_exports, buf + OFF_NR_EXPORTS, 4);
+		memcpy(&image_end, buf + OFF_IMAGE_END, 8);
+		memcpy(buf + HEADER_SIZE + nr_exports * 128 + image_end, &v,
+		       8);
+		break;
+	}
+	v = size;
+	memcpy(buf + OFF_FILE_SIZE, &v, 8);
+	fix_checksum(buf, size);
+	return size;
+}
+
 /* A file to refuse, and how it is made from the good one. */
 FIXTURE_VARIANT(bad) {
+	enum forge forge;
 	long keep;		/* bytes kept; <= 0: the file less -keep */
 	bool empty;
 	size_t at;		/* a byte to change, 0: none */
@@ -238,6 +304,21 @@ FIXTURE_VARIANT_ADD(bad, another_cpu) {
 	.message = "taken on another CPU",
 };
 
+FIXTURE_VARIANT_ADD(bad, msrs_missing) {
+	.forge = FORGE_NO_MSRS, .err = -EINVAL,
+	.message = "its 0 MSRs are not the",
+};
+
+FIXTURE_VARIANT_ADD(bad, vcpu_in_smm) {
+	.forge = FORGE_SMM, .err = -EINVAL,
+	.message = "its vCPU has an event pending, or is in SMM",
+};
+
+FIXTURE_VARIANT_ADD(bad, io_buffer_page) {
+	.forge = FORGE_IO_PAGE, .err = -EINVAL,
+	.message = "page 0 of the snapshot is out of order or not guest memory it may hold",
+};
+
 FIXTURE_VARIANT_ADD(bad, counts_wrong) {
 	.at = OFF_NR_PAGES, .fix_checksum = true, .err = -EINVAL,
 	.message = "its counts do not add up to its size",
@@ -268,6 +349,8 @@ TEST_F(bad, refused)
 		bad[variant->at] ^= variant->at == OFF_VERSION ? 2 : 0x5a;
 	if (variant->fix_checksum)
 		fix_checksum(bad, self->s.size);
+	if (variant->forge)
+		size = forge(bad, self->s.size, variant->forge);
 	ASSERT_EQ(0, write_file(bad_path, bad, size));
 	free(bad);
 
