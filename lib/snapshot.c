@@ -48,12 +48,18 @@ static bool page_in(const uint64_t *bitmap, uint64_t page)
 	return bitmap[page / 64] & (1ull << (page % 64));
 }
 
-/* The pages of the mailbox's header and below, which are always put back. */
+/*
+ * The pages of the mailbox's header, which are always put back: the
+ * library writes them, and KVM logs only the guest's writes. (The GDT,
+ * page tables, TSS and IDT below it only the guest writes after the
+ * load, the CPU's accessed and dirty bits included, and KVM logs those.)
+ */
 static void mark_header(uint64_t *bitmap)
 {
 	uint64_t page;
 
-	for (page = 0; page * PAGE < HEADER_END; page++)
+	for (page = CALLBOX_GPA_MAILBOX / PAGE; page * PAGE < HEADER_END;
+	     page++)
 		__atomic_fetch_or(&bitmap[page / 64], 1ull << (page % 64),
 				  __ATOMIC_RELAXED);
 }
