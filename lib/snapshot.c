@@ -392,6 +392,24 @@ int sandbox_snapshot_take(struct callbox_sandbox *sb, char *err,
 	return 0;
 }
 
+/*
+ * BEGIN of CALLBOX_SANDBOX_RESTORE for @what: the restore's id in *@id,
+ * and 1 if the sandbox is poisoned, else 0; -errno, with why, if refused.
+ */
+static int fence_begin(struct callbox_sandbox *sb, const char *what,
+		       uint64_t *id)
+{
+	int ret = callbox_sandbox_restore_fd(sb->sandbox_fd,
+					     CALLBOX_RESTORE_BEGIN, id);
+
+	if (ret < 0)
+		sandbox_fail(sb, ret, "%s: CALLBOX_SANDBOX_RESTORE: %s%s", what,
+			     strerror(-ret), ret == -EBUSY ?
+			     " (a call is current, or an init call pending)" :
+			     "");
+	return ret;
+}
+
 int callbox_sandbox_snapshot(struct callbox_sandbox *sb)
 {
 	struct sandbox_snapshot *snap;
@@ -407,15 +425,9 @@ int callbox_sandbox_snapshot(struct callbox_sandbox *sb)
 		return ret;
 
 	/* No call can change the guest until the fence is lifted. */
-	ret = callbox_sandbox_restore_fd(sb->sandbox_fd, CALLBOX_RESTORE_BEGIN,
-					 &id);
-	if (ret < 0) {
-		sandbox_fail(sb, ret, "snapshot: CALLBOX_SANDBOX_RESTORE: %s%s",
-			     strerror(-ret),
-			     ret == -EBUSY ?
-			     " (a call is current, or an init call pending)" : "");
+	ret = fence_begin(sb, "snapshot", &id);
+	if (ret < 0)
 		goto out_unlock;
-	}
 	if (ret || !sb->ready) {
 		/* As it was: poisoned, and ABANDON keeps it so. */
 		callbox_sandbox_restore_fd(sb->sandbox_fd,
@@ -456,14 +468,9 @@ int sandbox_restore_locked(struct callbox_sandbox *sb)
 	int ret;
 
 	/* Refused while a call is current: then nothing is touched. */
-	ret = callbox_sandbox_restore_fd(sb->sandbox_fd, CALLBOX_RESTORE_BEGIN,
-					 &id);
+	ret = fence_begin(sb, "restore", &id);
 	if (ret < 0)
-		return sandbox_fail(sb, ret,
-				    "restore: CALLBOX_SANDBOX_RESTORE: %s%s",
-				    strerror(-ret),
-				    ret == -EBUSY ?
-				    " (a call is current, or an init call pending)" : "");
+		return ret;
 
 	ret = callbox_vm_flush_exit(&sb->vm, err, sizeof(err));
 	if (!ret)
