@@ -63,7 +63,15 @@ TEST_F(restore, refuses_bad_requests)
 	/* No restore has begun. */
 	restore_err(EINVAL, fd, CALLBOX_RESTORE_COMMIT, &rid);
 	restore_err(EINVAL, fd, CALLBOX_RESTORE_ABANDON, &rid);
-	/* And none of that began one, or poisoned anything. */
+	/* "@out_poisoned ... Ignored on input": BEGIN writes it. */
+	cmd.out_poisoned = 7;
+	cmd.id = 99;
+	ASSERT_EQ(0, ioctl(fd, CALLBOX_SANDBOX_RESTORE, &cmd));
+	EXPECT_EQ(0, cmd.out_poisoned);
+	EXPECT_EQ(1, cmd.id);
+	rid = cmd.id;
+	restore(fd, CALLBOX_RESTORE_COMMIT, &rid);
+	/* Nothing is left begun, or poisoned. */
 	expect_fdinfo_state(fd, "idle");
 	call_sync(fd, 0, &c);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
