@@ -135,7 +135,7 @@ struct callbox_call_record {
  * @exit_reason: KVM exit reason of the call's last exit
  * @cancel_reason: the cancellation that won (CANCELLED, DEADLINE,
  *	SANDBOX_CLOSED), 0 if none; fixed once set
- * @parked_cmd: the ioctl (CALLBOX_CALL_SYNC or CALLBOX_CALL_RUN) that was
+ * @parked_cmd: the ioctl (CALLBOX_CALL_SYNC, RUN or BATCH) that was
  *	last interrupted while running the call, which alone may continue
  *	it, or collect its outcome once it has ended; 0 once the call is
  *	entered other than by such a restart (a HOSTCALL continued by
@@ -380,6 +380,9 @@ int callbox_ioctl_call_wait(void *obj, struct callbox_ucmd *ucmd);
 int callbox_ioctl_call_get(void *obj, struct callbox_ucmd *ucmd);
 int callbox_ioctl_call_cancel(void *obj, struct callbox_ucmd *ucmd);
 
+/* call_batch.c */
+int callbox_ioctl_call_batch(void *obj, struct callbox_ucmd *ucmd);
+
 /* call.c */
 struct callbox_call *callbox_call_alloc(struct callbox_sandbox *sb);
 void callbox_call_get(struct callbox_call *call);
@@ -407,14 +410,14 @@ void callbox_call_kicks_drain(void);
 
 /**
  * struct callbox_run_req - how an ioctl asks run.c to run a call
- * @cmd: CALLBOX_CALL_SYNC or CALLBOX_CALL_RUN
+ * @cmd: CALLBOX_CALL_SYNC, CALLBOX_CALL_RUN or CALLBOX_CALL_BATCH
  * @restart: the ioctl asks to continue the call it was interrupted in
  * @prepared: callbox_run_prepare() passed already, after the last write
  *	to userspace (CALL_SYNC checks it when it publishes the call)
- * @uout: RUN's @out in userspace, written before the guest is entered:
- *	a struct that cannot be written stops the call before it runs, and
- *	userspace knows which call ran; NULL if there is nothing to write
- *	(CALL_SYNC wrote it when it published; a restart has it already)
+ * @uout: RUN's or BATCH's @out in userspace, written before the guest is
+ *	entered: a struct that cannot be written stops the call before it
+ *	runs, and userspace knows which call ran; NULL if there is nothing to
+ *	write (CALL_SYNC wrote it when it published; a restart has it)
  * @parked: where the call's record is left when it is parked, for the
  *	ioctl to write into userspace once it has let go of run_lock
  */

@@ -63,6 +63,7 @@ long callbox_ioctl_dispatch(const struct callbox_ioctl_op *ops,
 		struct callbox_call_sync call_sync;
 		struct callbox_call_submit call_submit;
 		struct callbox_call_run call_run;
+		struct callbox_call_batch call_batch;
 		struct callbox_call_wait call_wait;
 		struct callbox_call_get call_get;
 		struct callbox_call_cancel call_cancel;
@@ -162,6 +163,7 @@ static int __init callbox_init(void)
 	static_assert(sizeof(struct callbox_call_sync) == 56);
 	static_assert(sizeof(struct callbox_call_submit) == 24);
 	static_assert(sizeof(struct callbox_call_run) == 56);
+	static_assert(sizeof(struct callbox_call_batch) == 64);
 	static_assert(sizeof(struct callbox_call_wait) == 64);
 	static_assert(sizeof(struct callbox_call_get) == 56);
 	static_assert(sizeof(struct callbox_call_cancel) == 16);

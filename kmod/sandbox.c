@@ -391,6 +391,12 @@ static const struct callbox_ioctl_op callbox_sandbox_ops[] = {
 		.execute = callbox_ioctl_call_run,
 	},
 	{
+		.ioctl_num = CALLBOX_CALL_BATCH,
+		.size = sizeof(struct callbox_call_batch),
+		.min_size = offsetofend(struct callbox_call_batch, out),
+		.execute = callbox_ioctl_call_batch,
+	},
+	{
 		.ioctl_num = CALLBOX_CALL_WAIT,
 		.size = sizeof(struct callbox_call_wait),
 		.min_size = offsetofend(struct callbox_call_wait, out),

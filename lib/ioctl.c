@@ -77,6 +77,24 @@ int callbox_call_run_fd(int sandbox_fd, uint64_t id, uint32_t flags,
 	return ret;
 }
 
+int callbox_call_batch_fd(int sandbox_fd, const uint64_t *ids, uint32_t nr,
+			  uint32_t *done, struct callbox_call_info *out)
+{
+	struct callbox_call_batch cmd = {
+		.size = sizeof(cmd),
+		.ids = (uintptr_t)ids,
+		.nr = nr,
+		.done = *done,
+	};
+	int ret = ioctl(sandbox_fd, CALLBOX_CALL_BATCH, &cmd) ? -errno : 0;
+
+	/* The kernel writes @done back as calls end, errors or not. */
+	*done = cmd.done;
+	if (!ret || ret == -EINTR)
+		*out = cmd.out;
+	return ret;
+}
+
 int callbox_call_wait_fd(int sandbox_fd, uint64_t id, uint64_t deadline_ns,
 			 struct callbox_call_info *out)
 {

@@ -77,6 +77,7 @@ enum {
 	CALLBOX_CMD_SANDBOX_RESET,
 	CALLBOX_CMD_SANDBOX_SHUTDOWN,
 	CALLBOX_CMD_SANDBOX_RESTORE,
+	CALLBOX_CMD_CALL_BATCH,
 };
 
 /**
@@ -262,9 +263,10 @@ enum callbox_call_state {
  * restarted ioctl continues the call where it stopped.
  *
  * The right to continue an interrupted call belongs to the ioctl that was
- * interrupted, and to nothing else. CALLBOX_CALL_SYNC and CALLBOX_CALL_RUN
- * write the call's id and state into their @out before they enter the
- * guest, and state ENTERED when they are interrupted. An ioctl of the same
+ * interrupted, and to nothing else. CALLBOX_CALL_SYNC, CALLBOX_CALL_RUN
+ * and CALLBOX_CALL_BATCH write the call's id and state into their @out
+ * before they enter the guest, and state ENTERED when they are
+ * interrupted. An ioctl of the same
  * command, from the same thread, whose @out.state is CALLBOX_STATE_ENTERED
  * and whose @out.id names the parked call, is its continuation; if the
  * call has ended meanwhile (cancelled, say, or continued to its end by
@@ -435,9 +437,9 @@ enum callbox_call_info_flags {
  *	0 if it never ran
  * @__reserved: 0
  *
- * Output only, except that CALLBOX_CALL_SYNC and CALLBOX_CALL_RUN read
- * @id and @state of their @out to recognise their own restart (see
- * "Signals and restarts").
+ * Output only, except that CALLBOX_CALL_SYNC, CALLBOX_CALL_RUN and
+ * CALLBOX_CALL_BATCH read @id and @state of their @out to recognise
+ * their own restart (see "Signals and restarts").
  */
 struct callbox_call_info {
 	__aligned_u64 id;
@@ -605,6 +607,73 @@ struct callbox_call_run {
 };
 
 #define CALLBOX_CALL_RUN	_IO(CALLBOX_TYPE, CALLBOX_CMD_CALL_RUN)
+
+/**
+ * struct callbox_call_batch - ioctl(CALLBOX_CALL_BATCH)
+ * @size: sizeof(struct callbox_call_batch)
+ * @flags: must be 0
+ * @ids: a pointer to @nr call ids (__u64 each): the calls to run, in order
+ * @nr: how many ids @ids holds: 1 to CALLBOX_MAX_CALLS
+ * @done: input: where in @ids to start, below @nr; output: the index
+ *	of the call the batch stopped at, so the calls before it are those
+ *	this ioctl (with its restarts) ran to EXITED; @nr once all did
+ * @out: output: the outcome of the call the batch stopped at. On input,
+ *	as for CALLBOX_CALL_RUN, @out as an interruption left it continues
+ *	that call; anything else is ignored.
+ *
+ * Runs the calls @ids[@done], @ids[@done + 1], ... one after the other in
+ * the calling thread, each as CALLBOX_CALL_RUN with its id would run it,
+ * without going back to userspace between them: the cost of a return to
+ * userspace and of a syscall is paid once for the batch. Each call must be
+ * QUEUED when its turn comes. After each call that ends EXITED, BATCH
+ * writes @done + 1 back, then starts the next; when the last has EXITED,
+ * it returns 0 with @done equal to @nr and @out the last call's outcome.
+ * Otherwise it stops at the first call that does not end EXITED in it,
+ * and returns 0 with @out that call's outcome and @done its index:
+ *
+ * - it reached HOSTCALL: continue it with RUN, as always, then issue
+ *   BATCH again from @done + 1 for the rest;
+ * - it ended ABORTED (an abort in the middle of the guest poisons the
+ *   sandbox, so the rest could not run anyway);
+ * - it had ended before its turn (cancelled or its deadline passed while
+ *   queued, or it was not QUEUED but ended): guest code did not run for
+ *   it in this batch.
+ *
+ * So the calls before @ids[@done] are exactly those the guest ran to
+ * their DONE in this batch, in order: a guest that serves the requests
+ * of a batch in order can tell from @done which requests it served. Like
+ * RUN, BATCH consumes no call; each is consumed by WAIT.
+ *
+ * From the first call to the last, the batch holds the sandbox as a RUN
+ * holds it for its call: other runners wait, and RESET and a restore's
+ * BEGIN fail with EBUSY. A signal or task work for the thread interrupts
+ * the batch like a RUN: in a call, the call is parked, and the ioctl
+ * restarts by itself with @done where it was and @out naming the call,
+ * which it continues before it goes on to the rest; between two calls,
+ * the ioctl goes back to userspace to let it run and restarts from
+ * @ids[@done]. A call interrupted in BATCH is continued only by that
+ * BATCH restarted (see "Signals and restarts").
+ *
+ * Errors: EINVAL if @flags is not 0, @nr is 0 or above CALLBOX_MAX_CALLS,
+ * @done is not below @nr, or @out names a call to continue that is not
+ * @ids[@done]; EFAULT if @ids cannot be read, or @done or @out cannot be
+ * written; for the call @ids[@done], any error of CALLBOX_CALL_RUN with
+ * its id (ENOENT, ESRCH, EBUSY, ENOTRECOVERABLE, EINTR, EOPNOTSUPP,
+ * ESHUTDOWN, a security module's). On an error the calls before
+ * @ids[@done] have run to EXITED, and stay for WAIT, and @ids[@done] was
+ * not entered by this ioctl; when @done itself could not be written
+ * (EFAULT), CALLBOX_CALL_GET tells which calls have ended.
+ */
+struct callbox_call_batch {
+	__u32 size;
+	__u32 flags;
+	__aligned_u64 ids;
+	__u32 nr;
+	__u32 done;
+	struct callbox_call_info out;
+};
+
+#define CALLBOX_CALL_BATCH	_IO(CALLBOX_TYPE, CALLBOX_CMD_CALL_BATCH)
 
 /**
  * struct callbox_call_wait - ioctl(CALLBOX_CALL_WAIT)

@@ -69,6 +69,14 @@ int callbox_call_submit_fd(int sandbox_fd, uint64_t deadline_ns,
 /* CALLBOX_CALL_RUN: run call @id (0: the current or oldest one), as SYNC. */
 int callbox_call_run_fd(int sandbox_fd, uint64_t id, uint32_t flags,
 			struct callbox_call_info *out);
+/*
+ * CALLBOX_CALL_BATCH: run the queued calls @ids[*@done] .. @ids[@nr - 1]
+ * in order, in one ioctl, until one does not end EXITED. On return, also
+ * on an error, *@done is the index of the call it stopped at (@nr when all
+ * EXITED); @out is that call's outcome (the last's when all EXITED).
+ */
+int callbox_call_batch_fd(int sandbox_fd, const uint64_t *ids, uint32_t nr,
+			  uint32_t *done, struct callbox_call_info *out);
 /* CALLBOX_CALL_WAIT: wait for call @id to end and consume it. */
 int callbox_call_wait_fd(int sandbox_fd, uint64_t id, uint64_t deadline_ns,
 			 struct callbox_call_info *out);
