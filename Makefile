@@ -111,7 +111,7 @@ $(LIB_SO): $(LIB_OBJS) $(LIB_MAP)
 CLI := $(BUILD)/callbox
 CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/cli/*.c))
 BENCH := $(BUILD)/callbox-bench
-BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/bench.c tools/bench_create.c \
+BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/bench.c tools/bench_batch.c tools/bench_create.c \
 	tools/bench_memory.c tools/bench_old_design.c tools/bench_counts.c tools/bench_report.c) \
 	$(BUILD)/tools/raw_guest.o
 BENCH_INSPECT := $(BUILD)/bench-inspect

@@ -12,6 +12,8 @@
  *   fresh     the same on a sandbox with CALLBOX_CONFIG_FRESH_CALLS: a
  *             restore before each call, against sdk noop
  *   async     SUBMIT + WAIT on one thread, RUN on a runner thread
+ *   batch     BENCH_BATCH SUBMITs, one BATCH that runs them all, the
+ *             WAITs, per call (bench_batch.c)
  * and prints per-call medians and their ratio to the floor. Then, for
  * the kernel's control of a running guest:
  *   cancel    CANCEL to the call's end, for a guest spinning in `jmp $`
@@ -449,6 +451,8 @@ int main(int argc, char **argv)
 	const char *guest = "/guests/arith.elf", *json = NULL;
 	static uint64_t t_floor[SAMPLES], t_sync[SAMPLES], t_sdk[SAMPLES];
 	static uint64_t t_async[SAMPLES], t_fresh[SAMPLES];
+	static uint64_t t_batch[SAMPLES / BENCH_BATCH];
+	static uint64_t t_batch_run[SAMPLES / BENCH_BATCH];
 	static uint64_t t_spin[STOP_ROUNDS], t_hlt[STOP_ROUNDS];
 	static uint64_t t_late[STOP_ROUNDS];
 	struct raw_guest floor_guest, sync_guest, async_guest;
@@ -458,7 +462,7 @@ int main(int argc, char **argv)
 	struct callbox_sandbox *sb, *fresh;
 	struct callbox_config fresh_cfg;
 	struct counted counted;
-	int dev_fd, sandbox_fd, ret, r, i, n = 0, tids[2];
+	int dev_fd, sandbox_fd, ret, r, i, n = 0, nb = 0, tids[2];
 	struct kvm_run *run;
 	size_t run_size;
 	uint64_t t0;
@@ -577,6 +581,9 @@ int main(int argc, char **argv)
 			async_call(async.fd);
 			t_async[n + i] = now_ns() - t0;
 		}
+		for (i = 0; i < per_round / BENCH_BATCH; i++, nb++)
+			bench_batch_calls(sandbox_fd, &t_batch[nb],
+					  &t_batch_run[nb]);
 		n += per_round;
 	}
 	bench_figure("floor.kvm_run", t_floor, n, NULL);
@@ -585,6 +592,8 @@ int main(int argc, char **argv)
 	bench_figure("call.fresh", t_fresh, n, "call.sdk.noop");
 	bench_old_design();
 	bench_figure("call.async", t_async, n, "call.old_design");
+	bench_figure("call.batch.per_call", t_batch, nb, "floor.kvm_run");
+	bench_figure("call.batch.run_only", t_batch_run, nb, "floor.kvm_run");
 
 	counted = (struct counted) {
 		.sandbox_fd = sandbox_fd, .async_fd = async.fd, .sb = sb,
@@ -597,6 +606,8 @@ int main(int argc, char **argv)
 			  per_round);
 	bench_count_calls("call.async", tids, 2, count_async, &counted,
 			  per_round);
+	bench_count_calls("call.batch.per_call", tids, 1, bench_count_batch,
+			  &sandbox_fd, per_round);
 
 	/* Shutting down frees the runner (its RUN returns ESHUTDOWN). */
 	callbox_sandbox_shutdown_fd(async.fd);

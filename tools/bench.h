@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
 /*
- * What the parts of the benchmark (bench.c, bench_create.c,
- * bench_memory.c, bench_old_design.c, bench_counts.c) share.
+ * What the parts of the benchmark (bench.c, bench_batch.c,
+ * bench_create.c, bench_memory.c, bench_old_design.c, bench_counts.c)
+ * share.
  */
 #ifndef CALLBOX_BENCH_H
 #define CALLBOX_BENCH_H
@@ -29,6 +30,19 @@ void bench_create(const char *guest);
  * sandbox, N = 1, 100, 1,000 (--quick: 1 and 11).
  */
 void bench_memory_figures(const char *guest);
+
+/* The calls of one batch in call.batch.per_call. */
+#define BENCH_BATCH	50
+
+/*
+ * BENCH_BATCH calls on the raw guest of @sandbox_fd: submitted, run by
+ * one CALLBOX_CALL_BATCH, consumed; the whole per call in *@per_call,
+ * the BATCH ioctl alone per call in *@run_only.
+ */
+void bench_batch_calls(int sandbox_fd, uint64_t *per_call,
+		       uint64_t *run_only);
+/* For bench_count_calls(): @arg is the sandbox fd's address. */
+void bench_count_batch(void *arg, int calls);
 
 /* call.old_design: the seed's handler thread and "running" flag. */
 void bench_old_design(void);

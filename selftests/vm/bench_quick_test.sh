@@ -54,6 +54,8 @@ figure call.sync.raw floor.kvm_run
 figure call.sdk.noop floor.kvm_run
 figure call.old_design floor.kvm_run
 figure call.async call.old_design
+figure call.batch.per_call floor.kvm_run
+figure call.batch.run_only floor.kvm_run
 figure cancel.spin floor.kvm_run
 figure cancel.hlt floor.kvm_run
 figure deadline.overshoot floor.kvm_run
@@ -79,7 +81,7 @@ for name in memory.clone.n1 memory.elf.n1 memory.clone.n100 memory.elf.n100; do
 done
 
 # The counted calls: a sync call is one system call or more, never none.
-for name in call.sync.raw call.sdk.noop call.async; do
+for name in call.sync.raw call.sdk.noop call.async call.batch.per_call; do
 	line=$(grep "\"name\": \"$name\"" "$out" 2>/dev/null)
 	case $line in
 	*'"syscalls_per_call": '[1-9]*'"voluntary_ctxt_switches_per_call": '[0-9]*)
