@@ -59,13 +59,26 @@ void callbox_call_run_stop(struct callbox_sandbox *sb)
 }
 
 /*
+ * What one runner takes at once: every submitted call that waits for a
+ * runner, oldest first, to run back to back in one CALLBOX_CALL_BATCH.
+ * The names are kept for messages: a call's waiter may collect it, and
+ * free its slot, as soon as it ends.
+ */
+struct async_batch {
+	unsigned int nr;
+	int slots[CALLBOX_MAX_SLOTS];
+	uint64_t ids[CALLBOX_MAX_SLOTS];
+	char functions[CALLBOX_MAX_SLOTS][CALLBOX_FUNCTION_NAME_MAX];
+};
+
+/*
  * Wait until a submitted call waits for a runner (or stop, or @until),
- * then take the turn to run (run_lock) and the oldest such call: with
+ * then take the turn to run (run_lock) and up to @max such calls: with
  * several runners, calls are entered in the order they were submitted.
- * Returns its slot with run_lock held, or -errno.
+ * Returns 0 with run_lock held and @b filled, or -errno.
  */
 static int async_take(struct callbox_sandbox *sb, uint64_t deadline_ns,
-		      uint64_t *id, char *function)
+		      unsigned int max, struct async_batch *b)
 {
 	struct timespec until = {
 		.tv_sec = deadline_ns / 1000000000ull,
@@ -98,73 +111,123 @@ static int async_take(struct callbox_sandbox *sb, uint64_t deadline_ns,
 		if (ret)
 			return ret;
 		pthread_mutex_lock(&sb->lock);
-		slot = sandbox_slot_next_locked(sb);
-		if (slot >= 0) {
-			/*
-			 * Its waiter may collect it, and free the slot, as
-			 * soon as it ends: keep what the runner needs.
-			 */
+		b->nr = 0;
+		while (b->nr < max &&
+		       (slot = sandbox_slot_next_locked(sb)) >= 0) {
 			sb->slots[slot].started = true;
-			*id = sb->slots[slot].id;
-			memcpy(function, sb->slots[slot].function,
+			b->slots[b->nr] = slot;
+			b->ids[b->nr] = sb->slots[slot].id;
+			memcpy(b->functions[b->nr], sb->slots[slot].function,
 			       CALLBOX_FUNCTION_NAME_MAX);
+			b->nr++;
 		}
 		pthread_mutex_unlock(&sb->lock);
-		if (slot >= 0)
-			return slot;
-		/* Another runner took it meanwhile. */
+		if (b->nr)
+			return 0;
+		/* Another runner took them meanwhile. */
 		pthread_mutex_unlock(&sb->run_lock);
 	}
 }
 
-int callbox_call_run(struct callbox_sandbox *sb, uint64_t deadline_ns)
+/* Calls @from on were not entered: they stay queued, for a runner. */
+static void async_untake(struct callbox_sandbox *sb,
+			 const struct async_batch *b, unsigned int from)
 {
-	char function[CALLBOX_FUNCTION_NAME_MAX];
 	struct sandbox_slot *s;
-	struct callbox_call_info c;
-	bool entered = false;
-	uint64_t id = 0;
-	int slot, ret;
+	unsigned int i;
 
-	sandbox_begin(sb);
-	slot = async_take(sb, deadline_ns, &id, function);
-	if (slot < 0)
-		return slot;
-	s = &sb->slots[slot];
-
-	ret = sandbox_prepare_call(sb, function);
-	if (!ret) {
-		sandbox_mailbox(sb)->slot = slot;
-		ret = callbox_call_run_fd(sb->sandbox_fd, id, 0, &c);
-		entered = !ret;
-		if (ret && ret != -ESRCH)
-			sandbox_run_error(sb, function, ret);
+	pthread_mutex_lock(&sb->lock);
+	for (i = from; i < b->nr; i++) {
+		s = &sb->slots[b->slots[i]];
+		if (s->used && s->id == b->ids[i])
+			s->started = false;
 	}
-	if (entered) {
-		ret = sandbox_check_outcome(sb, function, id, &c);
+	pthread_mutex_unlock(&sb->lock);
+}
+
+/*
+ * Run the calls of @b, with run_lock held: chained in the mailbox (see
+ * callbox/abi.h), so that the guest finds each one's request while the
+ * kernel runs them one after another. A batch stops at a call that makes
+ * a host call (served here, with RUN, to its end), that aborts, or that
+ * ended before its turn; the next batch goes on after it. *@done: the
+ * calls dealt with. Returns 0, or the error of the call at *@done, which
+ * was not entered; or that of serving a call's host calls.
+ */
+static int async_run_batch(struct callbox_sandbox *sb,
+			   const struct async_batch *b, uint32_t *done)
+{
+	struct callbox_mailbox *mb = sandbox_mailbox(sb);
+	struct callbox_call_info c;
+	unsigned int i;
+	uint32_t k;
+	int ret;
+
+	for (i = 0; i + 1 < b->nr; i++)
+		mb->next_slot[b->slots[i]] = b->slots[i + 1];
+	*done = 0;
+	while (*done < b->nr) {
+		/* The guest is between calls: it reads the next one's slot. */
+		mb->slot = b->slots[*done];
+		ret = callbox_call_batch_fd(sb->sandbox_fd, b->ids, b->nr, done,
+					    &c);
+		if (ret == -ESRCH) {
+			/* Cancelled and collected before its turn. */
+			(*done)++;
+			continue;
+		}
+		if (ret)
+			return sandbox_run_error(sb, b->functions[*done], ret);
+		if (*done == b->nr)
+			break;
+		k = (*done)++;
+		ret = sandbox_check_outcome(sb, b->functions[k], b->ids[k], &c);
 		if (!ret)
 			ret = sandbox_serve_host_calls(sb, &c);
-		if (!ret)
-			sandbox_note_abort(sb, &c, &s->abort);
+		if (ret)
+			return ret;
+		sandbox_note_abort(sb, &c, &sb->slots[b->slots[k]].abort);
 	}
+	return 0;
+}
+
+/* Run up to @max submitted calls; how many were dealt with, or -errno. */
+static int async_run(struct callbox_sandbox *sb, uint64_t deadline_ns,
+		     unsigned int max)
+{
+	struct async_batch b;
+	uint32_t done = 0;
+	int ret;
+
+	sandbox_begin(sb);
+	ret = async_take(sb, deadline_ns, max, &b);
+	if (ret)
+		return ret;
+	ret = sandbox_prepare_call(sb, b.functions[0]);
+	if (!ret)
+		ret = async_run_batch(sb, &b, &done);
 	pthread_mutex_unlock(&sb->run_lock);
 
-	if (ret == -ESRCH) {
-		/* Cancelled and collected before its turn. */
+	/*
+	 * Not run (poisoned, interrupted...): they stay queued, for another
+	 * runner or for after the reset. What ran is this run's result.
+	 */
+	async_untake(sb, &b, done);
+	if (done)
 		sandbox_begin(sb);
-		return 0;
-	}
-	if (ret && !entered) {
-		/*
-		 * Not run (poisoned, interrupted...): it stays queued, for
-		 * another runner or for after the reset.
-		 */
-		pthread_mutex_lock(&sb->lock);
-		if (s->used && s->id == id)
-			s->started = false;
-		pthread_mutex_unlock(&sb->lock);
-	}
-	return ret;
+	return done ? (int)done : ret;
+}
+
+int callbox_call_run(struct callbox_sandbox *sb, uint64_t deadline_ns)
+{
+	int ret = async_run(sb, deadline_ns, 1);
+
+	return ret < 0 ? ret : 0;
+}
+
+int callbox_call_run_all(struct callbox_sandbox *sb, uint64_t deadline_ns)
+{
+	return async_run(sb, deadline_ns, CALLBOX_MAX_SLOTS);
 }
 
 int callbox_call_wait(struct callbox_sandbox *sb, uint64_t id,

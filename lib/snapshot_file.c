@@ -39,7 +39,11 @@
 
 #define PAGE			CALLBOX_VM_PAGE_SIZE
 #define SNAPSHOT_MAGIC		"CBSNAP\r\n"
-#define SNAPSHOT_VERSION	1
+/*
+ * 2: the guest of guest ABI 7, which follows the mailbox's chain of a
+ * batch; a guest of before would serve one request twice.
+ */
+#define SNAPSHOT_VERSION	2
 #define SNAPSHOT_MAX_MSRS	4096
 /* Bounds the counts, so that the size computed from them cannot wrap. */
 #define SNAPSHOT_MAX_MEM	(1ull << 40)

@@ -315,7 +315,7 @@ static uint32_t callbox_call_fail(void *out, uint32_t status,
  * name is copied out of the mailbox before it is looked up, so what is
  * checked is what is used.
  */
-static uint32_t callbox_dispatch(void)
+static uint32_t callbox_dispatch(uint32_t index)
 {
 	struct callbox_wire_value args[CALLBOX_MAX_PARAMS + 1];
 	char name[CALLBOX_FUNCTION_NAME_MAX];
@@ -323,12 +323,10 @@ static uint32_t callbox_dispatch(void)
 	const struct callbox_export *e;
 	struct callbox_wire_writer w;
 	struct callbox_wire_reader r;
-	uint32_t i, n, index;
+	uint32_t i, n;
 	void *out;
 	int ret;
 
-	/* Read the slot number once: the host may not change it under us. */
-	index = mailbox->slot;
 	if (index >= mailbox->nr_slots || index >= CALLBOX_MAX_SLOTS)
 		return CALLBOX_STATUS_BAD_REQUEST;
 	slot = &mailbox->slots[index];
@@ -399,10 +397,8 @@ static uint32_t callbox_dispatch(void)
 }
 
 /* A guest that failed to boot refuses every call, saying why if it can. */
-static uint32_t callbox_refuse(uint32_t boot)
+static uint32_t callbox_refuse(uint32_t boot, uint32_t index)
 {
-	uint32_t index = mailbox->slot;
-
 	/* A bad ABI means the mailbox cannot be trusted to say where. */
 	if (boot == CALLBOX_STATUS_BAD_ABI || index >= mailbox->nr_slots ||
 	    index >= CALLBOX_MAX_SLOTS)
@@ -415,21 +411,29 @@ static uint32_t callbox_refuse(uint32_t boot)
  * callbox_runtime_main() - the guest's main loop, called by _start
  *
  * The first DONE ends the init call with the boot status; each later DONE
- * ends the call whose request was read after the previous one.
+ * ends the call whose request was read after the previous one. Before
+ * it, the mailbox's slot moves on to the next call's of a batch.
  */
 void callbox_runtime_main(void)
 {
 	uint32_t boot = callbox_boot();
 	uint32_t status = boot;
+	uint32_t index;
 
 	for (;;) {
 		barrier();
 		callbox_outl(CALLBOX_PORT_DONE, status);
 		barrier();
 
+		/* Read the slot number once: the host may not change it. */
+		index = mailbox->slot;
 		if (boot != CALLBOX_STATUS_OK)
-			status = callbox_refuse(boot);
+			status = callbox_refuse(boot, index);
 		else
-			status = callbox_dispatch();
+			status = callbox_dispatch(index);
+		/* A bad ABI means the mailbox has no chain to follow. */
+		if (boot != CALLBOX_STATUS_BAD_ABI && index < mailbox->nr_slots &&
+		    index < CALLBOX_MAX_SLOTS)
+			mailbox->slot = mailbox->next_slot[index];
 	}
 }

@@ -3,7 +3,9 @@
  * Asynchronous calls through libcallbox: submitted calls run by a runner
  * thread keep each its own result until it is collected, a deadline holds
  * with no runner at all, and stopping the runners wakes a runner that
- * waits for work.
+ * waits for work. callbox_call_run_all() runs them all in one batch, each
+ * call with its own request (the guest follows the mailbox's chain), past
+ * a cancelled call and through host calls.
  */
 #include <pthread.h>
 
@@ -39,6 +41,82 @@ TEST(async_results_keep)
 		EXPECT_EQ(CALLBOX_STATE_EXITED, out.call.state);
 	}
 	EXPECT_EQ(-ESRCH, callbox_call_wait(sb, ids[0], 0, &res, NULL));
+	callbox_sandbox_free(sb);
+}
+
+/* Each call of a batch is served its own request: result i is i's. */
+TEST(run_all_in_one_batch)
+{
+	struct callbox_sandbox *sb = load(NULL, "arith");
+	struct callbox_wire_value args[2], res;
+	struct callbox_outcome out;
+	uint64_t ids[10];
+	int i;
+
+	for (i = 0; i < 10; i++) {
+		args[0] = CALLBOX_I64(i);
+		args[1] = CALLBOX_I64(1000);
+		ASSERT_EQ(0, callbox_call_submit(sb, i % 2 ? "add" : "sub",
+						 args, 2, 0, &ids[i]));
+	}
+	/* One cancelled in the middle: the batch goes on past it. */
+	ASSERT_EQ(0, callbox_call_cancel(sb, ids[4]));
+	EXPECT_EQ(10, callbox_call_run_all(sb, 0)) {
+		TH_LOG("%s", callbox_sandbox_last_error(sb));
+	}
+	EXPECT_EQ(-ETIME, callbox_call_run_all(sb,
+					       callbox_deadline_after(1000000)));
+	for (i = 9; i >= 0; i--) {
+		if (i == 4) {
+			EXPECT_EQ(-ECANCELED, callbox_call_wait(sb, ids[i], 0,
+								&res, &out));
+			EXPECT_EQ(0, out.call.flags & CALLBOX_CALL_GUEST_RAN);
+			continue;
+		}
+		ASSERT_EQ(0, callbox_call_wait(sb, ids[i], 0, &res, &out));
+		EXPECT_EQ(i % 2 ? i + 1000 : i - 1000, res.i64);
+	}
+	callbox_sandbox_free(sb);
+}
+
+static int host_double(struct callbox_sandbox *sb,
+		       const struct callbox_wire_value *args,
+		       struct callbox_wire_writer *result, void *opaque)
+{
+	(void)sb;
+	(void)opaque;
+	callbox_wire_put_i64(result, 2 * args[0].i64);
+	return 0;
+}
+
+/* A call that makes a host call stops the batch; the rest go on after. */
+TEST(run_all_through_host_calls)
+{
+	struct callbox_sandbox *sb = sandbox_new(NULL);
+	struct callbox_wire_value arg, res;
+	uint64_t ids[4];
+	int i, ran = 0, ret;
+
+	ASSERT_EQ(0, callbox_sandbox_add_host_fn(sb, "transform", "i64(i64)",
+						 host_double, NULL));
+	load_into(sb, "host");
+	for (i = 0; i < 4; i++) {
+		arg = CALLBOX_I64(i);
+		ASSERT_EQ(0, callbox_call_submit(sb, "via_host", &arg, 1, 0,
+						 &ids[i]));
+	}
+	while (ran < 4) {
+		ret = callbox_call_run_all(sb, 0);
+		ASSERT_LT(0, ret) {
+			TH_LOG("%s", callbox_sandbox_last_error(sb));
+		}
+		ran += ret;
+	}
+	EXPECT_EQ(4, ran);
+	for (i = 0; i < 4; i++) {
+		ASSERT_EQ(0, callbox_call_wait(sb, ids[i], 0, &res, NULL));
+		EXPECT_EQ(2 * i + 1, res.i64);
+	}
 	callbox_sandbox_free(sb);
 }
 

@@ -296,7 +296,7 @@ FIXTURE_VARIANT_ADD(bad, corrupt_page) {
 
 FIXTURE_VARIANT_ADD(bad, another_version) {
 	.at = OFF_VERSION, .fix_checksum = true, .err = -EINVAL,
-	.message = "snapshot format version 3, this library reads version 1",
+	.message = "snapshot format version 3, this library reads version 2",
 };
 
 FIXTURE_VARIANT_ADD(bad, another_cpu) {
@@ -346,7 +346,7 @@ TEST_F(bad, refused)
 	ASSERT_NE(NULL, bad);
 	memcpy(bad, self->s.buf, self->s.size);
 	if (variant->at)
-		bad[variant->at] ^= variant->at == OFF_VERSION ? 2 : 0x5a;
+		bad[variant->at] ^= variant->at == OFF_VERSION ? 1 : 0x5a;
 	if (variant->fix_checksum)
 		fix_checksum(bad, self->s.size);
 	if (variant->forge)

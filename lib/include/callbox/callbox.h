@@ -608,6 +608,25 @@ int callbox_call_submit(struct callbox_sandbox *sb, const char *function,
  */
 int callbox_call_run(struct callbox_sandbox *sb, uint64_t deadline_ns);
 
+/**
+ * callbox_call_run_all() - on a runner thread: run every submitted call
+ * @sb: the sandbox
+ * @deadline_ns: as for callbox_call_run()
+ *
+ * As callbox_call_run(), for every submitted call that waits for a runner
+ * (up to CALLBOX_MAX_SLOTS), oldest first, back to back in one ioctl
+ * (CALLBOX_CALL_BATCH): the kernel goes from one call's end to the next
+ * call's start without coming back to userspace, except to serve a host
+ * call. The guest finds each call's request through the mailbox's chain
+ * (callbox/abi.h).
+ *
+ * Return: how many calls were taken (1 or more; a call cancelled before
+ * its turn counts, though it was not entered), or as callbox_call_run().
+ * When a call cannot be entered (a poisoned sandbox, say) after others
+ * ran, they count, and it stays queued for the next run.
+ */
+int callbox_call_run_all(struct callbox_sandbox *sb, uint64_t deadline_ns);
+
 /* Make callbox_call_run() return -ESHUTDOWN, now and from now on. */
 void callbox_call_run_stop(struct callbox_sandbox *sb);
 

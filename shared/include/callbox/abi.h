@@ -46,7 +46,7 @@
 #include <stdint.h>
 
 #define CALLBOX_ABI_MAGIC	0x584f4243u	/* "CBOX" little-endian */
-#define CALLBOX_ABI_VERSION	6u
+#define CALLBOX_ABI_VERSION	7u
 
 /*
  * Guest-physical memory starts at 0 and is identity-mapped (virtual ==
@@ -73,6 +73,10 @@
  *   EFER.LME|LMA, MXCSR 0x1f80, and the selectors below loaded.
  * - Before each call the host writes the slot's request (see
  *   &struct callbox_slot) and the slot's index into the mailbox's @slot.
+ *   After each call, before its DONE, the guest moves @slot on to
+ *   @next_slot[@slot], where the host chains the calls of a batch
+ *   (CALLBOX_CALL_BATCH), which the kernel runs one after another with no
+ *   host code between them.
  *
  * CPU exceptions: the host loads a 64-bit TSS whose IST1 is a stack of
  * its own (CALLBOX_GPA_EXC_STACK..CALLBOX_EXC_STACK_TOP); the guest SDK
@@ -295,7 +299,9 @@ struct callbox_export_desc {
  * above it, which saves an exit each; @log carries one that it sends.
  * @stack_size is the stack's size (the guard page lies below it), and
  * @heap_size the most the heap may take above the image, 0 for all of
- * the memory up to the I/O area.
+ * the memory up to the I/O area. @next_slot[i] is the slot of the call
+ * that follows slot i's in a batch, written by the host; what the guest
+ * does with it is said above.
  */
 struct callbox_mailbox {
 	uint32_t magic;
@@ -315,6 +321,7 @@ struct callbox_mailbox {
 	struct callbox_log_record log;
 	struct callbox_hostcall hostcall;
 	struct callbox_slot slots[CALLBOX_MAX_SLOTS];
+	uint8_t next_slot[CALLBOX_MAX_SLOTS];
 };
 
 #ifndef __cplusplus	/* C++ has static_assert, and the layout is C's */
@@ -323,7 +330,7 @@ _Static_assert(sizeof(struct callbox_slot) == 64, "slot layout");
 _Static_assert(sizeof(struct callbox_mailbox) ==
 	       64 + 40 + CALLBOX_ABORT_MESSAGE_MAX +
 	       sizeof(struct callbox_log_record) +
-	       sizeof(struct callbox_hostcall) + 64 * 64,
+	       sizeof(struct callbox_hostcall) + 64 * 64 + 64,
 	       "mailbox layout");
 _Static_assert(CALLBOX_GPA_MAILBOX + sizeof(struct callbox_mailbox) <=
 	       CALLBOX_GPA_TSS, "mailbox below the TSS");
