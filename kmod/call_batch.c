@@ -7,7 +7,9 @@
  * to the batch is the order, and @done: it is written back before the
  * next call is entered, so that a restart goes on where the batch was, and
  * it counts only calls that ended EXITED in this batch, so that userspace
- * knows which requests the guest served.
+ * knows which requests the guest served. From its first call to its
+ * last, sb->batching makes RESET and a restore's BEGIN fail rather than
+ * wait, also while the batch reads @ids or writes @done between calls.
  */
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
@@ -66,7 +68,7 @@ static int callbox_batch_run(struct callbox_sandbox *sb,
 			return PTR_ERR(call);
 		/*
 		 * A restart asks run.c, which checks the call was parked in
-		 * this very ioctl, whatever state it is in now.
+		 * an ioctl of this thread and command, whatever its state.
 		 */
 		ret = 0;
 		if (!ended || req->restart)
@@ -80,10 +82,11 @@ static int callbox_batch_run(struct callbox_sandbox *sb,
 		/*
 		 * run_lock is held: no other thread can have run a call to
 		 * EXITED meanwhile, so an EXITED call that had not ended at
-		 * its turn, or that this batch was interrupted in, ran here.
+		 * its turn ran here. One that had (even the call a restart
+		 * continues: a BATCH from the signal handler may have run
+		 * it) stops the batch, uncounted.
 		 */
-		if (ret || (ended && !req->restart) ||
-		    cmd->out.state != CALLBOX_STATE_EXITED)
+		if (ret || ended || cmd->out.state != CALLBOX_STATE_EXITED)
 			return ret;
 
 		cmd->done++;
@@ -127,6 +130,10 @@ int callbox_ioctl_call_batch(void *obj, struct callbox_ucmd *ucmd)
 	ret = callbox_lock_or_restart(&sb->run_lock);
 	if (ret)
 		return ret;
+	spin_lock_irq(&sb->lock);
+	WRITE_ONCE(sb->batching, true);
+	spin_unlock_irq(&sb->lock);
+	wake_up_all(&sb->wq);	/* a RESET waiting for run_lock: EBUSY now */
 	ret = callbox_batch_run(sb, cmd, ubatch, &req);
 	callbox_run_unlock(sb);
 

@@ -215,6 +215,8 @@ struct callbox_call {
  *	guest back to a snapshot, CALLBOX_SANDBOX_RESTORE), 0 if none: no
  *	call may enter the guest until it ends
  * @next_restore_id: the id the next restore gets
+ * @batching: a CALL_BATCH holds run_lock, between its calls too (where it
+ *	reads @ids and writes @done): RESET fails at once rather than wait
  * @shutdown: the sandbox was shut down; nothing new may start
  * @id: module-wide, never reused while the module is loaded
  * @owner_pid: the creating process (its thread-group leader's pid)
@@ -251,6 +253,7 @@ struct callbox_sandbox {
 	bool poisoned;
 	u64 restoring;
 	u64 next_restore_id;
+	bool batching;
 	bool shutdown;
 	u64 id;
 	struct pid *owner_pid;

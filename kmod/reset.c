@@ -24,15 +24,16 @@ static int callbox_sandbox_may_reset_locked(struct callbox_sandbox *sb)
 	callbox_sandbox_reap_locked(sb);
 	if (sb->shutdown)
 		return -ESHUTDOWN;
-	if (sb->current_call || sb->starting_call || sb->init_call ||
-	    sb->restoring)
+	if (sb->current_call || sb->starting_call || sb->batching ||
+	    sb->init_call || sb->restoring)
 		return -EBUSY;
 	return 0;
 }
 
 /*
  * Take run_lock for RESET or a restore's BEGIN, which never wait for a
- * call: EBUSY if one is current or starting. Held by anything else (a RUN
+ * call: EBUSY if one is current or starting, or a batch of calls runs.
+ * Held by anything else (a RUN
  * looking for work, SHUTDOWN, another RESET), run_lock is let go soon:
  * wait for that, but fail as soon as its holder starts a call.
  */
@@ -52,6 +53,7 @@ static int callbox_sandbox_reset_lock(struct callbox_sandbox *sb)
 		if (wait_event_interruptible(sb->wq,
 					     !mutex_is_locked(&sb->run_lock) ||
 					     READ_ONCE(sb->starting_call) ||
+					     READ_ONCE(sb->batching) ||
 					     READ_ONCE(sb->current_call) ||
 					     READ_ONCE(sb->restoring) ||
 					     READ_ONCE(sb->shutdown)))

@@ -273,6 +273,7 @@ void callbox_run_unlock(struct callbox_sandbox *sb)
 {
 	spin_lock_irq(&sb->lock);
 	WRITE_ONCE(sb->starting_call, NULL);
+	WRITE_ONCE(sb->batching, false);
 	spin_unlock_irq(&sb->lock);
 	mutex_unlock(&sb->run_lock);
 	wake_up_all(&sb->wq);

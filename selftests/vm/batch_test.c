@@ -14,7 +14,10 @@
  *   entered without going back to userspace, crossed with every way a
  *   call is interrupted (signal, task work, vCPU signal mask, owner exit,
  *   kvm_run.immediate_exit) or stopped (cancel, deadline, shutdown);
- * - while a batch runs, RESET fails with EBUSY.
+ * - while a batch runs, RESET fails with EBUSY, also between two calls,
+ *   while it reads @ids (stalled with userfaultfd);
+ * - a restart that finds its call run on by a BATCH from the signal
+ *   handler counts nothing.
  *
  * The guests count the calls they finish and return that count as the
  * status, so every outcome shows which call the guest really ran.
@@ -25,6 +28,7 @@
 #include <sys/syscall.h>
 
 #include "callbox_util.h"
+#include "stall.h"
 #include "task_work_ring.h"
 
 #define BATCH_MAX	8
@@ -264,6 +268,43 @@ TEST_F(batch, efault)
 	munmap(map, 2 * page);
 }
 
+/*
+ * Between two calls the batch reads the next id, which may wait on a page
+ * fault: RESET and a restore's BEGIN fail with EBUSY meanwhile, rather
+ * than wait for it.
+ */
+TEST_F_TIMEOUT(batch, reset_busy_while_reading_ids, 60)
+{
+	struct callbox_sandbox_restore begin = {
+		.size = sizeof(begin), .op = CALLBOX_RESTORE_BEGIN,
+	};
+	struct callbox_call_batch cmd;
+	struct read_stall rs;
+	uint64_t *ids, init_id;
+
+	return_if_setup_skipped();
+	read_stall_open(_metadata, &rs);
+	return_if_setup_skipped();
+	ids = (uint64_t *)read_stall_page(&rs) - 1;	/* ids[1] stalls */
+	call_submit(self->b.fd, 0, &ids[0]);
+	batch_init(&cmd, ids, 2);
+	read_stall_ioctl(&rs, self->b.fd, CALLBOX_CALL_BATCH, &cmd);
+	ASSERT_TRUE(read_stall_wait(&rs, 20000));
+	EXPECT_EQ(CALLBOX_STATE_EXITED, call_state(self->b.fd, ids[0]));
+
+	sandbox_reset_err(EBUSY, self->b.fd, 0, &init_id);
+	EXPECT_EQ(-1, ioctl(self->b.fd, CALLBOX_SANDBOX_RESTORE, &begin));
+	EXPECT_EQ(EBUSY, errno);
+
+	/* ids[1] reads as 0x0101...: no such call. */
+	read_stall_fill(&rs, 1);
+	ASSERT_TRUE(read_stall_join(&rs, 10000));
+	EXPECT_EQ(-ENOENT, rs.ret);
+	EXPECT_EQ(1, cmd.done);
+	read_stall_close(_metadata, &rs);
+	sandbox_reset(self->b.fd, 0, &init_id);
+}
+
 /* ---- on a guest that spins in every call until released ---- */
 
 FIXTURE(held) {
@@ -407,6 +448,60 @@ TEST_F_TIMEOUT(held, immediate_exit_between_calls, 60)
 	EXPECT_EQ(0, w.ret);
 	EXPECT_EQ(3, w.cmd.done);
 	EXPECT_EQ(3, w.cmd.out.status);
+}
+
+/*
+ * The signal handler continues the interrupted batch with a BATCH of its
+ * own, which runs both calls. The interrupted BATCH, restarted, finds its
+ * call ended: it stops there and counts nothing, for it saw no DONE.
+ */
+static struct callbox_call_batch outer_cmd, inner_cmd;
+static int inner_fd, inner_ret = 1;
+
+static void on_inner_signal(int sig)
+{
+	(void)sig;
+	inner_cmd = outer_cmd;	/* @out names the parked call */
+	inner_ret = batch_ioctl(inner_fd, &inner_cmd);
+}
+
+static void *outer_fn(void *p)
+{
+	struct batcher *w = p;
+
+	w->ret = batch_ioctl(w->fd, &outer_cmd);
+	atomic_store(&w->returned, true);
+	return NULL;
+}
+
+TEST_F_TIMEOUT(held, restart_after_handler_batch_counts_nothing, 60)
+{
+	struct sigaction sa = { .sa_handler = on_inner_signal };
+	struct batcher w = { .fd = self->b.fd };
+	uint64_t ids[2];
+
+	return_if_setup_skipped();
+	ASSERT_EQ(0, sigaction(SIGUSR2, &sa, NULL));
+	inner_fd = self->b.fd;
+	submit_n(_metadata, self->b.fd, ids, 2);
+	batch_init(&outer_cmd, ids, 2);
+	ASSERT_EQ(0, pthread_create(&w.thread, NULL, outer_fn, &w));
+	ASSERT_TRUE(wait_for_state(self->b.fd, ids[0], CALLBOX_STATE_ENTERED));
+	ASSERT_TRUE(held_wait_spinning(self->b.guest.mem));
+	pthread_kill(w.thread, SIGUSR2);
+	/* The handler's BATCH continues the first call, then the second. */
+	ASSERT_TRUE(held_release(self->release, self->done_count));
+	ASSERT_TRUE(wait_for_state(self->b.fd, ids[1], CALLBOX_STATE_ENTERED));
+	ASSERT_TRUE(held_release(self->release, self->done_count));
+	ASSERT_EQ(0, pthread_join(w.thread, NULL));
+
+	EXPECT_EQ(0, inner_ret);
+	EXPECT_EQ(2, inner_cmd.done);
+	EXPECT_EQ(0, w.ret);
+	EXPECT_EQ(0, outer_cmd.done);
+	EXPECT_EQ(ids[0], outer_cmd.out.id);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, outer_cmd.out.state);
+	EXPECT_EQ(2, *self->done_count);
 }
 
 TEST_F_TIMEOUT(held, reset_is_busy_while_it_runs, 60)

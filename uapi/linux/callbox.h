@@ -36,9 +36,10 @@
  * with EFAULT and nothing was published. A command that consumes a call consumes it only
  * once the outcome has been written back. The one thing no errno can undo
  * is guest code that already ran: if the struct becomes unwritable while
- * the guest runs (another thread unmaps it), CALLBOX_CALL_SYNC and
- * CALLBOX_CALL_RUN fail with EFAULT and leave the call unconsumed, under
- * the id they wrote into @out.id before entering the guest.
+ * the guest runs (another thread unmaps it), CALLBOX_CALL_SYNC,
+ * CALLBOX_CALL_RUN and CALLBOX_CALL_BATCH fail with EFAULT and leave the
+ * call unconsumed, under the id they wrote into @out.id before entering
+ * the guest.
  *
  * Errors common to all commands:
  *
@@ -191,7 +192,8 @@ struct callbox_sandbox_create {
  * - QUEUED: accepted, guest code has not run for it. Owner: the kernel.
  * - ENTERED: the vCPU runs guest code for it, or did until an
  *   interruption. Owner: the thread that entered the guest for it, inside
- *   the CALLBOX_CALL_RUN or CALLBOX_CALL_SYNC that did so.
+ *   the CALLBOX_CALL_RUN, CALLBOX_CALL_SYNC or CALLBOX_CALL_BATCH that
+ *   did so.
  * - HOSTCALL: the guest waits on a host function. Owner: the same thread,
  *   which got the HOSTCALL outcome; only it continues the call, with RUN.
  * - EXITED: terminal. The guest finished: status is valid and the result
@@ -311,8 +313,9 @@ enum callbox_call_state {
  * the VM itself lives until the sandbox's file is released. SHUTDOWN
  * returns once the vCPU is unbound: it waits for the ioctls that are
  * starting a call or a reset (and a CALL_SYNC waiting for a SUBMIT's
- * reply) to finish writing their structs back; a write that waits on a
- * page fault, resolved by userfaultfd say, delays it.
+ * reply) to finish writing their structs back, and for a CALL_BATCH to
+ * read its next id; a read or write that waits on a page fault, resolved
+ * by userfaultfd say, delays it.
  */
 
 /**
@@ -625,7 +628,8 @@ struct callbox_call_run {
  * the calling thread, each as CALLBOX_CALL_RUN with its id would run it,
  * without going back to userspace between them: the cost of a return to
  * userspace and of a syscall is paid once for the batch. Each call must be
- * QUEUED when its turn comes. After each call that ends EXITED, BATCH
+ * QUEUED when its turn comes (a call in HOSTCALL is continued by RUN
+ * alone: EBUSY). After each call that ends EXITED, BATCH
  * writes @done + 1 back, then starts the next; when the last has EXITED,
  * it returns 0 with @done equal to @nr and @out the last call's outcome.
  * Otherwise it stops at the first call that does not end EXITED in it,
@@ -636,8 +640,9 @@ struct callbox_call_run {
  * - it ended ABORTED (an abort in the middle of the guest poisons the
  *   sandbox, so the rest could not run anyway);
  * - it had ended before its turn (cancelled or its deadline passed while
- *   queued, or it was not QUEUED but ended): guest code did not run for
- *   it in this batch.
+ *   queued, or it was not QUEUED but ended; for the call a restart
+ *   continues, it ended meanwhile, cancelled say, or run on by a BATCH
+ *   issued from the signal handler): this ioctl did not see its DONE.
  *
  * So the calls before @ids[@done] are exactly those the guest ran to
  * their DONE in this batch, in order: a guest that serves the requests
@@ -646,13 +651,17 @@ struct callbox_call_run {
  *
  * From the first call to the last, the batch holds the sandbox as a RUN
  * holds it for its call: other runners wait, and RESET and a restore's
- * BEGIN fail with EBUSY. A signal or task work for the thread interrupts
- * the batch like a RUN: in a call, the call is parked, and the ioctl
- * restarts by itself with @done where it was and @out naming the call,
- * which it continues before it goes on to the rest; between two calls,
- * the ioctl goes back to userspace to let it run and restarts from
- * @ids[@done]. A call interrupted in BATCH is continued only by that
- * BATCH restarted (see "Signals and restarts").
+ * BEGIN fail with EBUSY, also between two calls, while the batch reads
+ * @ids and writes @done (which may wait on a page fault). A signal or
+ * task work for the thread interrupts the batch like a RUN: in a call,
+ * the call is parked, and the ioctl restarts by itself with @done where
+ * it was and @out naming the call, which it continues before it goes on
+ * to the rest; between two calls, the ioctl goes back to userspace to let
+ * it run and restarts from @ids[@done]. Meanwhile, as between two RUNs,
+ * other threads may run calls, reset or restore, and the restarted batch
+ * goes on, or stops or fails at @ids[@done], as they left the sandbox. A
+ * call interrupted in BATCH is continued only by a BATCH of the same
+ * thread (see "Signals and restarts").
  *
  * Errors: EINVAL if @flags is not 0, @nr is 0 or above CALLBOX_MAX_CALLS,
  * @done is not below @nr, or @out names a call to continue that is not
@@ -661,8 +670,12 @@ struct callbox_call_run {
  * its id (ENOENT, ESRCH, EBUSY, ENOTRECOVERABLE, EINTR, EOPNOTSUPP,
  * ESHUTDOWN, a security module's). On an error the calls before
  * @ids[@done] have run to EXITED, and stay for WAIT, and @ids[@done] was
- * not entered by this ioctl; when @done itself could not be written
- * (EFAULT), CALLBOX_CALL_GET tells which calls have ended.
+ * not entered by this ioctl, except the call it continues or runs when
+ * it fails as RUN would then: a restart refused (EINTR, EOPNOTSUPP, a
+ * security module's errno), or a struct that became unwritable while the
+ * guest ran (EFAULT); that call stays parked, as after RUN. When @done
+ * itself could not be written (EFAULT), CALLBOX_CALL_GET tells which
+ * calls have ended.
  */
 struct callbox_call_batch {
 	__u32 size;
