@@ -10,8 +10,8 @@
  * What it generates (each worker, sequence after sequence):
  *
  * - slot sequences: up to a dozen of SYNC, SUBMIT (and bursts past
- *   CALLBOX_MAX_CALLS), RUN (blocking, NONBLOCK, an id), WAIT, GET,
- *   CANCEL, RESET (with or without rewinding the guest first), RESTORE
+ *   CALLBOX_MAX_CALLS), RUN (blocking, NONBLOCK, an id), BATCH, WAIT,
+ *   GET, CANCEL, RESET (with or without rewinding the guest first), RESTORE
  *   (BEGIN, the guest's registers put back or not, then COMMIT or
  *   ABANDON; a lone COMMIT or ABANDON, an unknown op, a restore left
  *   begun for another thread or a shutdown to end), SHUTDOWN, poll and
@@ -19,13 +19,20 @@
  *   small, recent (its own and other threads'), huge; deadlines none,
  *   past, near, far, KTIME_MAX and beyond; @out empty, garbage, or naming
  *   a call to continue; a host call continued or abandoned, an
- *   interrupted call continued or abandoned. The guest is the scripted raw
- *   guest of inspect_util.h: DONE, HOSTCALL, several host calls, spin,
- *   HLT, abort, a bad port, as the worker sets it before a call;
+ *   interrupted call continued or abandoned. BATCH gets 1 to
+ *   CALLBOX_MAX_CALLS + 1 ids: calls it submitted just before, mostly,
+ *   mixed with other threads' ids, 0, huge ones and duplicates; @done 0,
+ *   inside, at or past @nr; @ids readable, in a read-only page, NULL,
+ *   unmapped, starting in or running into an unmapped page; a host call
+ *   it stopped at is continued with RUN and the rest batched again from
+ *   @done + 1. The guest is the scripted raw guest of inspect_util.h:
+ *   DONE, HOSTCALL, several host calls, spin, HLT, abort, a bad port, as
+ *   the worker sets it before a call;
  * - ABI probes: every size (0, below the struct, exact, longer with a zero
  *   and a non-zero tail, 4096 with both, 4097, huge), bad flags, reserved
- *   fields, deadlines and RESTORE ops, pointers that are NULL, kernel,
- *   unmapped, end in an unmapped page, or are read-only; on a private
+ *   fields, deadlines, RESTORE ops, BATCH's @nr and @done, pointers that
+ *   are NULL, kernel, unmapped, end in an unmapped page, or are
+ *   read-only (for BATCH too, whatever its @ids); on a private
  *   sandbox, where fdinfo then shows that no failed ioctl had an effect;
  * - SANDBOX_CREATE with fds of every wrong kind (closed, -1, a pipe,
  *   /dev/null, /dev/kvm, /dev/callbox, a sandbox fd as the VM, a VM fd as
@@ -52,11 +59,21 @@
  *   read-only struct that has to be written back, ETIMEDOUT only with a
  *   deadline, EAGAIN from RUN only with NONBLOCK, EINTR only from the
  *   ioctls that wait for a call (EOPNOTSUPP never: no vCPU here has a
- *   signal mask). Every unexpected one is printed with the request;
+ *   signal mask). BATCH: EINVAL only for @flags, @nr, @done, or an @out
+ *   that names a call to continue other than @ids[@done]; EFAULT only
+ *   for a bad struct pointer, a read-only struct, or an id from @done on
+ *   that cannot be read (and always when @ids[@done] cannot); ENOENT
+ *   only with an id from @done on that may never have been issued, ESRCH
+ *   only with one that may have been. Every unexpected one is printed
+ *   with the request;
  * - what comes back is consistent: states, reasons and flags in range and
  *   coherent, ids new and increasing, a call this thread cancelled (0)
  *   ends CANCELLED, a SYNC with no deadline never ends DEADLINE and one
- *   with a past deadline always does, a zero tail stays zero, a SHUTDOWN
+ *   with a past deadline always does, a BATCH's @done is between the
+ *   @done it was given and @nr (below @nr on an error), the calls before
+ *   it are EXITED (GET or WAIT), @out names @ids[@done] (the last id when
+ *   @done is @nr, and EXITED then), an error names the id it is about
+ *   (EFAULT: one that cannot be read), a zero tail stays zero, a SHUTDOWN
  *   that returned refuses the next SUBMIT and polls POLLHUP, a vCPU is
  *   free for a new sandbox once SHUTDOWN returned;
  * - no ioctl (nor KVM_RUN, poll, epoll_wait) is in flight for more than
@@ -109,8 +126,12 @@ static uint64_t g_stuck_ns = 10 * 1000 * 1000 * 1000ull;
 #define RES_RACE_DUP	2	/* the close race's second fd */
 #define RES_CLOSED	3	/* always closed */
 #define PAGE		4096
-/* The thread's struct area: RW RW NONE RO NONE. */
-#define AREA_PAGES	5
+/*
+ * The thread's struct area: RW RW NONE RO NONE, then the page of a
+ * BATCH's ids (RW, or RO during an ioctl) and an unmapped one: RW NONE.
+ */
+#define AREA_PAGES	7
+#define IDS_PAGE	5
 #define MAX_REPORTS	40
 
 /* ---- errnos ---- */
@@ -166,11 +187,11 @@ static void mask_str(char *buf, size_t len, uint32_t mask, bool ok)
 
 enum {
 	C_CREATE, C_SYNC, C_SUBMIT, C_RUN, C_WAIT, C_GET, C_CANCEL, C_RESET,
-	C_SHUTDOWN, C_RESTORE, NR_CMDS
+	C_SHUTDOWN, C_RESTORE, C_BATCH, NR_CMDS
 };
 
 /* The last command number in use: every one after it is unknown. */
-#define CMD_LAST	CALLBOX_CMD_SANDBOX_RESTORE
+#define CMD_LAST	CALLBOX_CMD_CALL_BATCH
 
 union cmd_img {
 	struct callbox_sandbox_create create;
@@ -183,6 +204,7 @@ union cmd_img {
 	struct callbox_sandbox_reset reset;
 	struct callbox_sandbox_shutdown shutdown;
 	struct callbox_sandbox_restore restore;
+	struct callbox_call_batch batch;
 	uint8_t raw[64];
 };
 
@@ -227,6 +249,8 @@ static const struct cmd_info cmds[NR_CMDS] = {
 	[C_RESTORE] = { "SANDBOX_RESTORE", CALLBOX_SANDBOX_RESTORE,
 			sizeof(struct callbox_sandbox_restore), 0,
 			-1, -1, false },
+	[C_BATCH] = { "CALL_BATCH", CALLBOX_CALL_BATCH,
+		      sizeof(struct callbox_call_batch), 0, -1, -1, true },
 };
 
 /* How a struct is handed to the kernel. */
@@ -286,6 +310,9 @@ static atomic_ulong g_stat[NR_CMDS][NR_EB + 2];	/* + ok, other */
 static atomic_ulong g_out_exited, g_out_hostcall, g_out_aborted[NR_REASONS];
 static atomic_ulong g_forks, g_kills, g_races, g_recycles, g_sigs, g_seqs;
 static atomic_ulong g_rewinds, g_polls;
+/* BATCH: calls it ran to EXITED, batches that ran all, where they stopped. */
+static atomic_ulong g_batch_ran, g_batch_all;
+static atomic_ulong g_batch_stop[CALLBOX_STATE_HOSTCALL + 1];
 
 /* ---- random ---- */
 
@@ -509,6 +536,14 @@ static void describe(char *buf, size_t len, int cmd, const char *what,
 			 ", flags 0x%x, op %u, out_poisoned %u, id %" PRIu64,
 			 img->restore.flags, img->restore.op,
 			 img->restore.out_poisoned, (uint64_t)img->restore.id);
+		break;
+	case C_BATCH:
+		snprintf(buf + n, len - n,
+			 ", flags 0x%x, ids 0x%" PRIx64 ", nr %u, done %u"
+			 ", out.id %" PRIu64 ", out.state %u", img->batch.flags,
+			 (uint64_t)img->batch.ids, img->batch.nr,
+			 img->batch.done, (uint64_t)img->batch.out.id,
+			 img->batch.out.state);
 		break;
 	}
 }
@@ -818,6 +853,23 @@ static void place(struct thr *t, union cmd_img *img, uint32_t ksize,
 
 /* ---- issuing a request ---- */
 
+/*
+ * What an id of a BATCH may be in its sandbox: one the kernel gave
+ * (never ENOENT), one that may or may not have been issued, or one that
+ * never is (0, huge: never ESRCH). BK_FAULT: the kernel cannot read it.
+ */
+enum { BK_ISSUED, BK_MAYBE, BK_NEVER, BK_FAULT = 4 };
+#define BK_KIND(k)	((k) & 3)
+
+/* A BATCH's ids, as the fuzzer laid them out in its ids page. */
+struct batch_ids {
+	uint64_t id[CALLBOX_MAX_CALLS + 1];
+	uint8_t kind[CALLBOX_MAX_CALLS + 1];
+	uint32_t n;		/* how many it generated */
+	bool ro;		/* the page is read-only during the ioctl */
+	const char *where;	/* how @ids points at them */
+};
+
 struct req {
 	int cmd;
 	union cmd_img img;	/* in: the fields; out: what came back */
@@ -827,6 +879,7 @@ struct req {
 	unsigned int abi_pct;	/* chance of a bad size, pointer or field */
 	bool force_bad;		/* it must be malformed */
 	uint64_t timeout_ns;	/* its own wait, for the watchdog */
+	const struct batch_ids *bi;	/* BATCH: what @ids holds */
 	/* results */
 	struct shape s;
 	bool wellformed;
@@ -857,9 +910,31 @@ static uint32_t bad_restore_op(struct thr *t)
 	return bad[rnd(t, sizeof(bad) / sizeof(bad[0]))];
 }
 
+/* BATCH's @nr 0 or above CALLBOX_MAX_CALLS, or @done at or past @nr. */
+static void batch_mutate(struct thr *t, struct callbox_call_batch *b)
+{
+	static const uint32_t big[] = {
+		CALLBOX_MAX_CALLS + 1, CALLBOX_MAX_CALLS + 2, 1024, 1u << 31,
+		UINT32_MAX,
+	};
+
+	switch (rnd(t, 3)) {
+	case 0:
+		b->nr = chance(t, 50) ? 0 : big[rnd(t, sizeof(big) /
+						       sizeof(big[0]))];
+		break;
+	case 1:
+		b->done = b->nr + rnd(t, 3);
+		break;
+	default:
+		b->done = chance(t, 50) ? UINT32_MAX : b->nr + rnd64(t) % 1000;
+		break;
+	}
+}
+
 /*
- * Make a field malformed: a flag, the reserved field, the deadline or
- * RESTORE's op.
+ * Make a field malformed: a flag, the reserved field, the deadline,
+ * RESTORE's op or BATCH's @nr and @done.
  */
 static void mutate_field(struct thr *t, struct req *r)
 {
@@ -868,7 +943,7 @@ static void mutate_field(struct thr *t, struct req *r)
 	uint32_t bit;
 
 	for (;;) {
-		switch (rnd(t, 4)) {
+		switch (rnd(t, 5)) {
 		case 0:
 			do
 				bit = 1u << rnd(t, 32);
@@ -887,10 +962,15 @@ static void mutate_field(struct thr *t, struct req *r)
 				chance(t, 50) ? UINT64_MAX :
 				(uint64_t)INT64_MAX + 1 + rnd(t, 1000);
 			return;
-		default:
+		case 3:
 			if (r->cmd != C_RESTORE)
 				continue;
 			r->img.restore.op = bad_restore_op(t);
+			return;
+		default:
+			if (r->cmd != C_BATCH)
+				continue;
+			batch_mutate(t, &r->img.batch);
 			return;
 		}
 	}
@@ -899,6 +979,21 @@ static void mutate_field(struct thr *t, struct req *r)
 static bool restore_op_bad(uint32_t op)
 {
 	return op < CALLBOX_RESTORE_BEGIN || op > CALLBOX_RESTORE_ABANDON;
+}
+
+/*
+ * BATCH's EINVAL: @nr 0 or above CALLBOX_MAX_CALLS, @done not below @nr,
+ * or @out naming a call to continue that is not @ids[@done] (which the
+ * kernel can only tell if it can read that id).
+ */
+static bool batch_bad(const struct callbox_call_batch *b,
+		      const struct batch_ids *bi)
+{
+	if (!b->nr || b->nr > CALLBOX_MAX_CALLS || b->done >= b->nr)
+		return true;
+	return looks_restart(&b->out) && bi && b->done < bi->n &&
+	       !(bi->kind[b->done] & BK_FAULT) &&
+	       b->out.id != bi->id[b->done];
 }
 
 static bool fields_bad(const struct req *r)
@@ -918,7 +1013,31 @@ static bool fields_bad(const struct req *r)
 		return true;
 	if (r->cmd == C_RESTORE && restore_op_bad(r->img.restore.op))
 		return true;
+	if (r->cmd == C_BATCH && batch_bad(&r->img.batch, r->bi))
+		return true;
 	return false;
+}
+
+/* ", ids (where) [id, id, ?, ...]": what a BATCH's @ids held. */
+static void batch_ids_str(char *buf, size_t len, const struct batch_ids *bi)
+{
+	size_t n = snprintf(buf, len, ", ids (%s) [", bi->where);
+	uint32_t i;
+
+	for (i = 0; i < bi->n && n < len; i++) {
+		if (len - n < 32) {
+			n += snprintf(buf + n, len - n, "... %u more",
+				      bi->n - i);
+			break;
+		}
+		if (bi->kind[i] & BK_FAULT)
+			n += snprintf(buf + n, len - n, "%s?", i ? "," : "");
+		else
+			n += snprintf(buf + n, len - n, "%s%" PRIu64,
+				      i ? "," : "", bi->id[i]);
+	}
+	if (n < len)
+		snprintf(buf + n, len - n, "]");
 }
 
 /* Does success write the struct back? RESTORE's BEGIN writes its id. */
@@ -1002,10 +1121,14 @@ static int issue(struct thr *t, const struct target *tg, struct req *r)
 	}
 	if (r->ret ? !(eb_of(-r->ret) >= 0 &&
 		       (mask & (1u << eb_of(-r->ret)))) : !ok) {
-		char desc[512], allowed[200];
+		char desc[900], allowed[200];
+		size_t dn;
 
 		describe(desc, sizeof(desc), r->cmd, NULL, tg->fd, tg->name,
 			 s->size, s->sz, s->pk, &r->sent);
+		dn = strlen(desc);
+		if (r->cmd == C_BATCH && r->bi)
+			batch_ids_str(desc + dn, sizeof(desc) - dn, r->bi);
 		mask_str(allowed, sizeof(allowed), mask, ok);
 		report(t, &g_unexpected, "%s -> %s (expected %s)", desc,
 		       r->ret ? errname(-r->ret) : "success", allowed);
@@ -1475,6 +1598,459 @@ static void op_cancel(struct thr *t, const struct target *tg,
 		note_won(t, tg, id);
 }
 
+/* ---- BATCH ---- */
+
+/* Submit up to @want calls for a batch: how many, their ids in @own. */
+static uint32_t batch_submit(struct thr *t, const struct target *tg,
+			     uint64_t *own, uint32_t want)
+{
+	uint32_t n = 0;
+
+	while (n < want && !atomic_load(&g_stop)) {
+		struct req r;
+		uint64_t dl;
+
+		if (tg->bounded)
+			dl = chance(t, 80) ? now_ns() + rnd(t, BOUNDED_NS) :
+			     rand_deadline(t, true);
+		else
+			dl = chance(t, 50) ? 0 : rand_deadline(t, false);
+		if (dl > INT64_MAX)
+			dl = 0;
+		req_init(&r, C_SUBMIT);
+		r.img.submit.deadline_ns = dl;
+		r.rt_mask = EB(EAGAIN) | EB(ESHUTDOWN);
+		if (issue(t, tg, &r) || !r.wellformed)
+			break;
+		note_new_id(t, tg, "CALL_SUBMIT", r.img.submit.out_id);
+		own[n++] = r.img.submit.out_id;
+	}
+	return n;
+}
+
+/* An id for entry @i of a batch, and what it may be (*@kind). */
+static uint64_t batch_pick_id(struct thr *t, const struct target *tg,
+			      const struct batch_ids *bi, uint32_t i,
+			      const uint64_t *own, uint32_t nown,
+			      uint8_t *kind)
+{
+	unsigned int r = rnd(t, 100);
+	uint64_t id;
+
+	if (r < 15 && nown) {
+		*kind = BK_ISSUED;
+		return own[rnd(t, nown)];
+	}
+	if (r < 50) {
+		/* Every id in the ring was issued; 0 is a slot not set yet. */
+		id = tg->ring && atomic_load(&tg->ring->n) ?
+		     ring_pick(t, tg->ring) : 0;
+		*kind = id ? BK_ISSUED : BK_NEVER;
+		return id;
+	}
+	if (r < 62 && i) {
+		uint32_t j = rnd(t, i);
+
+		*kind = BK_KIND(bi->kind[j]);
+		return bi->id[j];
+	}
+	if (r < 70) {
+		id = ring_pick(t, tg->ring) + (chance(t, 50) ? 1 : -1);
+		*kind = !id || id == UINT64_MAX ? BK_NEVER : BK_MAYBE;
+		return id;
+	}
+	if (r < 75) {
+		*kind = BK_MAYBE;
+		return 1 + rnd(t, 4);
+	}
+	*kind = BK_NEVER;
+	if (r < 81)
+		return 0;
+	if (r < 86)
+		return UINT64_MAX;
+	if (r < 90)
+		return 1ull << 63;
+	*kind = BK_MAYBE;
+	return r < 95 ? ring_last(tg->ring) + 1000 : rnd64(t);
+}
+
+/*
+ * The ids of a batch: mostly the calls it submitted (@own), in order,
+ * with now and then another id instead or after them; else 1 to
+ * CALLBOX_MAX_CALLS + 1 ids of any kind.
+ */
+static void batch_fill_ids(struct thr *t, const struct target *tg,
+			   struct batch_ids *bi, const uint64_t *own,
+			   uint32_t nown)
+{
+	bool in_order = nown && chance(t, 70);
+	unsigned int r = rnd(t, 100);
+	uint32_t i, n;
+
+	memset(bi, 0, sizeof(*bi));
+	if (in_order)
+		n = nown + (chance(t, 20) ? 1 + rnd(t, 3) : 0);
+	else if (r < 60)
+		n = 1 + rnd(t, 8);
+	else if (r < 88)
+		n = 9 + rnd(t, CALLBOX_MAX_CALLS - 8);
+	else if (r < 95)
+		n = CALLBOX_MAX_CALLS;
+	else
+		n = CALLBOX_MAX_CALLS + 1;
+	bi->n = n;
+	for (i = 0; i < n; i++) {
+		if (in_order && i < nown && !chance(t, 10)) {
+			bi->id[i] = own[i];
+			bi->kind[i] = BK_ISSUED;
+		} else {
+			bi->id[i] = batch_pick_id(t, tg, bi, i, own, nown,
+						  &bi->kind[i]);
+		}
+	}
+}
+
+/* @done on input: 0, inside, at @nr or past it. */
+static uint32_t batch_pick_done(struct thr *t, uint32_t nr)
+{
+	unsigned int r = rnd(t, 100);
+
+	if (r < 80)
+		return 0;
+	if (r < 92)
+		return rnd(t, nr);
+	if (r < 96)
+		return nr;
+	return chance(t, 50) ? UINT32_MAX : nr + 1 + rnd(t, 100);
+}
+
+/*
+ * Lay @bi out and point @b->ids at it: in the ids page (read-only during
+ * the ioctl, now and then, or misaligned), starting in the unmapped page
+ * before it, running into the one after it, or NULL, kernel or unmapped.
+ * The ids the kernel cannot read are marked BK_FAULT.
+ */
+static void batch_place(struct thr *t, struct batch_ids *bi,
+			struct callbox_call_batch *b)
+{
+	static const uintptr_t bad[] = {
+		0, 8, 0xffff888000000000ull, (uintptr_t)-8,
+	};
+	uint8_t *page = t->area + IDS_PAGE * PAGE, *p;
+	uint32_t n = bi->n, i, lo = 0, hi = n, off;
+	unsigned int r = rnd(t, 100);
+
+	bi->ro = false;
+	if (r < 80) {
+		off = rnd(t, PAGE - 8 * n + 1);
+		if (chance(t, 85))
+			off &= ~7u;
+		p = page + off;
+		bi->ro = r >= 70;
+		bi->where = bi->ro ? "read-only" :
+			    off & 7 ? "misaligned" : "normal";
+	} else if (r < 88) {
+		hi = rnd(t, n);		/* [0, hi) in the page */
+		p = page + PAGE - 8 * hi;
+		bi->where = "runs into an unmapped page";
+	} else if (r < 93) {
+		lo = 1 + rnd(t, n);	/* [0, lo) in the page before */
+		p = page - 8 * lo;
+		bi->where = "starts in an unmapped page";
+	} else {
+		i = rnd(t, 5);
+		p = i < 4 ? (uint8_t *)bad[i] : page + PAGE + 8 * rnd(t, 64);
+		hi = 0;
+		bi->where = "bad";
+	}
+	for (i = 0; i < n; i++) {
+		bi->kind[i] = BK_KIND(bi->kind[i]);
+		if (i < lo || i >= hi)
+			bi->kind[i] |= BK_FAULT;
+		else
+			memcpy(p + 8 * i, &bi->id[i], sizeof(bi->id[i]));
+	}
+	b->ids = (uintptr_t)p;
+}
+
+/*
+ * What a well-formed BATCH may get: for the call at @done, or a later
+ * one, the errors of RUN with its id (ENOENT only for an id that may
+ * never have been issued, ESRCH only for one that may have been), and
+ * EFAULT for an id the kernel cannot read; only EFAULT if it cannot read
+ * @ids[@done] (or EINVAL, if @out names a call to continue: it cannot
+ * tell whether that is @ids[@done]). @waits: not the worker's private
+ * sandbox, where no other thread sets immediate_exit or shuts down.
+ */
+static void batch_expect(struct req *r, const struct batch_ids *bi,
+			 bool waits)
+{
+	const struct callbox_call_batch *b = &r->img.batch;
+	uint32_t i;
+
+	r->rt_mask = EB(EBUSY) | EB(ENOTRECOVERABLE);
+	if (waits)
+		r->rt_mask |= EB(EINTR) | EB(ESHUTDOWN);
+	r->rt_ok = true;
+	if (batch_bad(b, bi) || b->nr > bi->n)
+		return;		/* EINVAL, which issue() expects */
+	if (bi->kind[b->done] & BK_FAULT) {
+		r->rt_mask = EB(EFAULT) |
+			     (looks_restart(&b->out) ? EB(EINVAL) : 0);
+		r->rt_ok = false;
+		return;
+	}
+	for (i = b->done; i < b->nr; i++) {
+		if (bi->kind[i] & BK_FAULT) {
+			r->rt_mask |= EB(EFAULT);
+			break;
+		}
+		if (BK_KIND(bi->kind[i]) != BK_ISSUED)
+			r->rt_mask |= EB(ENOENT);
+		if (BK_KIND(bi->kind[i]) != BK_NEVER)
+			r->rt_mask |= EB(ESRCH);
+	}
+}
+
+/* Issue BATCH @r on the ids @bi, which batch_place() laid out. */
+static int batch_issue(struct thr *t, const struct target *tg, struct req *r,
+		       const struct batch_ids *bi, bool waits)
+{
+	uint8_t *page = t->area + IDS_PAGE * PAGE;
+
+	r->bi = bi;
+	batch_expect(r, bi, waits);
+	if (bi->ro)
+		mprotect(page, PAGE, PROT_READ);
+	issue(t, tg, r);
+	if (bi->ro)
+		mprotect(page, PAGE, PROT_READ | PROT_WRITE);
+	return r->ret;
+}
+
+/* Call @id ran to EXITED in a batch: a GET, or a WAIT that consumes it. */
+static void batch_check_ran(struct thr *t, const struct target *tg,
+			    uint64_t id, bool consume)
+{
+	struct callbox_call_info *out;
+	const char *what;
+	struct req g;
+
+	if (consume) {
+		req_init(&g, C_WAIT);
+		g.img.wait.id = id;
+		g.img.wait.deadline_ns = now_ns() + BOUNDED_NS;
+		g.timeout_ns = BOUNDED_NS;
+		/* Another WAIT may consume it first, or be writing it back. */
+		g.rt_mask = EB(ESRCH) | EB(ETIMEDOUT) | EB(EINTR);
+		out = &g.img.wait.out;
+		what = "CALL_WAIT";
+	} else {
+		req_init(&g, C_GET);
+		g.img.get.id = id;
+		g.rt_mask = EB(ESRCH);
+		out = &g.img.get.out;
+		what = "CALL_GET";
+	}
+	if (issue(t, tg, &g) || !g.wellformed)
+		return;
+	check_info(t, tg, what, out, id, consume ? W_TERMINAL : W_ANY);
+	if (out->state != CALLBOX_STATE_EXITED)
+		report(t, &g_unexpected,
+		       "%s on %s: call %" PRIu64 " ran to EXITED in a CALL_BATCH, yet state %u reason %u flags 0x%x",
+		       what, tg->name, id, out->state, out->reason,
+		       out->flags);
+}
+
+/* Was the id at @done among those the batch ran, from @from? */
+static bool batch_ran_it(const struct batch_ids *bi, uint32_t from,
+			 uint32_t done)
+{
+	uint32_t i;
+
+	for (i = from; i < done; i++)
+		if (bi->id[i] == bi->id[done])
+			return true;
+	return false;
+}
+
+static void after_batch(struct thr *t, const struct target *tg,
+			struct req *r, const struct batch_ids *bi);
+
+/* BATCH again on the ids of @r, from @from, with a zeroed @out. */
+static void batch_rest(struct thr *t, const struct target *tg,
+		       const struct req *r, const struct batch_ids *bi,
+		       uint32_t from)
+{
+	struct req c;
+
+	req_init(&c, C_BATCH);
+	c.img.batch.ids = r->sent.batch.ids;
+	c.img.batch.nr = r->sent.batch.nr;
+	c.img.batch.done = from;
+	batch_issue(t, tg, &c, bi, true);
+	after_batch(t, tg, &c, bi);
+}
+
+/*
+ * After a BATCH (@r, on the ids @bi): @done and @out as the header says,
+ * and the calls it ran EXITED. Then continue an interrupted call, or a
+ * host call and the rest of the batch, or the rest after a call that
+ * ended, or leave them.
+ */
+static void after_batch(struct thr *t, const struct target *tg,
+			struct req *r, const struct batch_ids *bi)
+{
+	const struct callbox_call_batch *s = &r->sent.batch;
+	const struct callbox_call_batch *b = &r->img.batch;
+	const struct callbox_call_info *out = &b->out;
+	uint32_t done = b->done, i, nchk = 0;
+	const char *why = NULL;
+	uint64_t id;
+
+	if (!r->wellformed || r->ret == -EBADF || r->ret == -ENOMEM ||
+	    s->nr > bi->n)
+		return;
+	if (b->size != s->size || b->flags != s->flags || b->ids != s->ids ||
+	    b->nr != s->nr)
+		why = "a field it only reads changed";
+	else if (done < s->done || done > s->nr || (r->ret && done == s->nr))
+		why = "@done out of range";
+	else if (r->s.pk == PK_RO && done != s->done)
+		why = "@done moved in a read-only struct";
+	else if (r->ret == -EFAULT && r->s.pk == PK_NORMAL &&
+		 !(bi->kind[done] & BK_FAULT))
+		why = "EFAULT, yet @ids[@done] can be read";
+	else if (r->ret && r->ret != -EFAULT && (bi->kind[done] & BK_FAULT))
+		why = "an error for an id it cannot read";
+	else if (r->ret == -ENOENT && BK_KIND(bi->kind[done]) == BK_ISSUED)
+		why = "ENOENT for @ids[@done], which was issued";
+	else if (r->ret == -ESRCH && BK_KIND(bi->kind[done]) == BK_NEVER)
+		why = "ESRCH for @ids[@done], which is never issued";
+	else if (r->ret == -EINTR && looks_restart(out) &&
+		 out->id != bi->id[done])
+		why = "interrupted, and @out names another call";
+	else if (!r->ret && done == s->nr && out->id != bi->id[s->nr - 1])
+		why = "all ran, yet @out does not name the last id";
+	else if (!r->ret && done == s->nr &&
+		 out->state != CALLBOX_STATE_EXITED)
+		why = "all ran, yet @out is not EXITED";
+	else if (!r->ret && done < s->nr && out->id != bi->id[done])
+		why = "@out does not name @ids[@done]";
+	else if (!r->ret && done < s->nr && batch_ran_it(bi, s->done, done) &&
+		 out->state != CALLBOX_STATE_EXITED)
+		why = "stopped at a call it ran, yet @out is not EXITED";
+	if (why) {
+		char ids[600];
+
+		batch_ids_str(ids, sizeof(ids), bi);
+		report(t, &g_unexpected,
+		       "CALL_BATCH on %s -> %s: %s: nr %u, done %u -> %u, "
+		       "out.id %" PRIu64 " -> %" PRIu64 ", out.state %u -> %u, "
+		       "reason %u, flags 0x%x%s",
+		       tg->name, r->ret ? errname(-r->ret) : "0", why, s->nr,
+		       s->done, done, (uint64_t)s->out.id, (uint64_t)out->id,
+		       s->out.state, out->state, out->reason, out->flags, ids);
+		return;
+	}
+
+	/* The calls before @done ran to EXITED, and stay so. */
+	if (!t->child)
+		atomic_fetch_add(&g_batch_ran, done - s->done);
+	for (i = s->done; i < done && nchk < 12; i++) {
+		unsigned int c = rnd(t, 100);
+
+		if (c < 65) {
+			batch_check_ran(t, tg, bi->id[i], c < 45);
+			nchk++;
+		}
+	}
+
+	if (r->ret == -EINTR && looks_restart(out) && t->depth < 4 &&
+	    chance(t, 70)) {
+		/* Interrupted (immediate_exit): continue as the ABI says. */
+		struct req c;
+
+		req_init(&c, C_BATCH);
+		c.img = r->img;
+		c.timeout_ns = r->timeout_ns;
+		t->depth++;
+		batch_issue(t, tg, &c, bi, true);
+		after_batch(t, tg, &c, bi);
+		t->depth--;
+		return;
+	}
+	if (r->ret)
+		return;
+	check_info(t, tg, "CALL_BATCH", out, out->id, W_RUNRET);
+	ring_add(tg->ring, out->id);
+	if (!t->child) {
+		if (done == s->nr)
+			atomic_fetch_add(&g_batch_all, 1);
+		else if (out->state <= CALLBOX_STATE_HOSTCALL)
+			atomic_fetch_add(&g_batch_stop[out->state], 1);
+	}
+	if (done == s->nr || t->depth >= 5)
+		return;
+	id = out->id;
+	t->depth++;
+	if (out->state == CALLBOX_STATE_HOSTCALL) {
+		/* Continue it with RUN, then batch the rest from @done + 1. */
+		if (chance(t, 75)) {
+			op_run_id(t, tg, chance(t, 50) ? id : 0, 0, 0);
+			if (done + 1 < s->nr && chance(t, 70))
+				batch_rest(t, tg, r, bi, done + 1);
+		} else if (chance(t, 50)) {
+			op_wait_id(t, tg, id, tg->bounded ?
+				   now_ns() + rnd(t, BOUNDED_NS) :
+				   rand_deadline(t, false), 0);
+		}
+	} else if (done + 1 < s->nr && chance(t, 40)) {
+		/* It ended: the rest, as a runner that skips it would. */
+		batch_rest(t, tg, r, bi, done + 1);
+	}
+	t->depth--;
+}
+
+/*
+ * BATCH: calls it submits just before, mostly, mixed with other ids;
+ * @done 0, inside, at or past @nr; @out empty, garbage, or naming a call
+ * to continue (@ids[@done] now and then); @ids anywhere batch_place()
+ * puts them.
+ */
+static void op_batch(struct thr *t, const struct target *tg,
+		     unsigned int abi_pct)
+{
+	struct callbox_call_batch *b;
+	struct batch_ids bi;
+	uint64_t own[8];
+	uint32_t nown = 0;
+	struct req r;
+
+	if (chance(t, 60))
+		nown = batch_submit(t, tg, own, 1 + rnd(t, 8));
+	/* Mostly a guest that ends every call, so that batches run on. */
+	if (tg->gb && chance(t, 50))
+		script_set(tg->gb->g.mem, SCRIPT_DONE);
+	else if (chance(t, 30))
+		set_behaviour(t, tg);
+	batch_fill_ids(t, tg, &bi, own, nown);
+	req_init(&r, C_BATCH);
+	r.abi_pct = abi_pct;
+	b = &r.img.batch;
+	b->nr = bi.n;
+	b->done = batch_pick_done(t, bi.n);
+	rand_out(t, tg, &b->out);
+	if (b->done < bi.n && chance(t, 5)) {
+		/* A continuation, if it was interrupted in this thread. */
+		b->out.id = bi.id[b->done];
+		b->out.state = CALLBOX_STATE_ENTERED;
+	}
+	batch_place(t, &bi, b);
+	batch_issue(t, tg, &r, &bi, true);
+	after_batch(t, tg, &r, &bi);
+}
+
 /*
  * Put the guest's registers back at @rip, as raw_guest_rewind() and
  * raw_guest_restore() do, with every step watched: KVM_RUN with
@@ -1709,15 +2285,17 @@ static void op_random(struct thr *t, const struct target *tg,
 {
 	unsigned int r = rnd(t, 1000);
 
-	if (r < 160)
+	if (r < 140)
 		op_sync(t, tg, abi_pct);
-	else if (r < 300)
+	else if (r < 270)
 		op_submit(t, tg, abi_pct);
-	else if (r < 450)
+	else if (r < 400)
 		op_run(t, tg, abi_pct);
-	else if (r < 580)
+	else if (r < 480)
+		op_batch(t, tg, abi_pct);
+	else if (r < 600)
 		op_wait(t, tg, abi_pct);
-	else if (r < 660)
+	else if (r < 670)
 		op_get(t, tg, abi_pct);
 	else if (r < 760)
 		op_cancel(t, tg, abi_pct);
@@ -1809,10 +2387,11 @@ static void seq_abi(struct worker *w)
 {
 	static const int pick[] = {
 		C_SYNC, C_SUBMIT, C_RUN, C_WAIT, C_GET, C_CANCEL, C_RESET,
-		C_SHUTDOWN, C_RESTORE,
+		C_SHUTDOWN, C_RESTORE, C_BATCH,
 	};
 	struct thr *t = &w->t;
 	struct cb_fdinfo before, after;
+	struct batch_ids bi;
 	struct target tg;
 	int i, n = 5 + rnd(t, 20);
 
@@ -1844,6 +2423,15 @@ static void seq_abi(struct worker *w)
 			r.img.restore.op = CALLBOX_RESTORE_BEGIN + rnd(t, 3);
 			r.img.restore.out_poisoned = rnd(t, 3);
 		}
+		if (r.cmd == C_BATCH) {
+			/* Over the id: a good @nr and @done, any @ids. */
+			batch_fill_ids(t, &tg, &bi, NULL, 0);
+			if (bi.n > CALLBOX_MAX_CALLS)
+				bi.n = CALLBOX_MAX_CALLS;
+			r.img.batch.nr = bi.n;
+			r.img.batch.done = chance(t, 70) ? 0 : rnd(t, bi.n);
+			batch_place(t, &bi, &r.img.batch);
+		}
 		/* What a well-formed one may get, if the fault is RO. */
 		switch (r.cmd) {
 		case C_SYNC:
@@ -1871,7 +2459,11 @@ static void seq_abi(struct worker *w)
 				    EB(EBUSY) : EB(EINVAL);
 			break;
 		}
-		issue(t, &tg, &r);
+		/* BATCH's, from its ids: batch_expect(). */
+		if (r.cmd == C_BATCH)
+			batch_issue(t, &tg, &r, &bi, false);
+		else
+			issue(t, &tg, &r);
 		if (!r.ret && r.cmd == C_SHUTDOWN) {
 			priv_close(w);	/* reported already */
 			return;
@@ -2168,6 +2760,7 @@ static uint8_t *area_new(void)
 	mprotect(a + 2 * PAGE, PAGE, PROT_NONE);
 	mprotect(a + 3 * PAGE, PAGE, PROT_READ);
 	mprotect(a + 4 * PAGE, PAGE, PROT_NONE);
+	mprotect(a + (IDS_PAGE + 1) * PAGE, PAGE, PROT_NONE);
 	return a;
 }
 
@@ -2663,6 +3256,19 @@ static void print_stats(void)
 				      ", ABORTED %s %lu", reason_names[b],
 				      atomic_load(&g_out_aborted[b]));
 	ksft_print_msg("%s\n", line);
+	{
+		atomic_ulong *stop = g_batch_stop;
+		unsigned long nb = 0;
+
+		for (b = 0; b < NR_EB + 2; b++)
+			nb += atomic_load(&g_stat[C_BATCH][b]);
+		ksft_print_msg("CALL_BATCH: %lu ioctls; %lu calls ran to EXITED in them, %lu batches ran all; stopped at HOSTCALL %lu, ABORTED %lu, EXITED before its turn %lu\n",
+			       nb, atomic_load(&g_batch_ran),
+			       atomic_load(&g_batch_all),
+			       atomic_load(&stop[CALLBOX_STATE_HOSTCALL]),
+			       atomic_load(&stop[CALLBOX_STATE_ABORTED]),
+			       atomic_load(&stop[CALLBOX_STATE_EXITED]));
+	}
 }
 
 static pthread_mutex_t g_exit_lock = PTHREAD_MUTEX_INITIALIZER;
