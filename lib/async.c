@@ -151,8 +151,10 @@ static void async_untake(struct callbox_sandbox *sb,
  * kernel runs them one after another. A batch stops at a call that makes
  * a host call (served here, with RUN, to its end), that aborts, or that
  * ended before its turn; the next batch goes on after it. *@done: the
- * calls dealt with. Returns 0, or the error of the call at *@done, which
- * was not entered; or that of serving a call's host calls.
+ * calls dealt with. Returns 0; the error of the call at *@done, which was
+ * not entered and stays queued, if it is the first (else 0: the calls
+ * before it count); or the error of serving a call's host calls, which
+ * then ends cancelled for its waiter.
  */
 static int async_run_batch(struct callbox_sandbox *sb,
 			   const struct async_batch *b, uint32_t *done)
@@ -176,6 +178,8 @@ static int async_run_batch(struct callbox_sandbox *sb,
 			(*done)++;
 			continue;
 		}
+		if (ret && *done)
+			return 0;
 		if (ret)
 			return sandbox_run_error(sb, b->functions[*done], ret);
 		if (*done == b->nr)
@@ -184,8 +188,10 @@ static int async_run_batch(struct callbox_sandbox *sb,
 		ret = sandbox_check_outcome(sb, b->functions[k], b->ids[k], &c);
 		if (!ret)
 			ret = sandbox_serve_host_calls(sb, &c);
-		if (ret)
+		if (ret) {
+			sandbox_end_call(sb, b->ids[k]);
 			return ret;
+		}
 		sandbox_note_abort(sb, &c, &sb->slots[b->slots[k]].abort);
 	}
 	return 0;
@@ -210,12 +216,10 @@ static int async_run(struct callbox_sandbox *sb, uint64_t deadline_ns,
 
 	/*
 	 * Not run (poisoned, interrupted...): they stay queued, for another
-	 * runner or for after the reset. What ran is this run's result.
+	 * runner or for after the reset.
 	 */
 	async_untake(sb, &b, done);
-	if (done)
-		sandbox_begin(sb);
-	return done ? (int)done : ret;
+	return ret ? ret : (int)done;
 }
 
 int callbox_call_run(struct callbox_sandbox *sb, uint64_t deadline_ns)
@@ -264,12 +268,13 @@ int callbox_call_wait(struct callbox_sandbox *sb, uint64_t id,
 	/*
 	 * A guest abort ends a call while its runner holds run_lock, and the
 	 * runner keeps the abort's details before it lets go: wait for that.
+	 * (From a host function of this sandbox, which a runner calls with
+	 * run_lock held, the lock fails with EDEADLK: there is no waiting.)
 	 */
 	if (c.state == CALLBOX_STATE_ABORTED &&
-	    c.reason == CALLBOX_ABORT_GUEST_ABORT) {
-		pthread_mutex_lock(&sb->run_lock);
+	    c.reason == CALLBOX_ABORT_GUEST_ABORT &&
+	    !pthread_mutex_lock(&sb->run_lock))
 		pthread_mutex_unlock(&sb->run_lock);
-	}
 
 	ret = sandbox_outcome(sb, function, &c, slot,
 			      slot >= 0 ? &sb->slots[slot].abort : NULL,

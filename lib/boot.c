@@ -22,12 +22,12 @@
 #include "sandbox.h"
 
 /*
- * End and collect call @id, which this thread started and cannot finish
- * (a failure of its own): cancel it, continue it once if it waits in a
- * host call (it then ends at once), and collect it. Best effort: the
- * failure that led here is what the caller reports.
+ * End call @id, which this thread started and cannot finish (a failure of
+ * its own): cancel it, and continue it once if it waits in a host call
+ * (it then ends at once). Best effort: the failure that led here is what
+ * the caller reports.
  */
-void sandbox_abandon_call(struct callbox_sandbox *sb, uint64_t id)
+void sandbox_end_call(struct callbox_sandbox *sb, uint64_t id)
 {
 	struct callbox_call_info c;
 
@@ -35,6 +35,14 @@ void sandbox_abandon_call(struct callbox_sandbox *sb, uint64_t id)
 	if (!callbox_call_get_fd(sb->sandbox_fd, id, &c) &&
 	    c.state == CALLBOX_STATE_HOSTCALL)
 		callbox_call_run_fd(sb->sandbox_fd, id, 0, &c);
+}
+
+/* The same, and collect it: nobody else waits for it. */
+void sandbox_abandon_call(struct callbox_sandbox *sb, uint64_t id)
+{
+	struct callbox_call_info c;
+
+	sandbox_end_call(sb, id);
 	callbox_call_wait_fd(sb->sandbox_fd, id, 0, &c);
 }
 

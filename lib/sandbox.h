@@ -179,6 +179,7 @@ int sandbox_serve_host_calls(struct callbox_sandbox *sb,
 void sandbox_deliver_log(struct callbox_sandbox *sb);
 
 /* boot.c */
+void sandbox_end_call(struct callbox_sandbox *sb, uint64_t id);
 void sandbox_abandon_call(struct callbox_sandbox *sb, uint64_t id);
 
 /* call.c */

@@ -10,7 +10,9 @@
  * must then fail with its errno, with no side effect, and work again once
  * the policy is detached. The hook is asked at the moment of entry: a
  * policy attached while the ioctl's struct write is stalled (stall.h)
- * holds too.
+ * holds too. And a runner whose host call cannot be continued (the policy
+ * attached by the host function) reports it, and ends that call for its
+ * waiter instead of leaving it parked for ever.
  */
 #include <pthread.h>
 #include <stdarg.h>
@@ -25,6 +27,7 @@
 #include <callbox/callbox.h>
 
 #include "callbox_util.h"
+#include "sdk_util.h"
 #include "stall.h"
 
 /* The policy's object file, built by the Makefile, embedded whole. */
@@ -462,6 +465,66 @@ TEST_F_TIMEOUT(lsm_stall, policy_attached_during_the_stalled_write, 120)
 		call_wait(fd, id, 0, &c);
 		EXPECT_EQ(1, c.status);
 	}
+}
+
+/* A host function that attaches the policy, once. */
+struct attach_in_host_fn {
+	struct __test_metadata *metadata;
+	FIXTURE_DATA(lsm) *self;
+	bool tried, attached;
+};
+
+static int attach_policy_fn(struct callbox_sandbox *sb,
+			    const struct callbox_wire_value *args,
+			    struct callbox_wire_writer *result, void *opaque)
+{
+	struct attach_in_host_fn *a = opaque;
+
+	(void)sb;
+	if (!a->tried) {
+		a->tried = true;
+		a->attached = policy_attach(a->metadata, a->self);
+	}
+	callbox_wire_put_i64(result, 2 * args[0].i64);
+	return 0;
+}
+
+TEST_F(lsm, runner_ends_a_call_it_cannot_continue)
+{
+	struct attach_in_host_fn a = { .metadata = _metadata, .self = self };
+	struct callbox_wire_value arg = CALLBOX_I64(1), res;
+	struct callbox_sandbox *sb;
+	struct callbox_outcome out;
+	uint64_t ids[2];
+
+	return_if_setup_skipped();
+	sb = sandbox_new(NULL);
+	ASSERT_EQ(0, callbox_sandbox_add_host_fn(sb, "transform", "i64(i64)",
+						 attach_policy_fn, &a));
+	load_into(sb, "host");
+	ASSERT_EQ(0, callbox_call_submit(sb, "via_host", &arg, 1, 0, &ids[0]));
+	ASSERT_EQ(0, callbox_call_submit(sb, "via_host", &arg, 1, 0, &ids[1]));
+
+	/* The host call is served, then continuing the call is refused. */
+	EXPECT_EQ(-EPERM, callbox_call_run_all(sb, 0));
+	if (!a.attached) {
+		callbox_sandbox_free(sb);
+		return;		/* skipped: no BPF LSM */
+	}
+	/* Its waiter learns it, rather than wait for ever. */
+	EXPECT_EQ(-ECANCELED,
+		  callbox_call_wait(sb, ids[0], callbox_deadline_after(10 * 1000 * MS),
+				    &res, &out));
+	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, out.call.reason);
+	policy_detach(_metadata, self);
+
+	/* It stopped the guest mid-call; the other is still queued. */
+	EXPECT_EQ(-ENOTRECOVERABLE, callbox_call_run_all(sb, 0));
+	ASSERT_EQ(0, callbox_sandbox_reset(sb));
+	EXPECT_EQ(1, callbox_call_run_all(sb, 0));
+	ASSERT_EQ(0, callbox_call_wait(sb, ids[1], 0, &res, NULL));
+	EXPECT_EQ(3, res.i64);
+	callbox_sandbox_free(sb);
 }
 
 TEST_HARNESS_MAIN
