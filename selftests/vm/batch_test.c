@@ -28,6 +28,7 @@
 #include <sys/syscall.h>
 
 #include "callbox_util.h"
+#include "interrupt_util.h"
 #include "stall.h"
 #include "task_work_ring.h"
 
@@ -529,56 +530,6 @@ TEST_F_TIMEOUT(held, reset_is_busy_while_it_runs, 60)
 
 /* ---- the matrix ---- */
 
-enum batch_stop {
-	BY_SIGNAL,		/* a handler runs, the ioctl restarts */
-	BY_TASK_WORK,		/* io_uring's TWA_SIGNAL task work */
-	BY_SIGNAL_MASK,		/* a vCPU mask appears meanwhile */
-	BY_OWNER_EXIT,		/* the handler ends the thread */
-	BY_IMMEDIATE_EXIT,	/* the handler sets kvm_run.immediate_exit */
-	BY_CANCEL,
-	BY_DEADLINE,
-	BY_SHUTDOWN,
-};
-
-static struct batcher *the_batcher;
-static enum batch_stop the_stop;
-static atomic_int signals_handled;
-static atomic_bool mask_set;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	switch (the_stop) {
-	case BY_SIGNAL_MASK:
-		while (!atomic_load(&mask_set))
-			;
-		break;
-	case BY_OWNER_EXIT:
-		syscall(SYS_exit, 0);
-		break;
-	case BY_IMMEDIATE_EXIT:
-		the_batcher->run->immediate_exit = 1;
-		break;
-	default:
-		break;
-	}
-	atomic_fetch_add(&signals_handled, 1);
-}
-
-static void *mask_fn(void *p)
-{
-	struct batcher *w = p;
-	union {
-		struct kvm_signal_mask mask;
-		uint8_t bytes[sizeof(struct kvm_signal_mask) + sizeof(uint64_t)];
-	} m = { .mask.len = sizeof(uint64_t) };
-
-	/* Takes the vCPU's mutex: waits until KVM_RUN has returned. */
-	if (!ioctl(w->vcpu_fd, KVM_SET_SIGNAL_MASK, &m.mask))
-		atomic_store(&mask_set, true);
-	return NULL;
-}
-
 FIXTURE(batch_matrix) {
 	struct box b;
 	volatile uint8_t *release;
@@ -589,7 +540,7 @@ FIXTURE(batch_matrix) {
 
 FIXTURE_VARIANT(batch_matrix) {
 	unsigned int hit;	/* which call of the batch is interrupted */
-	enum batch_stop how;
+	enum interruption how;
 };
 
 #define CELL(name, h, i)						\
@@ -635,7 +586,7 @@ FIXTURE_TEARDOWN(batch_matrix)
 
 TEST_F_TIMEOUT(batch_matrix, each_call_and_each_stop, 120)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = { .sa_handler = on_interrupt_signal };
 	struct batcher *w = &self->w;
 	const unsigned int nr = 3, hit = variant->hit;
 	struct callbox_call_info c;
@@ -647,8 +598,8 @@ TEST_F_TIMEOUT(batch_matrix, each_call_and_each_stop, 120)
 
 	return_if_setup_skipped();
 	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
-	the_batcher = w;
-	the_stop = variant->how;
+	interrupt_how = variant->how;
+	interrupt_run = self->b.run;
 	*w = (struct batcher) { .fd = fd, .vcpu_fd = self->b.guest.vm.vcpu_fd,
 				.run = self->b.run };
 	if (variant->how == BY_TASK_WORK) {
@@ -694,7 +645,8 @@ TEST_F_TIMEOUT(batch_matrix, each_call_and_each_stop, 120)
 		EXPECT_EQ(0, atomic_load(&signals_handled));
 		break;
 	case BY_SIGNAL_MASK:
-		ASSERT_EQ(0, pthread_create(&mask_thread, NULL, mask_fn, w));
+		ASSERT_EQ(0, pthread_create(&mask_thread, NULL, set_mask_fn,
+					     &w->vcpu_fd));
 		pthread_kill(w->thread, SIGUSR1);
 		ASSERT_EQ(0, pthread_join(mask_thread, NULL));
 		ASSERT_TRUE(atomic_load(&mask_set));

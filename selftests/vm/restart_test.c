@@ -18,17 +18,10 @@
 #include <sys/syscall.h>
 
 #include "callbox_util.h"
+#include "interrupt_util.h"
 #include "task_work_ring.h"
 
 enum entry { BY_SYNC, BY_SUBMIT };
-
-enum interruption {
-	BY_SIGNAL,		/* a handler runs, the ioctl restarts */
-	BY_TASK_WORK,		/* io_uring's TWA_SIGNAL task work, no signal */
-	BY_SIGNAL_MASK,		/* a vCPU mask appears during the interruption */
-	BY_OWNER_EXIT,		/* the handler ends the thread */
-	BY_IMMEDIATE_EXIT,	/* the handler sets kvm_run.immediate_exit */
-};
 
 /* ---- the thread that makes the call, and the handler that hits it ---- */
 
@@ -59,33 +52,6 @@ enum worker_phase {
 	RUNNING,	/* issuing the ioctl that will be interrupted */
 	REISSUING,	/* the restart was refused; issuing it again */
 };
-
-/* One test per process (the harness forks), so the handler's state. */
-static struct worker *the_worker;
-static atomic_int signals_handled;
-static atomic_bool mask_set;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	switch (the_worker->how) {
-	case BY_SIGNAL_MASK:
-		/* Stay out of the ioctl until the vCPU has its mask. */
-		while (!atomic_load(&mask_set))
-			;
-		break;
-	case BY_OWNER_EXIT:
-		/* The thread ends here, its call parked in the kernel. */
-		syscall(SYS_exit, 0);
-		break;
-	case BY_IMMEDIATE_EXIT:
-		the_worker->run->immediate_exit = 1;
-		break;
-	default:
-		break;
-	}
-	atomic_fetch_add(&signals_handled, 1);
-}
 
 static void *worker_fn(void *p)
 {
@@ -158,22 +124,6 @@ static void *worker_fn(void *p)
 	return NULL;
 }
 
-/* Gives the vCPU a signal mask once the runner has let go of it. */
-static void *mask_fn(void *p)
-{
-	struct worker *w = p;
-	/* struct kvm_signal_mask ends in the sigset, a flexible array. */
-	union {
-		struct kvm_signal_mask mask;
-		uint8_t bytes[sizeof(struct kvm_signal_mask) + sizeof(uint64_t)];
-	} m = { .mask.len = sizeof(uint64_t) };
-
-	/* Takes the vCPU's mutex: waits until KVM_RUN has returned. */
-	if (!ioctl(w->vcpu_fd, KVM_SET_SIGNAL_MASK, &m.mask))
-		atomic_store(&mask_set, true);
-	return NULL;
-}
-
 /* ---- the matrix ---- */
 
 FIXTURE(restart) {
@@ -237,7 +187,7 @@ FIXTURE_TEARDOWN(restart)
 
 TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
 {
-	struct sigaction sa = { .sa_handler = on_signal };
+	struct sigaction sa = { .sa_handler = on_interrupt_signal };
 	struct worker *w = &self->w;
 	struct callbox_call_info c;
 	pthread_t mask_thread;
@@ -254,7 +204,8 @@ TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
 	w->entry = variant->entry;
 	w->after_hostcall = variant->after_hostcall;
 	w->how = variant->how;
-	the_worker = w;
+	interrupt_how = variant->how;
+	interrupt_run = w->run;
 	if (variant->entry == BY_SUBMIT) {
 		call_submit(self->b.fd, 0, &w->submitted_id);
 		ASSERT_EQ(id, w->submitted_id);
@@ -300,7 +251,8 @@ TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
 		EXPECT_EQ(0, atomic_load(&signals_handled));
 		break;
 	case BY_SIGNAL_MASK:
-		ASSERT_EQ(0, pthread_create(&mask_thread, NULL, mask_fn, w));
+		ASSERT_EQ(0, pthread_create(&mask_thread, NULL, set_mask_fn,
+					     &w->vcpu_fd));
 		pthread_kill(w->thread, SIGUSR1);
 		ASSERT_EQ(0, pthread_join(mask_thread, NULL));
 		ASSERT_TRUE(atomic_load(&mask_set));
@@ -336,6 +288,11 @@ TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
 		EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 		EXPECT_EQ(1, c.status);
 		return;
+	case BY_CANCEL:
+	case BY_DEADLINE:
+	case BY_SHUTDOWN:
+		/* batch_test crosses these; lifecycle_test the rest. */
+		ASSERT_TRUE(false);
 	}
 
 	/* Still in the guest, in the same call, until released. */
