@@ -36,8 +36,8 @@ static struct kvm_msrs *msrs_alloc(__u32 n)
 /*
  * MSRs a guest can write that KVM_GET_MSR_INDEX_LIST leaves out (a VMM
  * saves them on its own): the MTRRs, and the machine-check registers,
- * 32 banks of four by default, whose ADDR and MISC take any value. Those
- * this vCPU lacks are dropped like any other.
+ * up to 32 banks of four (vm.c gives the vCPU one), whose ADDR and MISC
+ * take any value. Those this vCPU lacks are dropped like any other.
  */
 #define MSR_MTRR_VAR_FIRST	0x200u	/* 8 PHYSBASE/PHYSMASK pairs */
 #define MSR_MTRR_VAR_LAST	0x20fu
