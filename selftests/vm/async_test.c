@@ -79,16 +79,6 @@ TEST(run_all_in_one_batch)
 	callbox_sandbox_free(sb);
 }
 
-static int host_double(struct callbox_sandbox *sb,
-		       const struct callbox_wire_value *args,
-		       struct callbox_wire_writer *result, void *opaque)
-{
-	(void)sb;
-	(void)opaque;
-	callbox_wire_put_i64(result, 2 * args[0].i64);
-	return 0;
-}
-
 /* A call that makes a host call stops the batch; the rest go on after. */
 TEST(run_all_through_host_calls)
 {

@@ -32,15 +32,6 @@
 
 /* ---- host_calls_survive_signals ---- */
 
-static int host_transform(struct callbox_sandbox *sb,
-			  const struct callbox_wire_value *args,
-			  struct callbox_wire_writer *result, void *opaque)
-{
-	(void)sb;
-	(void)opaque;
-	return callbox_wire_put_i64(result, args[0].i64 * 2);
-}
-
 static atomic_int alarms;
 
 static void on_alarm(int sig)
@@ -69,7 +60,7 @@ TEST_F_TIMEOUT(signals, host_calls_survive_signals, 300)
 		SKIP(return, "/dev/callbox is missing");
 	sb = sandbox_new(NULL);
 	ASSERT_EQ(0, callbox_sandbox_add_host_fn(sb, "transform", "i64(i64)",
-						 host_transform, NULL));
+						 host_double, NULL));
 	load_into(sb, "host");
 
 	ASSERT_EQ(0, sigaction(SIGALRM, &sa, NULL));

@@ -99,6 +99,17 @@ static inline void *lib_runner(void *p)
 	return NULL;
 }
 
+/* The host function "transform", i64(i64), of host.elf: doubles. */
+static inline int host_double(struct callbox_sandbox *sb,
+			      const struct callbox_wire_value *args,
+			      struct callbox_wire_writer *result, void *opaque)
+{
+	(void)sb;
+	(void)opaque;
+	callbox_wire_put_i64(result, 2 * args[0].i64);
+	return 0;
+}
+
 /* A thread that runs calls on sandbox @p until it is stopped. */
 static inline void *run_until_stopped(void *p)
 {
