@@ -309,7 +309,7 @@ void callbox_call_transition_locked(struct callbox_call *call, u32 new_state)
 		break;
 	case CALLBOX_STATE_HOSTCALL:
 		/* A CALL_SYNC waiting for the call now fails with EBUSY. */
-		wake_up_all(&sb->wq);
+		callbox_sandbox_wake(sb);
 		break;
 	case CALLBOX_STATE_EXITED:
 	case CALLBOX_STATE_ABORTED:
@@ -325,9 +325,10 @@ void callbox_call_transition_locked(struct callbox_call *call, u32 new_state)
 			callbox_call_end_init_locked(call, new_state);
 		sb->nr_ended++;
 		/* From the timer itself this fails harmlessly. */
-		hrtimer_try_to_cancel(&call->deadline_timer);
+		if (call->deadline_ns)
+			hrtimer_try_to_cancel(&call->deadline_timer);
 		callbox_call_record_end_locked(call, now);
-		wake_up_all(&sb->wq);
+		callbox_sandbox_wake(sb);
 		break;
 	}
 	callbox_call_notify_locked(call, from);
@@ -457,7 +458,7 @@ int callbox_call_cancel_locked(struct callbox_call *call, u32 reason)
 		return 0;
 	}
 	/* Pollers: a host function may be waiting to learn this. */
-	wake_up_all(&sb->wq);
+	callbox_sandbox_wake(sb);
 	return 0;
 }
 
@@ -508,7 +509,7 @@ void callbox_call_unclaim(struct callbox_call *call)
 
 	spin_lock_irq(&sb->lock);
 	WRITE_ONCE(call->claimed, false);
-	wake_up_all(&sb->wq);
+	callbox_sandbox_wake(sb);
 	spin_unlock_irq(&sb->lock);
 }
 
@@ -524,7 +525,9 @@ void callbox_call_consume(struct callbox_call *call)
 	bool on_list;
 
 	WARN_ON_ONCE(!callbox_call_ended(call));
-	hrtimer_cancel(&call->deadline_timer);
+	/* Only a call published with a deadline ever armed its timer. */
+	if (call->deadline_ns)
+		hrtimer_cancel(&call->deadline_timer);
 
 	spin_lock_irq(&sb->lock);
 	on_list = !call->consumed;
@@ -537,7 +540,7 @@ void callbox_call_consume(struct callbox_call *call)
 			sb->nr_calls--;
 		sb->nr_ended--;
 		/* Waiters held off by the claim learn it is gone. */
-		wake_up_all(&sb->wq);
+		callbox_sandbox_wake(sb);
 	}
 	spin_unlock_irq(&sb->lock);
 

@@ -133,7 +133,7 @@ int callbox_ioctl_call_batch(void *obj, struct callbox_ucmd *ucmd)
 	spin_lock_irq(&sb->lock);
 	WRITE_ONCE(sb->batching, true);
 	spin_unlock_irq(&sb->lock);
-	wake_up_all(&sb->wq);	/* a RESET waiting for run_lock: EBUSY now */
+	callbox_sandbox_wake(sb);	/* a RESET waiting for run_lock: EBUSY now */
 	ret = callbox_batch_run(sb, cmd, ubatch, &req);
 	callbox_run_unlock(sb);
 

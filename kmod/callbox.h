@@ -301,6 +301,24 @@ struct callbox_sandbox_report {
 	struct callbox_call_record recent[CALLBOX_NL_RECENT_CALLS];
 };
 
+/**
+ * callbox_sandbox_wake() - wake whoever waits on or polls @sb->wq
+ * @sb: the sandbox
+ *
+ * Call it after the change its waiters test for. Most changes wake
+ * nobody (a sync call makes five), so the queue is looked at first: the
+ * barrier in wq_has_sleeper() pairs with the one every waiter passes
+ * between joining the queue and testing its condition (set_current_state()
+ * in wait_event*(); for a poller, sb->lock, under which the changes it
+ * tests are made and read). Either the waiter sees the change, or this
+ * sees the waiter.
+ */
+static inline void callbox_sandbox_wake(struct callbox_sandbox *sb)
+{
+	if (wq_has_sleeper(&sb->wq))
+		wake_up_all(&sb->wq);
+}
+
 /* sandbox.c */
 int callbox_sandbox_create(void *unused, struct callbox_ucmd *ucmd);
 void callbox_sandbox_put(struct callbox_sandbox *sb);
@@ -434,6 +452,8 @@ struct callbox_run_req {
 
 /* run.c */
 int callbox_run_prepare(struct callbox_sandbox *sb);
+unsigned long callbox_run_switches(void);
+int callbox_run_recheck(struct callbox_sandbox *sb, unsigned long switches);
 int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 		     const struct callbox_run_req *req);
 bool callbox_run_is_restart(const struct callbox_call_info *out);

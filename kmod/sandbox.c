@@ -116,7 +116,8 @@ static void callbox_sandbox_reap_fn(struct work_struct *work)
  * @deadline_ns: its deadline (0: none)
  * @init: it is a reset's init call
  * @enter: CALL_SYNC enters the call next, with no write to userspace in
- *	between: check callbox_run_prepare() once the reply is written
+ *	between, and has just passed callbox_run_prepare(): check again
+ *	(callbox_run_recheck()) once the reply is written
  * @ucmd: the ioctl; its reply, with the id, is written before anything
  *	is published, so a reply that cannot be written publishes nothing
  * @reply_id: where the id goes in the kernel copy of the ioctl's struct
@@ -136,6 +137,7 @@ int callbox_sandbox_publish(struct callbox_sandbox *sb,
 			    bool init, bool enter, struct callbox_ucmd *ucmd,
 			    u64 *reply_id, size_t reply_len)
 {
+	unsigned long switches = callbox_run_switches();
 	int ret = 0;
 	u64 id;
 
@@ -158,7 +160,7 @@ int callbox_sandbox_publish(struct callbox_sandbox *sb,
 		return ret;
 	/* The write may have waited long: check what holds now. */
 	if (enter)
-		ret = callbox_run_prepare(sb);
+		ret = callbox_run_recheck(sb, switches);
 
 	spin_lock_irq(&sb->lock);
 	if (ret) {
@@ -176,7 +178,7 @@ int callbox_sandbox_publish(struct callbox_sandbox *sb,
 			sb->poisoned = false;
 		callbox_call_add_locked(call, id, deadline_ns, init);
 		/* A runner may be waiting for work. */
-		wake_up_all(&sb->wq);
+		callbox_sandbox_wake(sb);
 	}
 	spin_unlock_irq(&sb->lock);
 	return ret;
@@ -221,7 +223,7 @@ static void callbox_sandbox_shutdown_locked(struct callbox_sandbox *sb)
 		callbox_netlink_sandbox_event(sb,
 					      CALLBOX_NL_EVENT_SANDBOX_SHUTDOWN);
 	}
-	wake_up_all(&sb->wq);
+	callbox_sandbox_wake(sb);
 }
 
 static int callbox_sandbox_shutdown(void *obj, struct callbox_ucmd *ucmd)
@@ -265,7 +267,7 @@ void callbox_sandbox_starting_locked(struct callbox_sandbox *sb,
 	lockdep_assert_held(&sb->run_lock);
 
 	WRITE_ONCE(sb->starting_call, call);
-	wake_up_all(&sb->wq);
+	callbox_sandbox_wake(sb);
 }
 
 /* Let go of run_lock, which a RESET may be waiting for. */
@@ -276,7 +278,7 @@ void callbox_run_unlock(struct callbox_sandbox *sb)
 	WRITE_ONCE(sb->batching, false);
 	spin_unlock_irq(&sb->lock);
 	mutex_unlock(&sb->run_lock);
-	wake_up_all(&sb->wq);
+	callbox_sandbox_wake(sb);
 }
 
 static int callbox_sandbox_release(struct inode *inode, struct file *file)
