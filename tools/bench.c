@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,7 @@ struct stuck_guest {
 	struct kvm_run *run;
 	size_t run_size;
 	int fd;
+	sem_t measured;		/* bench_cancel() has its figure */
 };
 
 static void stuck_create(struct stuck_guest *s, int dev_fd, bool halted)
@@ -175,7 +177,10 @@ static void stuck_destroy(struct stuck_guest *s)
 /*
  * One long-lived runner does every KVM_RUN, resets included: a vCPU that
  * changes threads costs KVM a pid switch with an RCU grace period, which
- * would be measured instead of the kick.
+ * would be measured instead of the kick. It resets only once the figure
+ * is taken: on a real host the reset runs beside the waiter, but single-
+ * threaded TCG runs one vCPU at a time, and the waiter's vCPU would wait
+ * for the reset's thirty-odd ioctls first.
  */
 static void *stuck_runner(void *p)
 {
@@ -184,6 +189,8 @@ static void *stuck_runner(void *p)
 	int ret;
 
 	while (!callbox_call_run_fd(s->fd, 0, 0, &c)) {
+		while (sem_wait(&s->measured) && errno == EINTR)
+			;
 		/*
 		 * The reset after the last cancel races with the shutdown
 		 * that ends the benchmark, which refuses it: then we are done.
@@ -208,6 +215,7 @@ static void bench_cancel(int dev_fd, bool halted, uint64_t *t, int n)
 	int i, ret;
 
 	stuck_create(&s, dev_fd, halted);
+	sem_init(&s.measured, 0, 0);
 	pthread_create(&thread, NULL, stuck_runner, &s);
 	for (i = 0; i < n; i++) {
 		ret = callbox_call_submit_fd(s.fd, 0, &id);
@@ -226,10 +234,12 @@ static void bench_cancel(int dev_fd, bool halted, uint64_t *t, int n)
 		t[i] = now_ns() - t0;
 		if (ret || c.reason != CALLBOX_ABORT_CANCELLED)
 			die("cancel", ret ? -ret : EPROTO);
+		sem_post(&s.measured);
 	}
 	/* The runner's RUN returns ESHUTDOWN; only then is the fd closed. */
 	callbox_sandbox_shutdown_fd(s.fd);
 	pthread_join(thread, NULL);
+	sem_destroy(&s.measured);
 	stuck_destroy(&s);
 }
 
