@@ -452,8 +452,6 @@ struct callbox_run_req {
 
 /* run.c */
 int callbox_run_prepare(struct callbox_sandbox *sb);
-unsigned long callbox_run_switches(void);
-int callbox_run_recheck(struct callbox_sandbox *sb, unsigned long switches);
 int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 		     const struct callbox_run_req *req);
 bool callbox_run_is_restart(const struct callbox_call_info *out);

@@ -184,25 +184,6 @@ static struct callbox_exit callbox_run_decode(struct kvm_vcpu *vcpu,
 	}
 }
 
-/* callbox_run_prepare(), asking the security module only if @ask_lsm. */
-static int callbox_run_check(struct callbox_sandbox *sb, bool ask_lsm)
-{
-	struct kvm_vcpu *vcpu = sb->vcpu;
-
-	/*
-	 * Both can still change before KVM_RUN has the vCPU's mutex, by a
-	 * vCPU ioctl of another thread that holds it now: see "Calls and
-	 * the vCPU" in the uapi header.
-	 */
-	if (READ_ONCE(vcpu->sigset_active))
-		return -EOPNOTSUPP;
-	if (READ_ONCE(vcpu->run->HINT_UNSAFE_IN_KVM(immediate_exit)))
-		return -EINTR;
-	if (!ask_lsm)
-		return 0;
-	return security_file_ioctl(sb->vcpu_file, KVM_RUN, 0);
-}
-
 /**
  * callbox_run_prepare() - check that the guest may be entered now
  * @sb: the sandbox
@@ -221,34 +202,18 @@ static int callbox_run_check(struct callbox_sandbox *sb, bool ask_lsm)
  */
 int callbox_run_prepare(struct callbox_sandbox *sb)
 {
-	return callbox_run_check(sb, true);
-}
+	struct kvm_vcpu *vcpu = sb->vcpu;
 
-/* How many times the current thread has been switched out so far. */
-unsigned long callbox_run_switches(void)
-{
-	return current->nvcsw + current->nivcsw;
-}
-
-/**
- * callbox_run_recheck() - check again, after a write to userspace, that
- *	the guest may be entered
- * @sb: the sandbox
- * @switches: callbox_run_switches() right after callbox_run_prepare()
- *	passed
- *
- * As callbox_run_prepare(), but the security module is asked again only
- * if the thread has been switched out since: the write slept on a page
- * fault (which userfaultfd may hold up as long as it likes), or was
- * preempted. Otherwise no more time has passed since it said yes than
- * between any check and its use, and asking again would cost a twentieth
- * of what callbox adds to a sync call.
- *
- * Return: as callbox_run_prepare().
- */
-int callbox_run_recheck(struct callbox_sandbox *sb, unsigned long switches)
-{
-	return callbox_run_check(sb, callbox_run_switches() != switches);
+	/*
+	 * Both can still change before KVM_RUN has the vCPU's mutex, by a
+	 * vCPU ioctl of another thread that holds it now: see "Calls and
+	 * the vCPU" in the uapi header.
+	 */
+	if (READ_ONCE(vcpu->sigset_active))
+		return -EOPNOTSUPP;
+	if (READ_ONCE(vcpu->run->HINT_UNSAFE_IN_KVM(immediate_exit)))
+		return -EINTR;
+	return security_file_ioctl(sb->vcpu_file, KVM_RUN, 0);
 }
 
 /*

@@ -116,8 +116,7 @@ static void callbox_sandbox_reap_fn(struct work_struct *work)
  * @deadline_ns: its deadline (0: none)
  * @init: it is a reset's init call
  * @enter: CALL_SYNC enters the call next, with no write to userspace in
- *	between, and has just passed callbox_run_prepare(): check again
- *	(callbox_run_recheck()) once the reply is written
+ *	between: check callbox_run_prepare() once the reply is written
  * @ucmd: the ioctl; its reply, with the id, is written before anything
  *	is published, so a reply that cannot be written publishes nothing
  * @reply_id: where the id goes in the kernel copy of the ioctl's struct
@@ -137,7 +136,6 @@ int callbox_sandbox_publish(struct callbox_sandbox *sb,
 			    bool init, bool enter, struct callbox_ucmd *ucmd,
 			    u64 *reply_id, size_t reply_len)
 {
-	unsigned long switches = callbox_run_switches();
 	int ret = 0;
 	u64 id;
 
@@ -160,7 +158,7 @@ int callbox_sandbox_publish(struct callbox_sandbox *sb,
 		return ret;
 	/* The write may have waited long: check what holds now. */
 	if (enter)
-		ret = callbox_run_recheck(sb, switches);
+		ret = callbox_run_prepare(sb);
 
 	spin_lock_irq(&sb->lock);
 	if (ret) {
