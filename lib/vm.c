@@ -25,6 +25,7 @@
 
 #define CPUID_1_ECX_VMX		(1u << 5)
 #define CPUID_80000001_ECX_SVM	(1u << 2)
+#define CPUID_80000001_ECX_PERFCTR_CORE	(1u << 23)
 
 /* KVM's own leaves: its signature and its paravirtual features. */
 #define CPUID_HYPERVISOR_FIRST	0x40000000u
@@ -36,7 +37,11 @@
  * and each is state that one request could leave for the next (a guest
  * that turned steal time on had KVM write into its memory on every entry,
  * after a reset too). With the leaves gone and
- * KVM_CAP_ENFORCE_PV_FEATURE_CPUID on, writing their MSRs faults.
+ * KVM_CAP_ENFORCE_PV_FEATURE_CPUID on, writing their MSRs faults; and
+ * without Hyper-V's signature there, KVM keeps its Hyper-V emulation off
+ * for the guest, whose writes to those MSRs fault too (it could otherwise
+ * enable a hypercall page, a TSC page or a SynIC). So a restore need not
+ * put back either kind (vcpu_state.c).
  */
 static int vm_set_cpuid(struct callbox_vm *vm, char *err, size_t errlen)
 {
@@ -79,7 +84,8 @@ static int vm_set_cpuid(struct callbox_vm *vm, char *err, size_t errlen)
 		if (e->function == 1)
 			e->ecx &= ~CPUID_1_ECX_VMX;
 		if (e->function == 0x80000001)
-			e->ecx &= ~CPUID_80000001_ECX_SVM;
+			e->ecx &= ~(CPUID_80000001_ECX_SVM |
+				    CPUID_80000001_ECX_PERFCTR_CORE);
 		cpuid->entries[kept++] = *e;
 	}
 	cpuid->nent = kept;
@@ -91,6 +97,34 @@ static int vm_set_cpuid(struct callbox_vm *vm, char *err, size_t errlen)
 	if (ret < 0)
 		return kvm_fail(err, errlen, ret,
 			       "KVM_ENABLE_CAP(KVM_CAP_ENFORCE_PV_FEATURE_CPUID)");
+	return 0;
+}
+
+/*
+ * No PMU (performance counters). The guest needs none; its counters and
+ * their controls would be state that one request leaves for the next,
+ * which each restore would write back, and KVM accounts every instruction
+ * it emulates to them. Without it, the guest's writes to AMD's counter
+ * MSRs fault or are ignored, so a restore leaves them out
+ * (vcpu_state.c). KVM offers this capability whenever it has a PMU to
+ * give (Linux 5.18 and later): a KVM that does not offer it has none.
+ */
+static int vm_disable_pmu(struct callbox_vm *vm, char *err, size_t errlen)
+{
+	struct kvm_enable_cap cap = {
+		.cap = KVM_CAP_PMU_CAPABILITY,
+		.args = { KVM_PMU_CAP_DISABLE },
+	};
+	int ret;
+
+	ret = kvm_ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION,
+			(void *)KVM_CAP_PMU_CAPABILITY);
+	if (ret <= 0)
+		return 0;
+	ret = kvm_ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap);
+	if (ret < 0)
+		return kvm_fail(err, errlen, ret,
+				"KVM_ENABLE_CAP(KVM_CAP_PMU_CAPABILITY)");
 	return 0;
 }
 
@@ -191,6 +225,10 @@ int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, int mem_fd,
 		goto out_destroy;
 	}
 	vm->vm_fd = ret;
+	/* Before the vCPU: KVM refuses it once one exists. */
+	ret = vm_disable_pmu(vm, err, errlen);
+	if (ret < 0)
+		goto out_destroy;
 
 	/* A template's pages stay shared until the guest writes one. */
 	vm->mem = mmap(NULL, mem_size, PROT_READ | PROT_WRITE,
