@@ -63,7 +63,10 @@ static const __u32 msrs_extra[] = {
  * AMD's performance counters and their controls, legacy and core: vm.c
  * gives the VM no PMU, and KVM then ignores the guest's writes to the
  * legacy ones and faults the others. residue_test checks that none of
- * them takes a guest's write.
+ * them takes a guest's write. (The test VM's KVM has no PMU to give, so
+ * there the PMU half rests on KVM's code: get_gp_pmc_amd() and
+ * amd_is_valid_msr() refuse every counter of a VM without one, in 6.1
+ * as in 6.12.)
  */
 #define MSR_KVM_WALL_CLOCK_OLD	0x11u
 #define MSR_KVM_SYSTEM_TIME_OLD	0x12u

@@ -106,8 +106,10 @@ static int vm_set_cpuid(struct callbox_vm *vm, char *err, size_t errlen)
  * which each restore would write back, and KVM accounts every instruction
  * it emulates to them. Without it, the guest's writes to AMD's counter
  * MSRs fault or are ignored, so a restore leaves them out
- * (vcpu_state.c). KVM offers this capability whenever it has a PMU to
- * give (Linux 5.18 and later): a KVM that does not offer it has none.
+ * (vcpu_state.c). On the kernels callbox builds for (6.1 and later:
+ * kmod/Kbuild), KVM offers this capability whenever it has a PMU to give,
+ * so one that does not offer it has none. (Before 5.18 it had a PMU and
+ * no way to withhold it.)
  */
 static int vm_disable_pmu(struct callbox_vm *vm, char *err, size_t errlen)
 {
