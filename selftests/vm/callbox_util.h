@@ -24,6 +24,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -297,6 +298,57 @@ static inline void check_ioctl_abi(struct __test_metadata *_metadata,
 			usleep(500);					\
 		(cond);							\
 	})
+
+/*
+ * One of a vCPU's statistics, as KVM keeps them (KVM_GET_STATS_FD): open
+ * it once, then read it as often as needed.
+ */
+struct vcpu_stat {
+	int fd;
+	off_t offset;
+};
+
+/* Find statistic @name of vCPU @vcpu_fd: 0, or -1 if KVM has no such. */
+static inline int vcpu_stat_open(struct vcpu_stat *s, int vcpu_fd,
+				 const char *name)
+{
+	struct kvm_stats_header h;
+	struct kvm_stats_desc *d = NULL;
+	size_t dsize;
+	uint32_t i;
+
+	s->fd = ioctl(vcpu_fd, KVM_GET_STATS_FD, NULL);
+	if (s->fd < 0)
+		return -1;
+	if (pread(s->fd, &h, sizeof(h), 0) != sizeof(h))
+		goto fail;
+	dsize = sizeof(*d) + h.name_size;
+	d = calloc(1, dsize);
+	for (i = 0; d && i < h.num_desc; i++) {
+		if (pread(s->fd, d, dsize, h.desc_offset + i * dsize) !=
+		    (ssize_t)dsize)
+			break;
+		if (!strncmp(d->name, name, h.name_size)) {
+			s->offset = h.data_offset + d->offset;
+			free(d);
+			return 0;
+		}
+	}
+fail:
+	free(d);
+	close(s->fd);
+	s->fd = -1;
+	return -1;
+}
+
+static inline uint64_t vcpu_stat_read(const struct vcpu_stat *s)
+{
+	uint64_t v = 0;
+
+	if (pread(s->fd, &v, sizeof(v), s->offset) != sizeof(v))
+		return 0;
+	return v;
+}
 
 /* The state of call @id now, 0 if GET fails. */
 static inline uint32_t call_state(int fd, uint64_t id)

@@ -67,12 +67,22 @@ TEST_F_TIMEOUT(stuck, cancel_running, 60)
 {
 	struct call_runner r = { .fd = self->fd };
 	struct callbox_call_info c;
-	uint64_t id, t0;
+	struct vcpu_stat exits;
+	uint64_t id, t0, before;
 
+	ASSERT_EQ(0, vcpu_stat_open(&exits, self->guest.vm.vcpu_fd, "exits"));
+	before = vcpu_stat_read(&exits);
 	call_submit(self->fd, 0, &id);
 	r.id = id;
 	ASSERT_EQ(0, pthread_create(&r.thread, NULL, call_runner_fn, &r));
 	ASSERT_TRUE(wait_for_state(self->fd, id, CALLBOX_STATE_ENTERED));
+	/*
+	 * ENTERED comes before KVM_RUN, which can take long to enter the
+	 * guest on a slow kernel (KASAN's). Once KVM has left the guest (a
+	 * timer tick for the spinner, its HLT for the halter), it has run.
+	 */
+	ASSERT_TRUE(WAIT_FOR(vcpu_stat_read(&exits) != before));
+	close(exits.fd);
 	usleep(20 * 1000);	/* let it really spin or sleep */
 
 	t0 = now_ns();
