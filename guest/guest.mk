@@ -33,16 +33,19 @@ GUEST_CC ?= $(CC)
 # stays enabled for guest programs (the host sets CR4.OSFXSR) so that they
 # can use floating point where the KVM underneath executes it natively; see
 # the SDK's own flags below.
-GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror \
-	-ffreestanding -fno-pic -fno-pie -mcmodel=small -mno-red-zone \
-	-fno-stack-protector -fno-asynchronous-unwind-tables \
-	-fstack-clash-protection \
+# (GUEST_TARGET_CFLAGS and GUEST_TARGET_LDFLAGS are what an installed
+# SDK's callbox-guest.pc gives too.)
+GUEST_TARGET_CFLAGS := -ffreestanding -fno-pic -fno-pie -mcmodel=small \
+	-mno-red-zone -fno-stack-protector -fno-asynchronous-unwind-tables \
+	-fstack-clash-protection
+GUEST_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror $(GUEST_TARGET_CFLAGS) \
 	-I$(GUEST_DIR)/include -I$(GUEST_ROOT)/shared/include -I$(GUEST_ROOT)/uapi \
 	-MMD -MP
 
 GUEST_LDS := $(GUEST_DIR)/sdk/guest.ld
-GUEST_LDFLAGS := -nostdlib -static -Wl,-T,$(GUEST_LDS) \
-	-Wl,--build-id=none -Wl,-z,noexecstack
+GUEST_TARGET_LDFLAGS := -nostdlib -static -Wl,--build-id=none \
+	-Wl,-z,noexecstack
+GUEST_LDFLAGS := $(GUEST_TARGET_LDFLAGS) -Wl,-T,$(GUEST_LDS)
 # For the helpers GCC may call on its own (e.g. 128-bit division).
 GUEST_LDLIBS := -lgcc
 
@@ -101,18 +104,26 @@ guest:
 		$(GUEST_BUILD)/$(basename $(notdir $(SRC))).elf
 	@echo "guest: $(GUEST_BUILD)/$(basename $(notdir $(SRC))).elf"
 
-$(GUEST_BUILD)/%.elf: $(GUEST_BUILD)/obj/%.o $(GUEST_SDK_OBJS) $(GUEST_LDS)
+# The SDK as one relocatable object, as it installs (make install): a guest
+# links all of it, as it would every object, with none of the archive's
+# rules about which members a link pulls in (the export table and _start
+# are referred to by nothing but the linker script).
+GUEST_SDK := $(GUEST_BUILD)/sdk/callbox-guest.o
+$(GUEST_SDK): $(GUEST_SDK_OBJS)
+	$(GUEST_CC) -r -nostdlib -o $@ $^
+
+$(GUEST_BUILD)/%.elf: $(GUEST_BUILD)/obj/%.o $(GUEST_SDK) $(GUEST_LDS)
 	$(GUEST_CC) $(GUEST_LDFLAGS) -o $@ $(filter %.o,$^) $(GUEST_LDLIBS)
 
 # Objects made by a chain of implicit rules are intermediates, which make
 # deletes after the link; keep them for incremental builds and debugging.
-.PRECIOUS: $(GUEST_BUILD)/sdk/%.o $(GUEST_BUILD)/obj/%.o
+.PRECIOUS: $(GUEST_BUILD)/sdk/%.o $(GUEST_BUILD)/obj/%.o $(GUEST_SDK)
 
 .PHONY: guest-examples guest-clean
 guest-examples: $(GUEST_EXAMPLE_ELFS)
 
 guest-clean:
-	rm -f $(GUEST_EXAMPLE_ELFS) $(GUEST_SDK_OBJS) $(GUEST_SDK_OBJS:.o=.d)
+	rm -f $(GUEST_EXAMPLE_ELFS) $(GUEST_SDK) $(GUEST_SDK_OBJS) $(GUEST_SDK_OBJS:.o=.d)
 	rm -rf $(GUEST_BUILD)/obj
 
 -include $(GUEST_SDK_OBJS:.o=.d) $(wildcard $(GUEST_BUILD)/obj/*.d)
