@@ -12,6 +12,9 @@
 #   make check-debug the VM suites on a debug kernel (KASAN, lockdep, ...)
 #   make bench      benchmarks in the VM
 #   make vm-shell   interactive shell in the VM, module loaded
+#   make install    install the library, headers, CLI, guest SDK, man pages
+#                   (DESTDIR, PREFIX, LIBDIR, ...; see dist/install.mk)
+#   make modules_install  install the module built for KDIR
 #
 # CC, CFLAGS, CPPFLAGS and LDFLAGS are honoured, from the command line or
 # the environment; the flags the code needs are added to them. Warnings are
@@ -22,6 +25,8 @@
 # test VM boots. The VM always gets a module built against its own kernel.
 
 BUILD := build
+# callbox's version: the library's .pc, the CLI's --version, dkms.conf.
+VERSION := 0.1.0
 
 # The Debian kernel the test VM boots (resolved at build time).
 VM_KVER = $(shell tools/vm/kernel.sh --kver)
@@ -120,6 +125,7 @@ TOOL_OBJS := $(CLI_OBJS) $(BENCH_OBJS) $(BENCH_INSPECT_OBJS)
 
 # Before the first build there are no dependency files to say so.
 $(TOOL_OBJS): | $(PUBLIC_HDRS)
+$(BUILD)/tools/cli/main.o: USER_CPPFLAGS += -DCALLBOX_VERSION='"$(VERSION)"'
 $(BUILD)/tools/%.o: tools/%.c
 	@mkdir -p $(@D)
 	$(CC) $(USER_CPPFLAGS) $(CPPFLAGS) $(CALLBOX_CFLAGS) $(CFLAGS) \
@@ -306,5 +312,7 @@ vm-shell: deps
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null || true
 	rm -rf $(BUILD)
+
+include dist/install.mk
 
 -include $(LIB_OBJS:.o=.d) $(TOOL_OBJS:.o=.d)

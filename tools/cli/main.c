@@ -19,10 +19,6 @@
 
 #include "cli.h"
 
-#ifndef CALLBOX_VERSION
-#define CALLBOX_VERSION "0.1"
-#endif
-
 static int cmd_help(int argc, char **argv);
 static void help_usage(FILE *f);
 
