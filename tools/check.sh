@@ -13,7 +13,9 @@
 #      dependency tracking; a clang build; the selftests' config fragment
 #      against the VM's kernel; the guest build kit; the Promela model of
 #      the call lifecycle (tools/model-check.sh); a bounded libFuzzer run
-#      of the wire decoder (tools/fuzz.sh)
+#      of the wire decoder (tools/fuzz.sh); the install, DKMS and an
+#      outside project built against the install, run in the VM
+#      (tools/check-install.sh); the man pages (tools/check-man.sh)
 #   3. VM suites: the "vm" collection, run by run_kselftest.sh in QEMU
 #      with callbox.ko loaded; a dirty dmesg or a VM that dies fails too
 #
@@ -94,6 +96,16 @@ count_suite model "$logs/model-check.log"
 # Fuzzing: the wire decoder reads hostile guest memory.
 tools/fuzz.sh >"$logs/fuzz-wire.log" 2>&1
 count_suite fuzz/wire "$logs/fuzz-wire.log"
+
+# Installed: make install / uninstall, an outside project built with
+# pkg-config and the installed guest SDK, DKMS, and the outside project's
+# programs in the VM on DKMS's module.
+tools/check-install.sh >"$logs/install.log" 2>&1
+count_suite install "$logs/install.log"
+
+# The man pages: one for every exported function, each rendering cleanly.
+tools/check-man.sh >"$logs/man.log" 2>&1
+count_suite man "$logs/man.log"
 
 # ---- 3. the VM ----
 # The "vm" collection, then "tsan": the outcome test again, built with

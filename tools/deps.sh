@@ -41,11 +41,16 @@ set -euo pipefail
 #                       callbox family as operators see it
 #   trinity             the system call fuzzer, run in the VM against
 #                       /dev/callbox (trinity_test.sh)
+#   dkms                builds the module as a packaged install does
+#                       (tools/check-install.sh)
+#   man-db groff-base   renders the man pages, to check them (check-man.sh)
+#   debhelper dh-dkms lintian  build and check the .deb packages (debian/)
 PACKAGES=(
 	qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static cpio
 	kmod linux-source-6.1 libnl-3-dev libnl-genl-3-dev sparse xz-utils gcc make
 	libc6-dev spin clang libclang-rt-14-dev libbpf-dev libelf-dev zlib1g-dev
-	rsync python3-yaml pkg-config iproute2 libnl-utils trinity
+	rsync python3-yaml pkg-config iproute2 libnl-utils trinity dkms man-db
+	groff-base debhelper dh-dkms lintian
 )
 # --debug-kernel: building the debug lane's kernel (tools/debug-kernel/):
 #   flex bison bc       Kconfig and the kernel build itself
