@@ -818,7 +818,9 @@ struct callbox_call_status {
  * @owner_uid: the creator's effective uid, in the caller's user namespace
  *	((uint32_t)-1 if the kernel did not say)
  * @state: CALLBOX_NL_SANDBOX_IDLE, _RUNNING (a call is ENTERED or in
- *	HOSTCALL), _POISONED (calls are refused until a reset) or _SHUTDOWN
+ *	HOSTCALL), _POISONED (calls are refused until a reset), _SHUTDOWN or
+ *	_RESTORING (a restore is putting it back; calls are refused until
+ *	it ends)
  * @reserved0: zero
  * @age_ns: time since it was created
  * @nr_calls: calls made on it, init calls included
@@ -893,8 +895,9 @@ const char *callbox_inspect_last_error(void);
  * struct callbox_event - one event of the kernel's "events" group
  * @type: CALLBOX_NL_EVENT_SANDBOX_CREATE, _SANDBOX_SHUTDOWN,
  *	_CALL_TRANSITION or _LOST
- * @owner_uid: the sandbox owner's uid, in the caller's user namespace;
- *	(uint32_t)-1 if the event has none
+ * @owner_uid: the sandbox owner's uid, in the initial user namespace (the
+ *	kernel sends one message to every listener); (uint32_t)-1 if the
+ *	event has none
  * @sandbox_id: the sandbox; 0 for a LOST event
  * @call_id: the call that changed state; 0 if not a CALL_TRANSITION
  * @from: the state the call left; 0 for a new call, which enters QUEUED
