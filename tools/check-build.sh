@@ -19,17 +19,7 @@ cd "$root" || exit 1
 build=build
 goals=(userspace selftests)
 
-n=0 pass=0 fail=0
-result() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		pass=$((pass + 1))
-		echo "ok $n $2"
-	else
-		fail=$((fail + 1))
-		echo "not ok $n $2"
-	fi
-}
+. selftests/vm/tap.sh
 
 # The dependency files make reads: those it includes, as MAKEFILE_LIST
 # names them (the top level's and each collection of selftests'). A
@@ -96,7 +86,7 @@ for dir in "$build"/selftests/*/; do
 		fi
 	done
 done
-result "$missing" "make reads a dependency file for every object and test program"
+tap_result "$missing" "make reads a dependency file for every object and test program"
 
 # header -> the targets whose dependency file names it. A header is
 # named as the compiler named it: relative to where that make runs.
@@ -152,11 +142,9 @@ for h in $(printf '%s\n' "${!includers[@]}" | sort); do
 	done
 	if [ -n "$bad" ]; then
 		echo "# touching $h rebuilds none of:$bad"
-		result 1 "touching $h rebuilds its $(wc -w <<<"${includers[$h]}") includers"
+		tap_result 1 "touching $h rebuilds its $(wc -w <<<"${includers[$h]}") includers"
 	else
-		result 0 "touching $h rebuilds its $(wc -w <<<"${includers[$h]}") includers"
+		tap_result 0 "touching $h rebuilds its $(wc -w <<<"${includers[$h]}") includers"
 	fi
 done
-echo "1..$n"
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
-[ "$fail" -eq 0 ]
+tap_totals

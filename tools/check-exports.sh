@@ -23,26 +23,15 @@ map=lib/libcallbox.map
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-n=0 pass=0 fail=0
-result() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		pass=$((pass + 1))
-		echo "ok $n $2"
-	else
-		fail=$((fail + 1))
-		echo "not ok $n $2"
-	fi
-}
+. selftests/vm/tap.sh
 
 echo "TAP version 13"
-echo "1..4"
 
 # The map: names between "global:" and "local:".
 sed -n '/global:/,/local:/p' "$map" | sed '1d;$d' |
 	sed 's/[[:space:]]//g; s/;$//; /^$/d; /^#/d' | sort >"$tmp/map"
 ! grep -q '[*?[]' "$tmp/map"
-result $? "the map names every symbol, no globs"
+tap_result $? "the map names every symbol, no globs"
 
 # The headers, through the compiler: every function they declare.
 for h in "$build"/include/callbox/*.h; do
@@ -57,19 +46,19 @@ grep -F "/* $build/include/callbox/" "$tmp/aux" | grep -E '^/\* [^ ]*:NC \*/ ext
 check_same() {
 	local what=$1 file=$2
 	if diff -u "$tmp/map" "$file" >"$tmp/diff"; then
-		result 0 "$what exports what the map lists"
+		tap_result 0 "$what exports what the map lists"
 	else
 		sed 's/^/# /' "$tmp/diff"
-		result 1 "$what exports what the map lists"
+		tap_result 1 "$what exports what the map lists"
 	fi
 }
 
 if diff -u "$tmp/map" "$tmp/header" >"$tmp/diff"; then
-	result 0 "the map lists what the public headers declare"
+	tap_result 0 "the map lists what the public headers declare"
 else
 	echo "# - map only, + header only:"
 	sed 's/^/# /' "$tmp/diff"
-	result 1 "the map lists what the public headers declare"
+	tap_result 1 "the map lists what the public headers declare"
 fi
 
 nm -D --defined-only "$build/libcallbox.so.1" | awk '$2 ~ /^[TDBRW]$/ { print $3 }' |
@@ -80,5 +69,4 @@ nm -g --defined-only "$build/libcallbox.a" 2>/dev/null |
 	awk 'NF == 3 { print $3 }' | sort -u >"$tmp/static"
 check_same "libcallbox.a" "$tmp/static"
 
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
-[ "$fail" -eq 0 ]
+tap_totals

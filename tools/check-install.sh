@@ -31,24 +31,10 @@ libdir=/usr/lib/$multiarch
 dest=$tmp/root
 kver=$(tools/vm/kernel.sh --kver)
 
-n=0 pass=0 fail=0
-result() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		pass=$((pass + 1))
-		echo "ok $n $2"
-	else
-		fail=$((fail + 1))
-		echo "not ok $n $2"
-		sed 's/^/# /' "$log" | tail -n 20
-	fi
-}
+. selftests/vm/tap.sh
 # check DESCRIPTION CMD...: one test, CMD's output kept for a failure.
 check() {
-	local desc=$1
-	shift
-	"$@" >"$log" 2>&1
-	result $? "$desc"
+	tap_check "$log" "$@"
 }
 
 echo "TAP version 13"
@@ -77,7 +63,7 @@ for f in "${expected[@]}"; do
 	[ -e "$dest$f" ] || missing+=("$f")
 done
 echo "missing: ${missing[*]}" >"$log"
-result ${#missing[@]} "the installed files are where they belong (${#expected[@]} checked)"
+tap_result ${#missing[@]} "the installed files are where they belong (${#expected[@]} checked)" "$log"
 
 check "libcallbox.so is a link to libcallbox.so.1, its soname" \
 	bash -c "[ \"\$(readlink '$dest$libdir/libcallbox.so')\" = libcallbox.so.1 ] &&
@@ -161,7 +147,7 @@ check "make modules_install DESTDIR=... puts the module in updates/" \
 # ---- 4. in the VM, on DKMS's module ----
 if [ -z "$dkms_ko" ]; then
 	echo "no DKMS module for $kver" >"$log"
-	result 1 "in the VM: the consumer's calls (no module)"
+	tap_result 1 "in the VM: the consumer's calls (no module)" "$log"
 else
 	# The VM mounts a tmpfs on /tmp: the installed library goes where an
 	# install on a host puts it, and libnl and libc where ldd finds them.
@@ -182,20 +168,18 @@ else
 	vm_rc=$?
 	unset LD_LIBRARY_PATH
 	cp "$tmp/vm.out" "$log"
-	result $vm_rc "the VM ran on DKMS's module with a clean dmesg"
+	tap_result $vm_rc "the VM ran on DKMS's module with a clean dmesg" "$log"
 	grep -A1 -x 'consumer (shared): add3(1, 2, 3) = 6' "$tmp/vm.out" \
 		>"$log" 2>&1
 	grep -qx rc=0 "$log"
-	result $? "in the VM: consumer-shared called the guest (add3 = 6)"
+	tap_result $? "in the VM: consumer-shared called the guest (add3 = 6)" "$log"
 	grep -A1 -x 'consumer (static): add3(1, 2, 3) = 6' "$tmp/vm.out" \
 		>"$log" 2>&1
 	grep -qx rc=0 "$log"
-	result $? "in the VM: consumer-static called the guest (add3 = 6)"
+	tap_result $? "in the VM: consumer-static called the guest (add3 = 6)" "$log"
 	grep -A1 -E '^(i64:)?42$' "$tmp/vm.out" >"$log" 2>&1
 	grep -qx rc=0 "$log"
-	result $? "in the VM: the installed CLI ran the outside guest (42)"
+	tap_result $? "in the VM: the installed CLI ran the outside guest (42)" "$log"
 fi
 
-echo "1..$n"
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
-[ "$fail" -eq 0 ]
+tap_totals

@@ -30,17 +30,7 @@ uapi=uapi/linux/callbox.h
 man1=man/man1/callbox.1
 man4=man/man4/callbox.4
 
-n=0 pass=0 fail=0
-result() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		pass=$((pass + 1))
-		echo "ok $n $2"
-	else
-		fail=$((fail + 1))
-		echo "not ok $n $2"
-	fi
-}
+. selftests/vm/tap.sh
 
 # "# "-prefixed diagnostics, for lines TAP must not take as results.
 diag() {
@@ -81,31 +71,26 @@ done
 mapfile -t cmds < <(commands)
 mapfile -t ioctl_names < <(ioctls 2>/dev/null)
 
-# The inputs themselves, so that an empty list cannot pass for a clean one.
-total=$((5 + ${#symbols[@]} + ${#links[@]} + ${#pages[@]} + ${#cmds[@]} + \
-	${#ioctl_names[@]}))
-
 echo "TAP version 13"
-echo "1..$total"
 
 # ---- the inputs ----
 
 [ "${#symbols[@]}" -gt 0 ]
-result $? "exports: $exports lists symbols (${#symbols[@]})"
+tap_result $? "exports: $exports lists symbols (${#symbols[@]})"
 [ "${#pages[@]}" -gt 0 ]
-result $? "render: man/ has pages (${#pages[@]})"
+tap_result $? "render: man/ has pages (${#pages[@]})"
 [ "${#cmds[@]}" -gt 0 ]
-result $? "commands: $cli --help lists commands (${#cmds[@]})"
+tap_result $? "commands: $cli --help lists commands (${#cmds[@]})"
 [ "${#ioctl_names[@]}" -gt 0 ]
-result $? "ioctls: $uapi defines ioctls (${#ioctl_names[@]})"
+tap_result $? "ioctls: $uapi defines ioctls (${#ioctl_names[@]})"
 command -v man >/dev/null && command -v groff >/dev/null
-result $? "render: man and groff are installed"
+tap_result $? "render: man and groff are installed"
 
 # ---- (a) every export has its man3 file ----
 
 for sym in "${symbols[@]}"; do
 	test -f "man/man3/$sym.3"
-	result $? "exports: man/man3/$sym.3"
+	tap_result $? "exports: man/man3/$sym.3"
 done
 
 # ---- (b) every link names an existing page ----
@@ -122,7 +107,7 @@ for f in "${links[@]}"; do
 	else
 		ok=0
 	fi
-	result "$ok" "links: $f -> ${target:-?}"
+	tap_result "$ok" "links: $f -> ${target:-?}"
 done
 
 # ---- (c) every page renders without a warning ----
@@ -141,22 +126,21 @@ for f in "${pages[@]}"; do
 	fi
 	[ -n "$out" ] && echo "$out" | diag
 	[ "$rc" -eq 0 ] && [ -z "$out" ]
-	result $? "render: $f"
+	tap_result $? "render: $f"
 done
 
 # ---- (d) every subcommand has its section in callbox.1 ----
 
 for cmd in "${cmds[@]}"; do
 	grep -Eq "^\.S[HS] \"?(callbox )?$cmd\"?[[:space:]]*$" "$man1"
-	result $? "commands: $man1 has a section for '$cmd'"
+	tap_result $? "commands: $man1 has a section for '$cmd'"
 done
 
 # ---- (e) every ioctl is named in callbox.4 ----
 
 for name in "${ioctl_names[@]}"; do
 	grep -qw -- "$name" "$man4"
-	result $? "ioctls: $man4 names $name"
+	tap_result $? "ioctls: $man4 names $name"
 done
 
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
-[ "$fail" -eq 0 ]
+tap_totals

@@ -17,21 +17,11 @@ generated=(uapi/linux/callbox_netlink.h kmod/netlink_policy.h
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-n=0 pass=0 fail=0
-result() {
-	n=$((n + 1))
-	if [ "$1" -eq 0 ]; then
-		pass=$((pass + 1))
-		echo "ok $n $2"
-	else
-		fail=$((fail + 1))
-		echo "not ok $n $2"
-	fi
-}
+. selftests/vm/tap.sh
 
 echo "TAP version 13"
 tools/nlspec.py --check "$spec" "${generated[@]}"
-result $? "the generated files are what the spec says (make nlspec)"
+tap_result $? "the generated files are what the spec says (make nlspec)"
 
 # Each mutation of the spec must make the same check fail.
 drift() {
@@ -39,11 +29,11 @@ drift() {
 	sed -e "$expr" "$spec" >"$tmp/spec.yaml"
 	if cmp -s "$spec" "$tmp/spec.yaml"; then
 		echo "# the mutation changed nothing: $expr"
-		result 1 "drift caught: $what"
+		tap_result 1 "drift caught: $what"
 		return
 	fi
 	! tools/nlspec.py --check "$tmp/spec.yaml" "${generated[@]}" 2>/dev/null
-	result $? "drift caught: $what"
+	tap_result $? "drift caught: $what"
 }
 drift "an attribute renamed" 's/name: owner-uid$/name: owner-euid/'
 drift "an enum value moved" '0,/value: 1$/s//value: 2/'
@@ -54,8 +44,6 @@ drift "a check changed" 's/min: 1$/min: 2/'
 printf '#include <linux/callbox_netlink.h>\nint x = CALLBOX_NL_CMD_MAX;\n' \
 	>"$tmp/t.c"
 gcc -Wall -Wextra -Werror -Iuapi -fsyntax-only "$tmp/t.c"
-result $? "uapi/linux/callbox_netlink.h compiles on its own"
+tap_result $? "uapi/linux/callbox_netlink.h compiles on its own"
 
-echo "1..$n"
-echo "# Totals: pass:$pass fail:$fail xfail:0 xpass:0 skip:0 error:0"
-[ "$fail" -eq 0 ]
+tap_totals
