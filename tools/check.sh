@@ -15,7 +15,8 @@
 #      the call lifecycle (tools/model-check.sh); a bounded libFuzzer run
 #      of the wire decoder (tools/fuzz.sh); the install, DKMS and an
 #      outside project built against the install, run in the VM
-#      (tools/check-install.sh); the man pages (tools/check-man.sh)
+#      (tools/check-install.sh); the man pages (tools/check-man.sh); the
+#      Debian packages (tools/check-deb.sh)
 #   3. VM suites: the "vm" collection, run by run_kselftest.sh in QEMU
 #      with callbox.ko loaded; a dirty dmesg or a VM that dies fails too
 #
@@ -106,6 +107,11 @@ count_suite install "$logs/install.log"
 # The man pages: one for every exported function, each rendering cleanly.
 tools/check-man.sh >"$logs/man.log" 2>&1
 count_suite man "$logs/man.log"
+
+# The Debian packages: built from a copy of the tree, lintian-clean,
+# installed into a dpkg --root, their module source built by DKMS.
+tools/check-deb.sh >"$logs/deb.log" 2>&1
+count_suite deb "$logs/deb.log"
 
 # ---- 3. the VM ----
 # The "vm" collection, then "tsan": the outcome test again, built with
