@@ -27,6 +27,8 @@
 BUILD := build
 # callbox's version: the library's .pc, the CLI's --version, dkms.conf.
 VERSION := 0.1.0
+# `make` alone: all (below), not the first file rule.
+.DEFAULT_GOAL := all
 
 # The Debian kernel the test VM boots (resolved at build time).
 VM_KVER = $(shell tools/vm/kernel.sh --kver)
