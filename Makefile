@@ -150,6 +150,9 @@ $(eval $(call callbox_guest_dir,selftests/guests))
 TEST_GUEST_ELFS := $(GUEST_BUILD)/hostile.elf $(GUEST_BUILD)/hostile2.elf \
 	$(GUEST_BUILD)/residue.elf $(GUEST_BUILD)/init_spin.elf
 
+# ---- installing (make install, uninstall, modules_install) ----
+include dist/install.mk
+
 # ---- the module ----
 VM_KO := $(BUILD)/kmod-vm/callbox.ko
 KMOD_SRCS := Kbuild $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild $(wildcard uapi/linux/*.h)
@@ -161,7 +164,8 @@ all: module userspace
 
 lib: $(LIB_A) $(LIB_SO) $(PUBLIC_HDRS)
 
-userspace: lib $(CLI) $(BENCH) $(BENCH_INSPECT) $(GUEST_EXAMPLE_ELFS)
+userspace: lib $(CLI) $(BENCH) $(BENCH_INSPECT) $(GUEST_EXAMPLE_ELFS) \
+	$(CLI_SHARED) $(LIB_SO_LINK)
 
 module:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
@@ -314,7 +318,5 @@ vm-shell: deps
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null || true
 	rm -rf $(BUILD)
-
-include dist/install.mk
 
 -include $(LIB_OBJS:.o=.d) $(TOOL_OBJS:.o=.d)

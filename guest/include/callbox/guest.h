@@ -24,6 +24,11 @@
 #ifndef CALLBOX_GUEST_H
 #define CALLBOX_GUEST_H
 
+/* A guest is freestanding: it has neither the host's libc nor its API. */
+#if __STDC_HOSTED__
+#error "<callbox/guest.h> is for guests: compile with -ffreestanding (pkg-config --cflags callbox-guest)"
+#endif
+
 /* The SDK's own abort codes are in abi.h, shared with the host. */
 #include <callbox/abi.h>
 

@@ -37,6 +37,11 @@
 #ifndef CALLBOX_CALLBOX_H
 #define CALLBOX_CALLBOX_H
 
+/* The host's API: a guest (freestanding) has <callbox/guest.h> instead. */
+#if !__STDC_HOSTED__
+#error "<callbox/callbox.h> is for host programs; a guest includes <callbox/guest.h>"
+#endif
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
