@@ -118,7 +118,8 @@ declare -A files=(
 		/usr/include/callbox-guest/callbox/guest.h
 		$libdir/callbox/guest/callbox-guest.o
 		$libdir/callbox/guest/guest.ld
-		/usr/share/man/man3/libcallbox.3.gz"
+		/usr/share/man/man3/libcallbox.3.gz
+		/usr/share/man/man7/callbox-guest.7.gz"
 	[callbox-tools]="
 		/usr/bin/callbox
 		/usr/share/man/man1/callbox.1.gz"
