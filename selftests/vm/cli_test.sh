@@ -70,10 +70,12 @@ snap=/tmp/cli_test.cbsnap
 check "--save-snapshot writes a snapshot after the call" 0 '^5$' -- $CALLBOX run --mem 64M --save-snapshot $snap $GUESTS/arith.elf add 2 3
 check "--snapshot starts from it, with no ELF" 0 '^42$' -- $CALLBOX run --snapshot $snap add 40 2
 check "--snapshot lists its functions" 0 'i64 add\(i64, i64\)' -- $CALLBOX run --snapshot $snap --list
+check "--list with --save-snapshot lists and saves" 0 'i64 add\(i64, i64\)' -- $CALLBOX run --list --save-snapshot $snap.listed $GUESTS/arith.elf
+check "... and the snapshot it saved runs" 0 '^7$' -- $CALLBOX run --snapshot $snap.listed add 3 4
 cp $snap $snap.bad && printf 'x' | dd of=$snap.bad bs=1 seek=5000 conv=notrunc 2>/dev/null
 check "--snapshot of a corrupt file" 1 "$snap.bad: corrupt: checksum" -- $CALLBOX run --snapshot $snap.bad add 1 2
 check "--snapshot of an ELF" 1 'arith.elf: not a callbox snapshot' -- $CALLBOX run --snapshot $GUESTS/arith.elf add 1 2
-rm -f $snap $snap.bad
+rm -f $snap $snap.bad $snap.listed
 check "--timeout stops a runaway guest" 1 'deadline passed \(the guest had started, and had not finished\)' -- $CALLBOX run --timeout 0.2 $GUESTS/spin.elf spin
 check "--timeout that is not a number" 2 'not a positive number' -- $CALLBOX run --timeout soon $GUESTS/spin.elf spin
 check "--log-level shows guest logs" 0 'callbox\[[0-9]+\] debug: a debug message' -- $CALLBOX run --log-level debug $GUESTS/host.elf log_levels

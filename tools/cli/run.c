@@ -153,7 +153,8 @@ int cli_run(int argc, char **argv)
 		goto out_args;
 	if (function) {
 		ret = run_call(sb, guest, function, &args, raw);
-	} else if (!save) {
+	} else if (list || !save) {
+		/* --save-snapshot alone saves quietly; --list still lists. */
 		cli_list_exports(sb, stdout, "");
 		ret = CLI_EXIT_OK;
 	} else {

@@ -182,7 +182,7 @@ void cli_sandbox_options_usage(FILE *f)
 		"                   with suffix K, M or G (default %s)\n"
 		"  -s, --stack SIZE guest stack: 16K to 1M in 4K steps (default %s)\n"
 		"  -H, --heap SIZE  most the guest's heap may take (default: all the\n"
-		"                   memory between the image and the stack)\n"
+		"                   memory between the image and the I/O buffers)\n"
 		"      --input-size SIZE\n"
 		"                   the largest message into the guest (a call's\n"
 		"                   arguments, a host function's result): 4K to\n"

@@ -119,7 +119,11 @@
 #define CALLBOX_GDT_ENTRIES	5
 
 #define CALLBOX_FUNCTION_NAME_MAX	64	/* including the NUL */
-/* The most functions a guest may export. */
+/*
+ * The most functions a guest may export; fewer if the output buffer is
+ * small: each takes a struct callbox_export_desc (128 bytes) of the host
+ * call's output buffer at init, so 128 with the default 16 KiB.
+ */
 #define CALLBOX_MAX_EXPORTS		4096
 /* Parameters of a function, guest or host; == CALLBOX_WIRE_MAX_VALUES - 1. */
 #define CALLBOX_MAX_PARAMS		32
