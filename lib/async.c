@@ -160,7 +160,7 @@ static int async_run_batch(struct callbox_sandbox *sb,
 			   const struct async_batch *b, uint32_t *done)
 {
 	struct callbox_mailbox *mb = sandbox_mailbox(sb);
-	struct callbox_call_info c;
+	struct callbox_call_info c = { 0 };
 	unsigned int i;
 	uint32_t k;
 	int ret;
@@ -239,7 +239,7 @@ int callbox_call_wait(struct callbox_sandbox *sb, uint64_t id,
 		      struct callbox_outcome *outcome)
 {
 	char function[CALLBOX_FUNCTION_NAME_MAX] = "call";
-	struct callbox_call_info c;
+	struct callbox_call_info c = { 0 };
 	int slot, ret;
 
 	sandbox_begin(sb);

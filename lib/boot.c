@@ -29,7 +29,7 @@
  */
 void sandbox_end_call(struct callbox_sandbox *sb, uint64_t id)
 {
-	struct callbox_call_info c;
+	struct callbox_call_info c = { 0 };
 
 	callbox_call_cancel_fd(sb->sandbox_fd, id);
 	if (!callbox_call_get_fd(sb->sandbox_fd, id, &c) &&
@@ -40,7 +40,7 @@ void sandbox_end_call(struct callbox_sandbox *sb, uint64_t id)
 /* The same, and collect it: nobody else waits for it. */
 void sandbox_abandon_call(struct callbox_sandbox *sb, uint64_t id)
 {
-	struct callbox_call_info c;
+	struct callbox_call_info c = { 0 };
 
 	sandbox_end_call(sb, id);
 	callbox_call_wait_fd(sb->sandbox_fd, id, 0, &c);
@@ -50,7 +50,7 @@ void sandbox_abandon_call(struct callbox_sandbox *sb, uint64_t id)
 static int boot_init_call(struct callbox_sandbox *sb)
 {
 	struct sandbox_abort abort = { 0 };
-	struct callbox_call_info c;
+	struct callbox_call_info c = { 0 };
 	uint64_t deadline, id = 0;
 	int ret;
 

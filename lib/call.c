@@ -60,7 +60,7 @@ int callbox_call(struct callbox_sandbox *sb, const char *function,
 	/* This call's own outcome: other threads may run calls meanwhile. */
 	struct callbox_wire_value value = { .type = CALLBOX_WIRE_VOID };
 	bool fresh = sb->cfg.flags & CALLBOX_CONFIG_FRESH_CALLS;
-	struct callbox_call_info c;
+	struct callbox_call_info c = { 0 };
 	uint64_t deadline = 0;
 	int slot, ret;
 

@@ -33,19 +33,23 @@ int callbox_sandbox_create_fd(int dev_fd, int vm_fd, int vcpu_fd)
 	return cmd.out_sandbox_fd;
 }
 
+/*
+ * CALL_SYNC, RUN and BATCH take @out in and give it back: as an
+ * interruption left it (EINTR, EOPNOTSUPP), it continues the parked
+ * call; zeroed, or as any other outcome left it, it asks for something
+ * new (the kernel ignores it then). So it is copied back on every return.
+ */
 int callbox_call_sync_fd(int sandbox_fd, uint64_t deadline_ns,
 			 struct callbox_call_info *out)
 {
-	/* A zeroed out: a new call, never the continuation of another. */
 	struct callbox_call_sync cmd = {
 		.size = sizeof(cmd),
 		.deadline_ns = deadline_ns,
+		.out = *out,
 	};
 	int ret = ioctl(sandbox_fd, CALLBOX_CALL_SYNC, &cmd) ? -errno : 0;
 
-	/* After EINTR, out names the call left parked. */
-	if (!ret || ret == -EINTR)
-		*out = cmd.out;
+	*out = cmd.out;
 	return ret;
 }
 
@@ -69,11 +73,11 @@ int callbox_call_run_fd(int sandbox_fd, uint64_t id, uint32_t flags,
 		.size = sizeof(cmd),
 		.flags = flags,
 		.id = id,
+		.out = *out,
 	};
 	int ret = ioctl(sandbox_fd, CALLBOX_CALL_RUN, &cmd) ? -errno : 0;
 
-	if (!ret || ret == -EINTR)
-		*out = cmd.out;
+	*out = cmd.out;
 	return ret;
 }
 
@@ -85,13 +89,13 @@ int callbox_call_batch_fd(int sandbox_fd, const uint64_t *ids, uint32_t nr,
 		.ids = (uintptr_t)ids,
 		.nr = nr,
 		.done = *done,
+		.out = *out,
 	};
 	int ret = ioctl(sandbox_fd, CALLBOX_CALL_BATCH, &cmd) ? -errno : 0;
 
 	/* The kernel writes @done back as calls end, errors or not. */
 	*done = cmd.done;
-	if (!ret || ret == -EINTR)
-		*out = cmd.out;
+	*out = cmd.out;
 	return ret;
 }
 

@@ -69,7 +69,7 @@ void floor_call(int vcpu_fd, struct kvm_run *run)
 
 static void sync_call(int sandbox_fd)
 {
-	struct callbox_call_info c;
+	struct callbox_call_info c = { 0 };
 	int ret = callbox_call_sync_fd(sandbox_fd, 0, &c);
 
 	if (ret)
@@ -91,7 +91,7 @@ struct async_bench {
 static void *async_runner(void *p)
 {
 	struct async_bench *a = p;
-	struct callbox_call_info c;
+	struct callbox_call_info c = { 0 };
 
 	a->runner_tid = gettid();
 	/* Runs until the sandbox shuts down (ESHUTDOWN). */
@@ -102,7 +102,7 @@ static void *async_runner(void *p)
 
 static void async_call(int fd)
 {
-	struct callbox_call_info c;
+	struct callbox_call_info c = { 0 };
 	uint64_t id;
 	int ret;
 
@@ -185,7 +185,7 @@ static void stuck_destroy(struct stuck_guest *s)
 static void *stuck_runner(void *p)
 {
 	struct stuck_guest *s = p;
-	struct callbox_call_info c;
+	struct callbox_call_info c = { 0 };
 	int ret;
 
 	while (!callbox_call_run_fd(s->fd, 0, 0, &c)) {
@@ -209,7 +209,7 @@ static void *stuck_runner(void *p)
 static void bench_cancel(int dev_fd, bool halted, uint64_t *t, int n)
 {
 	uint64_t t0, id;
-	struct callbox_call_info c;
+	struct callbox_call_info c = { 0 };
 	struct stuck_guest s;
 	pthread_t thread;
 	int i, ret;
@@ -247,7 +247,7 @@ static void bench_cancel(int dev_fd, bool halted, uint64_t *t, int n)
 static void bench_deadline(int dev_fd, uint64_t *t, int n)
 {
 	uint64_t deadline;
-	struct callbox_call_info c;
+	struct callbox_call_info c = { 0 };
 	struct stuck_guest s;
 	int i, ret;
 

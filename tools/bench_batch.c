@@ -22,7 +22,7 @@ void bench_batch_calls(int sandbox_fd, uint64_t *per_call,
 		       uint64_t *run_only)
 {
 	uint64_t ids[BENCH_BATCH], t0, t1, t2;
-	struct callbox_call_info c;
+	struct callbox_call_info c = { 0 };
 	uint32_t done = 0;
 	unsigned int i;
 	int ret;

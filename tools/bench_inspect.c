@@ -68,7 +68,7 @@ static int bench_rate(bool listen)
 	static uint64_t t_floor[SAMPLES], t_sync[SAMPLES];
 	struct raw_guest floor_guest, sync_guest;
 	struct callbox_monitor *m = NULL;
-	struct callbox_call_info c;
+	struct callbox_call_info c = { 0 };
 	pthread_t thread;
 	struct kvm_run *run;
 	int dev_fd, fd, ret, r, i, n = 0;

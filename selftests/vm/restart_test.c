@@ -4,7 +4,9 @@
  * continued (CALL_SYNC, or SUBMIT and RUN; at once, or after a host call)
  * crossed with every way it can be interrupted while the guest runs (a
  * signal, task work, a vCPU signal mask, its owner thread exiting,
- * kvm_run.immediate_exit). Each cell checks that the outcome carries the
+ * kvm_run.immediate_exit), the interrupted ioctl issued raw or, in the
+ * thin_ cells, through libcallbox's thin layer (callbox_call_sync_fd(),
+ * callbox_call_run_fd()). Each cell checks that the outcome carries the
  * call's own id and state, that the guest ran the call exactly once, and
  * that the next call gets its own outcome, never the old one.
  *
@@ -33,6 +35,7 @@ struct worker {
 	enum entry entry;
 	bool after_hostcall;
 	enum interruption how;
+	bool thin;			/* through callbox_call_*_fd() */
 	uint64_t submitted_id;		/* BY_SUBMIT: the call to run */
 	atomic_int phase;		/* see enum worker_phase */
 	atomic_bool go;			/* continue after the host call */
@@ -52,6 +55,21 @@ enum worker_phase {
 	RUNNING,	/* issuing the ioctl that will be interrupted */
 	REISSUING,	/* the restart was refused; issuing it again */
 };
+
+/*
+ * The ioctl the interruption hits: raw, or through the library's thin
+ * layer, which takes @out in and out so that the same @out continues a
+ * call an interruption parked. Returns 0 or -errno.
+ */
+static int issue(struct worker *w, unsigned long request, void *cmd,
+		 uint64_t id, struct callbox_call_info *out)
+{
+	if (!w->thin)
+		return ioctl(w->fd, request, cmd) ? -errno : 0;
+	if (request == CALLBOX_CALL_SYNC)
+		return callbox_call_sync_fd(w->fd, 0, out);
+	return callbox_call_run_fd(w->fd, id, 0, out);
+}
 
 static void *worker_fn(void *p)
 {
@@ -104,21 +122,21 @@ static void *worker_fn(void *p)
 		return NULL;
 	}
 	atomic_store(&w->phase, RUNNING);
-	ret = ioctl(w->fd, request, &cmd);
-	if (ret && (errno == EOPNOTSUPP || errno == EINTR)) {
+	ret = issue(w, request, &cmd, id, out);
+	if (ret == -EOPNOTSUPP || ret == -EINTR) {
 		/*
 		 * The restart was refused and the call stays parked, named by
 		 * @out: clear what stopped it, and issue the same struct again.
 		 */
-		w->refused = -errno;
+		w->refused = ret;
 		w->refused_out = *out;
 		if (w->how == BY_SIGNAL_MASK)
 			ioctl(w->vcpu_fd, KVM_SET_SIGNAL_MASK, NULL);
 		w->run->immediate_exit = 0;
 		atomic_store(&w->phase, REISSUING);
-		ret = ioctl(w->fd, request, &cmd);
+		ret = issue(w, request, &cmd, id, out);
 	}
-	w->ret = ret ? -errno : 0;
+	w->ret = ret;
 	w->out = *out;
 	atomic_store(&w->returned, true);
 	return NULL;
@@ -137,11 +155,17 @@ FIXTURE_VARIANT(restart) {
 	enum entry entry;
 	bool after_hostcall;
 	enum interruption how;
+	bool thin;
 };
 
 #define CELL(name, e, h, i)						\
 	FIXTURE_VARIANT_ADD(restart, name) {				\
 		.entry = e, .after_hostcall = h, .how = i,		\
+	}
+/* The same, the interrupted ioctl issued through the thin layer. */
+#define THIN_CELL(name, e, h, i)					\
+	FIXTURE_VARIANT_ADD(restart, name) {				\
+		.entry = e, .after_hostcall = h, .how = i, .thin = true, \
 	}
 
 CELL(sync_signal, BY_SYNC, false, BY_SIGNAL);
@@ -164,6 +188,18 @@ CELL(submit_hostcall_task_work, BY_SUBMIT, true, BY_TASK_WORK);
 CELL(submit_hostcall_signal_mask, BY_SUBMIT, true, BY_SIGNAL_MASK);
 CELL(submit_hostcall_owner_exit, BY_SUBMIT, true, BY_OWNER_EXIT);
 CELL(submit_hostcall_immediate_exit, BY_SUBMIT, true, BY_IMMEDIATE_EXIT);
+THIN_CELL(thin_sync_signal, BY_SYNC, false, BY_SIGNAL);
+THIN_CELL(thin_sync_signal_mask, BY_SYNC, false, BY_SIGNAL_MASK);
+THIN_CELL(thin_sync_immediate_exit, BY_SYNC, false, BY_IMMEDIATE_EXIT);
+THIN_CELL(thin_sync_hostcall_signal_mask, BY_SYNC, true, BY_SIGNAL_MASK);
+THIN_CELL(thin_sync_hostcall_immediate_exit, BY_SYNC, true,
+	  BY_IMMEDIATE_EXIT);
+THIN_CELL(thin_submit_signal, BY_SUBMIT, false, BY_SIGNAL);
+THIN_CELL(thin_submit_signal_mask, BY_SUBMIT, false, BY_SIGNAL_MASK);
+THIN_CELL(thin_submit_immediate_exit, BY_SUBMIT, false, BY_IMMEDIATE_EXIT);
+THIN_CELL(thin_submit_hostcall_signal_mask, BY_SUBMIT, true, BY_SIGNAL_MASK);
+THIN_CELL(thin_submit_hostcall_immediate_exit, BY_SUBMIT, true,
+	  BY_IMMEDIATE_EXIT);
 
 FIXTURE_SETUP(restart)
 {
@@ -204,6 +240,7 @@ TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
 	w->entry = variant->entry;
 	w->after_hostcall = variant->after_hostcall;
 	w->how = variant->how;
+	w->thin = variant->thin;
 	interrupt_how = variant->how;
 	interrupt_run = w->run;
 	if (variant->entry == BY_SUBMIT) {

@@ -62,9 +62,15 @@ int callbox_open(void);
 /* CALLBOX_SANDBOX_CREATE: returns the sandbox fd or -errno. */
 int callbox_sandbox_create_fd(int dev_fd, int vm_fd, int vcpu_fd);
 /*
+ * The calls that run the guest (SYNC, RUN, BATCH) take @out in and out.
+ * Zero it to ask for something new. After -EINTR (kvm_run.immediate_exit)
+ * or -EOPNOTSUPP (a vCPU signal mask) @out names the call left parked:
+ * clear the cause and call again with the same @out (and the same @ids,
+ * *@done) to continue it, as <linux/callbox.h>'s "Signals and restarts"
+ * says. Any other @out the kernel ignores.
+ *
  * CALLBOX_CALL_SYNC: a new call, run to its end; 0 when it ended or
- * reached HOSTCALL (see @out). On -EINTR (kvm_run.immediate_exit) @out
- * names the call left parked.
+ * reached HOSTCALL (see @out).
  */
 int callbox_call_sync_fd(int sandbox_fd, uint64_t deadline_ns,
 			 struct callbox_call_info *out);
