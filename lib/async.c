@@ -239,7 +239,7 @@ int callbox_call_wait(struct callbox_sandbox *sb, uint64_t id,
 		      struct callbox_outcome *outcome)
 {
 	char function[CALLBOX_FUNCTION_NAME_MAX] = "call";
-	struct callbox_call_info c = { 0 };
+	struct callbox_call_info c;
 	int slot, ret;
 
 	sandbox_begin(sb);

@@ -40,7 +40,7 @@ void sandbox_end_call(struct callbox_sandbox *sb, uint64_t id)
 /* The same, and collect it: nobody else waits for it. */
 void sandbox_abandon_call(struct callbox_sandbox *sb, uint64_t id)
 {
-	struct callbox_call_info c = { 0 };
+	struct callbox_call_info c;
 
 	sandbox_end_call(sb, id);
 	callbox_call_wait_fd(sb->sandbox_fd, id, 0, &c);

@@ -88,7 +88,7 @@ int callbox_host_fn_fail(struct callbox_sandbox *sb, int error,
 
 bool callbox_host_fn_cancelled(struct callbox_sandbox *sb)
 {
-	struct callbox_call_info c = { 0 };
+	struct callbox_call_info c;
 
 	if (!sb->hostcall_id ||
 	    callbox_call_get_fd(sb->sandbox_fd, sb->hostcall_id, &c))
