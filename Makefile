@@ -123,7 +123,11 @@ BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/bench.c tools/bench_batch.c tool
 	$(BUILD)/tools/raw_guest.o
 BENCH_INSPECT := $(BUILD)/bench-inspect
 BENCH_INSPECT_OBJS := $(BUILD)/tools/bench_inspect.o $(BUILD)/tools/raw_guest.o
-TOOL_OBJS := $(CLI_OBJS) $(BENCH_OBJS) $(BENCH_INSPECT_OBJS)
+# A plain KVM program that tells whether the emulator runs nested guests
+# reliably (tools/vm/nested-probe.sh).
+NESTED_PROBE := $(BUILD)/nested-probe
+NESTED_PROBE_OBJS := $(BUILD)/tools/vm/nested_probe.o
+TOOL_OBJS := $(CLI_OBJS) $(BENCH_OBJS) $(BENCH_INSPECT_OBJS) $(NESTED_PROBE_OBJS)
 
 # Before the first build there are no dependency files to say so.
 $(TOOL_OBJS): | $(PUBLIC_HDRS)
@@ -141,6 +145,9 @@ $(BENCH): $(BENCH_OBJS) $(LIB_A)
 
 $(BENCH_INSPECT): $(BENCH_INSPECT_OBJS) $(LIB_A)
 	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^ $(NL_LIBS) -lpthread
+
+$(NESTED_PROBE): $(NESTED_PROBE_OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -static -o $@ $^
 
 # ---- guests ----
 GUEST_BUILD := $(BUILD)/guest
@@ -164,7 +171,7 @@ all: module userspace
 
 lib: $(LIB_A) $(LIB_SO) $(PUBLIC_HDRS)
 
-userspace: lib $(CLI) $(BENCH) $(BENCH_INSPECT) $(GUEST_EXAMPLE_ELFS) \
+userspace: lib $(CLI) $(BENCH) $(BENCH_INSPECT) $(NESTED_PROBE) $(GUEST_EXAMPLE_ELFS) \
 	$(CLI_SHARED) $(LIB_SO_LINK)
 
 module:

@@ -450,9 +450,10 @@ else
 fi
 # Single-threaded TCG. Multi-threaded TCG (QEMU 10's tcg,thread=multi:
 # the VM's two vCPUs at once, so races inside the module can happen here
-# as on a real host) is opt-in, CALLBOX_VM_ACCEL=tcg,thread=multi: a vCPU
-# stayed in its nested guest for good in about one full make check of
-# three (see the README); QEMU 7.2's wedged the guest kernel outright.
+# as on a real host) is opt-in, CALLBOX_VM_ACCEL=tcg,thread=multi: QEMU
+# 10.0.2's corrupts the state of nested guests, callbox or not, within
+# minutes (tools/vm/nested-probe.sh; see the README); QEMU 7.2's wedged
+# the guest kernel outright.
 qemu_major=$(qemu-system-x86_64 --version | sed -n 's/^QEMU emulator version \([0-9]*\)\..*/\1/p')
 accel=tcg,thread=single
 accel=${CALLBOX_VM_ACCEL:-$accel}
