@@ -23,14 +23,20 @@
  * of which was failed once. dmesg stays clean (tools/vm/run.sh).
  *
  * The entry points: SANDBOX_CREATE, close, CALL_SYNC, CALL_SUBMIT,
- * CALL_RUN (a new call, and continuing one after a host call), CALL_WAIT,
- * CALL_GET, CALL_CANCEL, SANDBOX_RESET, and the netlink family's
- * SANDBOX_GET (do and dump); each also with a netlink events listener,
- * whose events are built on the path of every transition. Arming a
- * deadline timer and queueing a kick allocate nothing (hrtimer_start(),
+ * CALL_RUN (a new call, and continuing one after a host call),
+ * CALL_BATCH, CALL_WAIT, CALL_GET, CALL_CANCEL, SANDBOX_RESET,
+ * SANDBOX_SHUTDOWN, SANDBOX_RESTORE's BEGIN and COMMIT, and the netlink
+ * family's SANDBOX_GET (do and dump); each also with a netlink events
+ * listener,
+ * whose events are recorded on the path of every transition (and built
+ * into messages by a work item, in another thread). Arming a deadline
+ * timer and queueing a kick allocate nothing (hrtimer_start(),
  * task_work_add() with an embedded callback_head), so there is nothing
  * to fail there: the calls with deadlines and cancels still go through
- * them here.
+ * them here. close, WAIT, GET, CANCEL, SHUTDOWN and RESTORE allocate
+ * nothing in the calling thread today (on the debug kernel, December
+ * 2026): for them the loop stops at N = 1, and would go on if they
+ * started to.
  *
  * Needs a kernel with CONFIG_FAULT_INJECTION and CONFIG_FAILSLAB (the
  * debug lane: make check-debug); skips elsewhere.
@@ -54,10 +60,14 @@ enum fault_op {
 	OP_SUBMIT,
 	OP_RUN,
 	OP_RUN_AFTER_HOSTCALL,
+	OP_BATCH,
 	OP_WAIT,
 	OP_GET,
 	OP_CANCEL,
 	OP_RESET,
+	OP_SHUTDOWN,
+	OP_RESTORE_BEGIN,
+	OP_RESTORE_COMMIT,
 	OP_NL_GET,
 	OP_NL_DUMP,
 };
@@ -86,10 +96,14 @@ FAIL_NTH_VARIANT(sync, OP_SYNC);
 FAIL_NTH_VARIANT(submit, OP_SUBMIT);
 FAIL_NTH_VARIANT(run, OP_RUN);
 FAIL_NTH_VARIANT(run_after_hostcall, OP_RUN_AFTER_HOSTCALL);
+FAIL_NTH_VARIANT(batch, OP_BATCH);
 FAIL_NTH_VARIANT(wait, OP_WAIT);
 FAIL_NTH_VARIANT(get, OP_GET);
 FAIL_NTH_VARIANT(cancel, OP_CANCEL);
 FAIL_NTH_VARIANT(reset, OP_RESET);
+FAIL_NTH_VARIANT(shutdown, OP_SHUTDOWN);
+FAIL_NTH_VARIANT(restore_begin, OP_RESTORE_BEGIN);
+FAIL_NTH_VARIANT(restore_commit, OP_RESTORE_COMMIT);
 FAIL_NTH_VARIANT(nl_get, OP_NL_GET);
 FAIL_NTH_VARIANT(nl_dump, OP_NL_DUMP);
 
@@ -177,10 +191,35 @@ struct step {
 	struct raw_guest guest;
 	int sb_fd;
 	uint64_t id;
+	uint64_t batch_ids[2];		/* BATCH's calls; id is the first */
+	uint64_t restore_id;		/* the restore COMMIT ends */
 	struct cb_counters before;
 	struct callbox_call_info call_before;
-	struct callbox_call_info out;	/* what a SYNC or RUN returned */
+	struct callbox_call_info out;	/* what a SYNC, RUN or BATCH returned */
+	uint32_t batch_done;		/* BATCH's @done, written back */
 };
+
+static int restore_step(int sb_fd, uint32_t op, uint64_t *id)
+{
+	struct callbox_sandbox_restore cmd = {
+		.size = sizeof(cmd), .op = op, .id = *id,
+	};
+
+	if (ioctl(sb_fd, CALLBOX_SANDBOX_RESTORE, &cmd))
+		return -errno;
+	*id = cmd.id;
+	return 0;
+}
+
+/* A call runs, so no restore is in progress and the guest is ready. */
+static void expect_call_runs(struct __test_metadata *_metadata, int sb_fd)
+{
+	struct callbox_call_info out;
+
+	EXPECT_EQ(0, _call_sync(sb_fd, 0, &out));
+	EXPECT_EQ(CALLBOX_STATE_EXITED, out.state);
+	EXPECT_EQ(SCRIPT_STATUS, out.status);
+}
 
 /* Bring a fresh sandbox to where @op starts; no fault is armed. */
 static void step_prepare(struct __test_metadata *_metadata,
@@ -199,8 +238,18 @@ static void step_prepare(struct __test_metadata *_metadata,
 	switch (op) {
 	case OP_RUN:
 	case OP_CANCEL:
+	case OP_SHUTDOWN:
 		/* A deadline, so that its timer is armed and disarmed. */
 		call_submit(s->sb_fd, now_ns() + 60000 * MS, &s->id);
+		break;
+	case OP_BATCH:
+		call_submit(s->sb_fd, 0, &s->batch_ids[0]);
+		call_submit(s->sb_fd, 0, &s->batch_ids[1]);
+		s->id = s->batch_ids[0];
+		break;
+	case OP_RESTORE_COMMIT:
+		ASSERT_EQ(0, restore_step(s->sb_fd, CALLBOX_RESTORE_BEGIN,
+					  &s->restore_id));
 		break;
 	case OP_RUN_AFTER_HOSTCALL:
 		script_set(s->guest.mem, SCRIPT_HOSTCALL);
@@ -226,8 +275,11 @@ static void step_prepare(struct __test_metadata *_metadata,
 static int step_op(FIXTURE_DATA(fail_nth) *self, enum fault_op op,
 		   struct step *s, struct cbnl *nl, struct nl_msg *msg)
 {
+	struct callbox_call_batch batch = {
+		.size = sizeof(batch), .ids = (uintptr_t)s->batch_ids, .nr = 2,
+	};
 	struct callbox_call_info out;
-	uint64_t id;
+	uint64_t id = 0;
 	int ret;
 
 	switch (op) {
@@ -248,6 +300,11 @@ static int step_op(FIXTURE_DATA(fail_nth) *self, enum fault_op op,
 	case OP_RUN:
 	case OP_RUN_AFTER_HOSTCALL:
 		return _call_run(s->sb_fd, s->id, 0, &s->out);
+	case OP_BATCH:
+		ret = ioctl(s->sb_fd, CALLBOX_CALL_BATCH, &batch) ? -errno : 0;
+		s->out = batch.out;
+		s->batch_done = batch.done;
+		return ret;
 	case OP_WAIT:
 		return _call_wait(s->sb_fd, s->id, 0, &out);
 	case OP_GET:
@@ -256,6 +313,14 @@ static int step_op(FIXTURE_DATA(fail_nth) *self, enum fault_op op,
 		return _call_cancel(s->sb_fd, s->id);
 	case OP_RESET:
 		return _sandbox_reset(s->sb_fd, 0, &id);
+	case OP_SHUTDOWN:
+		return _sandbox_shutdown(s->sb_fd);
+	case OP_RESTORE_BEGIN:
+		return restore_step(s->sb_fd, CALLBOX_RESTORE_BEGIN,
+				    &s->restore_id);
+	case OP_RESTORE_COMMIT:
+		return restore_step(s->sb_fd, CALLBOX_RESTORE_COMMIT,
+				    &s->restore_id);
 	case OP_NL_GET:
 	case OP_NL_DUMP:
 		ret = nl_send_auto(nl->sk, msg);
@@ -296,9 +361,33 @@ static void step_unchanged(struct __test_metadata *_metadata,
 	case OP_WAIT:
 	case OP_GET:
 	case OP_CANCEL:
+	case OP_SHUTDOWN:
 		call_get(s->sb_fd, s->id, &now);
 		EXPECT_EQ(s->call_before.state, now.state);
 		EXPECT_EQ(s->call_before.flags, now.flags);
+		break;
+	case OP_BATCH:
+		/*
+		 * The calls before @done ran to EXITED; the one at @done was
+		 * not entered (the input 0 if @done was never written).
+		 */
+		ASSERT_GT(2, s->batch_done);
+		if (s->batch_done)
+			EXPECT_EQ(CALLBOX_STATE_EXITED,
+				  call_state(s->sb_fd, s->batch_ids[0]));
+		EXPECT_EQ(CALLBOX_STATE_QUEUED,
+			  call_state(s->sb_fd, s->batch_ids[s->batch_done]));
+		break;
+	case OP_RESTORE_BEGIN:
+		/* No restore began: nothing fences the next call. */
+		expect_call_runs(_metadata, s->sb_fd);
+		break;
+	case OP_RESTORE_COMMIT:
+		/* The restore goes on, and can still be committed. */
+		EXPECT_EQ(-EBUSY, _call_sync(s->sb_fd, 0, &now));
+		EXPECT_EQ(0, restore_step(s->sb_fd, CALLBOX_RESTORE_COMMIT,
+					  &s->restore_id));
+		expect_call_runs(_metadata, s->sb_fd);
 		break;
 	default:
 		break;
@@ -315,6 +404,7 @@ static bool step_succeeded(struct __test_metadata *_metadata,
 			   enum fault_op op, struct step *s)
 {
 	struct callbox_call_info out;
+	uint64_t id = s->restore_id;
 
 	switch (op) {
 	case OP_CREATE:
@@ -322,6 +412,11 @@ static bool step_succeeded(struct __test_metadata *_metadata,
 		EXPECT_EQ(CALLBOX_STATE_EXITED, out.state);
 		EXPECT_EQ(SCRIPT_STATUS, out.status);
 		return false;
+	case OP_BATCH:
+		/* Both ran, or it stopped at the call KVM_RUN failed. */
+		if (s->out.state == CALLBOX_STATE_EXITED)
+			EXPECT_EQ(2, s->batch_done);
+		/* fall through */
 	case OP_SYNC:
 	case OP_RUN:
 	case OP_RUN_AFTER_HOSTCALL:
@@ -332,6 +427,20 @@ static bool step_succeeded(struct __test_metadata *_metadata,
 		}
 		EXPECT_EQ(CALLBOX_STATE_EXITED, s->out.state);
 		EXPECT_EQ(SCRIPT_STATUS, s->out.status);
+		return false;
+	case OP_SHUTDOWN:
+		call_get(s->sb_fd, s->id, &out);
+		EXPECT_EQ(CALLBOX_STATE_ABORTED, out.state);
+		return false;
+	case OP_RESTORE_BEGIN:
+		/* A restore began: it fences calls until it is committed. */
+		EXPECT_EQ(-EBUSY, _call_sync(s->sb_fd, 0, &out));
+		EXPECT_EQ(0, restore_step(s->sb_fd, CALLBOX_RESTORE_COMMIT,
+					  &id));
+		expect_call_runs(_metadata, s->sb_fd);
+		return false;
+	case OP_RESTORE_COMMIT:
+		expect_call_runs(_metadata, s->sb_fd);
 		return false;
 	default:
 		return false;
