@@ -72,6 +72,10 @@ count_suite exports "$logs/exports.log"
 tools/check-nlspec.sh >"$logs/nlspec.log" 2>&1
 count_suite nlspec "$logs/nlspec.log"
 
+# kmod/Kbuild and dkms.conf agree on the kernels callbox builds for.
+tools/check-kernels.sh >"$logs/kernels.log" 2>&1
+count_suite kernels "$logs/kernels.log"
+
 # Every object is rebuilt when a header it includes changes.
 tools/check-build.sh >"$logs/build-deps.log" 2>&1
 count_suite build-deps "$logs/build-deps.log"
