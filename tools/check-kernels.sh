@@ -35,18 +35,27 @@ kbuild_says() {
 		PATCHLEVEL="${1#*.}" 2>&1 | sed -n 's/.*\*\*\* \(callbox .*\)\.  Stop\./\1/p'
 }
 
-for v in "${builds[@]}"; do
+# check_version VERSION WANT: WANT is "builds" or "refused".
+check_version() {
+	local v=$1 want=$2 said matched
+
 	said=$(kbuild_says "$v")
-	tap_result "$([ -z "$said" ] && echo 0 || echo 1)" \
-		"kmod/Kbuild builds for $v${said:+ (it said: $said)}"
-	tap_result "$(grep -Eq "$dkms_re" <<<"$v.0-1-amd64" && echo 0 || echo 1)" \
-		"dkms.conf builds for $v.0-1-amd64"
+	grep -Eq "$dkms_re" <<<"$v.0-1-amd64" && matched=builds || matched=refused
+	if [ "$want" = builds ]; then
+		tap_result "$([ -z "$said" ] && echo 0 || echo 1)" \
+			"kmod/Kbuild builds for $v${said:+ (it said: $said)}"
+	else
+		tap_result "$([ -n "$said" ] && echo 0 || echo 1)" \
+			"kmod/Kbuild refuses $v, with a message${said:+: $said}"
+	fi
+	tap_result "$([ "$matched" = "$want" ] && echo 0 || echo 1)" \
+		"dkms.conf: $v.0-1-amd64 $want (BUILD_EXCLUSIVE_KERNEL)"
+}
+
+for v in "${builds[@]}"; do
+	check_version "$v" builds
 done
 for v in "${refused[@]}"; do
-	said=$(kbuild_says "$v")
-	tap_result "$([ -n "$said" ] && echo 0 || echo 1)" \
-		"kmod/Kbuild refuses $v, with a message${said:+: $said}"
-	tap_result "$(grep -Eq "$dkms_re" <<<"$v.0-1-amd64" && echo 1 || echo 0)" \
-		"dkms.conf skips $v.0-1-amd64"
+	check_version "$v" refused
 done
 tap_totals
