@@ -25,6 +25,10 @@
 #   - every attempt runs in a directory of its own, with no cache;
 #   - the seed is given: attempt N uses seed CALLBOX_TRINITY_SEED + N - 1
 #     (default 1). Seeds 1 to 4 finished in 8 runs of 8, twice each.
+# On the debug kernel (make check-debug), whose small config lacks some
+# socket families, that crash came with every seed, 1 to 10. Sockets
+# are no use here (ioctls on a socket never reach callbox), so trinity
+# makes none (--disable-fds=sockets) and never runs that setup.
 # A crash of trinity-main before any syscall (it makes no ioctl itself;
 # its children do) says nothing about callbox, and is tried again with
 # the next seed, up to MAX_ATTEMPTS times, the count reported. Any other
@@ -74,7 +78,7 @@ while :; do
 	run=$dir/$attempt
 	mkdir "$run" && chown 65534 "$run"
 	(cd "$run" && exec trinity -q -l off -C 2 -N "$ITERATIONS" -c ioctl \
-		-V /dev/callbox -X -s "$seed" >out 2>&1) &
+		-V /dev/callbox -X -s "$seed" --disable-fds=sockets >out 2>&1) &
 	pid=$!
 	waited=0
 	while kill -0 $pid 2>/dev/null && [ $waited -lt $LIMIT ]; do
