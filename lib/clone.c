@@ -140,7 +140,7 @@ int sandbox_boot_snapshot(struct callbox_sandbox *sb,
 	m->snap = snap;
 	m->at_snapshot = true;
 
-	ret = callbox_vcpu_state_load(sb->vm.vcpu_fd, &snap->vcpu, err,
+	ret = callbox_vcpu_state_load(sb->vm.vcpu_fd, &snap->vcpu, false, err,
 				      errlen);
 	if (ret)
 		return ret;

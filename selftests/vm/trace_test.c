@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 
 #include "inspect_util.h"
+#include "tracefs_util.h"
 
 #define S_Q	CALLBOX_STATE_QUEUED
 #define S_E	CALLBOX_STATE_ENTERED
@@ -27,31 +28,6 @@ static const char *const callbox_events[] = {
 	"sandbox_shutdown",
 };
 #define NR_CALLBOX_EVENTS (sizeof(callbox_events) / sizeof(callbox_events[0]))
-
-/* tracefs, mounted if need be: its root, or NULL. */
-static const char *tracefs_root(void)
-{
-	if (path_exists("/sys/kernel/tracing/instances"))
-		return "/sys/kernel/tracing";
-	mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL);
-	if (path_exists("/sys/kernel/tracing/instances"))
-		return "/sys/kernel/tracing";
-	if (path_exists("/sys/kernel/debug/tracing/instances"))
-		return "/sys/kernel/debug/tracing";
-	return NULL;
-}
-
-static int write_text(const char *path, const char *text)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC), ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, text, strlen(text)) != (ssize_t)strlen(text))
-		ret = -errno;
-	close(fd);
-	return ret;
-}
 
 /*
  * One event, as a line of text that says all of it, for comparing:
