@@ -101,8 +101,7 @@ static int check_msrs(struct callbox_sandbox *sb,
 	__u32 i;
 	int ret;
 
-	ret = callbox_vcpu_state_save(sb->vm.kvm_fd, sb->vm.vcpu_fd, &fresh,
-				      err, errlen);
+	ret = callbox_vcpu_state_save(sb->vm.vcpu_fd, &fresh, err, errlen);
 	if (ret)
 		return ret;
 	b = fresh.msrs;

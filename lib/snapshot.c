@@ -371,8 +371,8 @@ static int snapshot_build(struct callbox_sandbox *sb,
 			snap->nr++;
 		}
 	}
-	return callbox_vcpu_state_save(sb->vm.kvm_fd, sb->vm.vcpu_fd,
-				       &snap->vcpu, err, errlen);
+	return callbox_vcpu_state_save(sb->vm.vcpu_fd, &snap->vcpu, err,
+				       errlen);
 }
 
 /*

@@ -42,8 +42,10 @@
 /*
  * 2: the guest of guest ABI 7, which follows the mailbox's chain of a
  * batch; a guest of before would serve one request twice.
+ * 3: only the MSRs the guest may write (vcpu_state.c); a snapshot of
+ * before was taken of a guest that could write others.
  */
-#define SNAPSHOT_VERSION	2
+#define SNAPSHOT_VERSION	3
 #define SNAPSHOT_MAX_MSRS	4096
 /* Bounds the counts, so that the size computed from them cannot wrap. */
 #define SNAPSHOT_MAX_MEM	(1ull << 40)

@@ -18,9 +18,8 @@
  * @xcrs: XCR0
  * @xsave: x87, SSE, AVX and every other XSAVE component (allocated:
  *	the uapi struct ends in a flexible array)
- * @msrs: every MSR of KVM_GET_MSR_INDEX_LIST that this vCPU reads and
- *	takes back (the paravirtual ones included: a value of 0 turns the
- *	feature off)
+ * @msrs: the MSRs the guest may write (vcpu_state.c's guest_msrs[]) that
+ *	this vCPU reads and takes back
  * @regs: general registers, RIP and RFLAGS
  * @events: pending exceptions, interrupts and NMIs, interrupt shadow
  * @mp_state: runnable or halted
@@ -39,10 +38,15 @@ struct callbox_vcpu_state {
 	struct kvm_msrs *msrs;
 };
 
-/* Save the state of vCPU @vcpu_fd (of KVM @kvm_fd): 0, or -errno and why. */
-int callbox_vcpu_state_save(int kvm_fd, int vcpu_fd,
-			    struct callbox_vcpu_state *st, char *err,
-			    size_t errlen);
+/*
+ * Make every WRMSR of VM @vm_fd's guest fault but those of the MSRs the
+ * state holds (and EFER's): 0, or -errno and why.
+ */
+int callbox_vcpu_msr_filter(int vm_fd, char *err, size_t errlen);
+
+/* Save the state of vCPU @vcpu_fd: 0, or -errno and why. */
+int callbox_vcpu_state_save(int vcpu_fd, struct callbox_vcpu_state *st,
+			    char *err, size_t errlen);
 
 /*
  * Put @st back into vCPU @vcpu_fd: 0, or -errno and why. With @flush_tlb,

@@ -40,8 +40,8 @@
  * KVM_CAP_ENFORCE_PV_FEATURE_CPUID on, writing their MSRs faults; and
  * without Hyper-V's signature there, KVM keeps its Hyper-V emulation off
  * for the guest, whose writes to those MSRs fault too (it could otherwise
- * enable a hypercall page, a TSC page or a SynIC). So a restore need not
- * put back either kind (vcpu_state.c).
+ * enable a hypercall page, a TSC page or a SynIC). (The MSR filter of
+ * vcpu_state.c faults the guest's writes to them as well.)
  */
 static int vm_set_cpuid(struct callbox_vm *vm, char *err, size_t errlen)
 {
@@ -101,15 +101,12 @@ static int vm_set_cpuid(struct callbox_vm *vm, char *err, size_t errlen)
 }
 
 /*
- * No PMU (performance counters). The guest needs none; its counters and
- * their controls would be state that one request leaves for the next,
- * which each restore would write back, and KVM accounts every instruction
- * it emulates to them. Without it, the guest's writes to AMD's counter
- * MSRs fault or are ignored, so a restore leaves them out
- * (vcpu_state.c). On the kernels callbox builds for (6.1 and later:
- * kmod/Kbuild), KVM offers this capability whenever it has a PMU to give,
- * so one that does not offer it has none. (Before 5.18 it had a PMU and
- * no way to withhold it.)
+ * No PMU (performance counters). The guest needs none, and KVM would
+ * account every instruction it emulates to them; their MSRs are out of
+ * the guest's reach anyway (vcpu_state.c's MSR filter). On the kernels
+ * callbox builds for (6.1 and later: kmod/Kbuild), KVM offers this
+ * capability whenever it has a PMU to give, so one that does not offer it
+ * has none. (Before 5.18 it had a PMU and no way to withhold it.)
  */
 static int vm_disable_pmu(struct callbox_vm *vm, char *err, size_t errlen)
 {
@@ -127,23 +124,6 @@ static int vm_disable_pmu(struct callbox_vm *vm, char *err, size_t errlen)
 	if (ret < 0)
 		return kvm_fail(err, errlen, ret,
 				"KVM_ENABLE_CAP(KVM_CAP_PMU_CAPABILITY)");
-	return 0;
-}
-
-/*
- * One machine-check bank, not KVM's default of 32: the guest needs none,
- * and each bank is four MSRs that one request could leave for the next,
- * which every restore writes back (the 128 MSRs of 32 banks were a tenth
- * of a restore's time under emulation).
- */
-static int vm_setup_mce(struct callbox_vm *vm, char *err, size_t errlen)
-{
-	__u64 mcg_cap = 1;	/* bits 0-7: the number of banks */
-	int ret;
-
-	ret = kvm_ioctl(vm->vcpu_fd, KVM_X86_SETUP_MCE, &mcg_cap);
-	if (ret < 0)
-		return kvm_fail(err, errlen, ret, "KVM_X86_SETUP_MCE");
 	return 0;
 }
 
@@ -297,12 +277,12 @@ int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, int mem_fd,
 
 	ret = vm_set_cpuid(vm, err, errlen);
 	if (!ret)
-		ret = vm_setup_mce(vm, err, errlen);
+		ret = callbox_vcpu_msr_filter(vm->vm_fd, err, errlen);
 	if (ret < 0)
 		goto out_destroy;
-	/* After the CPUID and the banks: they decide which MSRs it has. */
-	ret = callbox_vcpu_state_save(vm->kvm_fd, vm->vcpu_fd, &vm->boot_state,
-				      err, errlen);
+	/* After the CPUID: it decides which MSRs the vCPU has. */
+	ret = callbox_vcpu_state_save(vm->vcpu_fd, &vm->boot_state, err,
+				      errlen);
 	if (ret < 0)
 		goto out_destroy;
 	return 0;

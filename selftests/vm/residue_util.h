@@ -74,11 +74,6 @@ static const struct piece pieces[] = {
 	MSR(MSR_SYSENTER_ESP, 0x1000),
 	MSR(MSR_SYSENTER_EIP, 0x2000),
 	MSR(MSR_PAT, 0x0606060606060606ull),
-	/* Not in KVM's list for migration; the library adds them. */
-	MSR(MSR_MC0_ADDR, 0x5ec2e7000ull),
-	MSR(MSR_MC0_MISC, 0x86),
-	MSR(MSR_MTRR_PHYSBASE0, 0x80000006ull),
-	MSR(MSR_MTRR_DEF_TYPE, 0xc06),
 	/* Instruction breakpoints on page 0, which no code runs from. */
 	DR(0, 0x10), DR(1, 0x20), DR(2, 0x30), DR(3, 0x40),
 	DR(7, 0x455),

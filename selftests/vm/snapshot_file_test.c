@@ -296,7 +296,7 @@ FIXTURE_VARIANT_ADD(bad, corrupt_page) {
 
 FIXTURE_VARIANT_ADD(bad, another_version) {
 	.at = OFF_VERSION, .fix_checksum = true, .err = -EINVAL,
-	.message = "snapshot format version 3, this library reads version 2",
+	.message = "snapshot format version 2, this library reads version 3",
 };
 
 FIXTURE_VARIANT_ADD(bad, another_cpu) {
