@@ -35,9 +35,22 @@
 /* Page-table entry bits (Intel SDM vol. 3, 4.5). */
 #define PTE_PRESENT	(1ull << 0)
 #define PTE_WRITE	(1ull << 1)
+#define PTE_ACCESSED	(1ull << 5)
+#define PTE_DIRTY	(1ull << 6)	/* in an entry that maps a page */
 #define PTE_LARGE	(1ull << 7)	/* PS: in a PD entry, a 2 MiB page */
 
-#define PTE_TABLE	(PTE_PRESENT | PTE_WRITE)	/* to a lower table */
+/*
+ * Accessed and dirty are set now, as Linux sets them in its own kernel
+ * mappings, so that the CPU never writes a page table: otherwise a
+ * request that touched a page the init had not (deeper stack, another
+ * I/O buffer, the heap) would set bits in the tables that map it, and
+ * every restore would put those tables back, to be written again. (Under
+ * QEMU's TCG the tables count as written all the same: its page walker
+ * probes each table for a store through nested paging, which KVM's dirty
+ * log takes for a write.)
+ */
+#define PTE_TABLE	(PTE_PRESENT | PTE_WRITE | PTE_ACCESSED)
+#define PTE_PAGE	(PTE_PRESENT | PTE_WRITE | PTE_ACCESSED | PTE_DIRTY)
 
 #define PAGE_SIZE	0x1000ull
 #define LARGE_PAGE_SIZE	(2ull << 20)
@@ -147,7 +160,7 @@ static void map_small_pages(void *mem, uint64_t pt, uint64_t region,
 	for (i = 0; i < PT_ENTRIES; i++) {
 		gpa = region + i * PAGE_SIZE;
 		if (gpa != hole)
-			put64(mem, pt + i * 8, gpa | PTE_PRESENT | PTE_WRITE);
+			put64(mem, pt + i * 8, gpa | PTE_PAGE);
 	}
 }
 
@@ -267,7 +280,7 @@ void callbox_layout_build(void *mem, const struct callbox_layout *layout)
 
 	for (i = 1; i < mem_size / LARGE_PAGE_SIZE; i++)
 		put64(mem, CALLBOX_GPA_PD + i * 8,
-		      i * LARGE_PAGE_SIZE | PTE_LARGE | PTE_PRESENT | PTE_WRITE);
+		      i * LARGE_PAGE_SIZE | PTE_LARGE | PTE_PAGE);
 
 	/* 4 KiB pages where holes are needed: page 0, and the stack guard. */
 	if (top)

@@ -31,6 +31,8 @@
 /* The architectural bits the walker looks at (Intel SDM vol. 3, 4.5). */
 #define X86_PTE_P		(1ull << 0)
 #define X86_PTE_RW		(1ull << 1)
+#define X86_PTE_A		(1ull << 5)
+#define X86_PTE_D		(1ull << 6)
 #define X86_PTE_PS		(1ull << 7)
 #define X86_PTE_NX		(1ull << 63)
 #define X86_PTE_ADDR		0x000ffffffffff000ull
@@ -44,8 +46,9 @@ enum walk_result {
 /*
  * Translate @va as the CPU would with CR3 = CALLBOX_GPA_PML4; returns an
  * enum walk_result, as an int to compare with its constants. Besides
- * translating, insist on what the layout promises: every level present
- * and writable, no NX, page sizes 4 KiB or 2 MiB only, tables in memory.
+ * translating, insist on what the layout promises: every level present,
+ * writable and accessed, the page dirty (so that the CPU never writes a
+ * table), no NX, page sizes 4 KiB or 2 MiB only, tables in memory.
  */
 static int walk(const unsigned char *mem, uint64_t mem_size, uint64_t va,
 		uint64_t *pa)
@@ -62,7 +65,8 @@ static int walk(const unsigned char *mem, uint64_t mem_size, uint64_t va,
 
 		if (!(entry & X86_PTE_P))
 			return WALK_NOT_PRESENT;
-		if (!(entry & X86_PTE_RW) || (entry & X86_PTE_NX))
+		if (!(entry & X86_PTE_RW) || !(entry & X86_PTE_A) ||
+		    (entry & X86_PTE_NX))
 			return WALK_BAD;
 
 		if (level < 3 && (entry & X86_PTE_PS)) {
@@ -70,11 +74,14 @@ static int walk(const unsigned char *mem, uint64_t mem_size, uint64_t va,
 			if (level != 2)
 				return WALK_BAD;
 			page = 1ull << shift[level];
-			if ((entry & X86_PTE_ADDR) & (page - 1))
+			if (((entry & X86_PTE_ADDR) & (page - 1)) ||
+			    !(entry & X86_PTE_D))
 				return WALK_BAD;
 			*pa = (entry & X86_PTE_ADDR) | (va & (page - 1));
 			return WALK_OK;
 		}
+		if (level == 3 && !(entry & X86_PTE_D))
+			return WALK_BAD;
 		table = entry & X86_PTE_ADDR;
 	}
 	*pa = table | (va & 0xfff);
