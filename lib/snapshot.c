@@ -14,11 +14,15 @@
  * the whole memory it replaced: 6.0 ms -> 1.1 ms at 4 MiB, 122 ms ->
  * 3.7 ms at 64 MiB, 488 ms -> 1.0 ms at 256 MiB (creating a VM,
  * create.floor: 100 ms there); what is left is mostly the init call,
- * which a restore does not run: 0.2-0.3 ms at any size (make bench,
- * restore.*). A noop call with CALLBOX_CONFIG_FRESH_CALLS costs 7.2x a
- * plain one there (call.fresh: 507 us against 70 us): the restore's
- * ten ioctls (the vCPU state is loaded whole), and, most likely, KVM's
- * faults on the first write to each page after it logged them.
+ * which a restore does not run. A restore after a noop call, at 4 MiB,
+ * took about 131 us of ioctls and copies (medians of 300, December 2026;
+ * restore.d1.m4 in make bench: 3.2-3.4x a KVM_RUN round trip): its
+ * fence (BEGIN and COMMIT, 10 us), the KVM_RUN that completes the last
+ * exit (7), the dirty log (7), the put-back of 8 pages and 3 I/O pages
+ * (34), and the vCPU state (63: KVM_SET_XSAVE 17, KVM_SET_SREGS 12,
+ * KVM_SET_MSRS with the TLB flush 12, the rest 5 or less each). A noop
+ * call with CALLBOX_CONFIG_FRESH_CALLS costs 2.9x a plain one there
+ * (call.fresh: 182 us against 63 us).
  *
  * The mailbox slots and I/O buffers of outstanding calls are never put
  * back: they hold the requests of queued calls and the results not yet
