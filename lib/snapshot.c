@@ -78,10 +78,18 @@ static int collect_written(struct callbox_sandbox *sb, char *err,
 	ret = callbox_vm_dirty_pages(&sb->vm, err, errlen);
 	if (ret)
 		return ret;
-	/* Submitters note their writes meanwhile: atomically too. */
+	/*
+	 * Submitters note their writes meanwhile: atomically too. Most
+	 * words are zero, and skipped: atomic operations on each of the 1024
+	 * words of 256 MiB, here and in the put-back, cost about 10 us a
+	 * restore under TCG (restore.d1.m256 against restore.d1.m4: 1.31x
+	 * -> 1.22x, one run each).
+	 */
 	for (w = 0; w < words; w++)
-		__atomic_fetch_or(&sb->memory.written[w], sb->vm.log.dirty[w],
-				  __ATOMIC_RELAXED);
+		if (sb->vm.log.dirty[w])
+			__atomic_fetch_or(&sb->memory.written[w],
+					  sb->vm.log.dirty[w],
+					  __ATOMIC_RELAXED);
 	return 0;
 }
 
@@ -230,7 +238,13 @@ int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 			       sizeof(sandbox_mailbox(sb)->slots[i]));
 	}
 	for (w = 0; w < words; w++) {
-		mask = __atomic_exchange_n(&m->written[w], 0, __ATOMIC_RELAXED);
+		/*
+		 * A bit a submitter sets after this read is taken by the next
+		 * put-back, as one set after the exchange would be.
+		 */
+		mask = __atomic_load_n(&m->written[w], __ATOMIC_RELAXED) ?
+		       __atomic_exchange_n(&m->written[w], 0,
+					   __ATOMIC_RELAXED) : 0;
 		kept = 0;
 		/* Going between the two states: where they differ too. */
 		if (m->at_snapshot != to_snapshot)
