@@ -24,9 +24,10 @@
  * call with CALLBOX_CONFIG_FRESH_CALLS costs 2.9x a plain one there
  * (call.fresh: 182 us against 63 us).
  *
- * The mailbox slots and I/O buffers of outstanding calls are never put
- * back: they hold the requests of queued calls and the results not yet
- * collected; those of free slots are zeroed. The mailbox's header always
+ * The mailbox slots (with their links in next_slot[]) and I/O buffers of
+ * outstanding calls are never put back: they hold the requests of queued
+ * calls and the results not yet collected; those of free slots are
+ * zeroed. The mailbox's header always
  * is put back: the library writes it (a call's slot, a host call's
  * outcome), and KVM does not log what the process writes; what it writes
  * into I/O buffers it notes itself (sandbox_memory_note_write()).
@@ -231,11 +232,18 @@ int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 	mark_header(m->written);
 
 	pthread_mutex_lock(&sb->lock);
-	for (i = 0; i < sb->cfg.max_calls; i++) {
-		keep[i] = sb->slots[i].used;
-		if (!keep[i])
-			memset(&sandbox_mailbox(sb)->slots[i], 0,
-			       sizeof(sandbox_mailbox(sb)->slots[i]));
+	/*
+	 * Every slot the mailbox has, those past max_calls too, which the
+	 * guest can write as well; and a slot's link in a batch's chain
+	 * (next_slot[]), which is part of it.
+	 */
+	for (i = 0; i < CALLBOX_MAX_SLOTS; i++) {
+		keep[i] = i < sb->cfg.max_calls && sb->slots[i].used;
+		if (keep[i])
+			continue;
+		memset(&sandbox_mailbox(sb)->slots[i], 0,
+		       sizeof(sandbox_mailbox(sb)->slots[i]));
+		sandbox_mailbox(sb)->next_slot[i] = 0;
 	}
 	for (w = 0; w < words; w++) {
 		/*

@@ -184,6 +184,27 @@ static int msrs_keep_writable(int vcpu_fd, struct kvm_msrs *msrs)
 	return 0;
 }
 
+/* The XSAVE header's XSTATE_BV: the components the image holds. */
+#define XSAVE_XSTATE_BV		(512 / sizeof(__u32))
+#define XFEATURE_SSE		(1u << 1)
+
+/*
+ * Mark SSE as held by @xsave, whose legacy area has its values (the
+ * initial ones, where KVM reported it unused). On 6.1, KVM_SET_XSAVE
+ * loads MXCSR only from an image that holds x87, SSE or AVX state, and
+ * leaves it as the guest left it otherwise (copy_uabi_to_xstate()); nor
+ * does KVM_SET_FPU load it. So a fresh vCPU's image, which holds none,
+ * let a request's MXCSR outlive every reset; and a snapshot taken where
+ * the CPU's XSAVES reports SSE unused (it does so for state in its
+ * initial configuration; QEMU never does) would have let it outlive a
+ * restore. With SSE marked, the XMM registers are loaded from the image
+ * too, which holds what they were.
+ */
+static void xsave_mark_sse(struct kvm_xsave *xsave)
+{
+	xsave->region[XSAVE_XSTATE_BV] |= XFEATURE_SSE;
+}
+
 int callbox_vcpu_state_save(int vcpu_fd, struct callbox_vcpu_state *st,
 			    char *err, size_t errlen)
 {
@@ -216,6 +237,7 @@ int callbox_vcpu_state_save(int vcpu_fd, struct callbox_vcpu_state *st,
 		callbox_vcpu_state_free(st);
 		return kvm_fail(err, errlen, ret, "KVM_GET_XSAVE");
 	}
+	xsave_mark_sse(st->xsave);
 
 	st->msrs = msrs_alloc(NR_GUEST_MSRS);
 	ret = st->msrs ? msrs_read(vcpu_fd, guest_msrs, NR_GUEST_MSRS,

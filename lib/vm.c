@@ -24,6 +24,8 @@
 #define CALLBOX_TSS_ADDR 0xfffbd000ul
 
 #define CPUID_1_ECX_VMX		(1u << 5)
+#define CPUID_7_ECX_PKU		(1u << 3)
+#define CPUID_7_ECX_OSPKE	(1u << 4)
 #define CPUID_80000001_ECX_SVM	(1u << 2)
 #define CPUID_80000001_ECX_PERFCTR_CORE	(1u << 23)
 
@@ -83,6 +85,14 @@ static int vm_set_cpuid(struct callbox_vm *vm, char *err, size_t errlen)
 		 */
 		if (e->function == 1)
 			e->ecx &= ~CPUID_1_ECX_VMX;
+		/*
+		 * No protection keys: with CR4.PKE a guest could set PKRU,
+		 * which KVM leaves as it is when an XSAVE image marks it in
+		 * its initial state, so it outlived a reset. Without PKU,
+		 * KVM refuses CR4.PKE and WRPKRU raises #UD.
+		 */
+		if (e->function == 7 && e->index == 0)
+			e->ecx &= ~(CPUID_7_ECX_PKU | CPUID_7_ECX_OSPKE);
 		if (e->function == 0x80000001)
 			e->ecx &= ~(CPUID_80000001_ECX_SVM |
 				    CPUID_80000001_ECX_PERFCTR_CORE);
@@ -133,7 +143,6 @@ int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 	struct kvm_vcpu_events events;
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
-	struct kvm_fpu fpu;
 	int ret;
 
 	/* Every piece of state a guest can change, as KVM created it. */
@@ -158,18 +167,6 @@ int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 	if (ret < 0)
 		return kvm_fail(err, errlen, ret, "KVM_SET_VCPU_EVENTS");
 
-	/*
-	 * x87 and SSE control as after FNINIT and reset, written out: a fresh
-	 * vCPU's XSAVE image marks them as in their initial state, and KVM
-	 * then loads MXCSR from wherever the last guest left it.
-	 */
-	memset(&fpu, 0, sizeof(fpu));
-	fpu.fcw = 0x37f;
-	fpu.mxcsr = 0x1f80;
-	ret = kvm_ioctl(vm->vcpu_fd, KVM_SET_FPU, &fpu);
-	if (ret < 0)
-		return kvm_fail(err, errlen, ret, "KVM_SET_FPU");
-
 	memset(&regs, 0, sizeof(regs));
 	regs.rip = entry;
 	regs.rsp = vm->mem_size;
@@ -177,6 +174,44 @@ int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 	ret = kvm_ioctl(vm->vcpu_fd, KVM_SET_REGS, &regs);
 	if (ret < 0)
 		return kvm_fail(err, errlen, ret, "KVM_SET_REGS");
+	return 0;
+}
+
+/*
+ * Does KVM map guest memory with nested paging (AMD's NPT, Intel's EPT)?
+ * A reset or a restore puts the guest's page tables back behind KVM's
+ * back, then has KVM reset the vCPU's MMU context. With nested paging
+ * that drops every translation the guest held. With shadow paging it does
+ * not: KVM keeps the shadow pages it built from the tables as they were,
+ * finds them again, and a request's remapping outlives the restore
+ * (shown with kvm_amd.npt=0: a page directory entry a request pointed
+ * elsewhere kept its effect). So a sandbox refuses to start there. Where
+ * neither parameter exists, KVM is taken at its word.
+ */
+static int vm_check_nested_paging(char *err, size_t errlen)
+{
+	static const char *const params[] = {
+		"/sys/module/kvm_amd/parameters/npt",
+		"/sys/module/kvm_intel/parameters/ept",
+	};
+	char value = 0;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+		fd = open(params[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (read(fd, &value, 1) != 1)
+			value = 0;
+		close(fd);
+		if (value == 'N' || value == '0') {
+			snprintf(err, errlen,
+				 "KVM uses shadow paging here (%s is off), where a reset or restore cannot take back a guest's page tables; callbox needs nested paging",
+				 params[i]);
+			return -EOPNOTSUPP;
+		}
+	}
 	return 0;
 }
 
@@ -188,6 +223,9 @@ int callbox_vm_create(struct callbox_vm *vm, uint64_t mem_size, int mem_fd,
 
 	callbox_vm_init(vm);
 
+	ret = vm_check_nested_paging(err, errlen);
+	if (ret < 0)
+		return ret;
 	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (vm->kvm_fd < 0) {
 		ret = kvm_fail(err, errlen, -errno, "open /dev/kvm");

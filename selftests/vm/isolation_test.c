@@ -234,6 +234,47 @@ TEST_F_TIMEOUT(iso, clone_sees_parent_io, 120)
 }
 
 /*
+ * The mailbox past the slots in use: a request wrote the chain link of a
+ * batch (next_slot[]) and a slot past max_calls, and both reached the
+ * next request, through fresh calls, restores and resets alike; only the
+ * free slots below max_calls were zeroed.
+ */
+TEST_F_TIMEOUT(iso, mailbox_slots_and_links_are_put_back, 120)
+{
+	struct callbox_sandbox *sb = load_residue(_metadata,
+						  CALLBOX_CONFIG_FRESH_CALLS);
+	const int64_t link = CALLBOX_GPA_MAILBOX +
+			     offsetof(struct callbox_mailbox, next_slot);
+	const int64_t last_slot = CALLBOX_GPA_MAILBOX +
+		offsetof(struct callbox_mailbox, slots[CALLBOX_MAX_SLOTS - 1]);
+	const int64_t where[] = { link, link + 56, last_slot };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(where) / sizeof(where[0]); i++) {
+		ASSERT_EQ(0, PEEK(sb, where[i]));
+		/* A fresh call, then a restore, then a reset. */
+		POKE(sb, where[i], SECRET);
+		EXPECT_EQ(0, PEEK(sb, where[i])) {
+			TH_LOG("%#" PRIx64 " kept through a fresh call",
+			       (uint64_t)where[i]);
+		}
+		POKE(sb, where[i], SECRET);
+		ASSERT_EQ(0, callbox_sandbox_restore(sb));
+		EXPECT_EQ(0, PEEK(sb, where[i])) {
+			TH_LOG("%#" PRIx64 " kept through a restore",
+			       (uint64_t)where[i]);
+		}
+		POKE(sb, where[i], SECRET);
+		ASSERT_EQ(0, callbox_sandbox_reset(sb));
+		EXPECT_EQ(0, PEEK(sb, where[i])) {
+			TH_LOG("%#" PRIx64 " kept through a reset",
+			       (uint64_t)where[i]);
+		}
+	}
+	callbox_sandbox_free(sb);
+}
+
+/*
  * callbox_sandbox_reset(): "Until that init has succeeded, calls fail
  * with -ENOTRECOVERABLE." A reset that failed after memory was put back,
  * before the init (a vCPU ioctl failing in callbox_vm_boot_regs()), left
@@ -247,10 +288,10 @@ TEST_F_TIMEOUT(iso, reset_fails_half_way, 120)
 	int ret;
 
 	ASSERT_EQ(0, callbox_call_int(sb, "ok", NULL, 0, &v));
-	inject(KVM_SET_FPU, 1);
+	inject(KVM_SET_REGS, 1);
 	ret = callbox_sandbox_reset(sb);
 	fail_req = 0;
-	TH_LOG("reset with KVM_SET_FPU failing: %d (%s), hits %d", ret,
+	TH_LOG("reset with KVM_SET_REGS failing: %d (%s), hits %d", ret,
 	       callbox_sandbox_last_error(sb), fail_hits);
 	ASSERT_NE(0, ret);
 	ret = callbox_call_int(sb, "ok", NULL, 0, &v);
@@ -378,7 +419,7 @@ TEST_F_TIMEOUT(iso, snapshot_after_half_way_reset, 120)
 	int64_t v;
 	int ret;
 
-	inject(KVM_SET_FPU, 1);
+	inject(KVM_SET_REGS, 1);
 	ret = callbox_sandbox_reset(sb);
 	fail_req = 0;
 	ASSERT_NE(0, ret);

@@ -214,6 +214,20 @@ TEST_F(residue, cpuid_shows_no_vmx_or_svm)
 }
 
 /*
+ * Nor protection keys: with CR4.PKE a guest could set PKRU, which KVM
+ * left as it was through a reset (an XSAVE image that marks PKRU in its
+ * initial state does not load it).
+ */
+TEST_F(residue, cpuid_shows_no_protection_keys)
+{
+	int64_t leaf = 7, ecx;
+
+	return_if_setup_skipped();
+	ASSERT_EQ(0, callbox_call_int(self->r.sb, "cpuid_ecx", &leaf, 1, &ecx));
+	EXPECT_EQ(0, ecx & (1 << 3));	/* PKU */
+}
+
+/*
  * Three rounds, the middle one writing nothing: a reset puts back only
  * the pages the guest wrote since the last one (KVM's dirty log), so each
  * round starts the log anew.
