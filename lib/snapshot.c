@@ -241,9 +241,10 @@ int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 		keep[i] = i < sb->cfg.max_calls && sb->slots[i].used;
 		if (keep[i])
 			continue;
-		memset(&sandbox_mailbox(sb)->slots[i], 0,
-		       sizeof(sandbox_mailbox(sb)->slots[i]));
-		sandbox_mailbox(sb)->next_slot[i] = 0;
+		put_back_bytes((char *)&sandbox_mailbox(sb)->slots[i], NULL,
+			       sizeof(sandbox_mailbox(sb)->slots[i]));
+		if (sandbox_mailbox(sb)->next_slot[i])
+			sandbox_mailbox(sb)->next_slot[i] = 0;
 	}
 	for (w = 0; w < words; w++) {
 		/*
