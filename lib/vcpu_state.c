@@ -299,14 +299,57 @@ static int msrs_load(int vcpu_fd, const struct kvm_msrs *want, __u64 efer,
 	return ret;
 }
 
-int callbox_vcpu_state_load(int vcpu_fd, const struct callbox_vcpu_state *st,
+/* What KVM_RUN loads from kvm_run's sync regs (KVM_CAP_SYNC_REGS). */
+#define SYNC_REGS_LOADED	(KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | \
+				 KVM_SYNC_X86_EVENTS)
+
+/*
+ * Load the general and segment registers and the events of @st through
+ * the vCPU's kvm_run page @run, by a KVM_RUN that enters nothing
+ * (immediate_exit): one system call where three ioctls were. Under TCG
+ * (December 2026, medians of 300), 5.6 us against 10.4 on a real-mode
+ * vCPU. KVM_RUN loads them (sync_regs()) before it completes the last
+ * exit, so that exit must have been completed already
+ * (callbox_vm_flush_exit()): a port I/O's completion, replayed onto the
+ * loaded RIP, would skip an instruction or write RAX. The order within
+ * is KVM's: general registers, segment registers, then events.
+ */
+static int sync_regs_load(int vcpu_fd, struct kvm_run *run,
+			  const struct callbox_vcpu_state *st, char *err,
+			  size_t errlen)
+{
+	int ret;
+
+	run->s.regs.regs = st->regs;
+	run->s.regs.sregs = st->sregs;
+	run->s.regs.events = st->events;
+	run->kvm_dirty_regs = SYNC_REGS_LOADED;
+	run->immediate_exit = 1;
+	ret = kvm_ioctl(vcpu_fd, KVM_RUN, NULL);
+	run->immediate_exit = 0;
+	/* KVM clears each part's bit once that part is loaded. */
+	if (ret == -EINTR && !run->kvm_dirty_regs)
+		return 0;
+	/* Whatever is left must not be loaded by some later KVM_RUN. */
+	run->kvm_dirty_regs = 0;
+	if (ret != -EINTR)
+		return kvm_fail(err, errlen, ret < 0 ? ret : -EIO,
+				"KVM_RUN (loading the registers)");
+	snprintf(err, errlen, "KVM_RUN left the registers unloaded");
+	return -EIO;
+}
+
+int callbox_vcpu_state_load(int vcpu_fd, struct kvm_run *run,
+			    const struct callbox_vcpu_state *st,
 			    bool flush_tlb, char *err, size_t errlen)
 {
 	int ret;
 
-	ret = kvm_ioctl(vcpu_fd, KVM_SET_SREGS, (void *)&st->sregs);
-	if (ret < 0)
-		return kvm_fail(err, errlen, ret, "KVM_SET_SREGS");
+	if (!run) {
+		ret = kvm_ioctl(vcpu_fd, KVM_SET_SREGS, (void *)&st->sregs);
+		if (ret < 0)
+			return kvm_fail(err, errlen, ret, "KVM_SET_SREGS");
+	}
 	ret = kvm_ioctl(vcpu_fd, KVM_SET_DEBUGREGS, (void *)&st->debugregs);
 	if (ret < 0)
 		return kvm_fail(err, errlen, ret, "KVM_SET_DEBUGREGS");
@@ -316,11 +359,19 @@ int callbox_vcpu_state_load(int vcpu_fd, const struct callbox_vcpu_state *st,
 	ret = kvm_ioctl(vcpu_fd, KVM_SET_XSAVE, st->xsave);
 	if (ret < 0)
 		return kvm_fail(err, errlen, ret, "KVM_SET_XSAVE");
-	/* After the sregs: EFER's flips start from the state's EFER. */
+	/*
+	 * EFER's flips start from the state's EFER, whether the sregs are
+	 * loaded before or after: with them, EFER ends as the state has it.
+	 */
 	ret = msrs_load(vcpu_fd, st->msrs, st->sregs.efer, flush_tlb, err,
 			errlen);
 	if (ret < 0)
 		return ret;
+	ret = kvm_ioctl(vcpu_fd, KVM_SET_MP_STATE, (void *)&st->mp_state);
+	if (ret < 0)
+		return kvm_fail(err, errlen, ret, "KVM_SET_MP_STATE");
+	if (run)
+		return sync_regs_load(vcpu_fd, run, st, err, errlen);
 	/* After the segment registers, which decide how RIP reads. */
 	ret = kvm_ioctl(vcpu_fd, KVM_SET_REGS, (void *)&st->regs);
 	if (ret < 0)
@@ -328,9 +379,6 @@ int callbox_vcpu_state_load(int vcpu_fd, const struct callbox_vcpu_state *st,
 	ret = kvm_ioctl(vcpu_fd, KVM_SET_VCPU_EVENTS, (void *)&st->events);
 	if (ret < 0)
 		return kvm_fail(err, errlen, ret, "KVM_SET_VCPU_EVENTS");
-	ret = kvm_ioctl(vcpu_fd, KVM_SET_MP_STATE, (void *)&st->mp_state);
-	if (ret < 0)
-		return kvm_fail(err, errlen, ret, "KVM_SET_MP_STATE");
 	return 0;
 }
 

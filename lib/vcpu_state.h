@@ -51,9 +51,15 @@ int callbox_vcpu_state_save(int vcpu_fd, struct callbox_vcpu_state *st,
 /*
  * Put @st back into vCPU @vcpu_fd: 0, or -errno and why. With @flush_tlb,
  * KVM also drops every translation the guest holds: the guest's page
- * tables were put back behind its back.
+ * tables were put back behind its back. With @run, the vCPU's mapped
+ * kvm_run page, the general and segment registers and the events go
+ * through it and a KVM_RUN that enters nothing, which is cheaper than
+ * their ioctls; the vCPU's last exit must have been completed
+ * (callbox_vm_flush_exit()). Without, they are ioctls, and KVM_RUN,
+ * which a security module may refuse, is not used.
  */
-int callbox_vcpu_state_load(int vcpu_fd, const struct callbox_vcpu_state *st,
+int callbox_vcpu_state_load(int vcpu_fd, struct kvm_run *run,
+			    const struct callbox_vcpu_state *st,
 			    bool flush_tlb, char *err, size_t errlen);
 
 void callbox_vcpu_state_free(struct callbox_vcpu_state *st);
