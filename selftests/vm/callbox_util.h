@@ -35,22 +35,11 @@
 #include <callbox/callbox.h>
 
 #include "kselftest_harness.h"
+#include "base_util.h"
 #include "raw_guest.h"
 
 /* Where the test VM's initramfs puts the example guests. */
 #define GUEST_DIR "/guests"
-
-/* A millisecond, in the nanoseconds of deadlines and now_ns(). */
-#define MS	(1000 * 1000ull)
-
-/* CLOCK_MONOTONIC in ns: the clock of every callbox deadline. */
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
 
 /* Assert that @ret, 0 or -errno from @what, is 0; say why if not. */
 #define ASSERT_OK(what, ret)						\
@@ -378,21 +367,6 @@ static inline short poll_events(int fd)
 	struct pollfd p = { .fd = fd, .events = POLLIN | POLLPRI };
 
 	return poll(&p, 1, 0) == 1 ? p.revents : 0;
-}
-
-/* Join @t if it ends within @ms; ETIMEDOUT if it is still blocked. */
-static inline int join_within(pthread_t t, unsigned int ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000l;
-	if (ts.tv_nsec >= 1000000000l) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000l;
-	}
-	return pthread_timedjoin_np(t, NULL, &ts);
 }
 
 /*
