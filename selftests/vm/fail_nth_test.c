@@ -46,7 +46,8 @@
 #include <stdlib.h>
 
 #include "inspect_util.h"
-#include "nl_util.h"
+#include "nl_sandbox_util.h"
+#include "nl_events_util.h"
 
 #define FAIL_NTH	"/proc/thread-self/fail-nth"
 #define FAILSLAB	"/sys/kernel/debug/failslab"

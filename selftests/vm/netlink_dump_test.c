@@ -7,7 +7,7 @@
  * nl_recvmsgs() returns -NLE_DUMP_INTR); with nothing changing, no dump
  * may have it, and every sandbox is listed exactly once.
  */
-#include "nl_util.h"
+#include "nl_sandbox_util.h"
 
 #define NR_SANDBOXES	300
 #define DUMP_TRIES	20

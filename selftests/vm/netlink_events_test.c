@@ -11,7 +11,8 @@
  */
 #include <sched.h>
 
-#include "nl_util.h"
+#include "nl_sandbox_util.h"
+#include "nl_events_util.h"
 
 #define S_Q	CALLBOX_STATE_QUEUED
 #define S_E	CALLBOX_STATE_ENTERED

@@ -19,7 +19,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "nl_util.h"
+#include "nl_sandbox_util.h"
+#include "nl_events_util.h"
 
 #define NOBODY	65534
 #define BIT_OF(a)	(1u << (a))

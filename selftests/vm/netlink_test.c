@@ -7,7 +7,7 @@
  * a spinning guest run by a thread of ours; HOSTCALL; ended), and what a
  * malformed request gets: an error with an extack message.
  */
-#include "nl_util.h"
+#include "nl_sandbox_util.h"
 
 #define S_Q	CALLBOX_STATE_QUEUED
 #define S_E	CALLBOX_STATE_ENTERED
