@@ -220,20 +220,24 @@ consumer=$tmp/consumer
 build_consumer() {
 	cp -r "$src/dist/consumer" "$consumer" &&
 		make -C "$consumer" --no-print-directory &&
-		objdump -p "$consumer/consumer-shared" | grep -q 'NEEDED *libcallbox.so.1' &&
-		readelf -h "$consumer/add3.elf" | grep -q 'Type: *EXEC'
+		grep -q 'NEEDED *libcallbox.so.1' \
+			<<<"$(objdump -p "$consumer/consumer-shared")" &&
+		grep -q 'Type: *EXEC' <<<"$(readelf -h "$consumer/add3.elf")"
 }
 check "dist/consumer builds against the packages (shared, static, guest SDK)" \
 	build_consumer
 unset PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR
 
+# Each tool's output is read whole before grep -q looks at it: in a pipe,
+# grep -q exits at the first match, and with pipefail the writer's
+# SIGPIPE fails the check (it did, once, in CI: ldd writes line by line).
 cli_runs() {
-	local out
+	local out libs
 	out=$(LD_LIBRARY_PATH=$inst$libdir "$inst/usr/bin/callbox" --version) ||
 		return
 	echo "$out"
-	LD_LIBRARY_PATH=$inst$libdir ldd "$inst/usr/bin/callbox" |
-		grep -qF "$inst$libdir/libcallbox.so.1" &&
+	libs=$(LD_LIBRARY_PATH=$inst$libdir ldd "$inst/usr/bin/callbox") &&
+		grep -qF "$inst$libdir/libcallbox.so.1" <<<"$libs" &&
 		[ "$out" = "callbox $version" ]
 }
 check "the packaged callbox --version runs on the packaged libcallbox.so.1" \

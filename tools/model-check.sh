@@ -374,8 +374,9 @@ if sed -E 's/^([ \t]*\[CALLBOX_STATE_EXITED\][ \t]*=[ \t]*)0,/\1BIT(CALLBOX_STAT
 	"$call_c" >"$mutant_c" && ! cmp -s "$call_c" "$mutant_c"; then
 	if compare_tables "$mutant_c" >"$work/table-mutant.log" 2>&1; then
 		result 0 "$desc (the table check passed it)"
-	elif sed -n '/^only in C:/,/^only in the model:/p' "$work/table-mutant.log" |
-		grep -qx '  EXITED -> ENTERED'; then
+	# Read whole first: grep -q in a pipe can SIGPIPE sed (pipefail).
+	elif grep -qx '  EXITED -> ENTERED' <<<"$(sed -n \
+		'/^only in C:/,/^only in the model:/p' "$work/table-mutant.log")"; then
 		result 1 "$desc"
 	else
 		diag <"$work/table-mutant.log"
