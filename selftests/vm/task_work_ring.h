@@ -27,7 +27,7 @@ struct ring {
 	struct __kernel_timespec ts;
 };
 
-static int ring_setup(struct ring *r)
+static inline int ring_setup(struct ring *r)
 {
 	struct io_uring_params p = { 0 };
 
@@ -58,7 +58,7 @@ static int ring_setup(struct ring *r)
  * Submit a timeout of @ms from the calling thread. When it fires, io_uring
  * completes it by task work queued on this thread with TWA_SIGNAL.
  */
-static int ring_submit_timeout(struct ring *r, unsigned int ms)
+static inline int ring_submit_timeout(struct ring *r, unsigned int ms)
 {
 	uint32_t tail = atomic_load(r->sq_tail);
 	uint32_t idx = tail & *r->sq_mask;
@@ -76,12 +76,12 @@ static int ring_submit_timeout(struct ring *r, unsigned int ms)
 	       0 : -errno;
 }
 
-static bool ring_completed(struct ring *r)
+static inline bool ring_completed(struct ring *r)
 {
 	return atomic_load(r->cq_tail) != atomic_load(r->cq_head);
 }
 
-static void ring_destroy(struct ring *r)
+static inline void ring_destroy(struct ring *r)
 {
 	if (r->fd < 0)
 		return;
