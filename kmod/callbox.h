@@ -126,7 +126,12 @@ struct callbox_call_record {
  * @queue_node: on &callbox_sandbox.queue while QUEUED
  * @deadline_timer: fires at the call's deadline, if it has one
  * @kick_work: task work that forces the runner out of KVM_RUN
- * @id: unique within the sandbox, increasing, never reused
+ * @transitions: the first CALLBOX_NL_MAX_TRANSITIONS - 1 states it has
+ *	been in and the latest, with their times (for the inspection
+ *	interfaces); only the first @nr_transitions are meaningful
+ * @id: unique within the sandbox, increasing, never reused; it and every
+ *	field after it start zeroed for each call, while @deadline_timer and
+ *	@kick_work are set up once per allocation (callbox_call_alloc())
  * @state: an &enum callbox_call_state
  * @reason: an &enum callbox_abort_reason, set when @state is ABORTED
  * @flags: &enum callbox_call_info_flags
@@ -149,10 +154,8 @@ struct callbox_call_record {
  * @deadline_ns: its deadline on CLOCK_MONOTONIC, 0 if none
  * @kicked: a cancellation forced its runner out of KVM_RUN
  * @nr_transitions: how many states it has been in, QUEUED included
- * @transitions: the first CALLBOX_NL_MAX_TRANSITIONS - 1 of them and the
- *	latest, with their times (for the inspection interfaces)
  *
- * All fields after @id are guarded by &callbox_sandbox.lock.
+ * @transitions and the fields after @id are guarded by &callbox_sandbox.lock.
  */
 struct callbox_call {
 	struct kref kref;
@@ -161,6 +164,7 @@ struct callbox_call {
 	struct list_head queue_node;
 	struct hrtimer deadline_timer;
 	struct callback_head kick_work;
+	struct callbox_transition transitions[CALLBOX_NL_MAX_TRANSITIONS];
 	u64 id;
 	u32 state;
 	u32 reason;
@@ -176,7 +180,6 @@ struct callbox_call {
 	u64 deadline_ns;
 	bool kicked;
 	u32 nr_transitions;
-	struct callbox_transition transitions[CALLBOX_NL_MAX_TRANSITIONS];
 };
 
 /**
@@ -229,6 +232,8 @@ struct callbox_call {
  * @nr_recent: how many calls ended in all; the next goes to
  *	@recent[@nr_recent % CALLBOX_NL_RECENT_CALLS]
  * @debugfs: its debugfs directory (debugfs.c)
+ * @spare_call: a released call kept for the next one, or NULL (see
+ *	callbox_call_alloc()); taken and put back with atomic exchanges
  */
 struct callbox_sandbox {
 	struct kref kref;
@@ -265,6 +270,7 @@ struct callbox_sandbox {
 	struct callbox_call_record recent[CALLBOX_NL_RECENT_CALLS];
 	u64 nr_recent;
 	struct dentry *debugfs;
+	struct callbox_call *spare_call;
 };
 
 /**

@@ -6,6 +6,8 @@
  *                                              the kernel holds it
  *   /sys/kernel/debug/callbox/objects          sandboxes and calls
  *                                              allocated and not freed
+ *                                              (a sandbox's spare call
+ *                                              counts with the sandbox)
  *   /sys/kernel/debug/callbox/<id>/calls       every live call of sandbox
  *                                              <id>: state, flags, age,
  *                                              runner, deadline left

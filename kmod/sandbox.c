@@ -61,6 +61,8 @@ static void callbox_sandbox_free(struct kref *kref)
 	mmdrop(sb->mm);
 	mutex_destroy(&sb->publish_lock);
 	mutex_destroy(&sb->run_lock);
+	/* No call holds a reference now, so none can be put back here. */
+	kfree(sb->spare_call);
 	kfree(sb);
 	callbox_stats_objects_add(-1, 0);
 }

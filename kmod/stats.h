@@ -20,7 +20,8 @@
  * @kicks: kicks sent
  * @kicks_missed: kicks that found the runner out of the guest already
  * @sandbox_objects: sandboxes allocated minus freed (debugfs "objects")
- * @call_objects: calls allocated minus freed
+ * @call_objects: calls allocated minus released; a released call kept
+ *	as its sandbox's spare counts with the sandbox (callbox_call_alloc())
  */
 struct callbox_stats {
 	long in_state[CALLBOX_STATE_HOSTCALL + 1];
