@@ -78,6 +78,7 @@ long callbox_ioctl_dispatch(const struct callbox_ioctl_op *ops,
 			    size_t num_ops, void *obj, unsigned int cmd,
 			    unsigned long arg);
 int callbox_ucmd_respond(struct callbox_ucmd *ucmd, size_t cmd_len);
+int callbox_ucmd_respond_nofault(struct callbox_ucmd *ucmd, size_t cmd_len);
 
 struct callbox_sandbox;
 

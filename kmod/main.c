@@ -117,6 +117,19 @@ int callbox_ucmd_respond(struct callbox_ucmd *ucmd, size_t cmd_len)
 	return 0;
 }
 
+/*
+ * The same, but only if no page fault is needed: -EFAULT otherwise, and
+ * nothing was waited for (a fault on a userfaultfd range may wait for as
+ * long as its handler likes).
+ */
+int callbox_ucmd_respond_nofault(struct callbox_ucmd *ucmd, size_t cmd_len)
+{
+	if (copy_to_user_nofault(ucmd->ubuffer, ucmd->cmd,
+				 min_t(size_t, ucmd->user_size, cmd_len)))
+		return -EFAULT;
+	return 0;
+}
+
 static const struct callbox_ioctl_op callbox_dev_ops[] = {
 	{
 		.ioctl_num = CALLBOX_SANDBOX_CREATE,

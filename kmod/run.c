@@ -193,8 +193,9 @@ static struct callbox_exit callbox_run_decode(struct kvm_vcpu *vcpu,
  * write can wait on a page fault for as long as userfaultfd likes), so
  * that refusing has no side effect, and a RUN that waited for work obeys
  * what holds when it enters, not when it started. CALL_SYNC checks before
- * it writes its publication reply too, so that the common refusal makes
- * no call at all.
+ * it writes its publication reply, so that the common refusal makes no
+ * call at all, and again after it only if that write had to wait for a
+ * page fault (callbox_sandbox_publish()).
  *
  * Return: 0; -EOPNOTSUPP if the vCPU has a signal mask (see struct
  * callbox_sandbox_create for why); -EINTR if kvm_run.immediate_exit is

@@ -118,7 +118,8 @@ static void callbox_sandbox_reap_fn(struct work_struct *work)
  * @deadline_ns: its deadline (0: none)
  * @init: it is a reset's init call
  * @enter: CALL_SYNC enters the call next, with no write to userspace in
- *	between: check callbox_run_prepare() once the reply is written
+ *	between, and checked callbox_run_prepare() before: check it again if
+ *	writing the reply had to wait for a page fault
  * @ucmd: the ioctl; its reply, with the id, is written before anything
  *	is published, so a reply that cannot be written publishes nothing
  * @reply_id: where the id goes in the kernel copy of the ioctl's struct
@@ -155,12 +156,19 @@ int callbox_sandbox_publish(struct callbox_sandbox *sb,
 		return ret;
 
 	*reply_id = id;
-	ret = callbox_ucmd_respond(ucmd, reply_len);
-	if (ret)
-		return ret;
-	/* The write may have waited long: check what holds now. */
-	if (enter)
-		ret = callbox_run_prepare(sb);
+	/*
+	 * Written without a fault, nothing was waited for since CALL_SYNC's
+	 * check, which then stands as one made right before the entry, as
+	 * the ioctl syscall's own check of KVM_RUN does.
+	 */
+	if (!enter || callbox_ucmd_respond_nofault(ucmd, reply_len)) {
+		ret = callbox_ucmd_respond(ucmd, reply_len);
+		if (ret)
+			return ret;
+		/* The write may have waited long: check what holds now. */
+		if (enter)
+			ret = callbox_run_prepare(sb);
+	}
 
 	spin_lock_irq(&sb->lock);
 	if (ret) {

@@ -7,8 +7,10 @@
  */
 #include <dirent.h>
 #include <linux/userfaultfd.h>
+#include <signal.h>
 #include <stddef.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "callbox_util.h"
 
@@ -355,6 +357,47 @@ TEST_F_TIMEOUT(reply, sync_consumes_only_what_its_reply_says_ended, 120)
 		box_close(&b);
 	}
 	EXPECT_EQ(1, hits);
+}
+
+/*
+ * CALL_SYNC writes the new call's id back without a page fault when it
+ * can, and with one when it must, then checks again what must hold at
+ * entry. A struct in a page that fork() left copy-on-write (so write-
+ * protected) takes the second way, and gets its id and outcome all the
+ * same.
+ */
+TEST_F(reply, sync_reply_to_copy_on_write_page)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct callbox_call_sync *cmd;
+	struct box b;
+	pid_t child;
+	int i;
+
+	box_open(_metadata, &b, raw_guest_counter, sizeof(raw_guest_counter),
+		 true);
+	if (b.dev_fd < 0)
+		return;
+	cmd = mmap(NULL, page, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, cmd);
+	for (i = 1; i <= 3; i++) {
+		*cmd = (struct callbox_call_sync) { .size = sizeof(*cmd) };
+		child = fork();
+		ASSERT_LE(0, child);
+		if (!child) {
+			pause();
+			_exit(0);
+		}
+		EXPECT_EQ(0, ioctl(b.fd, CALLBOX_CALL_SYNC, cmd));
+		EXPECT_EQ(i, cmd->out.id);
+		EXPECT_EQ(CALLBOX_STATE_EXITED, cmd->out.state);
+		EXPECT_EQ(i, cmd->out.status);
+		kill(child, SIGKILL);
+		ASSERT_EQ(child, waitpid(child, NULL, 0));
+	}
+	munmap(cmd, page);
+	box_close(&b);
 }
 
 /* The box's vCPU is not bound at setup. */

@@ -503,11 +503,12 @@ struct callbox_call_info {
  * shutdown; ENOENT or ESRCH if @out names a call that was never issued,
  * or that was consumed meanwhile; the errno of a security module that
  * forbids KVM_RUN on the vCPU. A call being continued stays parked on any
- * of these. EINTR, EOPNOTSUPP and the security module's refusal are
- * checked again once the new call's id has been written back; if one
- * fails then, the call is dropped before it is published: @out.id then
- * answers as the id of a consumed call (ESRCH; EALREADY to CANCEL), and
- * no later call gets it.
+ * of these. If writing the new call's id back had to wait for a page
+ * fault (which userfaultfd can make last), EINTR, EOPNOTSUPP and the
+ * security module's refusal are checked again after it; if one fails
+ * then, the call is dropped before it is published: @out.id then answers
+ * as the id of a consumed call (ESRCH; EALREADY to CANCEL), and no later
+ * call gets it.
  *
  * The reply of a call that ended may have to wait for another thread's
  * WAIT of the same call, which holds the right to consume it while it
