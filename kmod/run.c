@@ -401,14 +401,18 @@ int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 
 	lockdep_assert_held(&sb->run_lock);
 
-	spin_lock_irq(&sb->lock);
-	ret = callbox_run_may_enter_locked(sb, call, req->cmd, req->restart);
-	callbox_call_fill_info_locked(call, &info);
-	spin_unlock_irq(&sb->lock);
-	if (ret <= 0)
-		return ret;
-	if (req->uout && copy_to_user(req->uout, &info, sizeof(info)))
-		return -EFAULT;
+	/* With nothing to do before entry, the entry's own check will do. */
+	if (req->uout || !req->prepared) {
+		spin_lock_irq(&sb->lock);
+		ret = callbox_run_may_enter_locked(sb, call, req->cmd,
+						   req->restart);
+		callbox_call_fill_info_locked(call, &info);
+		spin_unlock_irq(&sb->lock);
+		if (ret <= 0)
+			return ret;
+		if (req->uout && copy_to_user(req->uout, &info, sizeof(info)))
+			return -EFAULT;
+	}
 	/* After the write: nothing may change what it checks before entry. */
 	if (!req->prepared) {
 		ret = callbox_run_prepare(sb);
