@@ -18,18 +18,24 @@ static int export_cmp(const void *a, const void *b)
 		      ((const struct sandbox_export *)b)->name);
 }
 
-/* The export named @name, or NULL; the table is sorted by name. */
+/* bsearch()'s order: @key is the name looked for, not an export. */
+static int export_name_cmp(const void *key, const void *export)
+{
+	return strcmp(key, ((const struct sandbox_export *)export)->name);
+}
+
+/*
+ * The export named @name, or NULL; the table is sorted by name. Every
+ * call looks its function up, so @name is compared where it is, not
+ * measured and copied into an export first.
+ */
 const struct sandbox_export *sandbox_find_export(struct callbox_sandbox *sb,
 						 const char *name)
 {
-	struct sandbox_export key;
-	size_t len = strlen(name);
-
-	if (len >= sizeof(key.name) || !sb->nr_exports)
+	if (!sb->nr_exports)
 		return NULL;
-	memcpy(key.name, name, len + 1);
-	return bsearch(&key, sb->exports, sb->nr_exports, sizeof(key),
-		       export_cmp);
+	return bsearch(name, sb->exports, sb->nr_exports,
+		       sizeof(*sb->exports), export_name_cmp);
 }
 
 int callbox_sandbox_export(const struct callbox_sandbox *sb,
