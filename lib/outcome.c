@@ -25,7 +25,10 @@ static __thread const struct callbox_sandbox *thread_sandbox;
 void sandbox_begin(const struct callbox_sandbox *sb)
 {
 	thread_sandbox = sb;
-	memset(&thread_outcome, 0, sizeof(thread_outcome));
+	/* The message is a string: not all 512 bytes, at every call. */
+	thread_outcome.error = 0;
+	thread_outcome.call = (struct callbox_call_info){ 0 };
+	thread_outcome.message[0] = '\0';
 }
 
 /* Record failure @ret with a message; returns @ret. */
