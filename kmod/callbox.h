@@ -30,6 +30,7 @@ struct file;
 struct kvm_vcpu;
 struct mm_struct;
 struct pid;
+struct seq_file;
 struct task_struct;
 
 /*
@@ -382,6 +383,7 @@ const char *callbox_sandbox_state_name(u32 state);
 const char *callbox_abort_reason_name(u32 reason);
 u32 callbox_sandbox_state_locked(const struct callbox_sandbox *sb);
 void callbox_call_record_end_locked(struct callbox_call *call, u64 now);
+void callbox_sandbox_show_fdinfo(struct seq_file *m, struct file *file);
 
 /* stats.c: module-wide counters (stats.h), shown in sysfs */
 extern const struct attribute_group *callbox_stats_groups[];

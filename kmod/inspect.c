@@ -8,9 +8,11 @@
  * record goes into its sandbox's ring of recent calls, where it stays
  * after the call is consumed.
  */
+#include <linux/fs.h>
 #include <linux/kernel.h>
 #include <linux/pid_namespace.h>
 #include <linux/sched.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 
@@ -203,4 +205,38 @@ void callbox_sandbox_report_free(struct callbox_sandbox_report *r)
 		return;
 	kfree(r->live);
 	kfree(r);
+}
+
+/*
+ * /proc/<pid>/fdinfo/<fd>: what is behind the fd, as KVM, io_uring and
+ * eventfd answer it. One "key:\tvalue" per line.
+ */
+void callbox_sandbox_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct callbox_sandbox *sb = file->private_data;
+	struct callbox_call *call;
+	u64 call_id = 0;
+	u32 call_state = 0;
+	u32 state;
+
+	spin_lock_irq(&sb->lock);
+	callbox_sandbox_reap_locked(sb);
+	state = callbox_sandbox_state_locked(sb);
+	/* The call running or parked, else the next to run. */
+	call = sb->current_call ?: list_first_entry_or_null(&sb->queue,
+							      struct callbox_call,
+							      queue_node);
+	if (call) {
+		call_id = call->id;
+		call_state = call->state;
+	}
+	seq_printf(m, "sandbox_id:\t%llu\n", sb->id);
+	seq_printf(m, "state:\t%s\n", callbox_sandbox_state_name(state));
+	seq_printf(m, "call_id:\t%llu\n", call_id);
+	seq_printf(m, "call_state:\t%s\n", callbox_state_name(call_state));
+	seq_printf(m, "calls:\t%llu\n", sb->nr_published);
+	seq_printf(m, "exited:\t%llu\n", sb->nr_exited);
+	seq_printf(m, "aborted:\t%llu\n", sb->nr_aborted);
+	seq_printf(m, "unconsumed:\t%u\n", sb->nr_calls + sb->nr_init);
+	spin_unlock_irq(&sb->lock);
 }

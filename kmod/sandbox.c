@@ -23,7 +23,6 @@
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/poll.h>
-#include <linux/seq_file.h>
 #include <linux/string.h>
 #include <linux/xarray.h>
 
@@ -346,40 +345,6 @@ static __poll_t callbox_sandbox_poll(struct file *file,
 		mask |= EPOLLHUP;
 	spin_unlock_irq(&sb->lock);
 	return mask;
-}
-
-/*
- * /proc/<pid>/fdinfo/<fd>: what is behind the fd, as KVM, io_uring and
- * eventfd answer it. One "key:\tvalue" per line.
- */
-static void callbox_sandbox_show_fdinfo(struct seq_file *m, struct file *file)
-{
-	struct callbox_sandbox *sb = file->private_data;
-	struct callbox_call *call;
-	u64 call_id = 0;
-	u32 call_state = 0;
-	u32 state;
-
-	spin_lock_irq(&sb->lock);
-	callbox_sandbox_reap_locked(sb);
-	state = callbox_sandbox_state_locked(sb);
-	/* The call running or parked, else the next to run. */
-	call = sb->current_call ?: list_first_entry_or_null(&sb->queue,
-							      struct callbox_call,
-							      queue_node);
-	if (call) {
-		call_id = call->id;
-		call_state = call->state;
-	}
-	seq_printf(m, "sandbox_id:\t%llu\n", sb->id);
-	seq_printf(m, "state:\t%s\n", callbox_sandbox_state_name(state));
-	seq_printf(m, "call_id:\t%llu\n", call_id);
-	seq_printf(m, "call_state:\t%s\n", callbox_state_name(call_state));
-	seq_printf(m, "calls:\t%llu\n", sb->nr_published);
-	seq_printf(m, "exited:\t%llu\n", sb->nr_exited);
-	seq_printf(m, "aborted:\t%llu\n", sb->nr_aborted);
-	seq_printf(m, "unconsumed:\t%u\n", sb->nr_calls + sb->nr_init);
-	spin_unlock_irq(&sb->lock);
 }
 
 static const struct callbox_ioctl_op callbox_sandbox_ops[] = {
