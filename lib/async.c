@@ -30,7 +30,8 @@ int callbox_call_submit(struct callbox_sandbox *sb, const char *function,
 		return sandbox_fail(sb, -EOPNOTSUPP,
 				    "%s: fresh calls (CALLBOX_CONFIG_FRESH_CALLS) are not submitted: use callbox_call()",
 				    function);
-	slot = sandbox_request(sb, function, args, nr_args);
+	slot = sandbox_request(sb, function, sandbox_find_export(sb, function),
+			       args, nr_args);
 	if (slot < 0)
 		return slot;
 

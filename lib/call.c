@@ -53,9 +53,14 @@ static int call_finish(struct callbox_sandbox *sb, const char *what,
 	return sandbox_check_outcome(sb, what, id, c);
 }
 
-int callbox_call(struct callbox_sandbox *sb, const char *function,
-		 const struct callbox_wire_value *args, unsigned int nr_args,
-		 struct callbox_wire_value *result)
+/*
+ * callbox_call() of the export @e found for @function (NULL if none), so
+ * that callbox_call_int() need not look it up again.
+ */
+static int sandbox_call(struct callbox_sandbox *sb, const char *function,
+			const struct sandbox_export *e,
+			const struct callbox_wire_value *args,
+			unsigned int nr_args, struct callbox_wire_value *result)
 {
 	/* This call's own outcome: other threads may run calls meanwhile. */
 	struct callbox_wire_value value = { .type = CALLBOX_WIRE_VOID };
@@ -64,7 +69,6 @@ int callbox_call(struct callbox_sandbox *sb, const char *function,
 	uint64_t deadline = 0;
 	int slot, ret;
 
-	sandbox_begin(sb);
 	/*
 	 * A fresh call holds the sandbox from before its request is written
 	 * (after the restore, which zeroes every free slot) until its result
@@ -78,7 +82,7 @@ int callbox_call(struct callbox_sandbox *sb, const char *function,
 		if (ret)
 			goto out_unlock_fresh;
 	}
-	slot = sandbox_request(sb, function, args, nr_args);
+	slot = sandbox_request(sb, function, e, args, nr_args);
 	if (slot < 0) {
 		ret = slot;
 		goto out_unlock_fresh;
@@ -126,6 +130,15 @@ out:
 	return ret;
 }
 
+int callbox_call(struct callbox_sandbox *sb, const char *function,
+		 const struct callbox_wire_value *args, unsigned int nr_args,
+		 struct callbox_wire_value *result)
+{
+	sandbox_begin(sb);
+	return sandbox_call(sb, function, sandbox_find_export(sb, function),
+			    args, nr_args, result);
+}
+
 int callbox_call_int(struct callbox_sandbox *sb, const char *function,
 		     const int64_t *args, unsigned int nr_args,
 		     int64_t *result)
@@ -168,7 +181,7 @@ int callbox_call_int(struct callbox_sandbox *sb, const char *function,
 	}
 	for (i = 0; i < nr_args; i++)
 		values[i] = CALLBOX_I64(args[i]);
-	ret = callbox_call(sb, function, values, nr_args, &v);
+	ret = sandbox_call(sb, function, e, values, nr_args, &v);
 out:
 	/* Written last, on every path: @result may be one of @args. */
 	if (result)

@@ -103,6 +103,7 @@ static int sandbox_encode(struct callbox_sandbox *sb, void *buf,
  * sandbox_request() - check a call and write its request into a new slot
  * @sb: a loaded sandbox
  * @function: the function's name
+ * @e: sandbox_find_export(@sb, @function), which the caller looked up
  * @args: its arguments
  * @nr_args: how many
  *
@@ -112,9 +113,9 @@ static int sandbox_encode(struct callbox_sandbox *sb, void *buf,
  * Return: the slot, or -errno with a message.
  */
 int sandbox_request(struct callbox_sandbox *sb, const char *function,
+		    const struct sandbox_export *e,
 		    const struct callbox_wire_value *args, unsigned int nr_args)
 {
-	const struct sandbox_export *e;
 	struct callbox_slot *slot;
 	char err[512];
 	size_t len;
@@ -127,7 +128,6 @@ int sandbox_request(struct callbox_sandbox *sb, const char *function,
 		return sandbox_fail(sb, -EINVAL,
 				    "function name '%.32s...' is longer than %d bytes",
 				    function, CALLBOX_FUNCTION_NAME_MAX - 1);
-	e = sandbox_find_export(sb, function);
 	if (!e)
 		return sandbox_fail(sb, -ENOENT,
 				    "the guest has no function named '%s'",

@@ -154,6 +154,7 @@ void *sandbox_io_input(struct callbox_sandbox *sb, uint32_t index);
 void *sandbox_io_output(struct callbox_sandbox *sb, uint32_t index);
 uint32_t sandbox_hostcall_index(struct callbox_sandbox *sb);
 int sandbox_request(struct callbox_sandbox *sb, const char *function,
+		    const struct sandbox_export *e,
 		    const struct callbox_wire_value *args,
 		    unsigned int nr_args);
 int sandbox_read_result(struct callbox_sandbox *sb, const char *what,
