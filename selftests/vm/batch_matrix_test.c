@@ -87,9 +87,13 @@ TEST_F_TIMEOUT(batch_matrix, each_call_and_each_stop, 120)
 	*w = (struct batcher) { .fd = fd, .vcpu_fd = self->b.guest.vm.vcpu_fd,
 				.run = self->b.run };
 	if (variant->how == BY_TASK_WORK) {
-		/* Late enough, for a later call, to land in that call. */
+		/*
+		 * Late enough to land in the call hit, which spins until
+		 * released: after the test saw it spinning, even on the debug
+		 * kernel (20 ms for the first call was not, once).
+		 */
 		w->ring = &self->ring;
-		w->ring_ms = hit ? 1000 : 20;
+		w->ring_ms = 1000;
 	}
 	for (i = 0; i < nr; i++) {
 		/* Far enough for the call to be seen spinning first. */
