@@ -372,7 +372,7 @@ TEST_F(reply, sync_reply_to_copy_on_write_page)
 	struct callbox_call_sync *cmd;
 	struct box b;
 	pid_t child;
-	int i;
+	unsigned int i;
 
 	box_open(_metadata, &b, raw_guest_counter, sizeof(raw_guest_counter),
 		 true);
