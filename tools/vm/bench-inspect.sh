@@ -39,6 +39,16 @@
 # counters and tracepoints cost nothing measurable. Dropping the check
 # alone (a static key turned on by a subscribe request, say) would leave
 # about 1.04x: the 1.02x target needs the records made cheaper too.
+#
+# Since the calls themselves got cheaper (a sandbox reuses its last
+# call's struct, and CALL_SYNC checks the security module once), the
+# module before inspection costs more per call than today's: 5 rounds,
+# December 2026, gave nobody listening 0.966x, events followed 0.976x,
+# tracepoints on 1.094x; callbox ps with 1,000 sandboxes 34 ms. Against
+# the base these ratios no longer show what inspection costs. With
+# -icount, against today's module with the hooks removed, it is 1.091x
+# (452 instructions a sync call of 5,438): the listener checks 155, the
+# clock readings and records 143, the ring of ended calls 123.
 set -eu
 T=/sys/kernel/tracing
 rounds=${ROUNDS:-5}
@@ -74,7 +84,7 @@ awk '
 	}
 	END {
 		b = med(v["base"])
-		printf "sync call cost against the module without inspection (median of %d rounds, TCG):\n", split(v["base"], x, " ")
+		printf "sync call cost against the module before inspection existed (median of %d rounds, TCG):\n", split(v["base"], x, " ")
 		printf "  %-34s %.3fx  (target <= 1.02x)\n", "nobody listening, tracepoints off", med(v["quiet"]) / b
 		printf "  %-34s %.3fx  (target <= 1.10x)\n", "events group followed", med(v["listen"]) / b
 		printf "  %-34s %.3fx\n", "callbox tracepoints on", med(v["trace"]) / b
