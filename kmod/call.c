@@ -133,8 +133,8 @@ static enum hrtimer_restart callbox_call_deadline_fn(struct hrtimer *timer)
  * allocate. That spares each call more than the allocator's fast path:
  * with init_on_alloc (a default of Debian's kernels) kmalloc() zeroes the
  * whole 512-byte slab object, and the memcg charge and uncharge come on
- * top; under emulation that was a tenth of a sync call's cost beyond the
- * bare KVM_RUN (December 2026).
+ * top; under emulation that was a quarter of what a sync call costs
+ * beyond the bare KVM_RUN (December 2026).
  */
 struct callbox_call *callbox_call_alloc(struct callbox_sandbox *sb)
 {
@@ -145,7 +145,7 @@ struct callbox_call *callbox_call_alloc(struct callbox_sandbox *sb)
 		call = kmalloc(sizeof(*call), GFP_KERNEL_ACCOUNT);
 		if (!call)
 			return NULL;
-		/* A spare's are as they were set up here, and idle. */
+		/* A spare keeps these; its timer and task work are idle. */
 		call->sb = sb;
 		hrtimer_init(&call->deadline_timer, CLOCK_MONOTONIC,
 			     HRTIMER_MODE_ABS);
