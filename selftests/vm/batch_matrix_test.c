@@ -74,7 +74,6 @@ TEST_F_TIMEOUT(batch_matrix, each_call_and_each_stop, 120)
 	struct batcher *w = &self->w;
 	const unsigned int nr = 3, hit = variant->hit;
 	struct callbox_call_info c;
-	pthread_t mask_thread;
 	uint64_t deadline = 0;
 	unsigned int i;
 	bool aborts;
@@ -133,11 +132,7 @@ TEST_F_TIMEOUT(batch_matrix, each_call_and_each_stop, 120)
 		EXPECT_EQ(0, atomic_load(&signals_handled));
 		break;
 	case BY_SIGNAL_MASK:
-		ASSERT_EQ(0, pthread_create(&mask_thread, NULL, set_mask_fn,
-					     &w->vcpu_fd));
-		pthread_kill(w->thread, SIGUSR1);
-		ASSERT_EQ(0, pthread_join(mask_thread, NULL));
-		ASSERT_TRUE(atomic_load(&mask_set));
+		ASSERT_TRUE(interrupt_by_signal_mask(w->thread, &w->vcpu_fd));
 		ASSERT_TRUE(WAIT_FOR(w->refused != 0));
 		break;
 	case BY_IMMEDIATE_EXIT:

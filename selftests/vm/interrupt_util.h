@@ -8,7 +8,10 @@
 #ifndef CALLBOX_SELFTEST_INTERRUPT_UTIL_H
 #define CALLBOX_SELFTEST_INTERRUPT_UTIL_H
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -69,6 +72,22 @@ static inline void *set_mask_fn(void *p)
 	if (!ioctl(*(int *)p, KVM_SET_SIGNAL_MASK, &m.mask))
 		atomic_store(&mask_set, true);
 	return NULL;
+}
+
+/*
+ * BY_SIGNAL_MASK: SIGUSR1 takes @runner out of KVM_RUN, and meanwhile
+ * another thread gives the vCPU (*@vcpu_fd) a signal mask, which lands as
+ * soon as KVM_RUN lets go of the vCPU. True once the mask is set.
+ */
+static inline bool interrupt_by_signal_mask(pthread_t runner, int *vcpu_fd)
+{
+	pthread_t setter;
+
+	if (pthread_create(&setter, NULL, set_mask_fn, vcpu_fd))
+		return false;
+	pthread_kill(runner, SIGUSR1);
+	pthread_join(setter, NULL);
+	return atomic_load(&mask_set);
 }
 
 #endif /* CALLBOX_SELFTEST_INTERRUPT_UTIL_H */

@@ -226,7 +226,6 @@ TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
 	struct sigaction sa = { .sa_handler = on_interrupt_signal };
 	struct worker *w = &self->w;
 	struct callbox_call_info c;
-	pthread_t mask_thread;
 	uint64_t id = 1, next;
 	int i;
 
@@ -288,11 +287,7 @@ TEST_F_TIMEOUT(restart, each_way_in_and_each_interruption, 120)
 		EXPECT_EQ(0, atomic_load(&signals_handled));
 		break;
 	case BY_SIGNAL_MASK:
-		ASSERT_EQ(0, pthread_create(&mask_thread, NULL, set_mask_fn,
-					     &w->vcpu_fd));
-		pthread_kill(w->thread, SIGUSR1);
-		ASSERT_EQ(0, pthread_join(mask_thread, NULL));
-		ASSERT_TRUE(atomic_load(&mask_set));
+		ASSERT_TRUE(interrupt_by_signal_mask(w->thread, &w->vcpu_fd));
 		ASSERT_TRUE(WAIT_FOR(atomic_load(&w->phase) == REISSUING));
 		break;
 	case BY_IMMEDIATE_EXIT:
