@@ -69,14 +69,23 @@ int callbox_dirty_log_init(struct callbox_dirty_log *log, int vm_fd,
 	return 0;
 }
 
-/* Which of the reported pages KVM protects again; the others stay hot. */
-static bool choose_clear(struct callbox_dirty_log *log)
+/*
+ * Which of the reported pages KVM protects again (the others stay hot):
+ * into log->clear, with the words that hold any in [*first, *end). A word
+ * with nothing reported now or last time is left alone: its clear and
+ * prev are zero already (prev is the last clear), and most words of a
+ * large memory are such words.
+ */
+static bool choose_clear(struct callbox_dirty_log *log, size_t *first,
+			 size_t *end)
 {
 	uint64_t again, bit;
 	bool any = false;
 	size_t w;
 
 	for (w = 0; w < log->words; w++) {
+		if (!log->dirty[w] && !log->prev[w])
+			continue;
 		/* Written last time too: leave it writable, while there is room. */
 		again = log->dirty[w] & log->prev[w] & ~log->hot[w];
 		for (; again && log->nr_hot < CALLBOX_DIRTY_LOG_MAX_HOT;
@@ -87,7 +96,12 @@ static bool choose_clear(struct callbox_dirty_log *log)
 		}
 		log->clear[w] = log->dirty[w] & ~log->hot[w];
 		log->prev[w] = log->clear[w];
-		any |= log->clear[w] != 0;
+		if (!log->clear[w])
+			continue;
+		if (!any)
+			*first = w;
+		*end = w + 1;
+		any = true;
 	}
 	return any;
 }
@@ -99,20 +113,27 @@ int callbox_dirty_log_collect(struct callbox_dirty_log *log, int vm_fd,
 		.slot = 0,
 		.dirty_bitmap = log->dirty,
 	};
-	struct kvm_clear_dirty_log clear = {
-		.slot = 0,
-		.first_page = 0,
-		.num_pages = (uint32_t)log->pages,
-		.dirty_bitmap = log->clear,
-	};
+	struct kvm_clear_dirty_log clear = { .slot = 0 };
+	size_t first, end;
 	int ret;
 
 	/* Without manual protection, KVM protects what it reports. */
 	ret = kvm_ioctl(vm_fd, KVM_GET_DIRTY_LOG, &get);
 	if (ret < 0)
 		return kvm_fail(err, errlen, ret, "KVM_GET_DIRTY_LOG");
-	if (!log->manual || !choose_clear(log))
+	if (!log->manual || !choose_clear(log, &first, &end))
 		return 0;
+	/*
+	 * Only the words that protect anything: KVM copies in and walks
+	 * the whole range it is given, which for all of 256 MiB took 19-22
+	 * us a call under TCG, against 2 us for one word (December 2026). A
+	 * range starts at a multiple of 64 pages and spans a multiple of 64,
+	 * but for one that ends at the end of the slot.
+	 */
+	clear.first_page = first * 64;
+	clear.num_pages = (uint32_t)((end * 64 < log->pages ? end * 64 :
+				      log->pages) - clear.first_page);
+	clear.dirty_bitmap = &log->clear[first];
 	ret = kvm_ioctl(vm_fd, KVM_CLEAR_DIRTY_LOG, &clear);
 	if (ret < 0)
 		return kvm_fail(err, errlen, ret, "KVM_CLEAR_DIRTY_LOG");

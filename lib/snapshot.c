@@ -224,6 +224,7 @@ int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 						sb->cfg.output_size,
 						sb->cfg.max_calls);
 	size_t w, words = callbox_vm_dirty_words(sb->vm.mem_size);
+	const uint64_t *differ;
 	bool keep[CALLBOX_MAX_SLOTS];
 	uint64_t word, page, mask, kept;
 	const char *src;
@@ -250,6 +251,8 @@ int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 		if (sandbox_mailbox(sb)->next_slot[i])
 			sandbox_mailbox(sb)->next_slot[i] = 0;
 	}
+	/* Going between the two states: where they differ too. */
+	differ = m->at_snapshot != to_snapshot ? m->snap->pages : NULL;
 	for (w = 0; w < words; w++) {
 		/*
 		 * A bit a submitter sets after this read is taken by the next
@@ -258,10 +261,12 @@ int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 		mask = __atomic_load_n(&m->written[w], __ATOMIC_RELAXED) ?
 		       __atomic_exchange_n(&m->written[w], 0,
 					   __ATOMIC_RELAXED) : 0;
+		if (differ)
+			mask |= differ[w];
+		/* Most words of a large memory: nothing to put back. */
+		if (!mask)
+			continue;
 		kept = 0;
-		/* Going between the two states: where they differ too. */
-		if (m->at_snapshot != to_snapshot)
-			mask |= m->snap->pages[w];
 		for (word = mask; word; word &= word - 1) {
 			page = w * 64 + __builtin_ctzll(word);
 			if (page * PAGE >= sb->io_base && page * PAGE < io_end) {
