@@ -316,10 +316,14 @@ callbox_call_run_choose_locked(struct callbox_sandbox *sb, u64 id,
 		if (!call)
 			return ERR_PTR(callbox_call_lookup_error_locked(sb,
 									restart_id));
+	} else if (call && id && id != call->id) {
+		/* Another is current: only an ended call's outcome is news. */
+		call = callbox_call_find_locked(sb, id);
+		if (!call || !callbox_call_ended(call))
+			return ERR_PTR(-EBUSY);
 	} else if (call) {
 		/* Only its owner continues a call in HOSTCALL. */
-		if ((id && id != call->id) ||
-		    call->state != CALLBOX_STATE_HOSTCALL ||
+		if (call->state != CALLBOX_STATE_HOSTCALL ||
 		    !callbox_call_owned_by_current(call))
 			return ERR_PTR(-EBUSY);
 	} else if (id) {

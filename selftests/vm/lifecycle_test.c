@@ -287,6 +287,46 @@ TEST_F(host, hostcall_owned_by_its_thread)
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 }
 
+/*
+ * A call that has ended: RUN returns its outcome, though another call is
+ * current (parked in HOSTCALL), from the thread that parked it or any
+ * other, and leaves the parked call to its owner.
+ */
+TEST_F(host, run_of_ended_call_beside_a_parked_one)
+{
+	struct call_runner other = { .fd = self->b.fd };
+	struct callbox_call_info c;
+	uint64_t parked, ended;
+
+	call_submit(self->b.fd, 0, &parked);
+	call_submit(self->b.fd, 0, &ended);
+	call_cancel(self->b.fd, ended);
+	call_run(self->b.fd, parked, 0, &c);
+	ASSERT_EQ(CALLBOX_STATE_HOSTCALL, c.state);
+
+	call_run(self->b.fd, ended, 0, &c);
+	EXPECT_EQ(ended, c.id);
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, c.state);
+	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, c.reason);
+	EXPECT_EQ(0, c.flags & CALLBOX_CALL_GUEST_RAN);
+
+	other.id = ended;
+	ASSERT_EQ(0, pthread_create(&other.thread, NULL, call_runner_fn,
+				    &other));
+	ASSERT_EQ(0, pthread_join(other.thread, NULL));
+	EXPECT_EQ(0, other.ret);
+	EXPECT_EQ(ended, other.c.id);
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, other.c.state);
+
+	/* A call still queued is not run beside it. */
+	call_submit(self->b.fd, 0, &ended);
+	call_run_err(EBUSY, self->b.fd, ended, 0, &c);
+
+	call_run(self->b.fd, parked, 0, &c);
+	EXPECT_EQ(parked, c.id);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+}
+
 /* SHUTDOWN while a host function runs: its waiters get the answer at once. */
 TEST_F(host, shutdown_in_hostcall)
 {
