@@ -145,5 +145,10 @@ int callbox_ioctl_call_batch(void *obj, struct callbox_ucmd *ucmd)
 	}
 	if (ret)
 		return ret;
-	return callbox_ucmd_respond(ucmd, sizeof(*cmd));
+	/* The output fields only, as callbox_call_reply() writes. */
+	if (copy_to_user(&ubatch->done, &cmd->done,
+			 offsetofend(typeof(*cmd), out) -
+			 offsetof(typeof(*cmd), done)))
+		return -EFAULT;
+	return 0;
 }

@@ -47,19 +47,23 @@ static bool callbox_call_waitable(const struct callbox_call *call)
 }
 
 /*
- * Reply with @call's outcome in @out, the last member of the ioctl's
- * struct. With @consume (CALL_SYNC), consume the call too if the outcome
- * written says it ended: the claim is taken with the snapshot, and the
- * call consumed only once the reply is out. If another ioctl (a WAIT)
- * holds the claim, its reply is being written: wait for it, then either
- * it consumed the call (-ESRCH) or its reply failed and this one tries.
- * That wait is for another thread's copy to userspace, so it ends only
- * for a fatal signal, as a wait on a page fault would. A call whose
- * outcome could not be written stays for WAIT.
+ * Reply with @call's outcome: @out, written to @uout, the ioctl's struct's
+ * only output field. The rest of the struct is input and is not written
+ * back: that the guest ran must not hinge on a field the ioctl only read
+ * being writable, when @out, written before entry, was. With @consume
+ * (CALL_SYNC), consume the call too if the outcome written says it
+ * ended: the claim is taken with the snapshot, and the call consumed only
+ * once the reply is out. If another ioctl (a WAIT) holds the claim, its
+ * reply is being written: wait for it, then either it consumed the call
+ * (-ESRCH) or its reply failed and this one tries. That wait is for
+ * another thread's copy to userspace, so it ends only for a fatal
+ * signal, as a wait on a page fault would. A call whose outcome could
+ * not be written stays for WAIT.
  */
-static int callbox_call_reply(struct callbox_ucmd *ucmd, size_t len,
-			      struct callbox_call *call,
-			      struct callbox_call_info *out, bool consume)
+static int callbox_call_reply(struct callbox_call *call,
+			      struct callbox_call_info *out,
+			      struct callbox_call_info __user *uout,
+			      bool consume)
 {
 	struct callbox_sandbox *sb = call->sb;
 	bool claimed;
@@ -82,7 +86,7 @@ static int callbox_call_reply(struct callbox_ucmd *ucmd, size_t len,
 	if (ret)
 		return ret;	/* -ESRCH: consumed by another ioctl */
 
-	ret = callbox_ucmd_respond(ucmd, len);
+	ret = copy_to_user(uout, out, sizeof(*out)) ? -EFAULT : 0;
 	if (claimed && ret)
 		callbox_call_unclaim(call);
 	else if (claimed)
@@ -96,8 +100,7 @@ static int callbox_call_reply(struct callbox_ucmd *ucmd, size_t len,
  * was parked, leave its record in @uout for the restart. Userspace memory
  * is written here and nowhere under a sandbox lock but publication.
  */
-static int callbox_call_finish(struct callbox_ucmd *ucmd, size_t len,
-			       struct callbox_call *call,
+static int callbox_call_finish(struct callbox_call *call,
 			       struct callbox_call_info *out,
 			       struct callbox_call_info __user *uout,
 			       int ret, bool consume)
@@ -106,7 +109,7 @@ static int callbox_call_finish(struct callbox_ucmd *ucmd, size_t len,
 		return copy_to_user(uout, out, sizeof(*out)) ? -EFAULT : ret;
 	if (ret)
 		return ret;
-	return callbox_call_reply(ucmd, len, call, out, consume);
+	return callbox_call_reply(call, out, uout, consume);
 }
 
 /*
@@ -172,8 +175,7 @@ static int callbox_call_sync_continue(struct callbox_sandbox *sb,
 	}
 	ret = callbox_run_call(sb, call, &req);
 	callbox_run_unlock(sb);
-	ret = callbox_call_finish(ucmd, sizeof(*cmd), call, &cmd->out,
-				  &ucall->out, ret, true);
+	ret = callbox_call_finish(call, &cmd->out, &ucall->out, ret, true);
 	callbox_call_put(call);
 	return ret;
 
@@ -252,8 +254,7 @@ int callbox_ioctl_call_sync(void *obj, struct callbox_ucmd *ucmd)
 		goto out_unlock_run;
 	ret = callbox_run_call(sb, call, &req);
 	callbox_run_unlock(sb);
-	ret = callbox_call_finish(ucmd, sizeof(*cmd), call, &cmd->out,
-				  &ucall->out, ret, true);
+	ret = callbox_call_finish(call, &cmd->out, &ucall->out, ret, true);
 	callbox_call_put(call);
 	return ret;
 
@@ -405,8 +406,7 @@ int callbox_ioctl_call_run(void *obj, struct callbox_ucmd *ucmd)
 
 	ret = callbox_run_call(sb, call, &req);
 	callbox_run_unlock(sb);
-	ret = callbox_call_finish(ucmd, sizeof(*cmd), call, &cmd->out,
-				  &urun->out, ret, false);
+	ret = callbox_call_finish(call, &cmd->out, &urun->out, ret, false);
 	callbox_call_put(call);
 	return ret;
 
@@ -438,6 +438,7 @@ int callbox_ioctl_call_wait(void *obj, struct callbox_ucmd *ucmd)
 {
 	struct callbox_sandbox *sb = obj;
 	struct callbox_call_wait *cmd = ucmd->cmd;
+	struct callbox_call_wait __user *uwait = ucmd->ubuffer;
 	struct callbox_call *call;
 	int ret;
 
@@ -461,7 +462,9 @@ int callbox_ioctl_call_wait(void *obj, struct callbox_ucmd *ucmd)
 	if (ret)
 		goto out_put_call;
 
-	ret = callbox_ucmd_respond(ucmd, sizeof(*cmd));
+	/* @out only, as callbox_call_reply() writes. */
+	ret = copy_to_user(&uwait->out, &cmd->out, sizeof(cmd->out)) ?
+	      -EFAULT : 0;
 	if (ret)
 		callbox_call_unclaim(call);
 	else
@@ -475,6 +478,7 @@ int callbox_ioctl_call_get(void *obj, struct callbox_ucmd *ucmd)
 {
 	struct callbox_sandbox *sb = obj;
 	struct callbox_call_get *cmd = ucmd->cmd;
+	struct callbox_call_get __user *ucall = ucmd->ubuffer;
 	struct callbox_call *call;
 	int ret;
 
@@ -484,7 +488,7 @@ int callbox_ioctl_call_get(void *obj, struct callbox_ucmd *ucmd)
 	call = callbox_sandbox_get_call(sb, cmd->id);
 	if (IS_ERR(call))
 		return PTR_ERR(call);
-	ret = callbox_call_reply(ucmd, sizeof(*cmd), call, &cmd->out, false);
+	ret = callbox_call_reply(call, &cmd->out, &ucall->out, false);
 	callbox_call_put(call);
 	return ret;
 }

@@ -400,6 +400,94 @@ TEST_F(reply, sync_reply_to_copy_on_write_page)
 	box_close(&b);
 }
 
+/*
+ * "The reply with a call's outcome ... writes only the struct's output
+ * fields, @out and BATCH's @done; RUN, BATCH, WAIT and GET write nothing
+ * else, so their input fields may be read-only": each struct here starts
+ * in a read-only page and has its output fields in the writable page
+ * after it. CALL_SYNC, which writes its whole struct when it publishes its
+ * call, fails with EFAULT and runs nothing.
+ */
+TEST_F(reply, input_fields_read_only)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct callbox_call_batch *batch;
+	struct callbox_call_sync *sync;
+	struct callbox_call_wait *wait;
+	struct callbox_call_run *run;
+	struct callbox_call_get *get;
+	struct callbox_call_info c;
+	uint64_t first, second;
+	uint64_t ids[1];
+	struct box b;
+	char *p;
+
+	box_open(_metadata, &b, raw_guest_counter, sizeof(raw_guest_counter),
+		 true);
+	if (b.dev_fd < 0)
+		return;
+	p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	call_submit(b.fd, 0, &first);
+	call_submit(b.fd, 0, &second);
+
+	run = (void *)(p + page - offsetof(struct callbox_call_run, out));
+	*run = (struct callbox_call_run) { .size = sizeof(*run), .id = first };
+	ASSERT_EQ(0, mprotect(p, page, PROT_READ));
+	EXPECT_EQ(0, ioctl(b.fd, CALLBOX_CALL_RUN, run));
+	EXPECT_EQ(first, run->out.id);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, run->out.state);
+	EXPECT_EQ(1, run->out.status);
+	ASSERT_EQ(0, mprotect(p, page, PROT_READ | PROT_WRITE));
+
+	ids[0] = second;
+	batch = (void *)(p + page - offsetof(struct callbox_call_batch, nr));
+	*batch = (struct callbox_call_batch) {
+		.size = sizeof(*batch),
+		.ids = (uintptr_t)ids,
+		.nr = 1,
+	};
+	ASSERT_EQ(0, mprotect(p, page, PROT_READ));
+	EXPECT_EQ(0, ioctl(b.fd, CALLBOX_CALL_BATCH, batch));
+	EXPECT_EQ(1, batch->done);
+	EXPECT_EQ(second, batch->out.id);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, batch->out.state);
+	EXPECT_EQ(2, batch->out.status);
+	ASSERT_EQ(0, mprotect(p, page, PROT_READ | PROT_WRITE));
+
+	wait = (void *)(p + page - offsetof(struct callbox_call_wait, out));
+	*wait = (struct callbox_call_wait) { .size = sizeof(*wait), .id = first };
+	ASSERT_EQ(0, mprotect(p, page, PROT_READ));
+	EXPECT_EQ(0, ioctl(b.fd, CALLBOX_CALL_WAIT, wait));
+	EXPECT_EQ(CALLBOX_STATE_EXITED, wait->out.state);
+	EXPECT_EQ(1, wait->out.status);
+	ASSERT_EQ(0, mprotect(p, page, PROT_READ | PROT_WRITE));
+	call_get_err(ESRCH, b.fd, first, &c);	/* WAIT consumed it */
+
+	get = (void *)(p + page - offsetof(struct callbox_call_get, out));
+	*get = (struct callbox_call_get) { .size = sizeof(*get), .id = second };
+	ASSERT_EQ(0, mprotect(p, page, PROT_READ));
+	EXPECT_EQ(0, ioctl(b.fd, CALLBOX_CALL_GET, get));
+	EXPECT_EQ(CALLBOX_STATE_EXITED, get->out.state);
+	EXPECT_EQ(2, get->out.status);
+	ASSERT_EQ(0, mprotect(p, page, PROT_READ | PROT_WRITE));
+
+	sync = (void *)(p + page - offsetof(struct callbox_call_sync, out));
+	*sync = (struct callbox_call_sync) { .size = sizeof(*sync) };
+	ASSERT_EQ(0, mprotect(p, page, PROT_READ));
+	EXPECT_EQ(-1, ioctl(b.fd, CALLBOX_CALL_SYNC, sync));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(0, mprotect(p, page, PROT_READ | PROT_WRITE));
+	/* It ran nothing: the next call is the third the guest runs. */
+	call_sync(b.fd, 0, &c);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+	EXPECT_EQ(3, c.status);
+
+	munmap(p, 2 * page);
+	box_close(&b);
+}
+
 /* The box's vCPU is not bound at setup. */
 BOX_FIXTURE(bind, raw_guest_counter, false)
 

@@ -33,13 +33,16 @@
  * struct before it changes anything, and a command that publishes
  * something (a call, a sandbox fd) writes its reply to userspace first:
  * if the struct cannot be written back (a read-only page, say) it fails
- * with EFAULT and nothing was published. A command that consumes a call consumes it only
- * once the outcome has been written back. The one thing no errno can undo
- * is guest code that already ran: if the struct becomes unwritable while
- * the guest runs (another thread unmaps it), CALLBOX_CALL_SYNC,
- * CALLBOX_CALL_RUN and CALLBOX_CALL_BATCH fail with EFAULT and leave the
- * call unconsumed, under the id they wrote into @out.id before entering
- * the guest.
+ * with EFAULT and nothing was published. A command that consumes a call
+ * consumes it only once the outcome has been written back. The reply with
+ * a call's outcome (of CALLBOX_CALL_SYNC, _RUN, _BATCH, _WAIT and _GET)
+ * writes only the struct's output fields, @out and BATCH's @done; RUN,
+ * BATCH, WAIT and GET write nothing else, so their input fields may be
+ * read-only. The one thing no errno can undo is guest code that already
+ * ran: if the struct becomes unwritable while the guest runs (another
+ * thread unmaps it), CALLBOX_CALL_SYNC, CALLBOX_CALL_RUN and
+ * CALLBOX_CALL_BATCH fail with EFAULT and leave the call unconsumed, under
+ * the id they wrote into @out.id before entering the guest.
  *
  * Errors common to all commands:
  *
