@@ -622,8 +622,9 @@ struct callbox_call_run {
  * @ids: a pointer to @nr call ids (__u64 each): the calls to run, in order
  * @nr: how many ids @ids holds: 1 to CALLBOX_MAX_CALLS
  * @done: input: where in @ids to start, below @nr; output: the index
- *	of the call the batch stopped at, so the calls before it are those
- *	this ioctl (with its restarts) ran to EXITED; @nr once all did
+ *	of the call the batch stopped at, so the calls from where it started
+ *	up to that one are those this ioctl (with its restarts) ran to
+ *	EXITED; @nr once all did
  * @out: output: the outcome of the call the batch stopped at. On input,
  *	as for CALLBOX_CALL_RUN, @out as an interruption left it continues
  *	that call; anything else is ignored.
@@ -648,10 +649,11 @@ struct callbox_call_run {
  *   continues, it ended meanwhile, cancelled say, or run on by a BATCH
  *   issued from the signal handler): this ioctl did not see its DONE.
  *
- * So the calls before @ids[@done] are exactly those the guest ran to
- * their DONE in this batch, in order: a guest that serves the requests
- * of a batch in order can tell from @done which requests it served. Like
- * RUN, BATCH consumes no call; each is consumed by WAIT.
+ * So the calls from where the batch started up to @ids[@done] are exactly
+ * those the guest ran to their DONE in this batch, in order: a guest that
+ * serves the requests of a batch in order can tell from @done which
+ * requests it served. Like RUN, BATCH consumes no call; each is consumed
+ * by WAIT.
  *
  * From the first call to the last, the batch holds the sandbox as a RUN
  * holds it for its call: other runners wait, and RESET and a restore's
