@@ -117,6 +117,7 @@ vm_suites() {
 		--add "$ksft/vm:/kselftest/" \
 		--add "$ksft/tsan:/kselftest/" \
 		--add-libs "$ksft/tsan/outcome_tsan_test" \
+		--add-libs "$ksft/tsan/outcome_async_tsan_test" \
 		--add /usr/sbin/genl:/usr/sbin/genl --add-libs /usr/sbin/genl \
 		--add /usr/bin/genl-ctrl-list:/usr/bin/genl-ctrl-list \
 		--add-libs /usr/bin/genl-ctrl-list \

@@ -118,8 +118,8 @@ tools/check-deb.sh >"$logs/deb.log" 2>&1
 count_suite deb "$logs/deb.log"
 
 # ---- 3. the VM ----
-# The "vm" collection, then "tsan": the outcome test again, built with
-# ThreadSanitizer, the one dynamic program, which takes its loader and
+# The "vm" collection, then "tsan": the outcome tests again, built with
+# ThreadSanitizer, the dynamic programs, which take their loader and
 # libraries along (--add-libs), as do iproute2's genl and libnl's
 # genl-ctrl-list, which show the netlink family as operators see it.
 vm_suites "$build/kmod-vm/callbox.ko"
