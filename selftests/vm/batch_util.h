@@ -2,7 +2,7 @@
 /*
  * What the CALLBOX_CALL_BATCH suites share (batch_test, batch_matrix_test):
  * building and issuing a BATCH, a thread that issues one, and releasing
- * the held guest (callbox_util.h's guest_held) from the call it spins in.
+ * the held guest (guest_util.h's guest_held) from the call it spins in.
  */
 #ifndef CALLBOX_BATCH_UTIL_H
 #define CALLBOX_BATCH_UTIL_H

@@ -2,7 +2,10 @@
 /*
  * Helpers shared by the callbox selftests that run in the test VM, at the
  * level of the kernel ABI: raw KVM guests, the callbox ioctls, and the
- * threads and polling the suites build on them. sdk_util.h has the
+ * threads and polling the suites build on them. Two parts have headers
+ * of their own, which this one includes at its end, so that every suite
+ * has them: calls on threads of their own (call_thread_util.h), and the
+ * small raw guests the suites run (guest_util.h). sdk_util.h has the
  * libcallbox (host SDK) level, starve_util.h the scheduler starvation.
  *
  * Helper triples, as in the iommufd selftests: for an operation foo,
@@ -277,7 +280,7 @@ static inline void check_ioctl_abi(struct __test_metadata *_metadata,
 	EXPECT_EQ(EFAULT, errno);
 }
 
-/* ---- watching calls and threads ---- */
+/* ---- watching calls and vCPUs ---- */
 
 /* Poll @cond for up to 10 s; its last value. */
 #define WAIT_FOR(cond)							\
@@ -369,217 +372,6 @@ static inline short poll_events(int fd)
 	return poll(&p, 1, 0) == 1 ? p.revents : 0;
 }
 
-/*
- * A call made on a thread of its own, for tests that act on it meanwhile:
- * CALL_SYNC if @sync, RESET if @reset (its init call's id in @id), else
- * RUN of @id with @flags.
- *
- * With @linger the thread outlives its ioctl: a call it leaves parked (in
- * HOSTCALL, or ENTERED after EINTR) is its own, and its exit would end
- * that call (OWNER_EXITED). It waits until the test sets @go, then, if
- * @cont is set, continues that call the way the uapi header says: RUN of
- * a call in HOSTCALL, or the interrupted ioctl issued again with the @out
- * it left, its result in @cont_ret and @cont_c. call_runner_join() sets
- * @go, so that a teardown never waits for a test that stopped before.
- */
-struct call_runner {
-	pthread_t thread;
-	int fd;
-	uint64_t id;
-	uint32_t flags;
-	bool sync;
-	bool reset;
-	int ret;
-	struct callbox_call_info c;
-	uint64_t elapsed_ns;	/* how long the ioctl took */
-	atomic_bool done;	/* the ioctl has returned */
-	bool started;		/* by call_runner_start(), not joined yet */
-	bool linger;
-	atomic_bool go;		/* a lingering thread may go on */
-	atomic_bool cont;	/* ... and continue its call first */
-	int cont_ret;
-	struct callbox_call_info cont_c;
-	atomic_bool cont_done;	/* the continuation has returned */
-};
-
-/*
- * Continue the call @out names, as the ioctl that left it so (CALL_SYNC
- * if @sync, else RUN): 0 or -errno, the outcome in @out.
- */
-static inline int _call_continue(int fd, bool sync,
-				 struct callbox_call_info *out)
-{
-	union {
-		struct callbox_call_sync sync;
-		struct callbox_call_run run;
-	} cmd;
-	int ret;
-
-	if (out->state == CALLBOX_STATE_HOSTCALL)
-		return _call_run(fd, out->id, 0, out);
-
-	/* Interrupted: the same command, with the @out it left. */
-	memset(&cmd, 0, sizeof(cmd));
-	if (sync) {
-		cmd.sync.size = sizeof(cmd.sync);
-		cmd.sync.out = *out;
-		ret = ioctl(fd, CALLBOX_CALL_SYNC, &cmd.sync) ? -errno : 0;
-		*out = cmd.sync.out;
-	} else {
-		cmd.run.size = sizeof(cmd.run);
-		cmd.run.id = out->id;
-		cmd.run.out = *out;
-		ret = ioctl(fd, CALLBOX_CALL_RUN, &cmd.run) ? -errno : 0;
-		*out = cmd.run.out;
-	}
-	return ret;
-}
-
-static inline void *call_runner_fn(void *p)
-{
-	struct call_runner *r = p;
-	uint64_t t0 = now_ns();
-
-	if (r->reset)
-		r->ret = _sandbox_reset(r->fd, 0, &r->id);
-	else if (r->sync)
-		r->ret = _call_sync(r->fd, 0, &r->c);
-	else
-		r->ret = _call_run(r->fd, r->id, r->flags, &r->c);
-	r->elapsed_ns = now_ns() - t0;
-	atomic_store(&r->done, true);
-	if (!r->linger)
-		return NULL;
-
-	while (!atomic_load(&r->go))
-		usleep(1000);
-	if (atomic_load(&r->cont)) {
-		r->cont_c = r->c;
-		r->cont_ret = _call_continue(r->fd, r->sync, &r->cont_c);
-		atomic_store(&r->cont_done, true);
-	}
-	return NULL;
-}
-
-/*
- * Start @r's thread, for call_runner_join(): a test that may leave it
- * blocked (a failed ASSERT, say) lets its teardown join it, within a
- * bound, once it has ended what blocks it.
- */
-#define call_runner_start(r)						\
-	({								\
-		ASSERT_EQ(0, pthread_create(&(r)->thread, NULL,		\
-					    call_runner_fn, (r)));	\
-		(r)->started = true;					\
-	})
-
-/*
- * Join @r if it ends within @ms: true if it did, or is not started. A
- * lingering thread is let go first.
- */
-static inline bool call_runner_join(struct call_runner *r, unsigned int ms)
-{
-	if (!r->started)
-		return true;
-	atomic_store(&r->go, true);
-	if (join_within(r->thread, ms))
-		return false;
-	r->started = false;
-	return true;
-}
-
-/* A WAIT for call @id on a thread of its own. */
-struct call_waiter {
-	pthread_t thread;
-	int fd;
-	uint64_t id;
-	int ret;
-	struct callbox_call_info c;
-	atomic_bool done;	/* the ioctl has returned */
-};
-
-static inline void *call_waiter_fn(void *p)
-{
-	struct call_waiter *w = p;
-
-	w->ret = _call_wait(w->fd, w->id, 0, &w->c);
-	atomic_store(&w->done, true);
-	return NULL;
-}
-
-/* ---- raw guests (real mode, code at RAW_GUEST_CODE) ---- */
-
-/* jmp $ : spins until something forces it out. */
-static const uint8_t guest_spinner[] = {
-	0xeb, 0xfe,			/* jmp $ */
-};
-
-/* Every call: a host call with HOSTCALL_VALUE, then DONE with it. */
-#define HOSTCALL_VALUE	0x1234
-static const uint8_t guest_hostcaller[] = {
-	0x66, 0xb8, 0x34, 0x12, 0x00, 0x00,	/* 0: mov eax, 0x1234 */
-	0xba, 0x08, 0xcb,		/* mov dx, CALLBOX_PORT_HOSTCALL */
-	0x66, 0xef,			/* out dx, eax */
-	0xba, 0x00, 0xcb,		/* mov dx, CALLBOX_PORT_DONE */
-	0x66, 0xef,			/* out dx, eax */
-	0xeb, 0xee,			/* jmp 0 */
-};
-
-/*
- * Every call takes a host call first if the test set HELD_HOSTCALL_FIRST
- * (status HELD_HOSTCALL_STATUS), then spins until the test sets
- * HELD_RELEASE, clears it, and ends with DONE, its status the number of
- * calls the guest finished (also at HELD_DONE_COUNT): every interruption
- * lands while the guest runs, and the status tells whether it ran a call
- * once. Each turn of the spin counts at HELD_SPINS, so that a test can
- * see guest code running (held_wait_spinning()) instead of guessing how
- * long KVM takes to enter the guest.
- *
- *   start:	mov  al, [0x2000]	; take a host call first?
- *		test al, al
- *		jz   spin
- *		mov  dx, CALLBOX_PORT_HOSTCALL
- *		mov  eax, 7
- *		out  dx, eax
- *   spin:	inc  byte [0x2004]	; the guest runs
- *		mov  al, [0x2001]	; released by the test?
- *		test al, al
- *		jz   spin
- *		mov  byte [0x2001], 0
- *		inc  word [0x2002]	; calls the guest really finished
- *		mov  ax, [0x2002]
- *		movzx eax, ax
- *		mov  dx, CALLBOX_PORT_DONE
- *		out  dx, eax		; status: that count
- *		jmp  start
- */
-static const uint8_t guest_held[] = {
-	0xa0, 0x00, 0x20, 0x84, 0xc0, 0x74, 0x0b, 0xba, 0x08, 0xcb, 0x66, 0xb8,
-	0x07, 0x00, 0x00, 0x00, 0x66, 0xef, 0xfe, 0x06, 0x04, 0x20, 0xa0, 0x01,
-	0x20, 0x84, 0xc0, 0x74, 0xf5, 0xc6, 0x06, 0x01, 0x20, 0x00, 0xff, 0x06,
-	0x02, 0x20, 0xa1, 0x02, 0x20, 0x66, 0x0f, 0xb7, 0xc0, 0xba, 0x00, 0xcb,
-	0x66, 0xef, 0xeb, 0xcc,
-};
-
-#define HELD_HOSTCALL_FIRST	0x2000
-#define HELD_RELEASE		0x2001
-#define HELD_DONE_COUNT		0x2002
-#define HELD_SPINS		0x2004
-#define HELD_HOSTCALL_STATUS	7
-
-/*
- * Wait until guest_held, in guest memory @mem, is seen spinning: its spin
- * count moves. A KVM_RUN interrupted after this has entered the guest.
- * Returns false if it never moved within WAIT_FOR's time.
- */
-static inline bool held_wait_spinning(void *mem)
-{
-	volatile uint8_t *spins = (volatile uint8_t *)mem + HELD_SPINS;
-	uint8_t before = *spins;
-
-	return WAIT_FOR(*spins != before);
-}
-
 /* ---- a raw guest with its sandbox ---- */
 
 struct box {
@@ -665,5 +457,9 @@ static inline int probe_bind(struct box *b)
 	close(fd);
 	return 0;
 }
+
+/* After what they build on: they include this header themselves too. */
+#include "call_thread_util.h"
+#include "guest_util.h"
 
 #endif /* CALLBOX_SELFTEST_UTIL_H */

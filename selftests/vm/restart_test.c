@@ -10,7 +10,7 @@
  * call's own id and state, that the guest ran the call exactly once, and
  * that the next call gets its own outcome, never the old one.
  *
- * The guest, callbox_util.h's guest_held, takes an optional host call,
+ * The guest, guest_util.h's guest_held, takes an optional host call,
  * then spins until the test releases it, so every interruption lands
  * while it runs.
  */
