@@ -119,7 +119,8 @@ CLI := $(BUILD)/callbox
 CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tools/cli/*.c))
 BENCH := $(BUILD)/callbox-bench
 BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,tools/bench.c tools/bench_batch.c tools/bench_create.c \
-	tools/bench_memory.c tools/bench_old_design.c tools/bench_counts.c tools/bench_report.c) \
+	tools/bench_memory.c tools/bench_old_design.c tools/bench_counts.c tools/bench_report.c \
+	tools/bench_stop.c tools/bench_typed.c) \
 	$(BUILD)/tools/raw_guest.o
 BENCH_INSPECT := $(BUILD)/bench-inspect
 BENCH_INSPECT_OBJS := $(BUILD)/tools/bench_inspect.o $(BUILD)/tools/raw_guest.o

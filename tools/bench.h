@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR MIT) */
 /*
  * What the parts of the benchmark (bench.c, bench_batch.c,
- * bench_create.c, bench_memory.c, bench_old_design.c, bench_counts.c)
- * share.
+ * bench_create.c, bench_memory.c, bench_old_design.c, bench_counts.c,
+ * bench_stop.c, bench_typed.c) share.
  */
 #ifndef CALLBOX_BENCH_H
 #define CALLBOX_BENCH_H
@@ -46,6 +46,25 @@ void bench_count_batch(void *arg, int calls);
 
 /* call.old_design: the seed's handler thread and "running" flag. */
 void bench_old_design(void);
+
+/* The samples of cancel.spin, cancel.hlt and deadline.overshoot. */
+#define STOP_ROUNDS 25
+
+/*
+ * Times from CANCEL to the call's end, into @t (@n of them), for a guest
+ * spinning in `jmp $`, or asleep in HLT with the in-kernel irqchip if
+ * @halted; its sandbox created through @dev_fd, /dev/callbox.
+ */
+void bench_cancel(int dev_fd, bool halted, uint64_t *t, int n);
+
+/* How late a 2 ms deadline stops a spinning guest, into @t (@n). */
+void bench_deadline(int dev_fd, uint64_t *t, int n);
+
+/*
+ * Typed calls on echo.elf and host.elf in @dir, each printed against a
+ * typed call that passes nothing.
+ */
+void bench_typed(const char *dir);
 
 /*
  * Count the system calls of the threads @tids (@nr of them; tracefs's
