@@ -367,12 +367,23 @@ uint8_t *area_new(void);
 void seq_close_race(struct worker *w);
 void seq_fork(struct worker *w);
 
-/* ioctl_fuzz.c */
+/* fuzz_watchdog.c */
 void inf_begin(struct inflight *e, int cmd, const char *what, int fd,
 	       const union cmd_img *img, const struct shape *s,
 	       uint64_t timeout_ns);
 void inf_end(struct inflight *e);
 void print_file(const char *path, const char *prefix);
+void *watchdog_fn(void *arg);
+
+/* fuzz_threads.c */
+extern struct thr g_recycler_thr;
+int slot_open(struct slot *sl);
+void *worker_fn(void *arg);
+void *recycler_fn(void *arg);
+void on_sigusr1(int sig);
+void *pinger_fn(void *arg);
+
+/* ioctl_fuzz.c */
 void results_and_exit(bool finished);
 
 #endif /* CALLBOX_IOCTL_FUZZ_H */
