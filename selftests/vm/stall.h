@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * A write that stalls: userfaultfd write-protection, for the suites that
- * hold an ioctl inside its write to userspace (stall_test, entry_test,
- * lsm_test); and, at the end, a read that stalls: userfaultfd's missing
- * mode. In the triples of callbox_util.h: _foo() returns 0 or -errno,
- * foo() asserts success.
+ * hold an ioctl inside its write to userspace (stall_test,
+ * stall_reset_test, entry_test, lsm_test); and, at the end, a read that
+ * stalls: userfaultfd's missing mode. In the triples of callbox_util.h:
+ * _foo() returns 0 or -errno, foo() asserts success.
  *
  * The ioctl under test gets its struct alone in a page of its own, which
  * is registered with a userfaultfd in write-protect mode
