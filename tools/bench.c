@@ -5,6 +5,9 @@
  * Measures in one run, interleaved in rounds so drift hits all equally:
  *   floor     raw KVM_RUN -> KVM_EXIT_IO round trips from userspace,
  *             on a guest that does nothing but `out` (one exit per call)
+ *   kernel    a VM exit that KVM handles in the kernel, never returning
+ *   exit      to userspace (a CPUID), against the floor: the least a call
+ *             that ends in an exit can cost, so the bound of batch below
  *   sync      CALLBOX_CALL_SYNC on the same raw guest (one ioctl, one exit)
  *   sdk noop  callbox_call_int("noop") on a real SDK guest (signature
  *             check, request and result as wire messages, guest-side
@@ -46,6 +49,11 @@
 
 #define ROUNDS		10
 #define PER_ROUND	500
+/*
+ * floor.kernel_exit: a sample, of RAW_GUEST_CPUID_EXITS + 1 exits, for
+ * every this many of the floor's.
+ */
+#define KERNEL_EXIT_EVERY	10
 #define SAMPLES		(ROUNDS * PER_ROUND)
 /* --quick: enough to prove each benchmark runs. */
 #define QUICK_ROUNDS	2
@@ -190,21 +198,22 @@ int main(int argc, char **argv)
 {
 	const char *guest = "/guests/arith.elf", *json = NULL;
 	static uint64_t t_floor[SAMPLES], t_sync[SAMPLES], t_sdk[SAMPLES];
+	static uint64_t t_exit[SAMPLES / KERNEL_EXIT_EVERY];
 	static uint64_t t_async[SAMPLES], t_fresh[SAMPLES];
 	static uint64_t t_batch[SAMPLES / BENCH_BATCH];
 	static uint64_t t_batch_run[SAMPLES / BENCH_BATCH];
 	static uint64_t t_spin[STOP_ROUNDS], t_hlt[STOP_ROUNDS];
 	static uint64_t t_late[STOP_ROUNDS];
-	struct raw_guest floor_guest, sync_guest, async_guest;
+	struct raw_guest floor_guest, exit_guest, sync_guest, async_guest;
 	int rounds = ROUNDS, per_round = PER_ROUND, stops = STOP_ROUNDS;
 	bool lifecycle = false;
 	struct async_bench async = { .runner_tid = 0 };
 	struct callbox_sandbox *sb, *fresh;
 	struct callbox_config fresh_cfg;
 	struct counted counted;
-	int dev_fd, sandbox_fd, ret, r, i, n = 0, nb = 0, tids[2];
-	struct kvm_run *run;
-	size_t run_size;
+	int dev_fd, sandbox_fd, ret, r, i, n = 0, nb = 0, ne = 0, tids[2];
+	struct kvm_run *run, *exit_run;
+	size_t run_size, exit_run_size;
 	uint64_t t0;
 
 	for (i = 1; i < argc; i++) {
@@ -242,6 +251,14 @@ int main(int argc, char **argv)
 		die("raw guest", -ret);
 	run = raw_guest_map_run(&floor_guest, &run_size);
 	if (run == MAP_FAILED)
+		die("mmap kvm_run", errno);
+
+	ret = raw_guest_create(&exit_guest, raw_guest_cpuid,
+			       sizeof(raw_guest_cpuid));
+	if (ret)
+		die("raw guest", -ret);
+	exit_run = raw_guest_map_run(&exit_guest, &exit_run_size);
+	if (exit_run == MAP_FAILED)
 		die("mmap kvm_run", errno);
 
 	ret = raw_guest_create(&sync_guest, raw_guest_counter,
@@ -288,6 +305,8 @@ int main(int argc, char **argv)
 	/* Warm up each path (first entries fault pages in). */
 	for (i = 0; i < 100; i++) {
 		floor_call(floor_guest.vm.vcpu_fd, run);
+		if (i % KERNEL_EXIT_EVERY == 0)
+			floor_call(exit_guest.vm.vcpu_fd, exit_run);
 		sync_call(sandbox_fd);
 		sdk_call(sb);
 		sdk_call(fresh);
@@ -300,6 +319,13 @@ int main(int argc, char **argv)
 			t0 = now_ns();
 			floor_call(floor_guest.vm.vcpu_fd, run);
 			t_floor[n + i] = now_ns() - t0;
+		}
+		/* One KVM_RUN: the CPUIDs' exits and the DONE's, per exit. */
+		for (i = 0; i < per_round / KERNEL_EXIT_EVERY; i++, ne++) {
+			t0 = now_ns();
+			floor_call(exit_guest.vm.vcpu_fd, exit_run);
+			t_exit[ne] = (now_ns() - t0) /
+				     (RAW_GUEST_CPUID_EXITS + 1);
 		}
 		for (i = 0; i < per_round; i++) {
 			t0 = now_ns();
@@ -327,6 +353,7 @@ int main(int argc, char **argv)
 		n += per_round;
 	}
 	bench_figure("floor.kvm_run", t_floor, n, NULL);
+	bench_figure("floor.kernel_exit", t_exit, ne, "floor.kvm_run");
 	bench_figure("call.sync.raw", t_sync, n, "floor.kvm_run");
 	bench_figure("call.sdk.noop", t_sdk, n, "floor.kvm_run");
 	bench_figure("call.fresh", t_fresh, n, "call.sdk.noop");
@@ -386,6 +413,8 @@ int main(int argc, char **argv)
 	munmap(run, run_size);
 	raw_guest_destroy(&async_guest);
 	raw_guest_destroy(&sync_guest);
+	munmap(exit_run, exit_run_size);
+	raw_guest_destroy(&exit_guest);
 	raw_guest_destroy(&floor_guest);
 	return 0;
 }

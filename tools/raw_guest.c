@@ -54,6 +54,17 @@ const uint8_t raw_guest_counter[12] = {
 	0xeb, 0xf7,			/* jmp to mov dx */
 };
 
+const uint8_t raw_guest_cpuid[18] = {
+	0xbe, RAW_GUEST_CPUID_EXITS, 0x00,	/* mov si, EXITS */
+	0x66, 0x31, 0xc0,		/* xor eax, eax */
+	0x0f, 0xa2,			/* cpuid */
+	0x4e,				/* dec si */
+	0x75, 0xf8,			/* jnz to xor */
+	0xba, 0x00, 0xcb,		/* mov dx, 0xcb00 */
+	0x66, 0xef,			/* out dx, eax */
+	0xeb, 0xee,			/* jmp to mov si */
+};
+
 int raw_guest_setup(struct raw_guest *g, int kvm_fd, int vm_fd,
 		    const uint8_t *code, size_t code_len)
 {

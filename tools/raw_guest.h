@@ -50,6 +50,23 @@ extern const uint8_t raw_guest_init[8];
  */
 extern const uint8_t raw_guest_counter[12];
 
+/*
+ * A guest whose every CALLBOX_PORT_DONE comes after RAW_GUEST_CPUID_EXITS
+ * CPUIDs. KVM intercepts CPUID and answers it in the kernel, so each is a
+ * VM exit that never returns to userspace.
+ *
+ *   1:	mov  si, RAW_GUEST_CPUID_EXITS
+ *   2:	xor  eax, eax
+ *	cpuid
+ *	dec  si
+ *	jnz  2b
+ *	mov  dx, CALLBOX_PORT_DONE
+ *	out  dx, eax
+ *	jmp  1b
+ */
+#define RAW_GUEST_CPUID_EXITS	32
+extern const uint8_t raw_guest_cpuid[18];
+
 struct raw_guest {
 	struct raw_vm vm;
 	void *mem;

@@ -50,6 +50,7 @@ figure() {
 }
 
 figure floor.kvm_run -
+figure floor.kernel_exit floor.kvm_run
 figure call.sync.raw floor.kvm_run
 figure call.sdk.noop floor.kvm_run
 figure call.old_design floor.kvm_run
