@@ -74,25 +74,10 @@ FIXTURE(events) {
 
 FIXTURE_SETUP(events)
 {
-	int ret;
-
-	self->es.sk = NULL;
 	self->runner.started = false;
-	box_init(&self->b);
-	if (geteuid())
-		SKIP(return, "needs root (CAP_SYS_ADMIN) to join the group");
-	/* 16 MiB: a burst must not be dropped by our socket. */
-	ret = cbnl_events_open(&self->es, 16 << 20);
-	ASSERT_EQ(0, ret) {
-		TH_LOG("joining the events group: %s", strerror(-ret));
-	}
+	/* Before the sandbox is created: its creation is in the stream. */
 	self->t_start = now_ns();
-	/* Created once we listen: its creation is an event too. */
-	box_open(_metadata, &self->b, guest_script, sizeof(guest_script),
-		 true);
-	return_if_setup_skipped();
-	self->id = cbnl_sandbox_id(self->b.fd);
-	ASSERT_NE(0, self->id);
+	cbnl_events_box_open(_metadata, &self->es, &self->b, &self->id);
 }
 
 FIXTURE_TEARDOWN(events)

@@ -165,6 +165,33 @@ static inline void cbnl_events_close(struct cbnl_events *es)
 }
 
 /*
+ * The setup of an events test: join the group on @es (as root; SKIPs
+ * otherwise), then open @b, bound, on the script guest, so that its
+ * creation is an event too, and its sandbox id into *@id. The caller
+ * returns if the setup was skipped.
+ */
+static inline void cbnl_events_box_open(struct __test_metadata *_metadata,
+					struct cbnl_events *es, struct box *b,
+					uint64_t *id)
+{
+	int ret;
+
+	es->sk = NULL;
+	box_init(b);
+	if (geteuid())
+		SKIP(return, "needs root (CAP_SYS_ADMIN) to join the group");
+	/* 16 MiB: a burst must not be dropped by our socket. */
+	ret = cbnl_events_open(es, 16 << 20);
+	ASSERT_EQ(0, ret) {
+		TH_LOG("joining the events group: %s", strerror(-ret));
+	}
+	box_open(_metadata, b, guest_script, sizeof(guest_script), true);
+	return_if_setup_skipped();
+	*id = cbnl_sandbox_id(b->fd);
+	ASSERT_NE(0, *id);
+}
+
+/*
  * Read what events are there within @ms (each one datagram): 0 if the
  * time ran out, 1 once @enough says so, or -errno / -EPROTO on failure.
  * @enough may be NULL: read for @ms.

@@ -124,10 +124,7 @@ FIXTURE_SETUP(hyperlight_373)
 
 FIXTURE_TEARDOWN(hyperlight_373)
 {
-	/* The starved threads can only finish once the CPU is theirs. */
-	starve_stop(&self->starver);
-	if (self->rt_runtime[0])
-		rt_throttling_restore(self->rt_runtime);
+	starvation_end(&self->starver, self->rt_runtime);
 	old_handler_stop(&self->proto);
 	box_close(&self->b);
 }

@@ -61,6 +61,19 @@ static inline bool starved_box_open(struct __test_metadata *_metadata,
 }
 
 /*
+ * The start of the fixture's teardown, the same in both suites: the
+ * starved threads can only finish once the CPU is theirs, then RT
+ * throttling goes back as it was.
+ */
+static inline void starvation_end(struct starver *starver,
+				  const char *rt_runtime)
+{
+	starve_stop(starver);
+	if (rt_runtime[0])
+		rt_throttling_restore(rt_runtime);
+}
+
+/*
  * Pin the test thread to the submitter's CPU, away from the starvation.
  * The 6.1 harness runs the test body even after a SKIP in the setup, so
  * this also returns early if the setup did not finish.

@@ -228,6 +228,36 @@ static inline void stall_close(struct __test_metadata *_metadata,
 }
 
 /*
+ * A stall test's teardown: close the stall @st, which shuts the sandbox
+ * of @b down, then join the @n @runners the shutdown let go, and close
+ * @b.
+ */
+static inline void stall_fixture_close(struct __test_metadata *_metadata,
+				       struct stall *st, struct box *b,
+				       struct call_runner *runners, int n)
+{
+	bool joined;
+	int i;
+
+	stall_close(_metadata, st, b->fd);
+	for (i = 0; i < n; i++) {
+		/* No handler block on the EXPECT, as in stall_close(). */
+		joined = call_runner_join(&runners[i], 10000);
+		if (!joined)
+			TH_LOG("runner %d still blocked after shutdown", i);
+		EXPECT_TRUE(joined);
+	}
+	box_close(b);
+}
+
+/* The test's guest, bound (a macro: a SKIP in box_open() ends the test). */
+#define stall_guest(code)						\
+	do {								\
+		box_open(_metadata, &self->b, code, sizeof(code), true); \
+		return_if_setup_skipped();				\
+	} while (0)
+
+/*
  * ---- a read that stalls ----
  *
  * The other direction, for an ioctl that must be held inside its copy

@@ -39,29 +39,9 @@ FIXTURE_SETUP(stall)
  */
 FIXTURE_TEARDOWN(stall)
 {
-	bool joined;
-	int i;
-
-	stall_close(_metadata, &self->st, self->b.fd);
-	for (i = 0; i < NR_RUNNERS; i++) {
-		/*
-		 * No handler block on the EXPECT: after a failed ASSERT the
-		 * harness leaves its trigger set, and the block would run.
-		 */
-		joined = call_runner_join(&self->runner[i], 10000);
-		if (!joined)
-			TH_LOG("runner %d still blocked after shutdown", i);
-		EXPECT_TRUE(joined);
-	}
-	box_close(&self->b);
+	stall_fixture_close(_metadata, &self->st, &self->b, self->runner,
+			    NR_RUNNERS);
 }
-
-/* The test's guest, bound (a macro: a SKIP in box_open() ends the test). */
-#define stall_guest(code)						\
-	do {								\
-		box_open(_metadata, &self->b, code, sizeof(code), true); \
-		return_if_setup_skipped();				\
-	} while (0)
 
 /*
  * ==== RESET does not wait for a call being started ====
