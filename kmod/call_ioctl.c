@@ -320,7 +320,9 @@ callbox_call_run_choose_locked(struct callbox_sandbox *sb, u64 id,
 	} else if (call && id && id != call->id) {
 		/* Another is current: only an ended call's outcome is news. */
 		call = callbox_call_find_locked(sb, id);
-		if (!call || !callbox_call_ended(call))
+		if (!call)
+			return ERR_PTR(callbox_call_lookup_error_locked(sb, id));
+		if (!callbox_call_ended(call))
 			return ERR_PTR(-EBUSY);
 	} else if (call) {
 		/* Only its owner continues a call in HOSTCALL. */

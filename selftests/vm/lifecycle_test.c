@@ -257,7 +257,7 @@ TEST_F(host, hostcall_then_continue)
 
 	/* Only RUN may continue it, and only this call may run now. */
 	call_sync_err(EBUSY, self->b.fd, 0, &c);
-	call_run_err(EBUSY, self->b.fd, id + 5, 0, &c);
+	call_run_err(ENOENT, self->b.fd, id + 5, 0, &c);
 	/* No reset under a call that is still current. */
 	sandbox_reset_err(EBUSY, self->b.fd, 0, &id);
 
@@ -317,6 +317,11 @@ TEST_F(host, run_of_ended_call_beside_a_parked_one)
 	EXPECT_EQ(0, other.ret);
 	EXPECT_EQ(ended, other.c.id);
 	EXPECT_EQ(CALLBOX_STATE_ABORTED, other.c.state);
+
+	/* Consumed or never issued: as when nothing is current. */
+	call_wait(self->b.fd, ended, 0, &c);
+	call_run_err(ESRCH, self->b.fd, ended, 0, &c);
+	call_run_err(ENOENT, self->b.fd, ended + 100, 0, &c);
 
 	/* A call still queued is not run beside it. */
 	call_submit(self->b.fd, 0, &ended);

@@ -594,9 +594,10 @@ enum callbox_call_run_flags {
  * Errors: ENOENT if @id was never issued; ESRCH if it was consumed (so
  * also when a RUN restarted after a signal continues the call it named in
  * @out, and another ioctl has ended and consumed that call meanwhile);
- * EBUSY if another call is current (parked), or the current call belongs
- * to another thread or to an interrupted ioctl, or a restore has begun
- * (RUN of a call that has ended still returns its outcome); EINVAL if @out
+ * EBUSY if another call is current (parked) and @id, if given, names one
+ * that has not ended, or the current call belongs to another thread or
+ * to an interrupted ioctl, or a restore has begun (RUN of a call that has
+ * ended still returns its outcome); EINVAL if @out
  * names a call to continue and @id another; EINTR if kvm_run.immediate_exit
  * is set;
  * EOPNOTSUPP if the vCPU has a signal mask; EAGAIN with
