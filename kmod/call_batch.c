@@ -127,6 +127,14 @@ int callbox_ioctl_call_batch(void *obj, struct callbox_ucmd *ucmd)
 		req.uout = NULL;	/* it says so already */
 	}
 
+	/*
+	 * @done is written back after each call that EXITED: that it can
+	 * be is found out now, before any call is entered, as @out's is
+	 * before each entry.
+	 */
+	if (!req.restart && put_user(cmd->done, &ubatch->done))
+		return -EFAULT;
+
 	ret = callbox_lock_or_restart(&sb->run_lock);
 	if (ret)
 		return ret;

@@ -406,7 +406,9 @@ TEST_F(reply, sync_reply_to_copy_on_write_page)
  * else, so their input fields may be read-only": each struct here starts
  * in a read-only page and has its output fields in the writable page
  * after it. CALL_SYNC, which writes its whole struct when it publishes its
- * call, fails with EFAULT and runs nothing.
+ * call, fails with EFAULT and runs nothing; so does BATCH with @done in
+ * the read-only page ("@done is written back as it came before any call
+ * is entered").
  */
 TEST_F(reply, input_fields_read_only)
 {
@@ -456,6 +458,22 @@ TEST_F(reply, input_fields_read_only)
 	EXPECT_EQ(2, batch->out.status);
 	ASSERT_EQ(0, mprotect(p, page, PROT_READ | PROT_WRITE));
 
+	/* @done read-only: found out before the call is entered. */
+	call_submit(b.fd, 0, &ids[0]);
+	batch = (void *)(p + page - offsetof(struct callbox_call_batch, out));
+	*batch = (struct callbox_call_batch) {
+		.size = sizeof(*batch),
+		.ids = (uintptr_t)ids,
+		.nr = 1,
+	};
+	ASSERT_EQ(0, mprotect(p, page, PROT_READ));
+	EXPECT_EQ(-1, ioctl(b.fd, CALLBOX_CALL_BATCH, batch));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(0, mprotect(p, page, PROT_READ | PROT_WRITE));
+	call_get(b.fd, ids[0], &c);
+	EXPECT_EQ(CALLBOX_STATE_QUEUED, c.state);
+	call_cancel(b.fd, ids[0]);
+
 	wait = (void *)(p + page - offsetof(struct callbox_call_wait, out));
 	*wait = (struct callbox_call_wait) { .size = sizeof(*wait), .id = first };
 	ASSERT_EQ(0, mprotect(p, page, PROT_READ));
@@ -479,7 +497,7 @@ TEST_F(reply, input_fields_read_only)
 	EXPECT_EQ(-1, ioctl(b.fd, CALLBOX_CALL_SYNC, sync));
 	EXPECT_EQ(EFAULT, errno);
 	ASSERT_EQ(0, mprotect(p, page, PROT_READ | PROT_WRITE));
-	/* It ran nothing: the next call is the third the guest runs. */
+	/* Neither ran anything: the next call is the guest's third. */
 	call_sync(b.fd, 0, &c);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 	EXPECT_EQ(3, c.status);

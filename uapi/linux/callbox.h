@@ -679,10 +679,12 @@ struct callbox_call_run {
  * @ids[@done] have run to EXITED, and stay for WAIT, and @ids[@done] was
  * not entered by this ioctl, except the call it continues or runs when
  * it fails as RUN would then: a restart refused (EINTR, EOPNOTSUPP, a
- * security module's errno), or a struct that became unwritable while the
- * guest ran (EFAULT); that call stays parked, as after RUN. When @done
- * itself could not be written (EFAULT), CALLBOX_CALL_GET tells which
- * calls have ended.
+ * security module's errno), which leaves that call parked, as after RUN;
+ * or a struct that became unwritable while the guest ran (EFAULT), which
+ * leaves the call as the guest left it, unconsumed. @done is written
+ * back as it came before any call is entered, so only a struct that
+ * became unwritable keeps a call's end from being counted in it; then
+ * CALLBOX_CALL_GET tells which calls have ended.
  */
 struct callbox_call_batch {
 	__u32 size;
