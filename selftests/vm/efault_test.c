@@ -401,6 +401,24 @@ TEST_F(reply, sync_reply_to_copy_on_write_page)
 }
 
 /*
+ * ioctl @req on @b's sandbox fd with @arg, the page at @p read-only, and
+ * writable again after: 0 or -errno (of the ioctl, or of mprotect()).
+ */
+static int head_ro_ioctl(const struct box *b, char *p, unsigned long req,
+			 void *arg)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	int ret;
+
+	if (mprotect(p, page, PROT_READ))
+		return -errno;
+	ret = ioctl(b->fd, req, arg) ? -errno : 0;
+	if (mprotect(p, page, PROT_READ | PROT_WRITE))
+		return -errno;
+	return ret;
+}
+
+/*
  * "The reply with a call's outcome ... writes only the struct's output
  * fields, @out and BATCH's @done; RUN, BATCH, WAIT and GET write nothing
  * else, so their input fields may be read-only": each struct here starts
@@ -436,12 +454,10 @@ TEST_F(reply, input_fields_read_only)
 
 	run = (void *)(p + page - offsetof(struct callbox_call_run, out));
 	*run = (struct callbox_call_run) { .size = sizeof(*run), .id = first };
-	ASSERT_EQ(0, mprotect(p, page, PROT_READ));
-	EXPECT_EQ(0, ioctl(b.fd, CALLBOX_CALL_RUN, run));
+	EXPECT_EQ(0, head_ro_ioctl(&b, p, CALLBOX_CALL_RUN, run));
 	EXPECT_EQ(first, run->out.id);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, run->out.state);
 	EXPECT_EQ(1, run->out.status);
-	ASSERT_EQ(0, mprotect(p, page, PROT_READ | PROT_WRITE));
 
 	ids[0] = second;
 	batch = (void *)(p + page - offsetof(struct callbox_call_batch, nr));
@@ -450,13 +466,11 @@ TEST_F(reply, input_fields_read_only)
 		.ids = (uintptr_t)ids,
 		.nr = 1,
 	};
-	ASSERT_EQ(0, mprotect(p, page, PROT_READ));
-	EXPECT_EQ(0, ioctl(b.fd, CALLBOX_CALL_BATCH, batch));
+	EXPECT_EQ(0, head_ro_ioctl(&b, p, CALLBOX_CALL_BATCH, batch));
 	EXPECT_EQ(1, batch->done);
 	EXPECT_EQ(second, batch->out.id);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, batch->out.state);
 	EXPECT_EQ(2, batch->out.status);
-	ASSERT_EQ(0, mprotect(p, page, PROT_READ | PROT_WRITE));
 
 	/* @done read-only: found out before the call is entered. */
 	call_submit(b.fd, 0, &ids[0]);
@@ -466,37 +480,27 @@ TEST_F(reply, input_fields_read_only)
 		.ids = (uintptr_t)ids,
 		.nr = 1,
 	};
-	ASSERT_EQ(0, mprotect(p, page, PROT_READ));
-	EXPECT_EQ(-1, ioctl(b.fd, CALLBOX_CALL_BATCH, batch));
-	EXPECT_EQ(EFAULT, errno);
-	ASSERT_EQ(0, mprotect(p, page, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(-EFAULT, head_ro_ioctl(&b, p, CALLBOX_CALL_BATCH, batch));
 	call_get(b.fd, ids[0], &c);
 	EXPECT_EQ(CALLBOX_STATE_QUEUED, c.state);
 	call_cancel(b.fd, ids[0]);
 
 	wait = (void *)(p + page - offsetof(struct callbox_call_wait, out));
 	*wait = (struct callbox_call_wait) { .size = sizeof(*wait), .id = first };
-	ASSERT_EQ(0, mprotect(p, page, PROT_READ));
-	EXPECT_EQ(0, ioctl(b.fd, CALLBOX_CALL_WAIT, wait));
+	EXPECT_EQ(0, head_ro_ioctl(&b, p, CALLBOX_CALL_WAIT, wait));
 	EXPECT_EQ(CALLBOX_STATE_EXITED, wait->out.state);
 	EXPECT_EQ(1, wait->out.status);
-	ASSERT_EQ(0, mprotect(p, page, PROT_READ | PROT_WRITE));
 	call_get_err(ESRCH, b.fd, first, &c);	/* WAIT consumed it */
 
 	get = (void *)(p + page - offsetof(struct callbox_call_get, out));
 	*get = (struct callbox_call_get) { .size = sizeof(*get), .id = second };
-	ASSERT_EQ(0, mprotect(p, page, PROT_READ));
-	EXPECT_EQ(0, ioctl(b.fd, CALLBOX_CALL_GET, get));
+	EXPECT_EQ(0, head_ro_ioctl(&b, p, CALLBOX_CALL_GET, get));
 	EXPECT_EQ(CALLBOX_STATE_EXITED, get->out.state);
 	EXPECT_EQ(2, get->out.status);
-	ASSERT_EQ(0, mprotect(p, page, PROT_READ | PROT_WRITE));
 
 	sync = (void *)(p + page - offsetof(struct callbox_call_sync, out));
 	*sync = (struct callbox_call_sync) { .size = sizeof(*sync) };
-	ASSERT_EQ(0, mprotect(p, page, PROT_READ));
-	EXPECT_EQ(-1, ioctl(b.fd, CALLBOX_CALL_SYNC, sync));
-	EXPECT_EQ(EFAULT, errno);
-	ASSERT_EQ(0, mprotect(p, page, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(-EFAULT, head_ro_ioctl(&b, p, CALLBOX_CALL_SYNC, sync));
 	/* Neither ran anything: the next call is the guest's third. */
 	call_sync(b.fd, 0, &c);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
