@@ -330,16 +330,38 @@ out_destroy:
 	return ret;
 }
 
+/*
+ * How many exits finishing one instruction may take: an access that
+ * crosses a page into memory the guest does not have is two MMIO exits,
+ * a string instruction one per chunk of its data.
+ */
+#define FLUSH_EXITS_MAX	256
+
 int callbox_vm_flush_exit(struct callbox_vm *vm, char *err, size_t errlen)
 {
+	unsigned int i;
 	int ret;
 
-	vm->run->immediate_exit = 1;
-	ret = kvm_ioctl(vm->vcpu_fd, KVM_RUN, NULL);
-	vm->run->immediate_exit = 0;
-	if (ret < 0 && ret != -EINTR)
-		return kvm_fail(err, errlen, ret, "KVM_RUN (immediate exit)");
-	return 0;
+	/*
+	 * KVM_RUN returns -EINTR once nothing is left to finish. 0 means
+	 * finishing took another exit (the access's second half, say),
+	 * which is finished by the next KVM_RUN: until then it is pending,
+	 * and a KVM_RUN that loads registers would replay it onto them.
+	 */
+	for (i = 0; i < FLUSH_EXITS_MAX; i++) {
+		vm->run->immediate_exit = 1;
+		ret = kvm_ioctl(vm->vcpu_fd, KVM_RUN, NULL);
+		vm->run->immediate_exit = 0;
+		if (ret == -EINTR)
+			return 0;
+		if (ret < 0)
+			return kvm_fail(err, errlen, ret,
+					"KVM_RUN (immediate exit)");
+	}
+	snprintf(err, errlen,
+		 "the guest's last instruction still had I/O to finish after %u exits",
+		 FLUSH_EXITS_MAX);
+	return -EIO;
 }
 
 int callbox_vm_dirty_pages(struct callbox_vm *vm, char *err, size_t errlen)

@@ -332,6 +332,31 @@ static void poke(const struct callbox_wire_value *args,
 }
 CALLBOX_EXPORT(poke, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64, CALLBOX_WIRE_I64);
 
+/*
+ * An 8-byte read across a page boundary into guest-physical memory the
+ * VM does not have (the sandbox's must end below 1 GiB - 2 MiB): the
+ * last 2 MiB page of the first GiB is mapped there, and the read at its
+ * page 0's last 4 bytes is two MMIO exits, of which the call is aborted
+ * at the first. RBX says how far the code got: if the read's second
+ * half is ever finished, on whatever registers are loaded then, RIP goes
+ * on past it.
+ */
+static void read_across_mmio(const struct callbox_wire_value *args,
+			     struct callbox_wire_writer *result)
+{
+	volatile uint64_t *pd = (volatile uint64_t *)CALLBOX_GPA_PD;
+	uint64_t va = 0x3fe00ffcull, v;
+
+	(void)args;
+	/* Present, writable, 2 MiB, to itself. */
+	pd[511] = 0x3fe00000ull | 0x1 | 0x2 | 0x80;
+	asm volatile("invlpg (%0)" : : "r"(va) : "memory");
+	asm volatile("mov $1, %%rbx; mov (%1), %0; mov $2, %%rbx"
+		     : "=&r"(v) : "r"(va) : "rbx", "memory");
+	callbox_wire_put_i64(result, (int64_t)v);
+}
+CALLBOX_EXPORT(read_across_mmio, CALLBOX_WIRE_I64);
+
 /* ---- ways a call ends, for the restore tests ---- */
 
 /* Spins until the call is cancelled. */

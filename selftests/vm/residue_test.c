@@ -280,6 +280,37 @@ TEST_F(residue, restore_puts_back_the_guest_as_after_its_init)
 }
 
 /*
+ * A request stopped in the middle of an access that takes two MMIO exits
+ * (read_across_mmio): KVM finishes the rest only at the next KVM_RUN, so
+ * the put-back must have it finished first, or it is finished onto the
+ * registers the restore or reset loaded (RIP moved on past the access).
+ */
+TEST_F(residue, a_split_mmio_access_is_finished_before_the_put_back)
+{
+	struct callbox_sandbox *sb = self->r.sb;
+	int64_t v;
+
+	return_if_setup_skipped();
+	EXPECT_EQ(-EIO, callbox_call_int(sb, "read_across_mmio", NULL, 0, &v));
+	ASSERT_EQ(0, callbox_sandbox_restore(sb)) {
+		TH_LOG("restore: %s", callbox_sandbox_last_error(sb));
+	}
+	EXPECT_EQ(0, callbox_call_int(sb, "ok", NULL, 0, &v)) {
+		TH_LOG("after the restore: %s", callbox_sandbox_last_error(sb));
+	}
+	EXPECT_EQ(7, v);
+
+	EXPECT_EQ(-EIO, callbox_call_int(sb, "read_across_mmio", NULL, 0, &v));
+	ASSERT_EQ(0, callbox_sandbox_reset(sb)) {
+		TH_LOG("reset: %s", callbox_sandbox_last_error(sb));
+	}
+	EXPECT_EQ(0, callbox_call_int(sb, "ok", NULL, 0, &v)) {
+		TH_LOG("after the reset: %s", callbox_sandbox_last_error(sb));
+	}
+	EXPECT_EQ(7, v);
+}
+
+/*
  * CALLBOX_CONFIG_FRESH_CALLS: every call runs on the guest as after its
  * init: what one wrote, the next does not see (nor its own slot's
  * buffers: isolation_test); and the init does not run again.
@@ -332,6 +363,13 @@ TEST(fresh_calls_see_nothing_of_the_last)
 			       i, (uint64_t)v);
 		}
 	}
+	/* And after a call stopped in the middle of a split access. */
+	EXPECT_EQ(-EIO, callbox_call_int(sb, "read_across_mmio", NULL, 0, &v));
+	EXPECT_EQ(0, callbox_call_int(sb, "ok", NULL, 0, &v)) {
+		TH_LOG("after the split access: %s",
+		       callbox_sandbox_last_error(sb));
+	}
+	EXPECT_EQ(7, v);
 	EXPECT_EQ(0, inits);
 	callbox_sandbox_free(sb);
 }
