@@ -139,8 +139,8 @@ int sandbox_boot_snapshot(struct callbox_sandbox *sb,
 	m->snap = snap;
 	m->at_snapshot = true;
 
-	ret = callbox_vcpu_state_load(sb->vm.vcpu_fd, NULL, &snap->vcpu, false,
-				      err, errlen);
+	ret = callbox_vcpu_state_load(sb->vm.vcpu_fd, sb->vm.run, false,
+				      &snap->vcpu, false, err, errlen);
 	if (ret)
 		return ret;
 	dev_fd = callbox_open();

@@ -545,8 +545,8 @@ int sandbox_restore_locked(struct callbox_sandbox *sb)
 	 */
 	if (!ret)
 		ret = callbox_vcpu_state_load(sb->vm.vcpu_fd, sb->vm.run,
-					      &sb->memory.snap->vcpu, true,
-					      err, sizeof(err));
+					      true, &sb->memory.snap->vcpu,
+					      true, err, sizeof(err));
 	if (ret) {
 		/* Half put back: the kernel refuses calls until a reset. */
 		callbox_sandbox_restore_fd(sb->sandbox_fd,

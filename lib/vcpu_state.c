@@ -340,12 +340,19 @@ static int sync_regs_load(int vcpu_fd, struct kvm_run *run,
 }
 
 int callbox_vcpu_state_load(int vcpu_fd, struct kvm_run *run,
-			    const struct callbox_vcpu_state *st,
+			    bool by_run, const struct callbox_vcpu_state *st,
 			    bool flush_tlb, char *err, size_t errlen)
 {
 	int ret;
 
-	if (!run) {
+	/*
+	 * Without a local APIC in the kernel, every KVM_RUN loads CR8 from
+	 * kvm_run (the TPR userspace keeps), after the sregs: left alone,
+	 * it holds the guest's CR8 as of the last exit, which would come
+	 * back over the state's.
+	 */
+	run->cr8 = st->sregs.cr8;
+	if (!by_run) {
 		ret = kvm_ioctl(vcpu_fd, KVM_SET_SREGS, (void *)&st->sregs);
 		if (ret < 0)
 			return kvm_fail(err, errlen, ret, "KVM_SET_SREGS");
@@ -370,7 +377,7 @@ int callbox_vcpu_state_load(int vcpu_fd, struct kvm_run *run,
 	ret = kvm_ioctl(vcpu_fd, KVM_SET_MP_STATE, (void *)&st->mp_state);
 	if (ret < 0)
 		return kvm_fail(err, errlen, ret, "KVM_SET_MP_STATE");
-	if (run)
+	if (by_run)
 		return sync_regs_load(vcpu_fd, run, st, err, errlen);
 	/* After the segment registers, which decide how RIP reads. */
 	ret = kvm_ioctl(vcpu_fd, KVM_SET_REGS, (void *)&st->regs);

@@ -49,16 +49,17 @@ int callbox_vcpu_state_save(int vcpu_fd, struct callbox_vcpu_state *st,
 			    char *err, size_t errlen);
 
 /*
- * Put @st back into vCPU @vcpu_fd: 0, or -errno and why. With @flush_tlb,
- * KVM also drops every translation the guest holds: the guest's page
- * tables were put back behind its back. With @run, the vCPU's mapped
- * kvm_run page, the general and segment registers and the events go
- * through it and a KVM_RUN that enters nothing, which is cheaper than
- * their ioctls; the vCPU's last exit must have been completed
+ * Put @st back into vCPU @vcpu_fd, whose mapped kvm_run page is @run: 0,
+ * or -errno and why. With @flush_tlb, KVM also drops every translation
+ * the guest holds: the guest's page tables were put back behind its
+ * back. With @by_run, the general and segment registers and the events
+ * go through @run and a KVM_RUN that enters nothing, which is cheaper
+ * than their ioctls; the vCPU's last exit must have been completed
  * (callbox_vm_flush_exit()). Without, they are ioctls, and KVM_RUN,
- * which a security module may refuse, is not used.
+ * which a security module may refuse, is not used. Either way @run gets
+ * the state's CR8, which the next KVM_RUN loads.
  */
-int callbox_vcpu_state_load(int vcpu_fd, struct kvm_run *run,
+int callbox_vcpu_state_load(int vcpu_fd, struct kvm_run *run, bool by_run,
 			    const struct callbox_vcpu_state *st,
 			    bool flush_tlb, char *err, size_t errlen);
 

@@ -146,8 +146,8 @@ int callbox_vm_boot_regs(struct callbox_vm *vm, uint64_t entry, char *err,
 	int ret;
 
 	/* Every piece of state a guest can change, as KVM created it. */
-	ret = callbox_vcpu_state_load(vm->vcpu_fd, NULL, &vm->boot_state, false, err,
-				      errlen);
+	ret = callbox_vcpu_state_load(vm->vcpu_fd, vm->run, false,
+				      &vm->boot_state, false, err, errlen);
 	if (ret < 0)
 		return ret;
 

@@ -311,6 +311,29 @@ TEST_F(residue, a_split_mmio_access_is_finished_before_the_put_back)
 }
 
 /*
+ * A clone starts with its parent's snapshot's CR8, and a restore puts
+ * the clone's back: KVM_RUN loads CR8 from kvm_run, which is the clone's
+ * own.
+ */
+TEST_F(residue, clone_starts_with_the_snapshots_cr8)
+{
+	int64_t cr8_is_6[2] = { 8, 6 }, cr8_is_9[2] = { 8, 9 }, which = 8, v;
+	struct callbox_sandbox *clone;
+
+	return_if_setup_skipped();
+	ASSERT_EQ(0, callbox_call_int(self->r.sb, "write_cr", cr8_is_6, 2, &v));
+	ASSERT_EQ(0, callbox_sandbox_snapshot(self->r.sb));
+	ASSERT_EQ(0, callbox_sandbox_clone(self->r.sb, &clone));
+	EXPECT_EQ(0, callbox_call_int(clone, "read_cr", &which, 1, &v));
+	EXPECT_EQ(6, v);
+	ASSERT_EQ(0, callbox_call_int(clone, "write_cr", cr8_is_9, 2, &v));
+	ASSERT_EQ(0, callbox_sandbox_restore(clone));
+	EXPECT_EQ(0, callbox_call_int(clone, "read_cr", &which, 1, &v));
+	EXPECT_EQ(6, v);
+	callbox_sandbox_free(clone);
+}
+
+/*
  * CALLBOX_CONFIG_FRESH_CALLS: every call runs on the guest as after its
  * init: what one wrote, the next does not see (nor its own slot's
  * buffers: isolation_test); and the init does not run again.
