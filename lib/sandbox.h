@@ -65,6 +65,12 @@ struct sandbox_slot {
 	bool used;
 	uint64_t id;
 	bool started;
+	/*
+	 * A put-back left its mailbox entry and buffers as the call had
+	 * them, for it: they are zeroed when it is freed, so that the next
+	 * call in the slot finds nothing of it.
+	 */
+	bool kept;
 	uint8_t ret_type;
 	struct sandbox_abort abort;
 	char function[CALLBOX_FUNCTION_NAME_MAX];

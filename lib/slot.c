@@ -31,6 +31,8 @@ int sandbox_slot_alloc_locked(struct callbox_sandbox *sb)
 void sandbox_slot_free(struct callbox_sandbox *sb, int slot)
 {
 	pthread_mutex_lock(&sb->lock);
+	if (sb->slots[slot].kept)
+		sandbox_memory_clear_slot(sb, slot);
 	sb->slots[slot].used = false;
 	sb->slots[slot].id = 0;
 	pthread_mutex_unlock(&sb->lock);

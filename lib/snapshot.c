@@ -215,6 +215,21 @@ static void put_back_io_page(struct callbox_sandbox *sb, uint64_t page,
 	put_back_bytes((char *)sb->vm.mem + page * PAGE, NULL, PAGE);
 }
 
+void sandbox_memory_clear_slot(struct callbox_sandbox *sb, int slot)
+{
+	struct callbox_mailbox *mailbox = sandbox_mailbox(sb);
+
+	memset((void *)&mailbox->slots[slot], 0, sizeof(mailbox->slots[slot]));
+	mailbox->next_slot[slot] = 0;
+	memset(sandbox_io_input(sb, slot), 0, sb->cfg.input_size);
+	memset(sandbox_io_output(sb, slot), 0, sb->cfg.output_size);
+	sandbox_memory_note_write(sb, sandbox_io_input(sb, slot),
+				  sb->cfg.input_size);
+	sandbox_memory_note_write(sb, sandbox_io_output(sb, slot),
+				  sb->cfg.output_size);
+	sb->slots[slot].kept = false;
+}
+
 int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 			    char *err, size_t errlen)
 {
@@ -244,8 +259,10 @@ int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 	 */
 	for (i = 0; i < CALLBOX_MAX_SLOTS; i++) {
 		keep[i] = i < sb->cfg.max_calls && sb->slots[i].used;
-		if (keep[i])
+		if (keep[i]) {
+			sb->slots[i].kept = true;
 			continue;
+		}
 		put_back_bytes((char *)&sandbox_mailbox(sb)->slots[i], NULL,
 			       sizeof(sandbox_mailbox(sb)->slots[i]));
 		if (sandbox_mailbox(sb)->next_slot[i])

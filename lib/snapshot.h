@@ -68,6 +68,13 @@ int sandbox_memory_put_back(struct callbox_sandbox *sb, bool to_snapshot,
 			    char *err, size_t errlen);
 
 /*
+ * Zero @slot's mailbox entry, its link and its I/O buffers, which a
+ * put-back kept for the call that held it (sandbox_slot.kept), now that
+ * the call is collected; with sb->lock held.
+ */
+void sandbox_memory_clear_slot(struct callbox_sandbox *sb, int slot);
+
+/*
  * The library wrote @len bytes at @p in guest memory (KVM logs only the
  * guest's writes): a reset or restore must look at those pages too.
  */

@@ -334,6 +334,41 @@ TEST_F(residue, clone_starts_with_the_snapshots_cr8)
 }
 
 /*
+ * A call outstanding across a restore keeps its slot's buffers for its
+ * caller; once collected, the next call in that slot finds none of what
+ * it wrote there.
+ */
+TEST_F(residue, a_slot_a_restore_kept_is_cleared_once_collected)
+{
+	struct callbox_sandbox *sb = self->r.sb;
+	struct callbox_wire_value result;
+	uint64_t io_base, id;
+	int64_t addr, v;
+
+	return_if_setup_skipped();
+	/* The first slot's output buffer, well past any result. */
+	io_base = CALLBOX_STACK_GUARD(CALLBOX_DEFAULT_MEM_SIZE,
+				      CALLBOX_DEFAULT_STACK_SIZE) -
+		  callbox_io_size(CALLBOX_DEFAULT_IO_BUFFER,
+				  CALLBOX_DEFAULT_IO_BUFFER,
+				  CALLBOX_DEFAULT_MAX_CALLS);
+	addr = (int64_t)callbox_io_output(io_base, CALLBOX_DEFAULT_IO_BUFFER,
+					  CALLBOX_DEFAULT_IO_BUFFER, 0) + 2048;
+	ASSERT_EQ(0, callbox_call_submit(sb, "poke",
+					 (struct callbox_wire_value[]) {
+						CALLBOX_I64(addr),
+						CALLBOX_I64((int64_t)PATTERN),
+					 }, 2, 0, &id));
+	ASSERT_EQ(0, callbox_call_run(sb, 0));
+	ASSERT_EQ(0, callbox_sandbox_restore(sb));
+	ASSERT_EQ(0, callbox_call_wait(sb, id, 0, &result, NULL));
+	ASSERT_EQ(0, callbox_call_int(sb, "peek", &addr, 1, &v));
+	EXPECT_EQ(0, v) {
+		TH_LOG("the slot's next call found %#" PRIx64, (uint64_t)v);
+	}
+}
+
+/*
  * CALLBOX_CONFIG_FRESH_CALLS: every call runs on the guest as after its
  * init: what one wrote, the next does not see (nor its own slot's
  * buffers: isolation_test); and the init does not run again.
