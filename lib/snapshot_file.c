@@ -153,6 +153,56 @@ static void get(struct cursor *c, void *dst, size_t len)
 	c->p += len;
 }
 
+/*
+ * Write @size bytes of @buf into a new file of mode 0600 beside @path,
+ * then rename it over @path: a file already there is replaced whole, or
+ * left as it was, never cut short; and it does not keep its own mode,
+ * which could let others read guest memory. 0, or -errno with what
+ * failed in *@step.
+ */
+static int replace_file(const char *path, const char *buf, size_t size,
+			const char **step)
+{
+	size_t len = strlen(path), off;
+	char *tmp = malloc(len + sizeof(".XXXXXX"));
+	ssize_t n;
+	int fd, ret = 0;
+
+	*step = "creating a file beside";
+	if (!tmp)
+		return -ENOMEM;
+	memcpy(tmp, path, len);
+	memcpy(tmp + len, ".XXXXXX", sizeof(".XXXXXX"));
+	fd = mkostemp(tmp, O_CLOEXEC);	/* mode 0600 */
+	if (fd < 0) {
+		ret = -errno;
+		goto out_free;
+	}
+	*step = "writing";
+	for (off = 0; off < size && !ret; off += (size_t)n) {
+		n = write(fd, buf + off, size - off);
+		if (n < 0 && errno == EINTR)
+			n = 0;
+		else if (n <= 0)
+			ret = n < 0 ? -errno : -EIO;
+	}
+	/* On disk before the rename, which a crash must not outrun. */
+	if (!ret && fsync(fd))
+		ret = -errno;
+	if (close(fd) && !ret)
+		ret = -errno;
+	if (!ret) {
+		*step = "replacing";
+		if (rename(tmp, path))
+			ret = -errno;
+	}
+	if (ret)
+		unlink(tmp);
+out_free:
+	free(tmp);
+	return ret;
+}
+
 int callbox_sandbox_save(struct callbox_sandbox *sb, const char *path)
 {
 	struct snapshot_file_header h = {
@@ -163,11 +213,11 @@ int callbox_sandbox_save(struct callbox_sandbox *sb, const char *path)
 	struct callbox_export_desc desc;
 	struct sandbox_snapshot *snap;
 	struct cursor c;
+	const char *step;
 	char *buf;
 	uint64_t size;
 	unsigned int i;
-	int fd, ret;
-	ssize_t n;
+	int ret;
 
 	sandbox_begin(sb);
 	if (sb->sandbox_fd < 0)
@@ -230,20 +280,10 @@ int callbox_sandbox_save(struct callbox_sandbox *sb, const char *path)
 	memcpy(buf + offsetof(struct snapshot_file_header, checksum),
 	       &h.checksum, sizeof(h.checksum));
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = sandbox_fail(sb, -errno, "save: %s: %s", path,
-				   strerror(errno));
-		goto out_free;
-	}
-	n = write(fd, buf, size);
-	ret = n == (ssize_t)size ? 0 : n < 0 ? -errno : -EIO;
-	if (close(fd) && !ret)
-		ret = -errno;
+	ret = replace_file(path, buf, size, &step);
 	if (ret)
-		sandbox_fail(sb, ret, "save: writing %s: %s", path,
+		sandbox_fail(sb, ret, "save: %s %s: %s", step, path,
 			     strerror(-ret));
-out_free:
 	free(buf);
 out_put:
 	sandbox_snapshot_put(snap);

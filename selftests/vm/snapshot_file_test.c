@@ -7,6 +7,9 @@
  * "Every byte of the file is checked before it is used ... on error @sb is
  * as it was, and may load again."
  */
+#include <dirent.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -201,6 +204,70 @@ TEST_F(file, loads_in_another_process)
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
+}
+
+/*
+ * "Created with mode 0600, and replaced if it exists": over a file of
+ * mode 0644, the save leaves 0600; and a save that cannot be written
+ * whole (a tmpfs, in a mount namespace of this process, with room for
+ * one copy of the file but not two) fails with ENOSPC and leaves the file
+ * that was there, which still loads, and nothing beside it.
+ */
+TEST_F(file, a_save_replaces_the_file_whole_or_not_at_all)
+{
+	const char *dir = "/tmp/snapshot_file_test.small";
+	char path[128], leftover[sizeof(((struct dirent *)0)->d_name)] = "";
+	struct callbox_config cfg;
+	struct callbox_sandbox *sb;
+	struct dirent *e;
+	char opts[64];
+	struct stat st;
+	int64_t v;
+	int n = 0;
+	DIR *d;
+
+	return_if_setup_skipped();
+	ASSERT_EQ(0, chmod(good_path, 0644));
+	ASSERT_EQ(0, callbox_sandbox_save(self->s.sb, good_path));
+	ASSERT_EQ(0, stat(good_path, &st));
+	EXPECT_EQ(0600, st.st_mode & 0777);
+
+	if (unshare(CLONE_NEWNS))
+		SKIP(return, "unshare(CLONE_NEWNS): %s", strerror(errno));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	ASSERT_EQ(0, mkdir(dir, 0700) && errno != EEXIST ? -1 : 0);
+	snprintf(opts, sizeof(opts), "size=%lldk",
+		 (long long)(st.st_size * 3 / 2 / 1024 + 1));
+	ASSERT_EQ(0, mount("tmpfs", dir, "tmpfs", 0, opts));
+	snprintf(path, sizeof(path), "%s/s.cbsnap", dir);
+	ASSERT_EQ(0, callbox_sandbox_save(self->s.sb, path)) {
+		TH_LOG("%s", callbox_sandbox_last_error(self->s.sb));
+	}
+	EXPECT_EQ(-ENOSPC, callbox_sandbox_save(self->s.sb, path)) {
+		TH_LOG("%s", callbox_sandbox_last_error(self->s.sb));
+	}
+	/* The old file, whole, and nothing else left beside it. */
+	d = opendir(dir);
+	ASSERT_NE(NULL, d);
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		n++;
+		snprintf(leftover, sizeof(leftover), "%s", e->d_name);
+	}
+	closedir(d);
+	EXPECT_EQ(1, n) {
+		TH_LOG("left in %s: %s", dir, leftover);
+	}
+	callbox_config_init(&cfg);
+	sb = sandbox_new(&cfg);
+	ASSERT_EQ(0, callbox_sandbox_load_snapshot(sb, path)) {
+		TH_LOG("%s", callbox_sandbox_last_error(sb));
+	}
+	ASSERT_EQ(0, callbox_call_int(sb, "ok", NULL, 0, &v));
+	EXPECT_EQ(7, v);
+	callbox_sandbox_free(sb);
+	umount(dir);
 }
 
 /* Where the vCPU's state begins in the file @buf. */

@@ -412,11 +412,14 @@ int callbox_sandbox_clone(struct callbox_sandbox *parent,
  * heap and I/O sizes, max_calls, log level), its image as loaded, its
  * exports, the snapshot's memory and vCPU state, and the CPU it was taken
  * on. It is versioned and checksummed. Created with mode 0600, replaced
- * if it exists. Calls may go on meanwhile.
+ * if it exists: written whole beside @path and renamed over it, so a file
+ * already there is replaced whole, or left as it was if the save fails.
+ * Calls may go on meanwhile.
  *
  * Return: 0; -EOPNOTSUPP for a clone (save the sandbox it was cloned
  * from); -EBADF if no guest is loaded; -EDEADLK from a host function of
- * this sandbox; -ENOMEM; or open()'s and write()'s -errno.
+ * this sandbox; -ENOMEM; or mkostemp()'s, write()'s (-ENOSPC, say),
+ * fsync()'s and rename()'s -errno.
  */
 int callbox_sandbox_save(struct callbox_sandbox *sb, const char *path);
 
@@ -432,7 +435,11 @@ int callbox_sandbox_save(struct callbox_sandbox *sb, const char *path);
  * snapshot copy-on-write, as a clone's does, but the sandbox has the
  * image too: it can be reset, snapshot, saved and cloned.
  *
- * Every byte of the file is checked before it is used. Return: 0;
+ * Every byte of the file is checked before it is used: against its
+ * checksum, which finds corruption, not tampering (it has no key), and
+ * against a sandbox's limits, so no file crashes the process or leaves a
+ * half-built sandbox; a crafted file can still hold a guest state that
+ * fails when it runs. Return: 0;
  * -EINVAL if it is not a snapshot, of another format version, truncated
  * or inconsistent; -EBADMSG if corrupt (its checksum); -ENOEXEC if taken
  * on another CPU model; -EALREADY if @sb has a guest; -ENOMEM; or
