@@ -14,6 +14,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <linux/kvm.h>
 
 #include "sandbox.h"
 
@@ -71,10 +72,25 @@ static const char *callbox_exit_name(uint32_t exit_reason)
 {
 	/* The KVM_EXIT_* values a guest is likely to produce. */
 	static const char *const names[] = {
-		[0] = "UNKNOWN", [1] = "EXCEPTION", [2] = "IO",
-		[3] = "HYPERCALL", [4] = "DEBUG", [5] = "HLT", [6] = "MMIO",
-		[7] = "IRQ_WINDOW_OPEN", [8] = "SHUTDOWN", [9] = "FAIL_ENTRY",
-		[10] = "INTR", [17] = "INTERNAL_ERROR",
+		[KVM_EXIT_UNKNOWN] = "UNKNOWN",
+		[KVM_EXIT_EXCEPTION] = "EXCEPTION",
+		[KVM_EXIT_IO] = "IO",
+		[KVM_EXIT_HYPERCALL] = "HYPERCALL",
+		[KVM_EXIT_DEBUG] = "DEBUG",
+		[KVM_EXIT_HLT] = "HLT",
+		[KVM_EXIT_MMIO] = "MMIO",
+		[KVM_EXIT_IRQ_WINDOW_OPEN] = "IRQ_WINDOW_OPEN",
+		[KVM_EXIT_SHUTDOWN] = "SHUTDOWN",
+		[KVM_EXIT_FAIL_ENTRY] = "FAIL_ENTRY",
+		[KVM_EXIT_INTR] = "INTR",
+		/* A guest that lowered its CR8 (the TPR userspace keeps). */
+		[KVM_EXIT_SET_TPR] = "SET_TPR",
+		[KVM_EXIT_TPR_ACCESS] = "TPR_ACCESS",
+		[KVM_EXIT_NMI] = "NMI",
+		[KVM_EXIT_INTERNAL_ERROR] = "INTERNAL_ERROR",
+		[KVM_EXIT_SYSTEM_EVENT] = "SYSTEM_EVENT",
+		[KVM_EXIT_X86_RDMSR] = "X86_RDMSR",
+		[KVM_EXIT_X86_WRMSR] = "X86_WRMSR",
 	};
 
 	if (exit_reason < sizeof(names) / sizeof(names[0]) &&

@@ -307,10 +307,15 @@ static int check_file(struct callbox_sandbox *sb, const char *path,
 		return sandbox_fail(sb, -EINVAL,
 				    "%s: truncated: %zu bytes, less than its header",
 				    path, size);
-	if (h->version != SNAPSHOT_VERSION || h->header_size != sizeof(*h))
+	if (h->version != SNAPSHOT_VERSION)
 		return sandbox_fail(sb, -EINVAL,
 				    "%s: snapshot format version %" PRIu32 ", this library reads version %d",
 				    path, h->version, SNAPSHOT_VERSION);
+	if (h->header_size != sizeof(*h))
+		return sandbox_fail(sb, -EINVAL,
+				    "%s: inconsistent: a header of %" PRIu32 " bytes, which version %d's is not (%zu)",
+				    path, h->header_size, SNAPSHOT_VERSION,
+				    sizeof(*h));
 	if (h->file_size != size)
 		return sandbox_fail(sb, -EINVAL,
 				    "%s: truncated or padded: %zu bytes, the header says %" PRIu64,

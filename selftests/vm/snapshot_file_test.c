@@ -18,6 +18,7 @@
 
 /* Offsets in the file's header (lib/snapshot_file.c). */
 #define OFF_VERSION	8
+#define OFF_HEADER_SIZE	12
 #define OFF_CHECKSUM	24
 #define OFF_CPU_VENDOR	32
 #define OFF_NR_PAGES	144
@@ -364,6 +365,11 @@ FIXTURE_VARIANT_ADD(bad, corrupt_page) {
 FIXTURE_VARIANT_ADD(bad, another_version) {
 	.at = OFF_VERSION, .fix_checksum = true, .err = -EINVAL,
 	.message = "snapshot format version 2, this library reads version 3",
+};
+
+FIXTURE_VARIANT_ADD(bad, header_size_wrong) {
+	.at = OFF_HEADER_SIZE, .fix_checksum = true, .err = -EINVAL,
+	.message = "inconsistent: a header of",
 };
 
 FIXTURE_VARIANT_ADD(bad, another_cpu) {
