@@ -95,7 +95,6 @@ static int callbox_batch_run(struct callbox_sandbox *sb,
 		if (put_user(cmd->done, &ubatch->done))
 			return -EFAULT;
 		req->restart = false;
-		req->uout = &ubatch->out;
 		/*
 		 * A signal, or task work (a kick of the call that just ended,
 		 * which must not reach the next one), runs in userspace; the
@@ -122,17 +121,14 @@ int callbox_ioctl_call_batch(void *obj, struct callbox_ucmd *ucmd)
 	if (cmd->flags || !cmd->nr || cmd->nr > CALLBOX_MAX_CALLS ||
 	    cmd->done >= cmd->nr)
 		return -EINVAL;
-	if (callbox_run_is_restart(&cmd->out)) {
-		req.restart = true;
-		req.uout = NULL;	/* it says so already */
-	}
+	req.restart = callbox_run_is_restart(&cmd->out);
 
 	/*
 	 * @done is written back after each call that EXITED: that it can
-	 * be is found out now, before any call is entered, as @out's is
-	 * before each entry.
+	 * be is found out now, before any call is entered (a continued one
+	 * too), as @out's is before each entry.
 	 */
-	if (!req.restart && put_user(cmd->done, &ubatch->done))
+	if (put_user(cmd->done, &ubatch->done))
 		return -EFAULT;
 
 	ret = callbox_lock_or_restart(&sb->run_lock);

@@ -160,6 +160,7 @@ static int callbox_call_sync_continue(struct callbox_sandbox *sb,
 	struct callbox_run_req req = {
 		.cmd = CALLBOX_CALL_SYNC,
 		.restart = true,
+		.uout = &ucall->out,
 		.parked = &cmd->out,
 	};
 	struct callbox_call *call;
@@ -372,7 +373,6 @@ int callbox_ioctl_call_run(void *obj, struct callbox_ucmd *ucmd)
 		if (cmd->id && cmd->id != restart_id)
 			return -EINVAL;
 		req.restart = true;
-		req.uout = NULL;	/* it says so already */
 	}
 
 	for (;;) {

@@ -444,10 +444,10 @@ void callbox_call_kicks_drain(void);
  * @restart: the ioctl asks to continue the call it was interrupted in
  * @prepared: callbox_run_prepare() passed already, after the last write
  *	to userspace (CALL_SYNC checks it when it publishes the call)
- * @uout: RUN's or BATCH's @out in userspace, written before the guest is
+ * @uout: the ioctl's @out in userspace, written before the guest is
  *	entered: a struct that cannot be written stops the call before it
- *	runs, and userspace knows which call ran; NULL if there is nothing to
- *	write (CALL_SYNC wrote it when it published; a restart has it)
+ *	runs (a continued one too), and userspace knows which call ran; NULL
+ *	for a new CALL_SYNC, which wrote it when it published the call
  * @parked: where the call's record is left when it is parked, for the
  *	ioctl to write into userspace once it has let go of run_lock
  */

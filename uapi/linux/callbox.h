@@ -588,8 +588,8 @@ enum callbox_call_run_flags {
  * interrupted in CALL_SYNC only by CALL_SYNC (see "Signals and restarts").
  * If call @id has already ended (for example cancelled while queued), RUN
  * returns its outcome without entering the guest. RUN writes the call's id
- * and state into @out before it enters the guest, unless @out already
- * names the parked call it continues, and does not consume the call.
+ * and state into @out before it enters the guest, and does not consume
+ * the call.
  *
  * Errors: ENOENT if @id was never issued; ESRCH if it was consumed (so
  * also when a RUN restarted after a signal continues the call it named in
@@ -682,10 +682,8 @@ struct callbox_call_run {
  * security module's errno), which leaves that call parked, as after RUN;
  * or a struct that became unwritable while the guest ran (EFAULT), which
  * leaves the call as the guest left it, unconsumed. @done is written
- * back as it came before any call is entered, unless @out names a parked
- * call to continue: then a @done that cannot be written fails the ioctl
- * only once that call has run on. Otherwise only a struct that became
- * unwritable keeps a call's end from being counted in @done. Either way
+ * back as it came before any call is entered, so only a struct that
+ * became unwritable keeps a call's end from being counted in it; then
  * CALLBOX_CALL_GET tells which calls have ended.
  */
 struct callbox_call_batch {
