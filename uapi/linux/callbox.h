@@ -276,7 +276,10 @@ enum callbox_call_state {
  * and whose @out.id names the parked call, is its continuation; if the
  * call has ended meanwhile (cancelled, say, or continued to its end by
  * such an ioctl issued from the signal handler), it returns that outcome
- * (CALL_SYNC: ESRCH if another ioctl consumed it). Any
+ * (CALL_SYNC: ESRCH if another ioctl consumed it). A continuation, too,
+ * writes @out (and BATCH its @done) before it enters the guest: if it
+ * cannot, it fails with EFAULT and the call stays parked, to be continued
+ * with a struct that can be written. Any
  * other content of @out is ignored on input, so a zeroed (or reused)
  * struct always asks for something new, and no @out can pick up a call
  * that was not interrupted in that ioctl (EBUSY). Meanwhile other
