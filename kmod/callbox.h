@@ -144,9 +144,8 @@ struct callbox_call_record {
  *	SANDBOX_CLOSED), 0 if none; fixed once set
  * @parked_cmd: the ioctl (CALLBOX_CALL_SYNC, RUN or BATCH) that was
  *	last interrupted while running the call, which alone may continue
- *	it, or collect its outcome once it has ended; 0 once the call is
- *	entered other than by such a restart (a HOSTCALL continued by
- *	RUN), or if it never was interrupted
+ *	it, or collect its outcome once it has ended (also when a HOSTCALL
+ *	on the way was continued by RUN); 0 if it never was interrupted
  * @owner: the thread that entered the guest for the call (a pid
  *	reference); only it may continue the call after a HOSTCALL or an
  *	interruption

@@ -226,11 +226,15 @@ bool callbox_run_is_restart(const struct callbox_call_info *out)
 	return out->state == CALLBOX_STATE_ENTERED && out->id;
 }
 
+/* A HOSTCALL with a cancellation pending: it ends, without entering. */
+#define CALLBOX_RUN_ENDS_HERE	2
+
 /*
  * May @call be entered by ioctl @cmd of the current thread, @restart
  * telling whether it asks to continue a call it was interrupted in?
- * Returns 1 to enter, 0 if the call has ended (its outcome is the
- * answer), or -errno. Reaps a parked call whose owner has gone first.
+ * Returns 1 to enter, CALLBOX_RUN_ENDS_HERE, 0 if the call has ended (its
+ * outcome is the answer), or -errno. Reaps a parked call whose owner has
+ * gone first.
  */
 static int callbox_run_may_enter_locked(struct callbox_sandbox *sb,
 					struct callbox_call *call,
@@ -265,12 +269,7 @@ static int callbox_run_may_enter_locked(struct callbox_sandbox *sb,
 		if (cmd != CALLBOX_CALL_RUN ||
 		    !callbox_call_owned_by_current(call))
 			return -EBUSY;
-		if (call->cancel_reason) {
-			callbox_call_abort_locked(call, call->cancel_reason, 0,
-						  false);
-			return 0;
-		}
-		return 1;
+		return call->cancel_reason ? CALLBOX_RUN_ENDS_HERE : 1;
 	case CALLBOX_STATE_ENTERED:
 		/* Parked: continued only by the ioctl it was interrupted in. */
 		if (!restart || sb->runner)
@@ -283,7 +282,8 @@ static int callbox_run_may_enter_locked(struct callbox_sandbox *sb,
 
 /*
  * Enter @call, under the lock: start it if QUEUED, continue it if it is
- * parked. Returns as callbox_run_may_enter_locked().
+ * parked or in HOSTCALL, or end it there if a cancellation is pending.
+ * Returns 1 if entered, else as callbox_run_may_enter_locked().
  */
 static int callbox_run_enter_locked(struct callbox_sandbox *sb,
 				    struct callbox_call *call,
@@ -293,15 +293,18 @@ static int callbox_run_enter_locked(struct callbox_sandbox *sb,
 
 	if (ret <= 0)
 		return ret;
+	/* Not before: a RUN that fails to write @out changes nothing. */
+	if (ret == CALLBOX_RUN_ENDS_HERE) {
+		callbox_call_abort_locked(call, call->cancel_reason, 0, false);
+		return 0;
+	}
 	if (call->state != CALLBOX_STATE_ENTERED)
 		callbox_call_transition_locked(call, CALLBOX_STATE_ENTERED);
 	/*
-	 * A restart keeps the right: the interrupted ioctl may itself be
-	 * restarted after one issued from its signal handler has continued
-	 * the call, and then collects its outcome.
+	 * @call->parked_cmd stays: the interrupted ioctl may be restarted
+	 * after others, issued from its signal handler, have continued the
+	 * call (through a HOSTCALL, too), and then collects its outcome.
 	 */
-	if (!restart)
-		call->parked_cmd = 0;
 	sb->runner = current;
 	/* Current now, which RESET sees for itself. */
 	sb->starting_call = NULL;
@@ -397,7 +400,7 @@ int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 	u32 exit_reason = 0;
 	u64 exits;
 	long run_ret;
-	int ret;
+	int ret = 1;
 
 	lockdep_assert_held(&sb->run_lock);
 
@@ -413,8 +416,11 @@ int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 		if (req->uout && copy_to_user(req->uout, &info, sizeof(info)))
 			return -EFAULT;
 	}
-	/* After the write: nothing may change what it checks before entry. */
-	if (!req->prepared) {
+	/*
+	 * After the write: nothing may change what it checks before entry.
+	 * A call that ends without entering needs none of it.
+	 */
+	if (!req->prepared && ret != CALLBOX_RUN_ENDS_HERE) {
 		ret = callbox_run_prepare(sb);
 		if (ret)
 			return ret;

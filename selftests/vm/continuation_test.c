@@ -299,4 +299,226 @@ TEST_F_TIMEOUT(continuation, checks_its_struct_before_the_guest_runs, 60)
 		EXPECT_EQ(1, ((struct callbox_call_batch *)cmd)->done);
 }
 
+/*
+ * ==== The interrupted ioctl collects its call's outcome ====
+ *
+ * "if the call has ended meanwhile (cancelled, say, or continued to its
+ * end by such an ioctl issued from the signal handler), it returns that
+ * outcome": also when the continuation from the handler took the call to
+ * HOSTCALL and the handler's RUN then ended it. The guest spins until
+ * released, then makes a host call, then ends with DONE.
+ *
+ *   0:	inc  byte [0x2004]	; the guest runs (HELD_SPINS)
+ *	mov  al, [0x2001]	; released? (HELD_RELEASE)
+ *	test al, al
+ *	jz   0
+ *	mov  dx, CALLBOX_PORT_HOSTCALL
+ *	mov  eax, 7
+ *	out  dx, eax
+ *	mov  dx, CALLBOX_PORT_DONE
+ *	out  dx, eax		; status 7
+ *	jmp  $
+ */
+static const uint8_t guest_spin_then_hostcall[] = {
+	0xfe, 0x06, 0x04, 0x20, 0xa0, 0x01, 0x20, 0x84, 0xc0, 0x74, 0xf5,
+	0xba, 0x08, 0xcb, 0x66, 0xb8, 0x07, 0x00, 0x00, 0x00, 0x66, 0xef,
+	0xba, 0x00, 0xcb, 0x66, 0xef, 0xeb, 0xfe,
+};
+
+#define THROUGH_STATUS	7
+
+struct through {
+	pthread_t thread;
+	int fd;
+	enum command command;
+	volatile uint8_t *release;
+	uint64_t ids[1];
+	union {
+		struct callbox_call_sync sync;
+		struct callbox_call_run run;
+		struct callbox_call_batch batch;
+	} cmd, copy;
+	/* From the handler: its continuation, then its RUN. */
+	int copy_ret, run_ret;
+	struct callbox_call_info run_out;
+	atomic_bool handled;
+	/* The interrupted ioctl, restarted by the kernel. */
+	int ret;
+};
+
+static struct through *the_through;
+
+static struct callbox_call_info *through_out(struct through *t, void *cmd)
+{
+	return (void *)((char *)cmd + commands[t->command].out);
+}
+
+static void on_signal_through_hostcall(int sig)
+{
+	struct through *t = the_through;
+
+	(void)sig;
+	*t->release = 1;
+	memcpy(&t->copy, &t->cmd, sizeof(t->copy));
+	t->copy_ret = ioctl(t->fd, commands[t->command].request, &t->copy) ?
+		      -errno : 0;
+	t->run_ret = _call_run(t->fd, t->ids[0], 0, &t->run_out);
+	atomic_store(&t->handled, true);
+}
+
+static void *through_fn(void *p)
+{
+	struct through *t = p;
+
+	t->ret = ioctl(t->fd, commands[t->command].request, &t->cmd) ?
+		 -errno : 0;
+	return NULL;
+}
+
+FIXTURE(through_hostcall) {
+	struct box b;
+	struct through t;
+};
+
+FIXTURE_VARIANT(through_hostcall) {
+	enum command command;
+};
+
+FIXTURE_VARIANT_ADD(through_hostcall, sync) { .command = SYNC };
+FIXTURE_VARIANT_ADD(through_hostcall, run) { .command = RUN };
+FIXTURE_VARIANT_ADD(through_hostcall, batch) { .command = BATCH };
+
+FIXTURE_SETUP(through_hostcall)
+{
+	box_open(_metadata, &self->b, guest_spin_then_hostcall,
+		 sizeof(guest_spin_then_hostcall), true);
+}
+
+FIXTURE_TEARDOWN(through_hostcall)
+{
+	box_close(&self->b);
+}
+
+TEST_F_TIMEOUT(through_hostcall, interrupted_ioctl_gets_the_outcome, 60)
+{
+	struct sigaction sa = { .sa_handler = on_signal_through_hostcall };
+	struct through *t = &self->t;
+	struct callbox_call_info *out, *copy_out, c;
+
+	return_if_setup_skipped();
+	*t = (struct through) {
+		.fd = self->b.fd,
+		.command = variant->command,
+		.release = (uint8_t *)self->b.guest.mem + HELD_RELEASE,
+	};
+	the_through = t;
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	switch (t->command) {
+	case RUN:
+		call_submit(t->fd, 0, &t->ids[0]);
+		t->cmd.run = (struct callbox_call_run) {
+			.size = sizeof(t->cmd.run), .id = t->ids[0],
+		};
+		break;
+	case BATCH:
+		call_submit(t->fd, 0, &t->ids[0]);
+		t->cmd.batch = (struct callbox_call_batch) {
+			.size = sizeof(t->cmd.batch),
+			.ids = (uintptr_t)t->ids, .nr = 1,
+		};
+		break;
+	case SYNC:
+		t->ids[0] = 1;	/* the call CALL_SYNC publishes */
+		t->cmd.sync = (struct callbox_call_sync) {
+			.size = sizeof(t->cmd.sync),
+		};
+		break;
+	}
+	out = through_out(t, &t->cmd);
+	copy_out = through_out(t, &t->copy);
+
+	ASSERT_EQ(0, pthread_create(&t->thread, NULL, through_fn, t));
+	ASSERT_TRUE(wait_for_state(t->fd, t->ids[0], CALLBOX_STATE_ENTERED));
+	ASSERT_TRUE(held_wait_spinning(self->b.guest.mem));
+	pthread_kill(t->thread, SIGUSR1);
+	ASSERT_TRUE(WAIT_FOR(atomic_load(&t->handled)));
+	ASSERT_EQ(0, pthread_join(t->thread, NULL));
+
+	/* The handler's continuation got the HOSTCALL, its RUN the end. */
+	EXPECT_EQ(0, t->copy_ret);
+	EXPECT_EQ(CALLBOX_STATE_HOSTCALL, copy_out->state);
+	EXPECT_EQ(0, t->run_ret);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, t->run_out.state);
+
+	/* The interrupted ioctl, restarted, returns that outcome. */
+	EXPECT_EQ(0, t->ret) {
+		TH_LOG("the restarted ioctl: %s", strerror(-t->ret));
+	}
+	EXPECT_EQ(t->ids[0], out->id);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, out->state);
+	EXPECT_EQ(THROUGH_STATUS, out->status);
+	switch (t->command) {
+	case SYNC:
+		/* Its call, and CALL_SYNC consumes it. */
+		EXPECT_EQ(-ESRCH, _call_get(t->fd, t->ids[0], &c));
+		break;
+	case BATCH:
+		/* It ended before its turn: the batch stops there. */
+		EXPECT_EQ(0, t->cmd.batch.done);
+		/* fall through */
+	case RUN:
+		call_get(t->fd, t->ids[0], &c);
+		EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+		break;
+	}
+}
+
+/*
+ * ==== A RUN that cannot write @out does not end a cancelled HOSTCALL ====
+ *
+ * "A failed ioctl has no side effect": a call in HOSTCALL whose
+ * cancellation is pending ends when its owner continues it, and only if
+ * that RUN can write @out. Ending it poisons the sandbox (guest code ran,
+ * and stopped in the middle of the call).
+ */
+BOX_FIXTURE(hostcall_cancel, guest_hostcaller, true)
+
+TEST_F(hostcall_cancel, a_failed_run_does_not_end_it)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	struct callbox_call_run *run;
+	struct callbox_call_info c;
+	uint64_t id;
+	char *p;
+
+	return_if_setup_skipped();
+	p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	call_submit(self->b.fd, 0, &id);
+	call_run(self->b.fd, id, 0, &c);
+	ASSERT_EQ(CALLBOX_STATE_HOSTCALL, c.state);
+	call_cancel(self->b.fd, id);
+
+	run = (void *)(p + page - offsetof(struct callbox_call_run, out));
+	*run = (struct callbox_call_run) { .size = sizeof(*run), .id = id };
+	ASSERT_EQ(0, mprotect(p + page, page, PROT_READ));
+	EXPECT_EQ(-1, ioctl(self->b.fd, CALLBOX_CALL_RUN, run));
+	EXPECT_EQ(EFAULT, errno);
+	call_get(self->b.fd, id, &c);
+	EXPECT_EQ(CALLBOX_STATE_HOSTCALL, c.state);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN | CALLBOX_CALL_CANCEL_PENDING,
+		  c.flags);
+
+	/* With @out writable, it ends as the cancellation said. */
+	ASSERT_EQ(0, mprotect(p + page, page, PROT_READ | PROT_WRITE));
+	EXPECT_EQ(0, ioctl(self->b.fd, CALLBOX_CALL_RUN, run));
+	EXPECT_EQ(id, run->out.id);
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, run->out.state);
+	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, run->out.reason);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN | CALLBOX_CALL_POISONED,
+		  run->out.flags);
+	munmap(p, 2 * page);
+}
+
 TEST_HARNESS_MAIN
