@@ -26,7 +26,8 @@
  *   byte is zero, otherwise E2BIG; @size above 4096 is always E2BIG (like
  *   clone3() and openat2(), so the kernel never scans a huge tail);
  * - a bit in @flags outside the command's ``*_FLAGS_MASK`` fails with
- *   EINVAL, and so does a non-zero ``__reserved`` field.
+ *   EINVAL, and so does a non-zero ``__reserved`` field of the input
+ *   (@out's, an output, is ignored: see "Signals and restarts").
  *
  * A failed ioctl has no side effect (its struct's output fields may have
  * been written, and mean nothing then). The kernel validates the whole
@@ -293,11 +294,13 @@ enum callbox_call_state {
  * immediate_exit is clear, continues it. (If it is set only while KVM_RUN
  * waits for the vCPU, see "Calls and the vCPU", KVM stops before the
  * guest: the ioctl fails with EINTR and the call is parked, ENTERED but
- * without CALLBOX_CALL_GUEST_RAN, to be continued the same way.)
+ * without CALLBOX_CALL_GUEST_RAN, unless a KVM_RUN of userspace's own ran
+ * the guest meanwhile, to be continued the same way.)
  *
  * A thread that leaves its signal handler by longjmp() abandons its
  * ioctl: the parked call stays current until it is cancelled, its deadline
- * passes, the thread exits or the sandbox shuts down.
+ * passes, the thread exits or the sandbox shuts down, unless that thread
+ * issues the struct (whose @out names the call) again: that continues it.
  */
 
 /**
@@ -331,7 +334,9 @@ enum callbox_call_state {
  * issues itself is not a call, and its exits are not seen. A call that
  * starts meanwhile waits for that KVM_RUN to return (KVM holds the vCPU's
  * mutex), and its deadline, CANCEL and shutdown cannot cut that wait
- * short.
+ * short. The guest code that KVM_RUN runs meanwhile counts as run for the
+ * call: it gets CALLBOX_CALL_GUEST_RAN (so its abort poisons the sandbox)
+ * even if its own KVM_RUN then stops before the guest.
  *
  * Other vCPU ioctls (KVM_SET_REGS, KVM_SET_SIGNAL_MASK ...) share that
  * mutex with KVM_RUN. callbox checks what must hold at entry (no signal
@@ -415,7 +420,9 @@ enum callbox_abort_reason {
  *	have run for it. Set once that KVM_RUN has returned, for every
  *	EXITED call, and for every call in HOSTCALL. Clear on an ended
  *	call: guest code never ran for it, so its abort does not poison the
- *	sandbox.
+ *	sandbox. (Guest code that a KVM_RUN of userspace's own runs while
+ *	the call waits for the vCPU counts as run for it: see "Calls and the
+ *	vCPU".)
  * @CALLBOX_CALL_CANCEL_PENDING: a cancellation, the deadline or the
  *	sandbox's shutdown has won; the call will end ABORTED with that
  *	reason as soon as it stops running (or is continued, if HOSTCALL).
