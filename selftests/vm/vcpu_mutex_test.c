@@ -26,6 +26,8 @@
  * - a CANCEL meanwhile wins at once, but "nothing but that ioctl's end
  *   cuts the wait for the mutex short"; then KVM_RUN finds the kick
  *   pending and stops before the guest: the call ends without GUEST_RAN.
+ * - a KVM_RUN of the test's own holding the mutex: the guest code it runs
+ *   counts as run for the call (GUEST_RAN), which then poisons.
  *
  * The counter guest tells whether guest code ran for a call: the n-th
  * call it runs reports n.
@@ -318,6 +320,70 @@ TEST_F_TIMEOUT(vcpu_mutex, cancel_waits_for_the_mutex, 60)
 	EXPECT_EQ(2, c.id);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 	EXPECT_EQ(1, c.status);
+}
+
+struct raw_runner {
+	pthread_t thread;
+	int vcpu_fd;
+	int ret;
+	atomic_bool done;
+};
+
+static void *raw_runner_fn(void *p)
+{
+	struct raw_runner *rr = p;
+
+	rr->ret = ioctl(rr->vcpu_fd, KVM_RUN, 0) ? -errno : 0;
+	atomic_store(&rr->done, true);
+	return NULL;
+}
+
+/*
+ * The vCPU's mutex held by a KVM_RUN that userspace issued itself, its
+ * guest (guest_held) spinning: "The guest code that KVM_RUN runs
+ * meanwhile counts as run for the call: it gets CALLBOX_CALL_GUEST_RAN
+ * (so its abort poisons the sandbox) even if its own KVM_RUN then stops
+ * before the guest", here by immediate_exit. The guest was in the middle
+ * of something while the call was ENTERED: nothing may say it was not.
+ */
+TEST_F_TIMEOUT(vcpu_mutex, a_users_own_kvm_run_meanwhile_counts_as_run, 60)
+{
+	struct raw_runner rr = { 0 };
+	struct callbox_call_info c;
+
+	mutex_guest(guest_held);
+	rr.vcpu_fd = self->b.guest.vm.vcpu_fd;
+	ASSERT_EQ(0, pthread_create(&rr.thread, NULL, raw_runner_fn, &rr));
+	ASSERT_TRUE(held_wait_spinning(self->b.guest.mem));
+
+	self->r.fd = self->b.fd;
+	self->r.sync = true;
+	self->r.linger = true;
+	call_runner_start(&self->r);
+	ASSERT_TRUE(wait_for_state(self->b.fd, 1, CALLBOX_STATE_ENTERED));
+	usleep(100 * 1000);
+	EXPECT_FALSE(atomic_load(&self->r.done));
+
+	/* The user's KVM_RUN ends at the guest's DONE; callbox's stops. */
+	self->b.run->immediate_exit = 1;
+	*((volatile uint8_t *)self->b.guest.mem + HELD_RELEASE) = 1;
+	ASSERT_TRUE(WAIT_FOR(atomic_load(&rr.done)));
+	ASSERT_EQ(0, pthread_join(rr.thread, NULL));
+	ASSERT_TRUE(WAIT_FOR(atomic_load(&self->r.done)));
+	self->b.run->immediate_exit = 0;
+	EXPECT_EQ(0, rr.ret);
+	EXPECT_EQ(-EINTR, self->r.ret);
+	EXPECT_EQ(1, self->r.c.id);
+	EXPECT_EQ(CALLBOX_STATE_ENTERED, self->r.c.state);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, self->r.c.flags);
+
+	call_cancel(self->b.fd, 1);
+	call_get(self->b.fd, 1, &c);
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, c.state);
+	EXPECT_EQ(CALLBOX_ABORT_CANCELLED, c.reason);
+	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN | CALLBOX_CALL_POISONED, c.flags);
+	call_wait(self->b.fd, 1, 0, &c);
+	EXPECT_EQ(-ENOTRECOVERABLE, _call_sync(self->b.fd, 0, &c));
 }
 
 TEST_HARNESS_MAIN
