@@ -52,8 +52,10 @@ static bool callbox_call_waitable(const struct callbox_call *call)
  * back: that the guest ran must not hinge on a field the ioctl only read
  * being writable, when @out, written before entry, was. With @consume
  * (CALL_SYNC), consume the call too if the outcome written says it
- * ended: the claim is taken with the snapshot, and the call consumed only
- * once the reply is out. If another ioctl (a WAIT) holds the claim, its
+ * ended, unless it went through HOSTCALL, after which WAIT consumes it
+ * (a restart collecting such a call cannot be told from a stale struct):
+ * the claim is taken with the snapshot, and the call consumed only once
+ * the reply is out. If another ioctl (a WAIT) holds the claim, its
  * reply is being written: wait for it, then either it consumed the call
  * (-ESRCH) or its reply failed and this one tries. That wait is for
  * another thread's copy to userspace, so it ends only for a fatal
@@ -73,7 +75,8 @@ static int callbox_call_reply(struct callbox_call *call,
 		spin_lock_irq(&sb->lock);
 		callbox_call_fill_info_locked(call, out);
 		ret = 0;
-		claimed = consume && callbox_call_ended(call);
+		claimed = consume && callbox_call_ended(call) &&
+			  !call->hostcall_seen;
 		if (claimed)
 			ret = callbox_call_claim_locked(call);
 		spin_unlock_irq(&sb->lock);
@@ -96,8 +99,9 @@ static int callbox_call_reply(struct callbox_call *call,
 
 /*
  * After callbox_run_call() (@ret), with run_lock let go, so that a fault on
- * user memory holds up nothing: reply with the outcome, or, if the call
- * was parked, leave its record in @uout for the restart. Userspace memory
+ * user memory holds up nothing: reply with the outcome (unless run.c has,
+ * CALLBOX_RUN_REPLIED), or, if the call was parked, leave its record in
+ * @uout for the restart. Userspace memory
  * is written here and nowhere under a sandbox lock but publication.
  */
 static int callbox_call_finish(struct callbox_call *call,
@@ -105,6 +109,8 @@ static int callbox_call_finish(struct callbox_call *call,
 			       struct callbox_call_info __user *uout,
 			       int ret, bool consume)
 {
+	if (ret == CALLBOX_RUN_REPLIED)
+		return 0;
 	if (ret == -ERESTARTNOINTR || ret == -EINTR)
 		return copy_to_user(uout, out, sizeof(*out)) ? -EFAULT : ret;
 	if (ret)

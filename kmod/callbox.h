@@ -154,6 +154,8 @@ struct callbox_call_record {
  * @consumed: taken off the sandbox's list; its id is unknown from now on
  * @deadline_ns: its deadline on CLOCK_MONOTONIC, 0 if none
  * @kicked: a cancellation forced its runner out of KVM_RUN
+ * @hostcall_seen: it has been in HOSTCALL: from then on WAIT consumes it,
+ *	never CALL_SYNC (whose reply said HOSTCALL once already)
  * @nr_transitions: how many states it has been in, QUEUED included
  *
  * @transitions and the fields after @id are guarded by &callbox_sandbox.lock.
@@ -180,6 +182,7 @@ struct callbox_call {
 	bool consumed;
 	u64 deadline_ns;
 	bool kicked;
+	bool hostcall_seen;
 	u32 nr_transitions;
 };
 
@@ -459,6 +462,8 @@ struct callbox_run_req {
 };
 
 /* run.c */
+/* callbox_run_call(): the call ended, and its outcome is written. */
+#define CALLBOX_RUN_REPLIED	1
 int callbox_run_prepare(struct callbox_sandbox *sb);
 int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 		     const struct callbox_run_req *req);

@@ -226,7 +226,10 @@ bool callbox_run_is_restart(const struct callbox_call_info *out)
 	return out->state == CALLBOX_STATE_ENTERED && out->id;
 }
 
-/* A HOSTCALL with a cancellation pending: it ends, without entering. */
+/*
+ * A HOSTCALL with a cancellation pending: it ends, without entering. Only
+ * RUN continues a HOSTCALL, and RUN always has an @out to write first.
+ */
 #define CALLBOX_RUN_ENDS_HERE	2
 
 /*
@@ -282,8 +285,9 @@ static int callbox_run_may_enter_locked(struct callbox_sandbox *sb,
 
 /*
  * Enter @call, under the lock: start it if QUEUED, continue it if it is
- * parked or in HOSTCALL, or end it there if a cancellation is pending.
- * Returns 1 if entered, else as callbox_run_may_enter_locked().
+ * parked or in HOSTCALL. Returns 1 if entered, -EAGAIN if it is to end
+ * in HOSTCALL instead (callbox_run_end_here()), else as
+ * callbox_run_may_enter_locked().
  */
 static int callbox_run_enter_locked(struct callbox_sandbox *sb,
 				    struct callbox_call *call,
@@ -293,11 +297,9 @@ static int callbox_run_enter_locked(struct callbox_sandbox *sb,
 
 	if (ret <= 0)
 		return ret;
-	/* Not before: a RUN that fails to write @out changes nothing. */
-	if (ret == CALLBOX_RUN_ENDS_HERE) {
-		callbox_call_abort_locked(call, call->cancel_reason, 0, false);
-		return 0;
-	}
+	/* Decided since @out was written: write the outcome first. */
+	if (ret == CALLBOX_RUN_ENDS_HERE)
+		return -EAGAIN;
 	if (call->state != CALLBOX_STATE_ENTERED)
 		callbox_call_transition_locked(call, CALLBOX_STATE_ENTERED);
 	/*
@@ -309,6 +311,55 @@ static int callbox_run_enter_locked(struct callbox_sandbox *sb,
 	/* Current now, which RESET sees for itself. */
 	sb->starting_call = NULL;
 	return 1;
+}
+
+/*
+ * The outcome callbox_call_abort_locked() gives a call in HOSTCALL whose
+ * cancellation is pending, for RUN to write before the call ends.
+ */
+static void callbox_run_fill_ending_info_locked(const struct callbox_call *call,
+						struct callbox_call_info *info)
+{
+	lockdep_assert_held(&call->sb->lock);
+
+	callbox_call_fill_info_locked(call, info);
+	info->state = CALLBOX_STATE_ABORTED;
+	info->reason = call->cancel_reason;
+	info->status = 0;
+	info->detail = 0;
+	if (info->flags & CALLBOX_CALL_GUEST_RAN)
+		info->flags |= CALLBOX_CALL_POISONED;
+	info->flags &= ~CALLBOX_CALL_CANCEL_PENDING;
+}
+
+/*
+ * End @call, in HOSTCALL with a cancellation pending, with the outcome
+ * @written to userspace already: RUN's only write, made before, so that
+ * a RUN that cannot write changes nothing, and then cannot fail. Returns
+ * CALLBOX_RUN_REPLIED; 0 if the call ended meanwhile (a shutdown: the
+ * reply is written again); or -errno.
+ */
+static int callbox_run_end_here(struct callbox_sandbox *sb,
+				struct callbox_call *call, unsigned int cmd,
+				bool restart,
+				const struct callbox_call_info *written)
+{
+	struct callbox_call_info info;
+	int ret;
+
+	spin_lock_irq(&sb->lock);
+	ret = callbox_run_may_enter_locked(sb, call, cmd, restart);
+	if (ret == CALLBOX_RUN_ENDS_HERE) {
+		callbox_call_abort_locked(call, call->cancel_reason, 0, false);
+		callbox_call_fill_info_locked(call, &info);
+		WARN_ON_ONCE(memcmp(&info, written, sizeof(info)));
+		ret = CALLBOX_RUN_REPLIED;
+	} else if (ret > 0) {
+		WARN_ON_ONCE(1);	/* a cancellation is never taken back */
+		ret = -EINVAL;
+	}
+	spin_unlock_irq(&sb->lock);
+	return ret;
 }
 
 /*
@@ -384,11 +435,12 @@ static int callbox_run_exit_locked(struct callbox_sandbox *sb,
  * the thread can start another call.
  *
  * Return: 0 when the call ended or reached HOSTCALL (or had ended before);
- * -ERESTARTNOINTR if the thread must return to userspace first, -EINTR if
- * KVM_RUN stopped with nothing pending (the call is parked either way, and
- * @req->parked filled); -EFAULT if @req->uout cannot be written; -EBUSY,
- * -ENOTRECOVERABLE or callbox_run_prepare()'s errors if the call could not
- * be entered.
+ * CALLBOX_RUN_REPLIED when RUN ended it in HOSTCALL for a cancellation,
+ * its outcome in @req->uout already; -ERESTARTNOINTR if the thread must
+ * return to userspace first, -EINTR if KVM_RUN stopped with nothing
+ * pending (the call is parked either way, and @req->parked filled);
+ * -EFAULT if @req->uout cannot be written; -EBUSY, -ENOTRECOVERABLE or
+ * callbox_run_prepare()'s errors if the call could not be entered.
  */
 int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 		     const struct callbox_run_req *req)
@@ -398,29 +450,35 @@ int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 	struct callbox_call_info info;
 	struct callbox_exit exit;
 	u32 exit_reason = 0;
+	/* With nothing to do before entry, the entry's own check will do. */
+	bool check = req->uout || !req->prepared;
 	u64 exits;
 	long run_ret;
-	int ret = 1;
+	int ret;
 
 	lockdep_assert_held(&sb->run_lock);
 
-	/* With nothing to do before entry, the entry's own check will do. */
-	if (req->uout || !req->prepared) {
+again:
+	if (check) {
 		spin_lock_irq(&sb->lock);
 		ret = callbox_run_may_enter_locked(sb, call, req->cmd,
 						   req->restart);
-		callbox_call_fill_info_locked(call, &info);
+		if (ret == CALLBOX_RUN_ENDS_HERE)
+			callbox_run_fill_ending_info_locked(call, &info);
+		else
+			callbox_call_fill_info_locked(call, &info);
 		spin_unlock_irq(&sb->lock);
 		if (ret <= 0)
 			return ret;
 		if (req->uout && copy_to_user(req->uout, &info, sizeof(info)))
 			return -EFAULT;
+		/* It needs none of the checks before entry. */
+		if (ret == CALLBOX_RUN_ENDS_HERE)
+			return callbox_run_end_here(sb, call, req->cmd,
+						    req->restart, &info);
 	}
-	/*
-	 * After the write: nothing may change what it checks before entry.
-	 * A call that ends without entering needs none of it.
-	 */
-	if (!req->prepared && ret != CALLBOX_RUN_ENDS_HERE) {
+	/* After the write: nothing may change what it checks before entry. */
+	if (!req->prepared) {
 		ret = callbox_run_prepare(sb);
 		if (ret)
 			return ret;
@@ -430,6 +488,10 @@ int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 	spin_lock_irq(&sb->lock);
 	ret = callbox_run_enter_locked(sb, call, req->cmd, req->restart);
 	spin_unlock_irq(&sb->lock);
+	if (ret == -EAGAIN) {
+		check = true;
+		goto again;
+	}
 	if (ret <= 0)
 		return ret;
 

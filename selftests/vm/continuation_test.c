@@ -457,20 +457,76 @@ TEST_F_TIMEOUT(through_hostcall, interrupted_ioctl_gets_the_outcome, 60)
 	EXPECT_EQ(t->ids[0], out->id);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, out->state);
 	EXPECT_EQ(THROUGH_STATUS, out->status);
-	switch (t->command) {
-	case SYNC:
-		/* Its call, and CALL_SYNC consumes it. */
-		EXPECT_EQ(-ESRCH, _call_get(t->fd, t->ids[0], &c));
-		break;
-	case BATCH:
-		/* It ended before its turn: the batch stops there. */
+	/* It ended before its turn: the batch stops there. */
+	if (t->command == BATCH)
 		EXPECT_EQ(0, t->cmd.batch.done);
-		/* fall through */
-	case RUN:
-		call_get(t->fd, t->ids[0], &c);
-		EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
-		break;
+	/*
+	 * Not consumed, not even by CALL_SYNC: "A call that has been in
+	 * HOSTCALL is consumed only by WAIT".
+	 */
+	call_wait(t->fd, t->ids[0], 0, &c);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+	EXPECT_EQ(THROUGH_STATUS, c.status);
+}
+
+/*
+ * The reverse: CALL_SYNC's own restart takes the call to HOSTCALL and
+ * returns it; RUN ends it. A copy of the struct that the signal handler
+ * kept (@out naming the call ENTERED), issued now, cannot be told from
+ * the interrupted ioctl: it may return the outcome, but must not consume
+ * the call that WAIT is to consume ("continues the call with
+ * CALLBOX_CALL_RUN, then consumes it with CALLBOX_CALL_WAIT").
+ */
+static struct callbox_call_sync stale_sync, *live_sync;
+static volatile uint8_t *stale_release;
+static pthread_t sync_thread;
+
+static void on_signal_keep_a_copy(int sig)
+{
+	(void)sig;
+	stale_sync = *live_sync;
+	*stale_release = 1;
+}
+
+static void *kill_when_spinning(void *p)
+{
+	struct box *b = p;
+
+	if (held_wait_spinning(b->guest.mem))
+		pthread_kill(sync_thread, SIGUSR1);
+	return NULL;
+}
+
+BOX_FIXTURE(kept_sync, guest_spin_then_hostcall, true)
+
+TEST_F_TIMEOUT(kept_sync, does_not_consume_what_wait_is_to, 60)
+{
+	struct sigaction sa = { .sa_handler = on_signal_keep_a_copy };
+	struct callbox_call_sync sync = { .size = sizeof(sync) };
+	struct callbox_call_info c;
+	pthread_t killer;
+
+	return_if_setup_skipped();
+	live_sync = &sync;
+	stale_release = (uint8_t *)self->b.guest.mem + HELD_RELEASE;
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	sync_thread = pthread_self();
+	ASSERT_EQ(0, pthread_create(&killer, NULL, kill_when_spinning,
+				    &self->b));
+	ASSERT_EQ(0, ioctl(self->b.fd, CALLBOX_CALL_SYNC, &sync));
+	ASSERT_EQ(0, pthread_join(killer, NULL));
+	EXPECT_EQ(CALLBOX_STATE_HOSTCALL, sync.out.state);
+	ASSERT_EQ(CALLBOX_STATE_ENTERED, stale_sync.out.state) {
+		TH_LOG("the signal did not interrupt the call");
 	}
+	call_run(self->b.fd, sync.out.id, 0, &c);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+
+	EXPECT_EQ(0, ioctl(self->b.fd, CALLBOX_CALL_SYNC, &stale_sync));
+	EXPECT_EQ(CALLBOX_STATE_EXITED, stale_sync.out.state);
+	call_wait(self->b.fd, sync.out.id, 0, &c);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+	EXPECT_EQ(THROUGH_STATUS, c.status);
 }
 
 /*
