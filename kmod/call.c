@@ -328,7 +328,6 @@ void callbox_call_transition_locked(struct callbox_call *call, u32 new_state)
 			call->owner = get_pid(task_pid(current));
 		break;
 	case CALLBOX_STATE_HOSTCALL:
-		call->hostcall_seen = true;
 		/* A CALL_SYNC waiting for the call now fails with EBUSY. */
 		callbox_sandbox_wake(sb);
 		break;

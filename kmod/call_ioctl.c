@@ -52,15 +52,14 @@ static bool callbox_call_waitable(const struct callbox_call *call)
  * back: that the guest ran must not hinge on a field the ioctl only read
  * being writable, when @out, written before entry, was. With @consume
  * (CALL_SYNC), consume the call too if the outcome written says it
- * ended, unless it went through HOSTCALL, after which WAIT consumes it
- * (a restart collecting such a call cannot be told from a stale struct):
- * the claim is taken with the snapshot, and the call consumed only once
- * the reply is out. If another ioctl (a WAIT) holds the claim, its
- * reply is being written: wait for it, then either it consumed the call
- * (-ESRCH) or its reply failed and this one tries. That wait is for
- * another thread's copy to userspace, so it ends only for a fatal
- * signal, as a wait on a page fault would. A call whose outcome could
- * not be written stays for WAIT.
+ * ended, unless a reply handed it out in HOSTCALL, after which WAIT
+ * consumes it (callbox_call_finish()): the claim is taken with the
+ * snapshot, and the call consumed only once the reply is out. If
+ * another ioctl (a WAIT) holds the claim, its reply is being written:
+ * wait for it, then either it consumed the call (-ESRCH) or its reply
+ * failed and this one tries. That wait is for another thread's copy to
+ * userspace, so it ends only for a fatal signal, as a wait on a page
+ * fault would. A call whose outcome could not be written stays for WAIT.
  */
 static int callbox_call_reply(struct callbox_call *call,
 			      struct callbox_call_info *out,
@@ -76,7 +75,7 @@ static int callbox_call_reply(struct callbox_call *call,
 		callbox_call_fill_info_locked(call, out);
 		ret = 0;
 		claimed = consume && callbox_call_ended(call) &&
-			  !call->hostcall_seen;
+			  !call->hostcall_replied;
 		if (claimed)
 			ret = callbox_call_claim_locked(call);
 		spin_unlock_irq(&sb->lock);
@@ -109,13 +108,25 @@ static int callbox_call_finish(struct callbox_call *call,
 			       struct callbox_call_info __user *uout,
 			       int ret, bool consume)
 {
+	struct callbox_sandbox *sb = call->sb;
+
 	if (ret == CALLBOX_RUN_REPLIED)
 		return 0;
 	if (ret == -ERESTARTNOINTR || ret == -EINTR)
 		return copy_to_user(uout, out, sizeof(*out)) ? -EFAULT : ret;
 	if (ret)
 		return ret;
-	return callbox_call_reply(call, out, uout, consume);
+	ret = callbox_call_reply(call, out, uout, consume);
+	/*
+	 * Told HOSTCALL, userspace continues the call with RUN and consumes
+	 * it with WAIT: no CALL_SYNC may consume it from now on.
+	 */
+	if (!ret && out->state == CALLBOX_STATE_HOSTCALL) {
+		spin_lock_irq(&sb->lock);
+		call->hostcall_replied = true;
+		spin_unlock_irq(&sb->lock);
+	}
+	return ret;
 }
 
 /*

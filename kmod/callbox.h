@@ -154,8 +154,9 @@ struct callbox_call_record {
  * @consumed: taken off the sandbox's list; its id is unknown from now on
  * @deadline_ns: its deadline on CLOCK_MONOTONIC, 0 if none
  * @kicked: a cancellation forced its runner out of KVM_RUN
- * @hostcall_seen: it has been in HOSTCALL: from then on WAIT consumes it,
- *	never CALL_SYNC (whose reply said HOSTCALL once already)
+ * @hostcall_replied: CALL_SYNC or RUN has handed it out in HOSTCALL: from
+ *	then on WAIT consumes it, never CALL_SYNC (a restart collecting it
+ *	cannot be told from a stale copy of the struct that said HOSTCALL)
  * @nr_transitions: how many states it has been in, QUEUED included
  *
  * @transitions and the fields after @id are guarded by &callbox_sandbox.lock.
@@ -182,7 +183,7 @@ struct callbox_call {
 	bool consumed;
 	u64 deadline_ns;
 	bool kicked;
-	bool hostcall_seen;
+	bool hostcall_replied;
 	u32 nr_transitions;
 };
 

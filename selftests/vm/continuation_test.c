@@ -461,8 +461,8 @@ TEST_F_TIMEOUT(through_hostcall, interrupted_ioctl_gets_the_outcome, 60)
 	if (t->command == BATCH)
 		EXPECT_EQ(0, t->cmd.batch.done);
 	/*
-	 * Not consumed, not even by CALL_SYNC: "A call that has been in
-	 * HOSTCALL is consumed only by WAIT".
+	 * Not consumed, not even by CALL_SYNC: "Once it has been handed out
+	 * in HOSTCALL (by CALL_SYNC or RUN), only WAIT consumes it".
 	 */
 	call_wait(t->fd, t->ids[0], 0, &c);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);

@@ -500,9 +500,10 @@ struct callbox_call_info {
  *
  * If the guest makes a host call, the ioctl returns with @out.state
  * HOSTCALL; userspace runs the host function and continues the call with
- * CALLBOX_CALL_RUN, then consumes it with CALLBOX_CALL_WAIT. A call that
- * has been in HOSTCALL is consumed only by WAIT: a continuation of this
- * ioctl that returns its outcome (see "Signals and restarts") leaves it.
+ * CALLBOX_CALL_RUN, then consumes it with CALLBOX_CALL_WAIT. Once it has
+ * been handed out in HOSTCALL (by CALL_SYNC or RUN), only WAIT consumes
+ * it: a continuation of this ioctl that then returns its outcome (see
+ * "Signals and restarts") leaves it.
  *
  * Returns 0 when the call ended or reached HOSTCALL; the outcome, good
  * or bad, is in @out. Only one call runs on a sandbox at a time: a second
