@@ -52,8 +52,8 @@ static bool callbox_call_waitable(const struct callbox_call *call)
  * back: that the guest ran must not hinge on a field the ioctl only read
  * being writable, when @out, written before entry, was. With @consume
  * (CALL_SYNC), consume the call too if the outcome written says it
- * ended, unless a reply handed it out in HOSTCALL, after which WAIT
- * consumes it (callbox_call_finish()): the claim is taken with the
+ * ended, unless a reply of CALL_SYNC or RUN (@hands_out) took it in
+ * HOSTCALL, after which WAIT consumes it: the claim is taken with the
  * snapshot, and the call consumed only once the reply is out. If
  * another ioctl (a WAIT) holds the claim, its reply is being written:
  * wait for it, then either it consumed the call (-ESRCH) or its reply
@@ -64,7 +64,7 @@ static bool callbox_call_waitable(const struct callbox_call *call)
 static int callbox_call_reply(struct callbox_call *call,
 			      struct callbox_call_info *out,
 			      struct callbox_call_info __user *uout,
-			      bool consume)
+			      bool consume, bool hands_out)
 {
 	struct callbox_sandbox *sb = call->sb;
 	bool claimed;
@@ -73,6 +73,13 @@ static int callbox_call_reply(struct callbox_call *call,
 	for (;;) {
 		spin_lock_irq(&sb->lock);
 		callbox_call_fill_info_locked(call, out);
+		/*
+		 * Told HOSTCALL (or EFAULT, which leaves it for GET to tell),
+		 * userspace continues the call with RUN and consumes it with
+		 * WAIT: no CALL_SYNC may consume it from now on.
+		 */
+		if (hands_out && out->state == CALLBOX_STATE_HOSTCALL)
+			call->hostcall_replied = true;
 		ret = 0;
 		claimed = consume && callbox_call_ended(call) &&
 			  !call->hostcall_replied;
@@ -108,25 +115,13 @@ static int callbox_call_finish(struct callbox_call *call,
 			       struct callbox_call_info __user *uout,
 			       int ret, bool consume)
 {
-	struct callbox_sandbox *sb = call->sb;
-
 	if (ret == CALLBOX_RUN_REPLIED)
 		return 0;
 	if (ret == -ERESTARTNOINTR || ret == -EINTR)
 		return copy_to_user(uout, out, sizeof(*out)) ? -EFAULT : ret;
 	if (ret)
 		return ret;
-	ret = callbox_call_reply(call, out, uout, consume);
-	/*
-	 * Told HOSTCALL, userspace continues the call with RUN and consumes
-	 * it with WAIT: no CALL_SYNC may consume it from now on.
-	 */
-	if (!ret && out->state == CALLBOX_STATE_HOSTCALL) {
-		spin_lock_irq(&sb->lock);
-		call->hostcall_replied = true;
-		spin_unlock_irq(&sb->lock);
-	}
-	return ret;
+	return callbox_call_reply(call, out, uout, consume, true);
 }
 
 /*
@@ -507,7 +502,7 @@ int callbox_ioctl_call_get(void *obj, struct callbox_ucmd *ucmd)
 	call = callbox_sandbox_get_call(sb, cmd->id);
 	if (IS_ERR(call))
 		return PTR_ERR(call);
-	ret = callbox_call_reply(call, &cmd->out, &ucall->out, false);
+	ret = callbox_call_reply(call, &cmd->out, &ucall->out, false, false);
 	callbox_call_put(call);
 	return ret;
 }

@@ -144,8 +144,10 @@ struct callbox_call_record {
  *	SANDBOX_CLOSED), 0 if none; fixed once set
  * @parked_cmd: the ioctl (CALLBOX_CALL_SYNC, RUN or BATCH) that was
  *	last interrupted while running the call, which alone may continue
- *	it, or collect its outcome once it has ended (also when a HOSTCALL
- *	on the way was continued by RUN); 0 if it never was interrupted
+ *	it; 0 if it never was interrupted
+ * @parked_cmds: every ioctl that was interrupted while running the call
+ *	(a bit per command): each may collect its outcome once it has ended,
+ *	however others ran it on meanwhile
  * @owner: the thread that entered the guest for the call (a pid
  *	reference); only it may continue the call after a HOSTCALL or an
  *	interruption
@@ -154,9 +156,9 @@ struct callbox_call_record {
  * @consumed: taken off the sandbox's list; its id is unknown from now on
  * @deadline_ns: its deadline on CLOCK_MONOTONIC, 0 if none
  * @kicked: a cancellation forced its runner out of KVM_RUN
- * @hostcall_replied: CALL_SYNC or RUN has handed it out in HOSTCALL: from
- *	then on WAIT consumes it, never CALL_SYNC (a restart collecting it
- *	cannot be told from a stale copy of the struct that said HOSTCALL)
+ * @hostcall_replied: a reply of CALL_SYNC or RUN took it in HOSTCALL:
+ *	from then on WAIT consumes it, never CALL_SYNC (a restart collecting
+ *	it cannot be told from a stale copy of the struct that said HOSTCALL)
  * @nr_transitions: how many states it has been in, QUEUED included
  *
  * @transitions and the fields after @id are guarded by &callbox_sandbox.lock.
@@ -178,6 +180,7 @@ struct callbox_call {
 	u32 exit_reason;
 	u32 cancel_reason;
 	unsigned int parked_cmd;
+	u32 parked_cmds;
 	struct pid *owner;
 	bool claimed;
 	bool consumed;

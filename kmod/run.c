@@ -226,6 +226,12 @@ bool callbox_run_is_restart(const struct callbox_call_info *out)
 	return out->state == CALLBOX_STATE_ENTERED && out->id;
 }
 
+/* @cmd (CALLBOX_CALL_SYNC, RUN or BATCH) as a bit of parked_cmds. */
+static u32 callbox_run_cmd_bit(unsigned int cmd)
+{
+	return BIT(_IOC_NR(cmd) - CALLBOX_CMD_BASE);
+}
+
 /*
  * A HOSTCALL with a cancellation pending: it ends, without entering. Only
  * RUN continues a HOSTCALL, and RUN always has an @out to write first.
@@ -248,10 +254,13 @@ static int callbox_run_may_enter_locked(struct callbox_sandbox *sb,
 	callbox_sandbox_reap_locked(sb);
 
 	/*
-	 * A restart continues, or collects the outcome of, only the call it
+	 * A restart collects the outcome of, or continues, only a call it
 	 * was itself interrupted in: whatever @out says, never another's.
+	 * The interrupted ioctl may be restarted after others, issued from
+	 * its signal handler, have run the call on (through a HOSTCALL, or
+	 * interrupted in turn), and then collects its outcome.
 	 */
-	if (restart && (call->parked_cmd != cmd ||
+	if (restart && (!(call->parked_cmds & callbox_run_cmd_bit(cmd)) ||
 			!callbox_call_owned_by_current(call)))
 		return -EBUSY;
 
@@ -274,8 +283,8 @@ static int callbox_run_may_enter_locked(struct callbox_sandbox *sb,
 			return -EBUSY;
 		return call->cancel_reason ? CALLBOX_RUN_ENDS_HERE : 1;
 	case CALLBOX_STATE_ENTERED:
-		/* Parked: continued only by the ioctl it was interrupted in. */
-		if (!restart || sb->runner)
+		/* Parked: continued only by the ioctl it was last parked in. */
+		if (!restart || sb->runner || call->parked_cmd != cmd)
 			return -EBUSY;
 		return 1;
 	}
@@ -285,9 +294,8 @@ static int callbox_run_may_enter_locked(struct callbox_sandbox *sb,
 
 /*
  * Enter @call, under the lock: start it if QUEUED, continue it if it is
- * parked or in HOSTCALL. Returns 1 if entered, -EAGAIN if it is to end
- * in HOSTCALL instead (callbox_run_end_here()), else as
- * callbox_run_may_enter_locked().
+ * parked or in HOSTCALL. Returns 1 if entered, else as
+ * callbox_run_may_enter_locked() (CALLBOX_RUN_ENDS_HERE: not entered).
  */
 static int callbox_run_enter_locked(struct callbox_sandbox *sb,
 				    struct callbox_call *call,
@@ -295,18 +303,10 @@ static int callbox_run_enter_locked(struct callbox_sandbox *sb,
 {
 	int ret = callbox_run_may_enter_locked(sb, call, cmd, restart);
 
-	if (ret <= 0)
+	if (ret != 1)
 		return ret;
-	/* Decided since @out was written: write the outcome first. */
-	if (ret == CALLBOX_RUN_ENDS_HERE)
-		return -EAGAIN;
 	if (call->state != CALLBOX_STATE_ENTERED)
 		callbox_call_transition_locked(call, CALLBOX_STATE_ENTERED);
-	/*
-	 * @call->parked_cmd stays: the interrupted ioctl may be restarted
-	 * after others, issued from its signal handler, have continued the
-	 * call (through a HOSTCALL, too), and then collects its outcome.
-	 */
 	sb->runner = current;
 	/* Current now, which RESET sees for itself. */
 	sb->starting_call = NULL;
@@ -414,12 +414,68 @@ static int callbox_run_exit_locked(struct callbox_sandbox *sb,
 		 * a signal mask): say EINTR; the same ioctl continues later.
 		 */
 		call->parked_cmd = cmd;
+		call->parked_cmds |= callbox_run_cmd_bit(cmd);
 		callbox_sandbox_park_locked(sb);
 		return signal_pending(current) ? -ERESTARTNOINTR : -EINTR;
 	default:
 		callbox_call_abort_locked(call, exit->reason, exit->detail,
 					  false);
 		return 0;
+	}
+}
+
+/*
+ * Everything before @call's KVM_RUN: write @req->uout, check what entry
+ * needs (after the write: nothing may change it unseen), and enter the
+ * call. Returns 1 if entered; 0 if the call has ended; CALLBOX_RUN_REPLIED
+ * if RUN ended it in HOSTCALL; or -errno.
+ */
+static int callbox_run_begin(struct callbox_sandbox *sb,
+			     struct callbox_call *call,
+			     const struct callbox_run_req *req)
+{
+	/* With nothing to do before entry, the entry's own check will do. */
+	bool check = req->uout || !req->prepared;
+	struct callbox_call_info info;
+	int ret;
+
+	for (;;) {
+		if (check) {
+			spin_lock_irq(&sb->lock);
+			ret = callbox_run_may_enter_locked(sb, call, req->cmd,
+							   req->restart);
+			if (ret == CALLBOX_RUN_ENDS_HERE)
+				callbox_run_fill_ending_info_locked(call,
+								    &info);
+			else
+				callbox_call_fill_info_locked(call, &info);
+			spin_unlock_irq(&sb->lock);
+			if (ret <= 0)
+				return ret;
+			if (req->uout &&
+			    copy_to_user(req->uout, &info, sizeof(info)))
+				return -EFAULT;
+			/* It needs none of the checks before entry. */
+			if (ret == CALLBOX_RUN_ENDS_HERE)
+				return callbox_run_end_here(sb, call, req->cmd,
+							    req->restart,
+							    &info);
+		}
+		if (!req->prepared) {
+			ret = callbox_run_prepare(sb);
+			if (ret)
+				return ret;
+		}
+
+		/* Checked again: a cancel may have ended it meanwhile. */
+		spin_lock_irq(&sb->lock);
+		ret = callbox_run_enter_locked(sb, call, req->cmd,
+					       req->restart);
+		spin_unlock_irq(&sb->lock);
+		/* Decided since @out was written: write the outcome first. */
+		if (ret != CALLBOX_RUN_ENDS_HERE)
+			return ret;
+		check = true;
 	}
 }
 
@@ -447,52 +503,16 @@ int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 {
 	struct file *vcpu_file = sb->vcpu_file;
 	struct kvm_run *run = sb->vcpu->run;
-	struct callbox_call_info info;
 	struct callbox_exit exit;
 	u32 exit_reason = 0;
-	/* With nothing to do before entry, the entry's own check will do. */
-	bool check = req->uout || !req->prepared;
 	u64 exits;
 	long run_ret;
 	int ret;
 
 	lockdep_assert_held(&sb->run_lock);
 
-again:
-	if (check) {
-		spin_lock_irq(&sb->lock);
-		ret = callbox_run_may_enter_locked(sb, call, req->cmd,
-						   req->restart);
-		if (ret == CALLBOX_RUN_ENDS_HERE)
-			callbox_run_fill_ending_info_locked(call, &info);
-		else
-			callbox_call_fill_info_locked(call, &info);
-		spin_unlock_irq(&sb->lock);
-		if (ret <= 0)
-			return ret;
-		if (req->uout && copy_to_user(req->uout, &info, sizeof(info)))
-			return -EFAULT;
-		/* It needs none of the checks before entry. */
-		if (ret == CALLBOX_RUN_ENDS_HERE)
-			return callbox_run_end_here(sb, call, req->cmd,
-						    req->restart, &info);
-	}
-	/* After the write: nothing may change what it checks before entry. */
-	if (!req->prepared) {
-		ret = callbox_run_prepare(sb);
-		if (ret)
-			return ret;
-	}
-
-	/* Checked again: a cancel may have ended it meanwhile. */
-	spin_lock_irq(&sb->lock);
-	ret = callbox_run_enter_locked(sb, call, req->cmd, req->restart);
-	spin_unlock_irq(&sb->lock);
-	if (ret == -EAGAIN) {
-		check = true;
-		goto again;
-	}
-	if (ret <= 0)
+	ret = callbox_run_begin(sb, call, req);
+	if (ret != 1)
 		return ret;
 
 	/* Whatever the last exit was, it must not pass for this one. */

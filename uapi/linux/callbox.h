@@ -493,17 +493,17 @@ struct callbox_call_info {
  * the calling thread until it ends, in one ioctl. Userspace writes the
  * request into guest memory before, and reads the result after, an EXITED
  * call. The kernel writes the new call's id into @out.id (state QUEUED)
- * before it publishes the call. A terminal call is consumed: its id is
- * then unknown to WAIT and GET (ESRCH). An outcome is handed out once: if
+ * before it publishes the call. A terminal call is consumed (but see host
+ * calls, below): its id is then unknown to WAIT and GET (ESRCH). An outcome is handed out once: if
  * another thread's WAIT consumes the call first, CALL_SYNC fails with
  * ESRCH.
  *
  * If the guest makes a host call, the ioctl returns with @out.state
  * HOSTCALL; userspace runs the host function and continues the call with
- * CALLBOX_CALL_RUN, then consumes it with CALLBOX_CALL_WAIT. Once it has
- * been handed out in HOSTCALL (by CALL_SYNC or RUN), only WAIT consumes
- * it: a continuation of this ioctl that then returns its outcome (see
- * "Signals and restarts") leaves it.
+ * CALLBOX_CALL_RUN, then consumes it with CALLBOX_CALL_WAIT. Once a reply
+ * of CALL_SYNC or RUN has taken it in HOSTCALL (written, or failed with
+ * EFAULT), only WAIT consumes it: a continuation of this ioctl that then
+ * returns its outcome (see "Signals and restarts") leaves it.
  *
  * Returns 0 when the call ended or reached HOSTCALL; the outcome, good
  * or bad, is in @out. Only one call runs on a sandbox at a time: a second
