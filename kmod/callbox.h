@@ -466,8 +466,11 @@ struct callbox_run_req {
 };
 
 /* run.c */
-/* callbox_run_call(): the call ended, and its outcome is written. */
-#define CALLBOX_RUN_REPLIED	1
+/*
+ * callbox_run_call(): the call ended, and its outcome is written. Not 1
+ * or 2, which run.c uses on the way for "entered" and "ends here".
+ */
+#define CALLBOX_RUN_REPLIED	3
 int callbox_run_prepare(struct callbox_sandbox *sb);
 int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 		     const struct callbox_run_req *req);

@@ -510,9 +510,11 @@ int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 	int ret;
 
 	lockdep_assert_held(&sb->run_lock);
+	BUILD_BUG_ON(CALLBOX_RUN_REPLIED == 1 ||
+		     CALLBOX_RUN_REPLIED == CALLBOX_RUN_ENDS_HERE);
 
 	ret = callbox_run_begin(sb, call, req);
-	if (ret != 1)
+	if (ret != 1)	/* not entered */
 		return ret;
 
 	/* Whatever the last exit was, it must not pass for this one. */
