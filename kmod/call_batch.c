@@ -73,6 +73,9 @@ static int callbox_batch_run(struct callbox_sandbox *sb,
 		ret = 0;
 		if (!ended || req->restart)
 			ret = callbox_run_call(sb, call, req);
+		/* Only RUN continues a HOSTCALL, where a call ends replied. */
+		if (WARN_ON_ONCE(ret == CALLBOX_RUN_REPLIED))
+			ret = -EINVAL;
 		if (!ret) {
 			spin_lock_irq(&sb->lock);
 			callbox_call_fill_info_locked(call, &cmd->out);

@@ -467,10 +467,18 @@ struct callbox_run_req {
 
 /* run.c */
 /*
- * callbox_run_call(): the call ended, and its outcome is written. Not 1
- * or 2, which run.c uses on the way for "entered" and "ends here".
+ * What run.c's steps answer besides 0 (the call has ended) and -errno:
+ * @CALLBOX_RUN_ENTERED: the call is ENTERED, for this thread's KVM_RUN
+ * @CALLBOX_RUN_ENDS_HERE: a HOSTCALL with a cancellation pending, which
+ *	ends without entering (internal to run.c)
+ * @CALLBOX_RUN_REPLIED: from callbox_run_call(), to RUN only: the call
+ *	ended, and its outcome is written
  */
-#define CALLBOX_RUN_REPLIED	3
+enum callbox_run_step {
+	CALLBOX_RUN_ENTERED = 1,
+	CALLBOX_RUN_ENDS_HERE,
+	CALLBOX_RUN_REPLIED,
+};
 int callbox_run_prepare(struct callbox_sandbox *sb);
 int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 		     const struct callbox_run_req *req);

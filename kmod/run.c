@@ -229,19 +229,16 @@ bool callbox_run_is_restart(const struct callbox_call_info *out)
 /* @cmd (CALLBOX_CALL_SYNC, RUN or BATCH) as a bit of parked_cmds. */
 static u32 callbox_run_cmd_bit(unsigned int cmd)
 {
+	BUILD_BUG_ON(CALLBOX_CMD_CALL_BATCH - CALLBOX_CMD_BASE >= 32);
 	return BIT(_IOC_NR(cmd) - CALLBOX_CMD_BASE);
 }
 
 /*
- * A HOSTCALL with a cancellation pending: it ends, without entering. Only
- * RUN continues a HOSTCALL, and RUN always has an @out to write first.
- */
-#define CALLBOX_RUN_ENDS_HERE	2
-
-/*
  * May @call be entered by ioctl @cmd of the current thread, @restart
  * telling whether it asks to continue a call it was interrupted in?
- * Returns 1 to enter, CALLBOX_RUN_ENDS_HERE, 0 if the call has ended (its
+ * Returns CALLBOX_RUN_ENTERED to enter, CALLBOX_RUN_ENDS_HERE (only RUN
+ * continues a HOSTCALL, and RUN always has an @out to write first), 0 if
+ * the call has ended (its
  * outcome is the answer), or -errno. Reaps a parked call whose owner has
  * gone first.
  */
@@ -275,18 +272,19 @@ static int callbox_run_may_enter_locked(struct callbox_sandbox *sb,
 			return -ENOTRECOVERABLE;
 		if (sb->poisoned)
 			return -ENOTRECOVERABLE;
-		return 1;
+		return CALLBOX_RUN_ENTERED;
 	case CALLBOX_STATE_HOSTCALL:
 		/* Continued by RUN from the thread that got the HOSTCALL. */
 		if (cmd != CALLBOX_CALL_RUN ||
 		    !callbox_call_owned_by_current(call))
 			return -EBUSY;
-		return call->cancel_reason ? CALLBOX_RUN_ENDS_HERE : 1;
+		return call->cancel_reason ? CALLBOX_RUN_ENDS_HERE :
+					     CALLBOX_RUN_ENTERED;
 	case CALLBOX_STATE_ENTERED:
 		/* Parked: continued only by the ioctl it was last parked in. */
 		if (!restart || sb->runner || call->parked_cmd != cmd)
 			return -EBUSY;
-		return 1;
+		return CALLBOX_RUN_ENTERED;
 	}
 	WARN_ON_ONCE(1);
 	return -EINVAL;
@@ -294,7 +292,7 @@ static int callbox_run_may_enter_locked(struct callbox_sandbox *sb,
 
 /*
  * Enter @call, under the lock: start it if QUEUED, continue it if it is
- * parked or in HOSTCALL. Returns 1 if entered, else as
+ * parked or in HOSTCALL. Returns CALLBOX_RUN_ENTERED if entered, else as
  * callbox_run_may_enter_locked() (CALLBOX_RUN_ENDS_HERE: not entered).
  */
 static int callbox_run_enter_locked(struct callbox_sandbox *sb,
@@ -303,14 +301,14 @@ static int callbox_run_enter_locked(struct callbox_sandbox *sb,
 {
 	int ret = callbox_run_may_enter_locked(sb, call, cmd, restart);
 
-	if (ret != 1)
+	if (ret != CALLBOX_RUN_ENTERED)
 		return ret;
 	if (call->state != CALLBOX_STATE_ENTERED)
 		callbox_call_transition_locked(call, CALLBOX_STATE_ENTERED);
 	sb->runner = current;
 	/* Current now, which RESET sees for itself. */
 	sb->starting_call = NULL;
-	return 1;
+	return CALLBOX_RUN_ENTERED;
 }
 
 /*
@@ -354,7 +352,7 @@ static int callbox_run_end_here(struct callbox_sandbox *sb,
 		callbox_call_fill_info_locked(call, &info);
 		WARN_ON_ONCE(memcmp(&info, written, sizeof(info)));
 		ret = CALLBOX_RUN_REPLIED;
-	} else if (ret > 0) {
+	} else if (ret == CALLBOX_RUN_ENTERED) {
 		WARN_ON_ONCE(1);	/* a cancellation is never taken back */
 		ret = -EINVAL;
 	}
@@ -427,8 +425,8 @@ static int callbox_run_exit_locked(struct callbox_sandbox *sb,
 /*
  * Everything before @call's KVM_RUN: write @req->uout, check what entry
  * needs (after the write: nothing may change it unseen), and enter the
- * call. Returns 1 if entered; 0 if the call has ended; CALLBOX_RUN_REPLIED
- * if RUN ended it in HOSTCALL; or -errno.
+ * call. Returns CALLBOX_RUN_ENTERED; 0 if the call has ended;
+ * CALLBOX_RUN_REPLIED if RUN ended it in HOSTCALL; or -errno.
  */
 static int callbox_run_begin(struct callbox_sandbox *sb,
 			     struct callbox_call *call,
@@ -456,10 +454,14 @@ static int callbox_run_begin(struct callbox_sandbox *sb,
 			    copy_to_user(req->uout, &info, sizeof(info)))
 				return -EFAULT;
 			/* It needs none of the checks before entry. */
-			if (ret == CALLBOX_RUN_ENDS_HERE)
+			if (ret == CALLBOX_RUN_ENDS_HERE) {
+				/* Its outcome must have been written. */
+				if (WARN_ON_ONCE(!req->uout))
+					return -EINVAL;
 				return callbox_run_end_here(sb, call, req->cmd,
 							    req->restart,
 							    &info);
+			}
 		}
 		if (!req->prepared) {
 			ret = callbox_run_prepare(sb);
@@ -510,11 +512,9 @@ int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 	int ret;
 
 	lockdep_assert_held(&sb->run_lock);
-	BUILD_BUG_ON(CALLBOX_RUN_REPLIED == 1 ||
-		     CALLBOX_RUN_REPLIED == CALLBOX_RUN_ENDS_HERE);
 
 	ret = callbox_run_begin(sb, call, req);
-	if (ret != 1)	/* not entered */
+	if (ret != CALLBOX_RUN_ENTERED)
 		return ret;
 
 	/* Whatever the last exit was, it must not pass for this one. */
