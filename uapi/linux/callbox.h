@@ -277,13 +277,17 @@ enum callbox_call_state {
  * and whose @out.id names the parked call, is its continuation; if the
  * call has ended meanwhile (cancelled, say, or continued to its end by
  * such an ioctl issued from the signal handler), it returns that outcome
- * (CALL_SYNC: ESRCH if another ioctl consumed it). A continuation, too,
- * writes @out (and BATCH its @done) before it enters the guest: if it
- * cannot, it fails with EFAULT and the call stays parked, to be continued
- * with a struct that can be written. Any
- * other content of @out is ignored on input, so a zeroed (or reused)
- * struct always asks for something new, and no @out can pick up a call
- * that was not interrupted in that ioctl (EBUSY). Meanwhile other
+ * (CALL_SYNC: ESRCH if another ioctl consumed it). When one call was
+ * interrupted in several ioctls of the thread (the handler of one ran it
+ * on with another, which was interrupted in turn), each keeps the right
+ * to its outcome once it has ended, but only the one interrupted last
+ * continues it while it is parked: the others get EBUSY. A continuation,
+ * too, writes @out (and BATCH its @done) before it enters the guest: if
+ * it cannot, it fails with EFAULT and the call stays parked, to be
+ * continued with a struct that can be written. Any other content of @out
+ * is ignored on input, so a zeroed (or reused) struct always asks for
+ * something new, and no @out can pick up a call that was not interrupted
+ * in that ioctl (EBUSY). Meanwhile other
  * threads' CALL_SYNC wait, and everything else that would run a call
  * fails with EBUSY.
  *
@@ -494,9 +498,9 @@ struct callbox_call_info {
  * request into guest memory before, and reads the result after, an EXITED
  * call. The kernel writes the new call's id into @out.id (state QUEUED)
  * before it publishes the call. A terminal call is consumed (but see host
- * calls, below): its id is then unknown to WAIT and GET (ESRCH). An outcome is handed out once: if
- * another thread's WAIT consumes the call first, CALL_SYNC fails with
- * ESRCH.
+ * calls, below): its id is then unknown to WAIT and GET (ESRCH). A call
+ * is consumed once: if another thread's WAIT consumes it first, CALL_SYNC
+ * fails with ESRCH.
  *
  * If the guest makes a host call, the ioctl returns with @out.state
  * HOSTCALL; userspace runs the host function and continues the call with
