@@ -499,4 +499,86 @@ TEST_F_TIMEOUT(nested, the_first_ioctl_collects_the_outcome, 60)
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 }
 
+/*
+ * "When one call was interrupted in several ioctls of the thread ...
+ * each keeps the right to its outcome once it has ended, but only the
+ * one interrupted last continues it while it is parked: the others get
+ * EBUSY." As above, but the handler's RUN is refused its restart
+ * (immediate_exit) and left parked: the CALL_SYNC's restart gets EBUSY;
+ * the RUN, issued again, ends the call; the CALL_SYNC, issued again,
+ * collects the outcome.
+ */
+static struct kvm_run *nested_run;
+static struct callbox_call_run parked_run;
+
+static void on_second_signal_refuse(int sig)
+{
+	(void)sig;
+	nested_run->immediate_exit = 1;
+}
+
+static void on_first_signal_park(int sig)
+{
+	struct nested *n = the_nested;
+
+	(void)sig;
+	n->copy = *n->sync;
+	*n->release = 1;
+	n->copy_ret = ioctl(n->fd, CALLBOX_CALL_SYNC, &n->copy) ? -errno : 0;
+	atomic_store(&n->copy_done, true);
+	parked_run = (struct callbox_call_run) {
+		.size = sizeof(parked_run), .id = n->copy.out.id,
+	};
+	n->run_ret = ioctl(n->fd, CALLBOX_CALL_RUN, &parked_run) ? -errno : 0;
+	atomic_store(&n->handled, true);
+}
+
+TEST_F_TIMEOUT(nested, only_the_last_continues, 60)
+{
+	struct sigaction first = { .sa_handler = on_first_signal_park };
+	struct sigaction second = { .sa_handler = on_second_signal_refuse };
+	struct callbox_call_sync sync = { .size = sizeof(sync) };
+	struct nested n = {
+		.fd = self->b.fd,
+		.mem = self->b.guest.mem,
+		.sync = &sync,
+	};
+	struct callbox_call_info c;
+	pthread_t helper;
+	int ret;
+
+	return_if_setup_skipped();
+	n.release = (uint8_t *)self->b.guest.mem + HELD_RELEASE;
+	*((uint8_t *)self->b.guest.mem + HOSTCALLS_LEFT) = 1;
+	n.sync_thread = pthread_self();
+	the_nested = &n;
+	nested_run = self->b.run;
+	ASSERT_EQ(0, sigaction(SIGUSR1, &first, NULL));
+	ASSERT_EQ(0, sigaction(SIGUSR2, &second, NULL));
+	ASSERT_EQ(0, pthread_create(&helper, NULL, interrupt_twice, &n));
+	ret = ioctl(self->b.fd, CALLBOX_CALL_SYNC, &sync) ? -errno : 0;
+	ASSERT_EQ(0, pthread_join(helper, NULL));
+	ASSERT_TRUE(atomic_load(&n.handled));
+	EXPECT_EQ(CALLBOX_STATE_HOSTCALL, n.copy.out.state);
+	EXPECT_EQ(-EINTR, n.run_ret);
+	EXPECT_EQ(CALLBOX_STATE_ENTERED, parked_run.out.state);
+
+	/* Parked by the RUN: the CALL_SYNC may not continue it. */
+	EXPECT_EQ(-EBUSY, ret);
+	call_get(self->b.fd, sync.out.id, &c);
+	EXPECT_EQ(CALLBOX_STATE_ENTERED, c.state);
+
+	self->b.run->immediate_exit = 0;
+	*n.release = 1;
+	EXPECT_EQ(0, ioctl(self->b.fd, CALLBOX_CALL_RUN, &parked_run));
+	EXPECT_EQ(CALLBOX_STATE_EXITED, parked_run.out.state);
+
+	/* Ended: the CALL_SYNC collects the outcome, and leaves it. */
+	EXPECT_EQ(0, ioctl(self->b.fd, CALLBOX_CALL_SYNC, &sync));
+	EXPECT_EQ(CALLBOX_STATE_EXITED, sync.out.state);
+	EXPECT_EQ(parked_run.out.status, sync.out.status);
+	call_wait(self->b.fd, sync.out.id, 0, &c);
+	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
+}
+
 TEST_HARNESS_MAIN
