@@ -459,30 +459,48 @@ static void *interrupt_twice(void *p)
 
 BOX_FIXTURE(nested, guest_spin_hostcall_spin, true)
 
-TEST_F_TIMEOUT(nested, the_first_ioctl_collects_the_outcome, 60)
+/*
+ * Issue @sync, interrupted by SIGUSR1 (@first) once the guest spins, and
+ * by SIGUSR2 (@second) once it spins again after the copy's HOSTCALL:
+ * the CALL_SYNC's 0 or -errno, with @n's record of the handler.
+ */
+static int nested_sync(struct __test_metadata *_metadata, struct box *b,
+		       struct nested *n, struct callbox_call_sync *sync,
+		       void (*first)(int), void (*second)(int))
 {
-	struct sigaction first = { .sa_handler = on_first_signal };
-	struct sigaction second = { .sa_handler = on_second_signal };
-	struct callbox_call_sync sync = { .size = sizeof(sync) };
-	struct nested n = {
-		.fd = self->b.fd,
-		.mem = self->b.guest.mem,
-		.sync = &sync,
-	};
-	struct callbox_call_info c;
+	struct sigaction sa1 = { .sa_handler = first };
+	struct sigaction sa2 = { .sa_handler = second };
 	pthread_t helper;
 	int ret;
 
+	*n = (struct nested) {
+		.fd = b->fd,
+		.mem = b->guest.mem,
+		.sync = sync,
+		.release = (uint8_t *)b->guest.mem + HELD_RELEASE,
+		.sync_thread = pthread_self(),
+	};
+	*((uint8_t *)b->guest.mem + HOSTCALLS_LEFT) = 1;
+	the_nested = n;
+	EXPECT_EQ(0, sigaction(SIGUSR1, &sa1, NULL));
+	EXPECT_EQ(0, sigaction(SIGUSR2, &sa2, NULL));
+	EXPECT_EQ(0, pthread_create(&helper, NULL, interrupt_twice, n));
+	ret = ioctl(b->fd, CALLBOX_CALL_SYNC, sync) ? -errno : 0;
+	EXPECT_EQ(0, pthread_join(helper, NULL));
+	EXPECT_TRUE(atomic_load(&n->handled));
+	return ret;
+}
+
+TEST_F_TIMEOUT(nested, the_first_ioctl_collects_the_outcome, 60)
+{
+	struct callbox_call_sync sync = { .size = sizeof(sync) };
+	struct callbox_call_info c;
+	struct nested n;
+	int ret;
+
 	return_if_setup_skipped();
-	n.release = (uint8_t *)self->b.guest.mem + HELD_RELEASE;
-	*((uint8_t *)self->b.guest.mem + HOSTCALLS_LEFT) = 1;
-	n.sync_thread = pthread_self();
-	the_nested = &n;
-	ASSERT_EQ(0, sigaction(SIGUSR1, &first, NULL));
-	ASSERT_EQ(0, sigaction(SIGUSR2, &second, NULL));
-	ASSERT_EQ(0, pthread_create(&helper, NULL, interrupt_twice, &n));
-	ret = ioctl(self->b.fd, CALLBOX_CALL_SYNC, &sync) ? -errno : 0;
-	ASSERT_EQ(0, pthread_join(helper, NULL));
+	ret = nested_sync(_metadata, &self->b, &n, &sync, on_first_signal,
+			  on_second_signal);
 	ASSERT_TRUE(atomic_load(&n.handled));
 
 	EXPECT_EQ(0, n.copy_ret);
@@ -535,29 +553,15 @@ static void on_first_signal_park(int sig)
 
 TEST_F_TIMEOUT(nested, only_the_last_continues, 60)
 {
-	struct sigaction first = { .sa_handler = on_first_signal_park };
-	struct sigaction second = { .sa_handler = on_second_signal_refuse };
 	struct callbox_call_sync sync = { .size = sizeof(sync) };
-	struct nested n = {
-		.fd = self->b.fd,
-		.mem = self->b.guest.mem,
-		.sync = &sync,
-	};
 	struct callbox_call_info c;
-	pthread_t helper;
+	struct nested n;
 	int ret;
 
 	return_if_setup_skipped();
-	n.release = (uint8_t *)self->b.guest.mem + HELD_RELEASE;
-	*((uint8_t *)self->b.guest.mem + HOSTCALLS_LEFT) = 1;
-	n.sync_thread = pthread_self();
-	the_nested = &n;
 	nested_run = self->b.run;
-	ASSERT_EQ(0, sigaction(SIGUSR1, &first, NULL));
-	ASSERT_EQ(0, sigaction(SIGUSR2, &second, NULL));
-	ASSERT_EQ(0, pthread_create(&helper, NULL, interrupt_twice, &n));
-	ret = ioctl(self->b.fd, CALLBOX_CALL_SYNC, &sync) ? -errno : 0;
-	ASSERT_EQ(0, pthread_join(helper, NULL));
+	ret = nested_sync(_metadata, &self->b, &n, &sync,
+			  on_first_signal_park, on_second_signal_refuse);
 	ASSERT_TRUE(atomic_load(&n.handled));
 	EXPECT_EQ(CALLBOX_STATE_HOSTCALL, n.copy.out.state);
 	EXPECT_EQ(-EINTR, n.run_ret);
