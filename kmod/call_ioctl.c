@@ -107,8 +107,8 @@ static int callbox_call_reply(struct callbox_call *call,
  * After callbox_run_call() (@ret), with run_lock let go, so that a fault on
  * user memory holds up nothing: reply with the outcome (unless run.c has,
  * CALLBOX_RUN_REPLIED), or, if the call was parked, leave its record in
- * @uout for the restart. Userspace memory
- * is written here and nowhere under a sandbox lock but publication.
+ * @uout for the restart. Userspace memory is written here and nowhere
+ * under a sandbox lock but publication.
  */
 static int callbox_call_finish(struct callbox_call *call,
 			       struct callbox_call_info *out,

@@ -238,9 +238,8 @@ static u32 callbox_run_cmd_bit(unsigned int cmd)
  * telling whether it asks to continue a call it was interrupted in?
  * Returns CALLBOX_RUN_ENTERED to enter, CALLBOX_RUN_ENDS_HERE (only RUN
  * continues a HOSTCALL, and RUN always has an @out to write first), 0 if
- * the call has ended (its
- * outcome is the answer), or -errno. Reaps a parked call whose owner has
- * gone first.
+ * the call has ended (its outcome is the answer), or -errno. Reaps a
+ * parked call whose owner has gone first.
  */
 static int callbox_run_may_enter_locked(struct callbox_sandbox *sb,
 					struct callbox_call *call,
