@@ -119,12 +119,21 @@ int callbox_ioctl_call_batch(void *obj, struct callbox_ucmd *ucmd)
 		.uout = &ubatch->out,
 		.parked = &cmd->out,
 	};
+	u64 __user *uids = u64_to_user_ptr(cmd->ids);
+	u64 id;
 	int ret;
 
 	if (cmd->flags || !cmd->nr || cmd->nr > CALLBOX_MAX_CALLS ||
 	    cmd->done >= cmd->nr)
 		return -EINVAL;
 	req.restart = callbox_run_is_restart(&cmd->out);
+	/* Validated before the write below, as every field is. */
+	if (req.restart) {
+		if (get_user(id, &uids[cmd->done]))
+			return -EFAULT;
+		if (id != cmd->out.id)
+			return -EINVAL;
+	}
 
 	/*
 	 * @done is written back after each call that EXITED: that it can
