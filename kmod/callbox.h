@@ -479,6 +479,7 @@ enum callbox_run_step {
 	CALLBOX_RUN_ENDS_HERE,
 	CALLBOX_RUN_REPLIED,
 };
+
 int callbox_run_prepare(struct callbox_sandbox *sb);
 int callbox_run_call(struct callbox_sandbox *sb, struct callbox_call *call,
 		     const struct callbox_run_req *req);
