@@ -321,16 +321,26 @@ static void on_signal_keep_only(int sig)
 	atomic_store(&the_failed_reply->handled, true);
 }
 
+/*
+ * Once the guest (at @mem) spins, send @sig to @thread; true once @flag
+ * is set and the guest spins again, false if either never came.
+ */
+static bool signal_then_wait_spinning(void *mem, pthread_t thread, int sig,
+				      atomic_bool *flag)
+{
+	if (!held_wait_spinning(mem))
+		return false;
+	pthread_kill(thread, sig);
+	return WAIT_FOR(atomic_load(flag)) && held_wait_spinning(mem);
+}
+
 /* Interrupt the SYNC; once its restart runs, make it unwritable. */
 static void *protect_when_restarted(void *p)
 {
 	struct failed_reply *f = p;
 
-	if (!held_wait_spinning(f->mem))
-		return NULL;
-	pthread_kill(f->sync_thread, SIGUSR1);
-	if (!WAIT_FOR(atomic_load(&f->handled)) ||
-	    !held_wait_spinning(f->mem))
+	if (!signal_then_wait_spinning(f->mem, f->sync_thread, SIGUSR1,
+				       &f->handled))
 		return NULL;
 	mprotect(f->page, f->page_size, PROT_READ);
 	*f->release = 1;
@@ -447,13 +457,9 @@ static void *interrupt_twice(void *p)
 {
 	struct nested *n = p;
 
-	if (!held_wait_spinning(n->mem))
-		return NULL;
-	pthread_kill(n->sync_thread, SIGUSR1);
-	if (!WAIT_FOR(atomic_load(&n->copy_done)) ||
-	    !held_wait_spinning(n->mem))
-		return NULL;
-	pthread_kill(n->sync_thread, SIGUSR2);
+	if (signal_then_wait_spinning(n->mem, n->sync_thread, SIGUSR1,
+				      &n->copy_done))
+		pthread_kill(n->sync_thread, SIGUSR2);
 	return NULL;
 }
 
