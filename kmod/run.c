@@ -361,7 +361,9 @@ static int callbox_run_end_here(struct callbox_sandbox *sb,
 
 /*
  * Decide the call's fate from one exit, under the lock. @guest_ran: KVM
- * entered the guest during this KVM_RUN.
+ * entered the guest during this KVM_RUN. A KVM_RUN that stopped before
+ * the guest made no exit of the call's: the call keeps the reason of its
+ * last real one, 0 if it never ran.
  */
 static int callbox_run_exit_locked(struct callbox_sandbox *sb,
 				   struct callbox_call *call,
@@ -372,9 +374,10 @@ static int callbox_run_exit_locked(struct callbox_sandbox *sb,
 	lockdep_assert_held(&sb->lock);
 
 	sb->runner = NULL;
-	call->exit_reason = exit_reason;
-	if (guest_ran)
+	if (guest_ran) {
+		call->exit_reason = exit_reason;
 		call->flags |= CALLBOX_CALL_GUEST_RAN;
+	}
 
 	/* A cancellation decided while the guest ran wins over its exit. */
 	if (call->cancel_reason) {

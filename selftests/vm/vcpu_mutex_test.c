@@ -29,6 +29,8 @@
  * - a KVM_RUN of the test's own holding the mutex: the guest code it runs
  *   counts as run for the call (GUEST_RAN), which then poisons.
  *
+ * A call KVM stopped before the guest also keeps exit_reason 0.
+ *
  * The counter guest tells whether guest code ran for a call: the n-th
  * call it runs reports n.
  */
@@ -184,9 +186,12 @@ static void park_by_immediate_exit(struct __test_metadata *_metadata,
 		TH_LOG("KVM never entered the guest, yet flags %#x",
 		       self->r.c.flags);
 	}
+	/* "0 if the guest never ran for it": no KVM_EXIT_INTR either. */
+	EXPECT_EQ(0, self->r.c.exit_reason);
 	call_get(self->b.fd, 2, &c);
 	EXPECT_EQ(CALLBOX_STATE_ENTERED, c.state);
 	EXPECT_EQ(0, c.flags);
+	EXPECT_EQ(0, c.exit_reason);
 }
 
 /* Cancelled: ends without GUEST_RAN, poisons nothing. */
@@ -204,6 +209,7 @@ TEST_F_TIMEOUT(vcpu_mutex, immediate_exit_then_cancel, 60)
 	EXPECT_EQ(0, c.flags) {
 		TH_LOG("flags %#x for a call no guest code ran for", c.flags);
 	}
+	EXPECT_EQ(0, c.exit_reason);
 	call_wait(self->b.fd, 2, 0, &c);
 
 	/* Not poisoned, and the guest never ran call 2: 3 is its second. */
@@ -231,6 +237,7 @@ TEST_F_TIMEOUT(vcpu_mutex, immediate_exit_then_continue, 60)
 	EXPECT_EQ(2, self->r.cont_c.id);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, self->r.cont_c.state);
 	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, self->r.cont_c.flags);
+	EXPECT_EQ(KVM_EXIT_IO, self->r.cont_c.exit_reason);
 	EXPECT_EQ(2, self->r.cont_c.status);
 	call_get_err(ESRCH, self->b.fd, 2, &c);
 
@@ -314,6 +321,7 @@ TEST_F_TIMEOUT(vcpu_mutex, cancel_waits_for_the_mutex, 60)
 		TH_LOG("flags %#x for a call no guest code ran for",
 		       self->r.c.flags);
 	}
+	EXPECT_EQ(0, self->r.c.exit_reason);
 
 	/* Not poisoned; the guest's first call is call 2. */
 	call_sync(self->b.fd, 0, &c);

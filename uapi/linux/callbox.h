@@ -373,7 +373,8 @@ enum callbox_call_state {
  * @CALLBOX_ABORT_INTERNAL_ERROR: KVM could not emulate the guest;
  *	detail is KVM's suberror
  * @CALLBOX_ABORT_UNEXPECTED_EXIT: any other KVM exit, or KVM_RUN returned
- *	without reporting one; exit_reason holds it
+ *	without reporting one; detail holds it, as exit_reason does if the
+ *	guest ran
  * @CALLBOX_ABORT_KILLED: the thread running the call got a fatal signal
  * @CALLBOX_ABORT_RUN_FAILED: KVM_RUN failed; detail is the negative
  *	errno it returned
@@ -453,8 +454,11 @@ enum callbox_call_info_flags {
  * @status: EXITED: the value the guest wrote to CALLBOX_PORT_DONE;
  *	HOSTCALL: the value it wrote to CALLBOX_PORT_HOSTCALL; else 0
  * @detail: reason-specific detail, see &enum callbox_abort_reason
- * @exit_reason: the KVM exit reason (KVM_EXIT_*) of the call's last exit,
- *	0 if it never ran
+ * @exit_reason: the KVM exit reason (KVM_EXIT_*) of the call's last exit
+ *	from the guest; 0 if the guest never ran for it (never non-zero
+ *	without CALLBOX_CALL_GUEST_RAN). A KVM_RUN that KVM stopped before
+ *	entering the guest is no exit from it and leaves @exit_reason as it
+ *	was
  * @__reserved: 0
  *
  * Output only, except that CALLBOX_CALL_SYNC, CALLBOX_CALL_RUN and
