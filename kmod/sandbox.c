@@ -247,13 +247,13 @@ static int callbox_sandbox_shutdown(void *obj, struct callbox_ucmd *ucmd)
 	spin_unlock_irq(&sb->lock);
 
 	/*
-	 * A kicked runner leaves the guest soon; then no one runs it. A
-	 * signal meanwhile restarts SHUTDOWN, which finds it done.
+	 * A kicked runner leaves the guest soon; then no one runs it, and
+	 * callbox_run_unlock() unbinds the vCPU. A signal meanwhile restarts
+	 * SHUTDOWN, which finds it done.
 	 */
 	ret = callbox_lock_or_restart(&sb->run_lock);
 	if (ret)
 		return ret;
-	callbox_sandbox_unbind(sb);
 	callbox_run_unlock(sb);
 	return 0;
 }
@@ -277,13 +277,23 @@ void callbox_sandbox_starting_locked(struct callbox_sandbox *sb,
 	callbox_sandbox_wake(sb);
 }
 
-/* Let go of run_lock, which a RESET may be waiting for. */
+/*
+ * Let go of run_lock, which a RESET may be waiting for. After shutdown no
+ * thread enters the guest again, so the holder frees the vCPU for a new
+ * sandbox as it lets go: the last runner does it even if the SHUTDOWN
+ * waiting for it was abandoned (its signal handler longjmp()ed out).
+ */
 void callbox_run_unlock(struct callbox_sandbox *sb)
 {
+	bool shutdown;
+
 	spin_lock_irq(&sb->lock);
 	WRITE_ONCE(sb->starting_call, NULL);
 	WRITE_ONCE(sb->batching, false);
+	shutdown = sb->shutdown;
 	spin_unlock_irq(&sb->lock);
+	if (shutdown)
+		callbox_sandbox_unbind(sb);
 	mutex_unlock(&sb->run_lock);
 	callbox_sandbox_wake(sb);
 }

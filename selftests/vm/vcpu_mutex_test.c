@@ -28,13 +28,17 @@
  *   pending and stops before the guest: the call ends without GUEST_RAN.
  * - a KVM_RUN of the test's own holding the mutex: the guest code it runs
  *   counts as run for the call (GUEST_RAN), which then poisons.
+ * - a SHUTDOWN left by its handler's siglongjmp() while it waits for the
+ *   runner: the vCPU is still unbound once the runner has left.
  *
  * A call KVM stopped before the guest also keeps exit_reason 0.
  *
  * The counter guest tells whether guest code ran for a call: the n-th
  * call it runs reports n.
  */
+#include <poll.h>
 #include <pthread.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -328,6 +332,80 @@ TEST_F_TIMEOUT(vcpu_mutex, cancel_waits_for_the_mutex, 60)
 	EXPECT_EQ(2, c.id);
 	EXPECT_EQ(CALLBOX_STATE_EXITED, c.state);
 	EXPECT_EQ(1, c.status);
+}
+
+static sigjmp_buf shutdown_jmp;
+
+static void on_usr2_leave(int sig)
+{
+	(void)sig;
+	siglongjmp(shutdown_jmp, 1);
+}
+
+/* A SHUTDOWN in a thread of its own, which SIGUSR2 makes leave it. */
+struct shutdown_thread {
+	pthread_t thread;
+	int fd;
+	atomic_int state;	/* 1: issued, 2: left by longjmp, 3: returned */
+};
+
+static void *shutdown_fn(void *p)
+{
+	struct shutdown_thread *st = p;
+
+	if (sigsetjmp(shutdown_jmp, 1)) {
+		atomic_store(&st->state, 2);
+		return NULL;
+	}
+	atomic_store(&st->state, 1);
+	_sandbox_shutdown(st->fd);
+	atomic_store(&st->state, 3);
+	return NULL;
+}
+
+/*
+ * "The vCPU is unbound as soon as no thread runs it, so it can serve a
+ * new sandbox": also when the SHUTDOWN that waits for the kicked runner
+ * is left by its signal handler's siglongjmp(), which "Signals and
+ * restarts" allows. The runner's KVM_RUN waits for the mutex meanwhile;
+ * once it has left, with no guest code run, the vCPU is free.
+ */
+TEST_F_TIMEOUT(vcpu_mutex, shutdown_left_by_longjmp_still_unbinds, 60)
+{
+	struct sigaction sa = { .sa_handler = on_usr2_leave };
+	struct shutdown_thread st = { .fd = -1 };
+	int fd;
+
+	mutex_guest(raw_guest_counter);
+	ASSERT_EQ(0, sigaction(SIGUSR2, &sa, NULL));
+	start_call_behind_mutex(_metadata, self, no_mask_arg(&self->rs), 1);
+
+	st.fd = self->b.fd;
+	ASSERT_EQ(0, pthread_create(&st.thread, NULL, shutdown_fn, &st));
+	/* Shut down (POLLHUP), and waiting for the runner to leave. */
+	ASSERT_TRUE(WAIT_FOR(poll_events(self->b.fd) & POLLHUP));
+	usleep(100 * 1000);
+	EXPECT_EQ(1, atomic_load(&st.state));
+	ASSERT_EQ(0, pthread_kill(st.thread, SIGUSR2));
+	ASSERT_TRUE(WAIT_FOR(atomic_load(&st.state) == 2));
+	ASSERT_EQ(0, pthread_join(st.thread, NULL));
+
+	EXPECT_EQ(-EINVAL, release_mutex(_metadata, self, 0));
+	ASSERT_TRUE(WAIT_FOR(atomic_load(&self->r.done)));
+	EXPECT_EQ(0, self->r.ret);
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, self->r.c.state);
+	EXPECT_EQ(CALLBOX_ABORT_SANDBOX_CLOSED, self->r.c.reason);
+	EXPECT_EQ(0, self->r.c.flags);
+	EXPECT_EQ(0, self->r.c.exit_reason);
+
+	fd = _sandbox_create(self->b.dev_fd, self->b.guest.vm.vm_fd,
+			     self->b.guest.vm.vcpu_fd);
+	EXPECT_LE(0, fd) {
+		TH_LOG("CREATE on the vCPU of a shut-down sandbox that no thread runs: %s",
+		       strerror(-fd));
+	}
+	if (fd >= 0)
+		close(fd);
 }
 
 struct raw_runner {
