@@ -12,6 +12,7 @@
 #include <linux/kernel.h>
 #include <linux/pid_namespace.h>
 #include <linux/sched.h>
+#include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
@@ -136,6 +137,26 @@ void callbox_call_record_end_locked(struct callbox_call *call, u64 now)
 		sb->nr_aborted++;
 }
 
+/*
+ * The pid of the process @pid names, as the current task's namespace sees
+ * it; 0 if it is not visible there or has exited. An exited process keeps
+ * its pid until its parent reaps it, and the number may name another
+ * process after that: it counts as gone once its last thread has exited.
+ */
+static pid_t callbox_live_tgid_vnr(struct pid *pid)
+{
+	struct task_struct *leader;
+	pid_t nr = 0;
+
+	rcu_read_lock();
+	leader = pid_task(pid, PIDTYPE_TGID);
+	/* The task, and so its signal_struct, outlives the RCU section. */
+	if (leader && atomic_read(&leader->signal->live))
+		nr = pid_vnr(pid);
+	rcu_read_unlock();
+	return nr;
+}
+
 /**
  * callbox_sandbox_report() - copy what a sandbox shows, at one moment
  * @sb: the sandbox
@@ -167,9 +188,7 @@ struct callbox_sandbox_report *callbox_sandbox_report(struct callbox_sandbox *sb
 		}
 	}
 
-	/* Its number may name another process once it has exited. */
-	if (pid_has_task(sb->owner_pid, PIDTYPE_TGID))
-		r->owner_pid = pid_vnr(sb->owner_pid);
+	r->owner_pid = callbox_live_tgid_vnr(sb->owner_pid);
 	spin_lock_irq(&sb->lock);
 	now = ktime_get_ns();
 	callbox_sandbox_reap_locked(sb);

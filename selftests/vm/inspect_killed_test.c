@@ -196,6 +196,7 @@ TEST_F_TIMEOUT(killed, shows_and_goes, 60)
 	struct cb_fdinfo fi;
 	struct dbg_call rows[2];
 	struct dbg_recent rec[2];
+	siginfo_t si;
 	int status;
 	char r;
 
@@ -222,6 +223,10 @@ TEST_F_TIMEOUT(killed, shows_and_goes, 60)
 	EXPECT_TRUE(ps_owner_pid_is(self->id, self->pid));
 
 	ASSERT_EQ(0, kill(self->pid, SIGKILL));
+	/* Exited but not reaped: a zombie keeps its pid, yet it is gone. */
+	ASSERT_EQ(0, waitid(P_PID, self->pid, &si, WEXITED | WNOWAIT));
+	if (variant->keep)
+		EXPECT_TRUE(ps_owner_pid_is(self->id, 0));
 	ASSERT_EQ(self->pid, waitpid(self->pid, &status, 0));
 	self->pid = -1;
 	ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
