@@ -3,8 +3,10 @@
  * The "callbox" generic netlink family, through libnl-genl-3: a malformed
  * request (an id missing, of the wrong length or zero, an attribute the
  * request does not take, a sandbox that is not there or gone, a dump
- * with attributes, an unknown command) gets an errno and an extack
- * message pointing at the attribute, and leaves the socket usable.
+ * with attributes) gets an errno and an extack message pointing at the
+ * attribute, and leaves the socket usable. A command the family does not
+ * have gets EOPNOTSUPP from the generic netlink core, which sets no
+ * message.
  */
 #include "nl_sandbox_util.h"
 
@@ -241,7 +243,10 @@ TEST_F(request, dump_with_attributes)
 	expect_socket_sane(self);
 }
 
-/* Commands the family does not take as requests. */
+/*
+ * Commands the family does not take as requests: the generic netlink core
+ * refuses them before any callbox code runs.
+ */
 TEST_F(request, unknown_commands)
 {
 	uint8_t cmds[] = { 0, CALLBOX_NL_CMD_EVENT_NTF, CALLBOX_NL_CMD_MAX + 1,

@@ -11,13 +11,15 @@
  * what each call is doing and how the last ones ended. Read-only. A requester
  * without CAP_SYS_ADMIN sees only the sandboxes created with its effective
  * uid, and a sandbox it may not see gets the same answer as one that does not
- * exist; the events group needs CAP_SYS_ADMIN. Events come in the order they
- * happened, in batches, within about a jiffy. A dump of the sandboxes is
- * flagged NLM_F_DUMP_INTR when sandboxes came or went while it was being
- * built, whether or not it lists any; one whose sandboxes and NLMSG_DONE fit
- * in one message ends in it, so no later change can flag it. What a dump
- * lists is decided by the requester's credentials, whichever task reads its
- * later messages.
+ * exist; the events group needs CAP_SYS_ADMIN. Events come in batches, within
+ * about a jiffy. Those of one sandbox come in the order they happened; those
+ * of different sandboxes come in the order they were queued, which can differ
+ * a little from the order of their time-ns (sort by it to merge them). A dump
+ * of the sandboxes is flagged NLM_F_DUMP_INTR when sandboxes came or went
+ * while it was being built, whether or not it lists any; one whose sandboxes
+ * and NLMSG_DONE fit in one message ends in it, so no later change can flag
+ * it. What a dump lists is decided by the requester's credentials, whichever
+ * task reads its later messages.
  */
 
 #define CALLBOX_NL_FAMILY_NAME	"callbox"
