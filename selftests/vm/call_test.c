@@ -105,6 +105,10 @@ TEST_F(raw, guest_memory_unmapped)
 	call_sync(self->sandbox_fd, 0, &c);
 	EXPECT_EQ(CALLBOX_STATE_ABORTED, c.state);
 	EXPECT_NE(CALLBOX_ABORT_NONE, c.reason);
+	/* Non-zero only if the guest ran; KVM_EXIT_UNKNOWN if KVM_RUN failed. */
+	if (!(c.flags & CALLBOX_CALL_GUEST_RAN) ||
+	    c.reason == CALLBOX_ABORT_RUN_FAILED)
+		EXPECT_EQ(0, c.exit_reason);
 	/* The guest may have run before the fault: the sandbox is gone. */
 	call_sync_err(ENOTRECOVERABLE, self->sandbox_fd, 0, &c);
 	self->guest.mem = MAP_FAILED;

@@ -462,6 +462,8 @@ TEST_F_TIMEOUT(vcpu_mutex, a_users_own_kvm_run_meanwhile_counts_as_run, 60)
 	EXPECT_EQ(1, self->r.c.id);
 	EXPECT_EQ(CALLBOX_STATE_ENTERED, self->r.c.state);
 	EXPECT_EQ(CALLBOX_CALL_GUEST_RAN, self->r.c.flags);
+	/* That KVM_RUN counts as having run the guest, and was interrupted. */
+	EXPECT_EQ(KVM_EXIT_INTR, self->r.c.exit_reason);
 
 	call_cancel(self->b.fd, 1);
 	call_get(self->b.fd, 1, &c);

@@ -454,11 +454,13 @@ enum callbox_call_info_flags {
  * @status: EXITED: the value the guest wrote to CALLBOX_PORT_DONE;
  *	HOSTCALL: the value it wrote to CALLBOX_PORT_HOSTCALL; else 0
  * @detail: reason-specific detail, see &enum callbox_abort_reason
- * @exit_reason: the KVM exit reason (KVM_EXIT_*) of the call's last exit
- *	from the guest; 0 if the guest never ran for it (never non-zero
- *	without CALLBOX_CALL_GUEST_RAN). A KVM_RUN that KVM stopped before
- *	entering the guest is no exit from it and leaves @exit_reason as it
- *	was
+ * @exit_reason: the KVM exit reason (KVM_EXIT_*) of the call's last
+ *	KVM_RUN that counts as having run the guest (the rule of
+ *	CALLBOX_CALL_GUEST_RAN): KVM_EXIT_INTR if a signal or a kick
+ *	interrupted it, 0 (KVM_EXIT_UNKNOWN) if it failed
+ *	(CALLBOX_ABORT_RUN_FAILED). Any other KVM_RUN, one that KVM stopped
+ *	before the guest, leaves it as it was: it is 0 for a call the guest
+ *	never ran, and non-zero only with CALLBOX_CALL_GUEST_RAN
  * @__reserved: 0
  *
  * Output only, except that CALLBOX_CALL_SYNC, CALLBOX_CALL_RUN and
