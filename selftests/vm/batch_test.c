@@ -13,7 +13,9 @@
  * - while a batch runs, RESET fails with EBUSY, also between two calls,
  *   while it reads @ids (stalled with userfaultfd);
  * - a restart that finds its call run on by a BATCH from the signal
- *   handler counts nothing.
+ *   handler counts nothing;
+ * - SHUTDOWN waits for its @done write between two calls (stalled with
+ *   userfaultfd), and the vCPU stays bound until it lands.
  *
  * The matrix of interruptions is batch_matrix_test's. The guests count
  * the calls they finish and return that count as the status, so every
@@ -445,6 +447,79 @@ TEST_F_TIMEOUT(held, reset_is_busy_while_it_runs, 60)
 	ASSERT_EQ(0, pthread_join(w.thread, NULL));
 	EXPECT_EQ(0, w.ret);
 	EXPECT_EQ(2, w.cmd.done);
+}
+
+static void *shutdown_thread_fn(void *p)
+{
+	int *fd_ret = p;
+
+	fd_ret[1] = _sandbox_shutdown(fd_ret[0]);
+	return NULL;
+}
+
+/*
+ * "Shutdown": a CALL_BATCH is about to run the vCPU until it has written
+ * @done and read its next id, between its calls too. Its @done write
+ * after the first call waits on a page fault: SHUTDOWN waits for it, and
+ * the vCPU stays bound, though no call is current. Once the write lands,
+ * the batch stops at its next call, which the shutdown ended, SHUTDOWN
+ * returns, and the vCPU serves a new sandbox.
+ */
+TEST_F_TIMEOUT(held, shutdown_waits_for_the_done_write, 60)
+{
+	struct callbox_call_batch *cmd;
+	int shut[2] = { self->b.fd, 1 };
+	pthread_t shutter;
+	struct stall st;
+	uint64_t ids[2];
+	int fd;
+
+	return_if_setup_skipped();
+	stall_open(_metadata, &st);
+	return_if_setup_skipped();
+	submit_n(_metadata, self->b.fd, ids, 2);
+	cmd = st.page;
+	batch_init(cmd, ids, 2);
+	stall_ioctl(&st, self->b.fd, CALLBOX_CALL_BATCH);
+	ASSERT_TRUE(wait_for_state(self->b.fd, ids[0], CALLBOX_STATE_ENTERED));
+	ASSERT_TRUE(held_wait_spinning(self->b.guest.mem));
+	stall_arm(&st);
+	*self->release = 1;
+	ASSERT_TRUE(stall_wait(&st, 20000)) {
+		TH_LOG("the @done write after the first call did not stall");
+	}
+	EXPECT_EQ(CALLBOX_STATE_EXITED, call_state(self->b.fd, ids[0]));
+
+	ASSERT_EQ(0, pthread_create(&shutter, NULL, shutdown_thread_fn, shut));
+	ASSERT_TRUE(WAIT_FOR(call_state(self->b.fd, ids[1]) ==
+			     CALLBOX_STATE_ABORTED));
+	usleep(300 * 1000);
+	EXPECT_EQ(1, shut[1]) {
+		TH_LOG("SHUTDOWN returned during the batch's @done write");
+	}
+	EXPECT_EQ(-EBUSY, _sandbox_create(self->b.dev_fd,
+					  self->b.guest.vm.vm_fd,
+					  self->b.guest.vm.vcpu_fd));
+
+	stall_release(&st);
+	ASSERT_TRUE(stall_ioctl_join(&st, 10000));
+	EXPECT_EQ(0, join_within(shutter, 10000));
+	EXPECT_EQ(0, shut[1]);
+	EXPECT_EQ(0, st.ret);
+	EXPECT_EQ(1, cmd->done);
+	EXPECT_EQ(ids[1], cmd->out.id);
+	EXPECT_EQ(CALLBOX_STATE_ABORTED, cmd->out.state);
+	EXPECT_EQ(CALLBOX_ABORT_SANDBOX_CLOSED, cmd->out.reason);
+	EXPECT_EQ(0, cmd->out.flags);
+
+	fd = _sandbox_create(self->b.dev_fd, self->b.guest.vm.vm_fd,
+			     self->b.guest.vm.vcpu_fd);
+	EXPECT_LE(0, fd) {
+		TH_LOG("CREATE once SHUTDOWN returned: %s", strerror(-fd));
+	}
+	if (fd >= 0)
+		close(fd);
+	stall_close(_metadata, &st, -1);
 }
 
 TEST_HARNESS_MAIN

@@ -322,13 +322,15 @@ enum callbox_call_state {
  * parked call ends at once, and every waiter wakes with that answer. Later
  * SUBMIT, CALL_SYNC, RUN and RESET fail with ESHUTDOWN (RUN of an id that
  * has ended still returns its outcome; WAIT and GET still work). The vCPU
- * is unbound as soon as no thread runs it, so it can serve a new sandbox;
- * the VM itself lives until the sandbox's file is released. SHUTDOWN
- * returns once the vCPU is unbound: it waits for the ioctls that are
- * starting a call or a reset (and a CALL_SYNC waiting for a SUBMIT's
- * reply) to finish writing their structs back, and for a CALL_BATCH to
- * read its next id; a read or write that waits on a page fault, resolved
- * by userfaultfd say, delays it.
+ * is unbound as soon as no ioctl runs it or is about to, so it can serve
+ * a new sandbox; the VM itself lives until the sandbox's file is
+ * released. About to run it are the ioctls that are starting a call, a
+ * reset or a restore (CALLBOX_RESTORE_BEGIN), and a CALL_SYNC waiting
+ * for a SUBMIT's reply, until they have written their structs back; and
+ * a CALL_BATCH, between its calls too, until it has written @done and
+ * read its next id. A read or write that waits on a page fault, resolved
+ * by userfaultfd say, delays the unbinding. SHUTDOWN returns once the
+ * vCPU is unbound.
  */
 
 /**
