@@ -361,9 +361,10 @@ static int callbox_run_end_here(struct callbox_sandbox *sb,
 
 /*
  * Decide the call's fate from one exit, under the lock. @guest_ran: KVM
- * entered the guest during this KVM_RUN. A KVM_RUN that stopped before
- * the guest made no exit of the call's: the call keeps the reason of its
- * last real one, 0 if it never ran.
+ * counted a VM exit during this KVM_RUN (its own, or that of a KVM_RUN of
+ * userspace's that held the vCPU meanwhile), so it counts as having run
+ * the guest. Only such a KVM_RUN sets the call's exit_reason; one that
+ * KVM stopped before the guest leaves the last, 0 if there was none.
  */
 static int callbox_run_exit_locked(struct callbox_sandbox *sb,
 				   struct callbox_call *call,
