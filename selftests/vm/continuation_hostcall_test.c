@@ -440,15 +440,24 @@ static void on_second_signal(int sig)
 	*the_nested->release = 1;
 }
 
+/*
+ * In the first handler: issue the interrupted SYNC's struct again, as a
+ * copy, with the guest let go on to its host call.
+ */
+static void nested_issue_copy(struct nested *n)
+{
+	n->copy = *n->sync;
+	*n->release = 1;
+	n->copy_ret = ioctl(n->fd, CALLBOX_CALL_SYNC, &n->copy) ? -errno : 0;
+	atomic_store(&n->copy_done, true);
+}
+
 static void on_first_signal(int sig)
 {
 	struct nested *n = the_nested;
 
 	(void)sig;
-	n->copy = *n->sync;
-	*n->release = 1;
-	n->copy_ret = ioctl(n->fd, CALLBOX_CALL_SYNC, &n->copy) ? -errno : 0;
-	atomic_store(&n->copy_done, true);
+	nested_issue_copy(n);
 	n->run_ret = _call_run(n->fd, n->copy.out.id, 0, &n->run_out);
 	atomic_store(&n->handled, true);
 }
@@ -546,10 +555,7 @@ static void on_first_signal_park(int sig)
 	struct nested *n = the_nested;
 
 	(void)sig;
-	n->copy = *n->sync;
-	*n->release = 1;
-	n->copy_ret = ioctl(n->fd, CALLBOX_CALL_SYNC, &n->copy) ? -errno : 0;
-	atomic_store(&n->copy_done, true);
+	nested_issue_copy(n);
 	parked_run = (struct callbox_call_run) {
 		.size = sizeof(parked_run), .id = n->copy.out.id,
 	};
