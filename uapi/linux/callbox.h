@@ -113,8 +113,8 @@ enum {
  * whatever its destination). The kernel
  * decides DONE, ABORT and HOSTCALL from KVM's own record of the exit,
  * never from the kvm_run page, which the process can write: by writing it
- * while the guest runs, a process can at most change the reason (and
- * detail) of its own call's abort. Ports that KVM serves in the kernel
+ * while the guest runs, a process can at most change the reason, detail
+ * and @exit_reason of its own call's abort. Ports that KVM serves in the kernel
  * because userspace set the VM up so (an in-kernel irqchip's PIC and PIT,
  * a KVM_IOEVENTFD) never reach callbox; an ioeventfd on callbox's ports
  * would hide the guest's DONE from it. See "Calls and the vCPU" for what
@@ -324,11 +324,12 @@ enum callbox_call_state {
  * has ended still returns its outcome; WAIT and GET still work). The vCPU
  * is unbound as soon as no ioctl runs it or is about to, so it can serve
  * a new sandbox; the VM itself lives until the sandbox's file is
- * released. About to run it are the ioctls that are starting a call, a
- * reset or a restore (CALLBOX_RESTORE_BEGIN), and a CALL_SYNC waiting
- * for a SUBMIT's reply, until they have written their structs back; and
- * a CALL_BATCH, between its calls too, until it has written @done and
- * read its next id. A read or write that waits on a page fault, resolved
+ * released. About to run it are the ioctls that are starting or
+ * continuing a call (a RUN of a call in HOSTCALL too, even one that only
+ * ends it), a reset or a restore (CALLBOX_RESTORE_BEGIN), and a CALL_SYNC
+ * waiting for a SUBMIT's reply, until they have written their structs
+ * back; and a CALL_BATCH, between its calls too, until it has written
+ * @done and read its next id. A read or write that waits on a page fault, resolved
  * by userfaultfd say, delays the unbinding. SHUTDOWN returns once the
  * vCPU is unbound.
  */
